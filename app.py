@@ -1,0 +1,117 @@
+"""Routes only: one per SCIM operation, each handing the request to the SCIM adapter.
+
+The authorizer Lambda loads this module too, so nothing here imports scim2 or
+pydantic at import time: the adapter is loaded on the first SCIM request.
+"""
+
+from typing import Any
+
+from chalice.app import AuthRequest, AuthResponse, Chalice, Response
+
+from chalicelib.auth.authorizer import authenticate
+
+app = Chalice(app_name="onemodel-scim")
+
+# IdPs send application/scim+json on every method, GET and DELETE included; anything
+# else must reach scim2-server, which answers 415 with a SCIM error instead of Chalice.
+CONTENT_TYPES = ["application/scim+json", "application/json", "*/*"]
+ROOT = "/scim/v2"
+
+
+@app.authorizer(ttl_seconds=60)
+def scim_auth(auth_request: AuthRequest) -> AuthResponse:
+    """HTTP Basic with the tenant's client ID and secret; the tenant travels to the route in the context.
+
+    A refusal lets API Gateway answer, with the 401 gateway response of chalicelib.gateway_responses.
+    A cached allow lasts ``ttl_seconds``, which is how long a revoked credential may keep working.
+    """
+    principal = authenticate(auth_request.token)
+    if principal is None:
+        return AuthResponse(routes=[], principal_id="anonymous")
+    # AWS passes context values as strings.
+    return AuthResponse(
+        routes=["*"],
+        principal_id=principal.client_id,
+        context={"tenant": principal.tenant, "client_id": principal.client_id},
+    )
+
+
+def _serve(authenticated: bool = True) -> Response:
+    from chalicelib.scim.adapter import Caller, scim_api
+
+    request = app.current_request
+    assert request is not None
+    caller = None
+    if authenticated:
+        context: dict[str, Any] = request.context.get("authorizer") or {}
+        caller = Caller(tenant=str(context["tenant"]), client_id=str(context["client_id"]))
+    return scim_api().serve(request, caller)
+
+
+def _route(path: str, methods: list[str], authenticated: bool = True) -> Any:
+    options: dict[str, Any] = {"methods": methods, "content_types": CONTENT_TYPES}
+    if authenticated:
+        options["authorizer"] = scim_auth
+    return app.route(ROOT + path, **options)
+
+
+@_route("/ServiceProviderConfig", ["GET"], authenticated=False)
+def service_provider_config() -> Response:
+    """RFC 7643 §5: readable without credentials."""
+    return _serve(authenticated=False)
+
+
+@_route("/ResourceTypes", ["GET"])
+def resource_types() -> Response:
+    return _serve()
+
+
+@_route("/ResourceTypes/{resource_type_id}", ["GET"])
+def resource_type(resource_type_id: str) -> Response:
+    return _serve()
+
+
+@_route("/Schemas", ["GET"])
+def schemas() -> Response:
+    return _serve()
+
+
+@_route("/Schemas/{schema_id}", ["GET"])
+def schema(schema_id: str) -> Response:
+    return _serve()
+
+
+@_route("/Users", ["GET"])
+def list_users() -> Response:
+    return _serve()
+
+
+@_route("/Users", ["POST"])
+def create_user() -> Response:
+    return _serve()
+
+
+@_route("/Users/.search", ["POST"])
+def search_users() -> Response:
+    return _serve()
+
+
+@_route("/Users/{user_id}", ["GET"])
+def get_user(user_id: str) -> Response:
+    return _serve()
+
+
+@_route("/Users/{user_id}", ["PUT"])
+def replace_user(user_id: str) -> Response:
+    return _serve()
+
+
+@_route("/Users/{user_id}", ["PATCH"])
+def patch_user(user_id: str) -> Response:
+    return _serve()
+
+
+@_route("/Users/{user_id}", ["DELETE"])
+def deactivate_user(user_id: str) -> Response:
+    """Users are never erased: DELETE deactivates."""
+    return _serve()

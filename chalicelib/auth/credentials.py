@@ -1,0 +1,158 @@
+"""Credentials of a tenant's SCIM service account: generate, verify, revoke.
+
+A client ID names the credential; the 256-bit client secret is shown once and
+stored only as a keyed SHA-256 (HMAC). A slow KDF would add nothing for a
+random 256-bit secret and would slow every request. Shared by the authorizer
+and the admin CLI, so it must not import scim2 or pydantic.
+"""
+
+import base64
+import binascii
+import hashlib
+import hmac
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from chalicelib.store.credentials import (
+    ActiveCredentialExists,
+    CredentialStore,
+    ServiceAccount,
+    StoredCredential,
+)
+
+CAN_CONFIGURE_COMPANY = "CanConfigureCompany"
+CAN_PROVISION_USERS_AS_SCIM = "CanProvisionUsersAsSCIM"
+CAN_CREATE_APP_PASSWORDS = "CanCreateAppPasswords"
+REQUIRED_TO_GENERATE = frozenset({CAN_CONFIGURE_COMPANY, CAN_PROVISION_USERS_AS_SCIM, CAN_CREATE_APP_PASSWORDS})
+REQUIRED_TO_USE = frozenset({CAN_PROVISION_USERS_AS_SCIM})
+
+MAX_AUTHORIZATION_HEADER = 1024
+"""Longer Authorization headers are refused before any work is done."""
+
+_DUMMY_HASH = "0" * 64
+
+
+class CredentialError(Exception):
+    """A credential cannot be generated or revoked; the message says why, for the operator."""
+
+
+@dataclass(frozen=True)
+class IssuedCredential:
+    """A freshly generated credential: the only time the secret exists outside the client."""
+
+    client_id: str
+    client_secret: str
+    tenant: str
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who a verified request comes from."""
+
+    client_id: str
+    tenant: str
+    account_id: str
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def hash_secret(key: bytes, secret: str) -> str:
+    return hmac.new(key, secret.encode(), hashlib.sha256).hexdigest()
+
+
+def create_service_account(
+    store: CredentialStore,
+    tenant: str,
+    name: str = "SCIM provisioning",
+    permissions: frozenset[str] = REQUIRED_TO_GENERATE,
+) -> ServiceAccount:
+    """Create (or replace) the tenant's dedicated SCIM service account."""
+    account = ServiceAccount(tenant=tenant, account_id=str(uuid.uuid4()), name=name, permissions=permissions)
+    store.put_service_account(account)
+    return account
+
+
+def generate_credential(store: CredentialStore, key: bytes, tenant: str, description: str) -> IssuedCredential:
+    """Generate the tenant's credential.
+
+    :raises CredentialError: When the tenant has no service account, the account
+        lacks a required permission, or an active credential exists already.
+    """
+    account = store.get_service_account(tenant)
+    if account is None:
+        raise CredentialError(f"Tenant {tenant!r} has no SCIM service account; create one first.")
+    missing = REQUIRED_TO_GENERATE - account.permissions
+    if missing:
+        raise CredentialError(
+            f"The SCIM service account of tenant {tenant!r} lacks {', '.join(sorted(missing))}; "
+            "it needs all of " + ", ".join(sorted(REQUIRED_TO_GENERATE)) + "."
+        )
+    client_id = f"scim-{secrets.token_hex(12)}"
+    secret = secrets.token_urlsafe(32)
+    credential = StoredCredential(
+        client_id=client_id,
+        tenant=tenant,
+        account_id=account.account_id,
+        description=description,
+        secret_hash=hash_secret(key, secret),
+        created=_now(),
+        revoked=None,
+    )
+    try:
+        store.insert_active_credential(credential)
+    except ActiveCredentialExists:
+        active = store.active_client_id(tenant)
+        raise CredentialError(
+            f"Tenant {tenant!r} already has an active credential ({active}); revoke it before generating a new one."
+        ) from None
+    return IssuedCredential(client_id=client_id, client_secret=secret, tenant=tenant)
+
+
+def revoke_credential(store: CredentialStore, client_id: str) -> None:
+    """Revoke a credential for good; requests presenting it are refused from then on."""
+    credential = store.get_credential(client_id)
+    if credential is None:
+        raise CredentialError(f"No credential {client_id!r}.")
+    if credential.revoked is not None:
+        raise CredentialError(f"Credential {client_id!r} was already revoked at {credential.revoked}.")
+    store.mark_revoked(credential, _now())
+
+
+def verify(store: CredentialStore, key: bytes, client_id: str, secret: str) -> Principal | None:
+    """Return the principal of a client ID and secret, or None when they must be refused.
+
+    The secret is compared in constant time, and a hash is compared even for an
+    unknown client ID, so response time does not tell which client IDs exist.
+    """
+    credential = store.get_credential(client_id)
+    expected = credential.secret_hash if credential else _DUMMY_HASH
+    matches = hmac.compare_digest(hash_secret(key, secret), expected)
+    if credential is None or not matches or credential.revoked is not None:
+        return None
+    account = store.get_service_account(credential.tenant)
+    if account is None or account.account_id != credential.account_id:
+        return None
+    if not account.permissions >= REQUIRED_TO_USE:
+        return None
+    return Principal(client_id=credential.client_id, tenant=credential.tenant, account_id=account.account_id)
+
+
+def parse_authorization(header: str | None) -> tuple[str, str] | None:
+    """Return the client ID and secret of an ``Authorization: Basic`` header, or None when malformed."""
+    if not header or len(header) > MAX_AUTHORIZATION_HEADER:
+        return None
+    scheme, _, value = header.strip().partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    client_id, separator, secret = decoded.partition(":")
+    if not separator or not client_id or not secret:
+        return None
+    return client_id, secret

@@ -1,0 +1,55 @@
+"""Every setting of the service, read from the environment in this one place.
+
+The stages of ``.chalice/config.json`` set these variables. Settings are read
+on each call rather than once at import, because Chalice's test client swaps
+``os.environ`` per request, and a Lambda container never changes them anyway.
+"""
+
+import os
+from dataclasses import dataclass
+
+DEV_CREDENTIAL_HASH_KEY = "dev-only-credential-hash-key"
+
+
+@dataclass(frozen=True)
+class Settings:
+    users_table: str
+    groups_table: str
+    role_mappings_table: str
+    credentials_table: str
+    dynamodb_endpoint_url: str | None
+    region: str
+    credential_hash_key: bytes
+    password_min_length: int
+    password_max_length: int
+    password_min_character_classes: int
+    default_page_size: int
+    max_page_size: int
+    max_filter_length: int
+    max_body_bytes: int
+
+
+def _int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    return default if raw in (None, "") else int(raw)
+
+
+def settings() -> Settings:
+    """Return the settings in force now."""
+    prefix = os.environ.get("TABLE_PREFIX", "scim-dev")
+    return Settings(
+        users_table=os.environ.get("USERS_TABLE", f"{prefix}-users"),
+        groups_table=os.environ.get("GROUPS_TABLE", f"{prefix}-groups"),
+        role_mappings_table=os.environ.get("ROLE_MAPPINGS_TABLE", f"{prefix}-role-mappings"),
+        credentials_table=os.environ.get("CREDENTIALS_TABLE", f"{prefix}-credentials"),
+        dynamodb_endpoint_url=os.environ.get("DYNAMODB_ENDPOINT_URL") or None,
+        region=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1",
+        credential_hash_key=os.environ.get("CREDENTIAL_HASH_KEY", DEV_CREDENTIAL_HASH_KEY).encode(),
+        password_min_length=_int("PASSWORD_MIN_LENGTH", 12),
+        password_max_length=_int("PASSWORD_MAX_LENGTH", 256),
+        password_min_character_classes=_int("PASSWORD_MIN_CHARACTER_CLASSES", 3),
+        default_page_size=_int("DEFAULT_PAGE_SIZE", 100),
+        max_page_size=_int("MAX_PAGE_SIZE", 1000),
+        max_filter_length=_int("MAX_FILTER_LENGTH", 2048),
+        max_body_bytes=_int("MAX_BODY_BYTES", 1_048_576),
+    )

@@ -1,0 +1,159 @@
+"""The product's rules on top of the SCIM protocol of scim2-server.
+
+Each override is one named step of :class:`ScimService` or :class:`ScimHandler`:
+- users created through SCIM may sign in with SSO and get their roles from the
+  Customer Supplied Role mapping;
+- passwords must pass the password policy before anything is written;
+- DELETE of a user deactivates it (``active: false``) and keeps its data;
+- PATCH answers 200 with the resource, which Okta and most IdPs expect;
+- a write that loses a race with another writer is retried on the new state,
+  unless the client pinned a version with If-Match.
+"""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+from typing import Any
+
+from scim2_models import (
+    InvalidValueException,
+    PatchOp,
+    PreconditionFailedException,
+    Resource,
+    ResourceType,
+    ResponseParameters,
+    User,
+)
+from scim2_server.conditions import Conditions
+from scim2_server.handler import ScimHandler
+from scim2_server.responses import ScimResponse
+from scim2_server.service import ScimService
+
+from chalicelib.provisioning.passwords import PasswordPolicy
+from chalicelib.scim.provider import OneModelUser
+
+MAX_WRITE_ATTEMPTS = 5
+MAX_USER_NAME_LENGTH = 256
+
+
+class ProvisioningService(ScimService):
+    """scim2-server's protocol steps, with One Model's provisioning rules."""
+
+    def __init__(self, provider: Any, password_policy: PasswordPolicy) -> None:
+        super().__init__(provider)
+        self.password_policy = password_policy
+
+    def read_creation(self, resource_type: ResourceType, body: bytes, content_type: str | None) -> Resource[Any]:
+        resource = super().read_creation(resource_type, body, content_type)
+        if isinstance(resource, User):
+            self.check_user(resource)
+            resource[OneModelUser] = OneModelUser(allow_sso_login=True, auto_assign_roles=True)
+        return resource
+
+    def apply_replacement(
+        self, current: Resource[Any], replacement: Resource[Any], conditions: Conditions
+    ) -> Resource[Any] | None:
+        replaced = super().apply_replacement(current, replacement, conditions)
+        if isinstance(replaced, User):
+            self.check_user(replaced)
+        return replaced
+
+    def apply_patch(
+        self, current: Resource[Any], patch_op: PatchOp[Any], conditions: Conditions
+    ) -> Resource[Any] | None:
+        patched = super().apply_patch(current, patch_op, conditions)
+        if isinstance(patched, User):
+            self.check_user(patched)
+        return patched
+
+    def check_user(self, user: User[Any]) -> None:
+        """Refuse, before anything is written, a user the product cannot keep.
+
+        :raises InvalidValueException: naming the attribute and the rule it breaks.
+        """
+        if user.user_name is not None and len(user.user_name) > MAX_USER_NAME_LENGTH:
+            raise InvalidValueException(detail=f"userName must be at most {MAX_USER_NAME_LENGTH} characters long")
+        if user.password is not None:
+            broken = self.password_policy.violation(user.password, user.user_name)
+            if broken:
+                raise InvalidValueException(detail=f"password does not meet the password policy: {broken}")
+
+    def patch_response(
+        self, base_url: str, resource: Resource[Any], response_parameters: ResponseParameters[Any]
+    ) -> ScimResponse:
+        """:rfc:`RFC 7644 §3.5.2`: answer 200 with the resource (a 204 is allowed, but Okta expects the body)."""
+        response = self.replacement_response(base_url, resource, response_parameters)
+        response.status = HTTPStatus.OK
+        return response
+
+
+class ProvisioningHandler(ScimHandler):
+    """scim2-server's handler, with soft delete for users and retries on lost races."""
+
+    def delete_resource(self, resource_type: ResourceType, resource_id: str, conditions: Conditions) -> None:
+        """DELETE of a user deactivates it: the data stays, and GET shows ``active: false``."""
+        if resource_type.name != "User":
+            super().delete_resource(resource_type, resource_id, conditions)
+            return
+        for attempt in _attempts(conditions):
+            with attempt:
+                current = self.storage.get(resource_type, resource_id)
+                self.service.check_deletion(current, conditions)
+                if current.active is False:  # type: ignore[attr-defined]
+                    return
+                assert current.meta is not None
+                version = current.meta.version
+                current.active = False  # type: ignore[attr-defined]
+                self.storage.update(resource_type, current, expected_version=version)
+
+    def patch_resource(
+        self, resource_type: ResourceType, resource_id: str, patch_op: PatchOp[Any], conditions: Conditions
+    ) -> Resource[Any]:
+        result: Resource[Any] | None = None
+        for attempt in _attempts(conditions):
+            with attempt:
+                # Each attempt applies the PATCH to a fresh copy of the operations.
+                result = super().patch_resource(resource_type, resource_id, patch_op.model_copy(deep=True), conditions)
+        assert result is not None
+        return result
+
+    def replace_resource(
+        self, resource_type: ResourceType, current: Resource[Any], replacement: Resource[Any], conditions: Conditions
+    ) -> Resource[Any]:
+        result: Resource[Any] | None = None
+        for attempt in _attempts(conditions):
+            with attempt:
+                if attempt.number > 1:
+                    current = self.storage.get(resource_type, str(current.id))
+                result = super().replace_resource(resource_type, current, replacement.model_copy(deep=True), conditions)
+        assert result is not None
+        return result
+
+
+class _Attempt:
+    """One try of a read-modify-write; a lost race (412 without If-Match) is swallowed so the loop retries."""
+
+    def __init__(self, number: int, last: bool, pinned: bool) -> None:
+        self.number = number
+        self.last = last
+        self.pinned = pinned
+        self.succeeded = False
+
+    def __enter__(self) -> _Attempt:
+        return self
+
+    def __exit__(self, kind: Any, error: BaseException | None, traceback: Any) -> bool:
+        if error is None:
+            self.succeeded = True
+            return False
+        return isinstance(error, PreconditionFailedException) and not self.pinned and not self.last
+
+
+def _attempts(conditions: Conditions) -> Any:
+    """Yield attempts until one succeeds; with If-Match there is exactly one (RFC 7644 §3.14)."""
+    pinned = conditions.if_match is not None
+    for number in range(1, MAX_WRITE_ATTEMPTS + 1):
+        attempt = _Attempt(number, last=pinned or number == MAX_WRITE_ATTEMPTS, pinned=pinned)
+        yield attempt
+        if attempt.succeeded:
+            return

@@ -1,0 +1,144 @@
+"""The Chalice adapter: a Chalice request in, scim2-server's handler in the middle, a Chalice response out.
+
+It is to Chalice what ``scim2_server.applications.wsgi`` is to WSGI. Every
+exception ends here as an RFC 7644 §3.12 error: SCIM exceptions as they are,
+the store's ``Unavailable`` as 503 with Retry-After, and anything else as a
+500 that says "internal error" and logs the rest with the request id.
+"""
+
+import json
+import logging
+from dataclasses import dataclass
+from http import HTTPStatus
+from urllib.parse import unquote
+
+from chalice.app import Request, Response
+from pydantic import ValidationError
+from scim2_models import InvalidFilterException, PayloadTooLargeException, SCIMException
+from scim2_server.requests import ScimRequest
+from scim2_server.responses import SCIM_MEDIA_TYPE, ScimResponse
+from scim2_server.service import scim_exception_of
+
+from chalicelib.config import Settings, settings
+from chalicelib.provisioning.passwords import PasswordPolicy, hash_password
+from chalicelib.provisioning.service import ProvisioningHandler, ProvisioningService
+from chalicelib.scim.provider import build_provider
+from chalicelib.store.connection import dynamodb
+from chalicelib.store.errors import Unavailable
+from chalicelib.store.storage import DynamoScimStorage
+
+SCIM_ROOT = "/scim/v2"
+RETRY_AFTER_SECONDS = "2"
+log = logging.getLogger("scim")
+
+
+class ServiceUnavailableException(SCIMException):
+    """DynamoDB kept failing; the client should retry later (RFC 7644 §3.12 allows 503)."""
+
+    status = 503
+    _default_detail = "The service is temporarily unavailable; retry later"
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who is calling, as the authorizer established it."""
+
+    tenant: str
+    client_id: str
+
+
+class ScimApi:
+    """Serves SCIM requests for any tenant; built once per Lambda container."""
+
+    def __init__(self, config: Settings) -> None:
+        self.settings = config
+        self.provider = build_provider(config)
+        self.service = ProvisioningService(self.provider, PasswordPolicy.from_settings(config))
+
+    def handler_for(self, tenant: str) -> ProvisioningHandler:
+        storage = DynamoScimStorage(
+            self.provider,
+            dynamodb(self.settings),
+            self.settings.users_table,
+            tenant,
+            hash_password,
+        )
+        return ProvisioningHandler(self.service, storage)
+
+    def serve(self, request: Request, caller: Caller | None) -> Response:
+        scim_request = self.read_request(request)
+        try:
+            if caller is None:
+                response = self.service.service_provider_config(scim_request.url, scim_request.query)
+            else:
+                scim_request.subject = caller
+                self.check_limits(scim_request)
+                response = self.handler_for(caller.tenant).handle(scim_request)
+        except Exception as exception:  # the one edge where every error becomes a SCIM error
+            response = self.error_response(request, exception)
+        return self.write_response(response)
+
+    def check_limits(self, request: ScimRequest) -> None:
+        """Refuse what is over the announced limits before any work is done."""
+        if len(request.body) > self.settings.max_body_bytes:
+            raise PayloadTooLargeException(detail=f"The body exceeds {self.settings.max_body_bytes} bytes")
+        if len(request.query.get("filter", "")) > self.settings.max_filter_length:
+            raise InvalidFilterException(detail=f"The filter exceeds {self.settings.max_filter_length} characters")
+
+    def error_response(self, request: Request, exception: Exception) -> ScimResponse:
+        if isinstance(exception, ValidationError):
+            exception = scim_exception_of(exception)
+        if isinstance(exception, Unavailable):
+            log.warning("storage unavailable: %s", exception)
+            response = self.service.error_response(ServiceUnavailableException())
+            response.headers["Retry-After"] = RETRY_AFTER_SECONDS
+            return response
+        if not isinstance(exception, SCIMException):
+            log.exception("internal error, request id %s", request.context.get("requestId"))
+        return self.service.error_response(exception)
+
+    @staticmethod
+    def read_request(request: Request) -> ScimRequest:
+        path = unquote(request.context.get("path") or "")
+        root, _, relative = path.partition(SCIM_ROOT)
+        headers = dict(request.headers)
+        proto = headers.get("x-forwarded-proto", "http")
+        host = headers.get("host", "localhost")
+        return ScimRequest(
+            method=request.method,
+            base_url=f"{proto}://{host}{root}{SCIM_ROOT}",
+            path=relative or "/",
+            query=dict(request.query_params or {}),
+            headers=headers,
+            # Chalice leaves json_body empty for application/scim+json: always pass the raw bytes.
+            body=_as_bytes(request.raw_body),
+        )
+
+    @staticmethod
+    def write_response(response: ScimResponse) -> Response:
+        headers: dict[str, str | list[str]] = {
+            **response.headers,
+            "Content-Type": SCIM_MEDIA_TYPE,
+            "Cache-Control": "no-store",
+        }
+        body = "" if response.body is None else json.dumps(response.body)
+        if response.status == HTTPStatus.NO_CONTENT or response.status == HTTPStatus.NOT_MODIFIED:
+            body = ""
+        return Response(body=body, status_code=int(response.status), headers=headers)
+
+
+def _as_bytes(body: str | bytes | None) -> bytes:
+    if body is None:
+        return b""
+    return body.encode() if isinstance(body, str) else body
+
+
+_api: ScimApi | None = None
+
+
+def scim_api() -> ScimApi:
+    """The container's ScimApi, built on the first SCIM request (not at import, to keep cold starts cheap)."""
+    global _api
+    if _api is None:
+        _api = ScimApi(settings())
+    return _api

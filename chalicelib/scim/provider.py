@@ -1,0 +1,114 @@
+"""What this service provider serves and announces: schemas, resource types, limits, tolerance.
+
+:rfc:`RFC 7643 §5-7`: discovery must tell the truth, so every capability below
+is one the storage really implements.
+"""
+
+from typing import Annotated
+
+from scim2_models import (
+    AuthenticationScheme,
+    Bulk,
+    ChangePassword,
+    EnterpriseUser,
+    ETag,
+    Extension,
+    Filter,
+    Group,
+    Mutability,
+    Pagination,
+    Patch,
+    Reference,
+    ResourceType,
+    ScimPolicy,
+    ScimProvider,
+    ServiceProviderConfig,
+    Sort,
+    User,
+)
+from scim2_models.annotations import CaseExact
+from scim2_models.reference import External
+from scim2_models.urn import URN
+
+from chalicelib.config import Settings
+
+CUSTOM_USER_SCHEMA = "urn:ietf:params:scim:schemas:extension:custom:2.0:User"
+ONEMODEL_USER_SCHEMA = "urn:onemodel:params:scim:schemas:extension:2.0:User"
+
+
+class CustomUser(Extension):
+    """The customer's own user attributes: ``personId`` links the user to an HR person record."""
+
+    __schema__ = URN(CUSTOM_USER_SCHEMA)
+
+    person_id: Annotated[str | None, CaseExact.true] = None
+    """The HR person identifier of the user (attribute name ``personId``, case-sensitive)."""
+
+
+class OneModelUser(Extension):
+    """One Model's view of a provisioned user, read-only to SCIM clients."""
+
+    __schema__ = URN(ONEMODEL_USER_SCHEMA)
+
+    allow_sso_login: Annotated[bool | None, Mutability.read_only] = None
+    """Whether the user may sign in through the customer's SSO; set for every SCIM-created user."""
+
+    auto_assign_roles: Annotated[bool | None, Mutability.read_only] = None
+    """Whether the user's roles follow the Customer Supplied Role mapping; set for every SCIM-created user."""
+
+
+UserResource = User[EnterpriseUser | CustomUser | OneModelUser]
+
+BASIC_SCHEME = AuthenticationScheme(
+    type=AuthenticationScheme.Type.httpbasic,
+    name="HTTP Basic",
+    description="HTTP Basic with the client ID as username and the client secret as password",
+    spec_uri=Reference[External]("https://datatracker.ietf.org/doc/html/rfc7617"),
+    primary=True,
+)
+
+
+def service_provider_config(settings: Settings) -> ServiceProviderConfig:
+    """The capabilities of :rfc:`RFC 7643 §5`, as implemented by our storage."""
+    return ServiceProviderConfig(
+        documentation_uri=None,
+        patch=Patch(supported=True),
+        # Some clients read "bulk unsupported" without maxOperations as "no PATCH or filter" (authentik#25056).
+        bulk=Bulk(supported=False, max_operations=0, max_payload_size=0),
+        filter=Filter(supported=True, max_results=settings.max_page_size),
+        change_password=ChangePassword(supported=True),
+        sort=Sort(supported=True),
+        etag=ETag(supported=True),
+        authentication_schemes=[BASIC_SCHEME],
+        # RFC 9865 §4: announce how lists page; cursor paging comes with the query-surface work.
+        pagination=Pagination(
+            cursor=False,
+            index=True,
+            default_pagination_method=Pagination.DefaultPaginationMethod.index,
+            default_page_size=settings.default_page_size,
+            max_page_size=settings.max_page_size,
+        ),
+    )
+
+
+# What real IdPs send and the strict reading refuses (see ../shared/IDP-NOTES.md):
+# Entra ID removes members with the target in "value", and replaces
+# emails[type eq "work"].value on users that have no work email yet.
+POLICY = ScimPolicy(
+    unknown=ScimPolicy.Unknown.forbid,
+    remove_value_as_filter=ScimPolicy.RemoveValue.apply,
+    unmatched_path_filter=ScimPolicy.UnmatchedPathFilter.create,
+)
+
+
+def build_provider(settings: Settings) -> ScimProvider:
+    """Return the provider: core User with its extensions, and Group (a Customer Supplied Role)."""
+    return ScimProvider(
+        models=[User, EnterpriseUser, CustomUser, OneModelUser, Group],
+        resource_types=[
+            ResourceType.from_resource(UserResource),
+            ResourceType.from_resource(Group),
+        ],
+        config=service_provider_config(settings),
+        policy=POLICY,
+    )

@@ -1,0 +1,38 @@
+"""One long-lived boto3 session and DynamoDB client per Lambda container.
+
+moto replaces boto3's default session whenever a mock starts, so the client is
+built lazily from a session of our own, and rebuilt only when the endpoint or
+region it points at changes (tests and ``make run`` point it at moto).
+"""
+
+from functools import cache
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+from chalicelib.config import Settings
+
+# Standard retry mode backs off on throttling and transient 5xx errors.
+_CLIENT_CONFIG = Config(retries={"max_attempts": 5, "mode": "standard"}, connect_timeout=3, read_timeout=10)
+
+
+@cache
+def _session() -> boto3.session.Session:
+    return boto3.session.Session()
+
+
+@cache
+def _client(endpoint_url: str | None, region: str) -> Any:
+    return _session().client("dynamodb", endpoint_url=endpoint_url, region_name=region, config=_CLIENT_CONFIG)
+
+
+def dynamodb(settings: Settings) -> Any:
+    """Return the low-level DynamoDB client for these settings."""
+    return _client(settings.dynamodb_endpoint_url, settings.region)
+
+
+def reset() -> None:
+    """Forget the cached session and clients (tests call it when a new moto mock starts)."""
+    _client.cache_clear()
+    _session.cache_clear()

@@ -1,0 +1,155 @@
+"""The credentials table: service accounts, their credentials, and the one-active-credential lock.
+
+Items (all keyed by ``pk`` alone):
+- ``account#<tenant>``: the tenant's SCIM service account and its permissions.
+- ``client#<client id>``: a credential: tenant, keyed hash of the secret, created, revoked.
+- ``active#<tenant>``: which credential is active; its conditional put enforces
+  "at most one active credential per tenant".
+
+This module must not import scim2 or pydantic: the authorizer reads it on every cold start.
+"""
+
+from dataclasses import dataclass
+from typing import Any
+
+import botocore.exceptions
+
+
+@dataclass(frozen=True)
+class ServiceAccount:
+    tenant: str
+    account_id: str
+    name: str
+    permissions: frozenset[str]
+
+
+@dataclass(frozen=True)
+class StoredCredential:
+    client_id: str
+    tenant: str
+    account_id: str
+    description: str
+    secret_hash: str
+    created: str
+    revoked: str | None
+
+
+class ActiveCredentialExists(Exception):
+    """The tenant already has an active credential."""
+
+
+class CredentialStore:
+    """Reads and writes the credentials table, in the domain's words."""
+
+    def __init__(self, client: Any, table_name: str) -> None:
+        self.client = client
+        self.table = table_name
+
+    def get_service_account(self, tenant: str) -> ServiceAccount | None:
+        item = self._get(f"account#{tenant}")
+        if item is None:
+            return None
+        return ServiceAccount(
+            tenant=item["tenant"]["S"],
+            account_id=item["account_id"]["S"],
+            name=item["name"]["S"],
+            permissions=frozenset(item.get("permissions", {}).get("SS", [])),
+        )
+
+    def put_service_account(self, account: ServiceAccount) -> None:
+        item: dict[str, Any] = {
+            "pk": {"S": f"account#{account.tenant}"},
+            "tenant": {"S": account.tenant},
+            "account_id": {"S": account.account_id},
+            "name": {"S": account.name},
+        }
+        if account.permissions:
+            item["permissions"] = {"SS": sorted(account.permissions)}
+        self.client.put_item(TableName=self.table, Item=item)
+
+    def get_credential(self, client_id: str) -> StoredCredential | None:
+        item = self._get(f"client#{client_id}")
+        if item is None:
+            return None
+        return StoredCredential(
+            client_id=item["client_id"]["S"],
+            tenant=item["tenant"]["S"],
+            account_id=item["account_id"]["S"],
+            description=item["description"]["S"],
+            secret_hash=item["secret_hash"]["S"],
+            created=item["created"]["S"],
+            revoked=item["revoked"]["S"] if "revoked" in item else None,
+        )
+
+    def active_client_id(self, tenant: str) -> str | None:
+        item = self._get(f"active#{tenant}")
+        return item["client_id"]["S"] if item else None
+
+    def insert_active_credential(self, credential: StoredCredential) -> None:
+        """Store a new credential as the tenant's active one, in one transaction.
+
+        :raises ActiveCredentialExists: When the tenant has an active credential.
+        """
+        try:
+            self.client.transact_write_items(
+                TransactItems=[
+                    {
+                        "Put": {
+                            "TableName": self.table,
+                            "Item": {
+                                "pk": {"S": f"active#{credential.tenant}"},
+                                "client_id": {"S": credential.client_id},
+                            },
+                            "ConditionExpression": "attribute_not_exists(pk)",
+                        }
+                    },
+                    {
+                        "Put": {
+                            "TableName": self.table,
+                            "Item": {
+                                "pk": {"S": f"client#{credential.client_id}"},
+                                "client_id": {"S": credential.client_id},
+                                "tenant": {"S": credential.tenant},
+                                "account_id": {"S": credential.account_id},
+                                "description": {"S": credential.description},
+                                "secret_hash": {"S": credential.secret_hash},
+                                "created": {"S": credential.created},
+                            },
+                            "ConditionExpression": "attribute_not_exists(pk)",
+                        }
+                    },
+                ]
+            )
+        except botocore.exceptions.ClientError as error:
+            if error.response["Error"]["Code"] == "TransactionCanceledException":
+                raise ActiveCredentialExists(credential.tenant) from None
+            raise
+
+    def mark_revoked(self, credential: StoredCredential, revoked_at: str) -> None:
+        """Revoke a credential and free the tenant's active slot, in one transaction."""
+        self.client.transact_write_items(
+            TransactItems=[
+                {
+                    "Update": {
+                        "TableName": self.table,
+                        "Key": {"pk": {"S": f"client#{credential.client_id}"}},
+                        "UpdateExpression": "SET revoked = :at",
+                        "ConditionExpression": "attribute_exists(pk) AND attribute_not_exists(revoked)",
+                        "ExpressionAttributeValues": {":at": {"S": revoked_at}},
+                    }
+                },
+                {
+                    "Delete": {
+                        "TableName": self.table,
+                        "Key": {"pk": {"S": f"active#{credential.tenant}"}},
+                        "ConditionExpression": "client_id = :id",
+                        "ExpressionAttributeValues": {":id": {"S": credential.client_id}},
+                    }
+                },
+            ]
+        )
+
+    def _get(self, pk: str) -> dict[str, Any] | None:
+        response = self.client.get_item(TableName=self.table, Key={"pk": {"S": pk}}, ConsistentRead=True)
+        item: dict[str, Any] | None = response.get("Item")
+        return item

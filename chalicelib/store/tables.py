@@ -1,0 +1,86 @@
+"""The four DynamoDB tables, defined once for the code, the tests, ``make run`` and ``infra/``.
+
+Every key starts with the tenant, so no query can reach another tenant's items.
+Key layouts are private to the store modules; this module only names the key
+attributes and the indexes.
+"""
+
+from typing import Any
+
+import botocore.exceptions
+
+from chalicelib.config import Settings
+
+USERS_BY_EXTERNAL_ID = "byExternalId"
+USERS_BY_USER_NAME = "byUserName"
+GROUPS_BY_MEMBER = "byMember"
+
+
+def _string_attributes(*names: str) -> list[dict[str, str]]:
+    return [{"AttributeName": name, "AttributeType": "S"} for name in names]
+
+
+def _key(hash_key: str, range_key: str | None = None) -> list[dict[str, str]]:
+    schema = [{"AttributeName": hash_key, "KeyType": "HASH"}]
+    if range_key:
+        schema.append({"AttributeName": range_key, "KeyType": "RANGE"})
+    return schema
+
+
+def _index(name: str, hash_key: str, range_key: str) -> dict[str, Any]:
+    return {
+        "IndexName": name,
+        "KeySchema": _key(hash_key, range_key),
+        "Projection": {"ProjectionType": "ALL"},
+    }
+
+
+def table_definitions(settings: Settings) -> dict[str, dict[str, Any]]:
+    """Return the CreateTable arguments of each table, by logical name."""
+    return {
+        "users": {
+            "TableName": settings.users_table,
+            "KeySchema": _key("pk", "sk"),
+            "AttributeDefinitions": _string_attributes("pk", "sk", "external_id_key", "user_list_pk", "user_name_key"),
+            "GlobalSecondaryIndexes": [
+                _index(USERS_BY_EXTERNAL_ID, "external_id_key", "sk"),
+                _index(USERS_BY_USER_NAME, "user_list_pk", "user_name_key"),
+            ],
+            "BillingMode": "PAY_PER_REQUEST",
+        },
+        "groups": {
+            "TableName": settings.groups_table,
+            "KeySchema": _key("pk", "sk"),
+            "AttributeDefinitions": _string_attributes("pk", "sk", "member_key"),
+            "GlobalSecondaryIndexes": [_index(GROUPS_BY_MEMBER, "member_key", "sk")],
+            "BillingMode": "PAY_PER_REQUEST",
+        },
+        "role_mappings": {
+            "TableName": settings.role_mappings_table,
+            "KeySchema": _key("pk", "sk"),
+            "AttributeDefinitions": _string_attributes("pk", "sk"),
+            "BillingMode": "PAY_PER_REQUEST",
+        },
+        "credentials": {
+            "TableName": settings.credentials_table,
+            "KeySchema": _key("pk"),
+            "AttributeDefinitions": _string_attributes("pk"),
+            "BillingMode": "PAY_PER_REQUEST",
+        },
+    }
+
+
+def create_tables(client: Any, settings: Settings) -> list[str]:
+    """Create every table that does not exist yet, and return the names of those created."""
+    created = []
+    for definition in table_definitions(settings).values():
+        try:
+            client.create_table(**definition)
+        except botocore.exceptions.ClientError as error:
+            if error.response["Error"]["Code"] != "ResourceInUseException":
+                raise
+            continue
+        created.append(definition["TableName"])
+    for name in created:
+        client.get_waiter("table_exists").wait(TableName=name)
+    return created

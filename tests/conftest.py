@@ -1,0 +1,155 @@
+"""Shared fixtures: moto's DynamoDB, our tables, tenants with credentials, and a Chalice test client."""
+
+import base64
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from chalice.test import Client
+from moto import mock_aws
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+TEST_ENV = {
+    "TABLE_PREFIX": "scim-test",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+}
+os.environ.update(TEST_ENV)
+os.environ.pop("DYNAMODB_ENDPOINT_URL", None)
+
+from chalicelib.auth.credentials import create_service_account, generate_credential  # noqa: E402
+from chalicelib.config import settings  # noqa: E402
+from chalicelib.store import connection  # noqa: E402
+from chalicelib.store.credentials import CredentialStore  # noqa: E402
+from chalicelib.store.tables import create_tables  # noqa: E402
+from devserver.gateway import emulate_gateway_responses  # noqa: E402
+
+SCIM = "application/scim+json"
+
+
+@dataclass
+class Tenant:
+    name: str
+    client_id: str
+    client_secret: str
+
+    @property
+    def authorization(self) -> str:
+        token = base64.b64encode(f"{self.client_id}:{self.client_secret}".encode()).decode()
+        return f"Basic {token}"
+
+
+@pytest.fixture
+def aws() -> Iterator[None]:
+    with mock_aws():
+        connection.reset()
+        create_tables(connection.dynamodb(settings()), settings())
+        yield
+    connection.reset()
+
+
+@pytest.fixture
+def credential_store(aws: None) -> CredentialStore:
+    return CredentialStore(connection.dynamodb(settings()), settings().credentials_table)
+
+
+def make_tenant(store: CredentialStore, name: str) -> Tenant:
+    create_service_account(store, name)
+    issued = generate_credential(store, settings().credential_hash_key, name, "tests")
+    return Tenant(name, issued.client_id, issued.client_secret)
+
+
+@pytest.fixture
+def tenant(credential_store: CredentialStore) -> Tenant:
+    return make_tenant(credential_store, "acme")
+
+
+@pytest.fixture
+def other_tenant(credential_store: CredentialStore) -> Tenant:
+    return make_tenant(credential_store, "globex")
+
+
+class Scim:
+    """A SCIM client over chalice.test.Client, speaking as one tenant."""
+
+    def __init__(self, client: Client, authorization: str | None) -> None:
+        self.client = client
+        self.authorization = authorization
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        headers: dict[str, str] | None = None,
+        raw: bytes | None = None,
+    ) -> Any:
+        all_headers = {"Content-Type": SCIM, "Accept": SCIM}
+        if self.authorization is not None:
+            all_headers["Authorization"] = self.authorization
+        all_headers.update(headers or {})
+        payload = raw if raw is not None else (b"" if body is None else json.dumps(body).encode())
+        response = self.client.http.request(method, "/scim/v2" + path, headers=all_headers, body=payload)
+        response.json = json.loads(response.body) if response.body else None
+        return response
+
+    def get(self, path: str, **kwargs: Any) -> Any:
+        return self.request("GET", path, **kwargs)
+
+    def post(self, path: str, body: Any = None, **kwargs: Any) -> Any:
+        return self.request("POST", path, body, **kwargs)
+
+    def put(self, path: str, body: Any = None, **kwargs: Any) -> Any:
+        return self.request("PUT", path, body, **kwargs)
+
+    def patch(self, path: str, body: Any = None, **kwargs: Any) -> Any:
+        return self.request("PATCH", path, body, **kwargs)
+
+    def delete(self, path: str, **kwargs: Any) -> Any:
+        return self.request("DELETE", path, **kwargs)
+
+
+@pytest.fixture
+def chalice_client(aws: None) -> Iterator[Client]:
+    emulate_gateway_responses()
+    from app import app
+
+    with Client(app, stage_name="test", project_dir=str(PROJECT_DIR)) as client:
+        yield client
+
+
+@pytest.fixture
+def scim(chalice_client: Client, tenant: Tenant) -> Scim:
+    return Scim(chalice_client, tenant.authorization)
+
+
+@pytest.fixture
+def other_scim(chalice_client: Client, other_tenant: Tenant) -> Scim:
+    return Scim(chalice_client, other_tenant.authorization)
+
+
+@pytest.fixture
+def anonymous(chalice_client: Client) -> Scim:
+    return Scim(chalice_client, None)
+
+
+def user_body(user_name: str = "bjensen@example.com", **extra: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+        "userName": user_name,
+        "name": {"givenName": "Barbara", "familyName": "Jensen"},
+        "emails": [{"value": user_name, "type": "work", "primary": True}],
+        "active": True,
+    }
+    body.update(extra)
+    return body
+
+
+def dynamodb_client() -> Any:
+    return boto3.client("dynamodb", region_name="us-east-1")
