@@ -7,17 +7,17 @@ PORT ?= 8000
 .PHONY: run test lint typecheck clean
 
 $(BIN)/.runtime: requirements.txt
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.txt
-	touch $@
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.txt 1>&2
+	@touch $@
 
 $(BIN)/.dev: requirements.txt requirements-dev.txt $(BIN)/.runtime
-	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
-	touch $@
+	@$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt 1>&2
+	@touch $@
 
 # moto[server] is the embedded DynamoDB: a dev requirement, never shipped to Lambda.
 run: $(BIN)/.dev
-	$(BIN)/python -m devserver --port $(PORT)
+	@$(BIN)/python -m devserver --port $(PORT)
 
 test: $(BIN)/.dev lint typecheck
 	$(BIN)/python -m pytest

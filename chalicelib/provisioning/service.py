@@ -16,12 +16,15 @@ from http import HTTPStatus
 from typing import Any
 
 from scim2_models import (
+    Context,
+    InvalidSyntaxException,
     InvalidValueException,
     PatchOp,
     PreconditionFailedException,
     Resource,
     ResourceType,
     ResponseParameters,
+    SCIMException,
     User,
 )
 from scim2_server.conditions import Conditions
@@ -34,6 +37,7 @@ from chalicelib.scim.provider import OneModelUser
 
 MAX_WRITE_ATTEMPTS = 5
 MAX_USER_NAME_LENGTH = 256
+UNKNOWN_ATTRIBUTE_PREFIX = "Extra inputs are not permitted: "
 
 
 class ProvisioningService(ScimService):
@@ -42,6 +46,19 @@ class ProvisioningService(ScimService):
     def __init__(self, provider: Any, password_policy: PasswordPolicy) -> None:
         super().__init__(provider)
         self.password_policy = password_policy
+
+    def read_body(self, model: Any, body: bytes, content_type: str | None, scim_ctx: Context) -> Any:
+        """Validate a body; an attribute we do not define is named in words an IdP admin can act on."""
+        try:
+            return super().read_body(model, body, content_type, scim_ctx)
+        except SCIMException as error:
+            unknown = (error.detail or "").removeprefix(UNKNOWN_ATTRIBUTE_PREFIX)
+            if unknown != error.detail:
+                raise InvalidSyntaxException(
+                    detail=f"Unknown attribute {unknown!r}: this service provider does not define it; "
+                    "check the attribute mapping in the identity provider (see /Schemas)"
+                ) from error
+            raise
 
     def read_creation(self, resource_type: ResourceType, body: bytes, content_type: str | None) -> Resource[Any]:
         resource = super().read_creation(resource_type, body, content_type)

@@ -1,0 +1,113 @@
+"""`make run` as a newcomer uses it: start it, source the printed lines, talk SCIM over real HTTP, Ctrl-C."""
+
+import base64
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.conftest import PROJECT_DIR
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@pytest.fixture(scope="module")
+def devserver() -> Iterator[dict[str, str]]:
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if k != "TABLE_PREFIX"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "devserver", "--port", str(port)],
+        cwd=PROJECT_DIR,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    assert process.stdout is not None
+    lines = [process.stdout.readline().strip() for _ in range(3)]
+    variables = dict(line.split("=", 1) for line in lines)
+    try:
+        yield variables | {"pid": str(process.pid)}
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGINT)
+            process.wait(timeout=10)
+
+
+def call(env: dict[str, str], method: str, path: str, body: Any = None, auth: bool = True) -> tuple[int, Any]:
+    request = urllib.request.Request(
+        env["SCIM_BASE_URL"] + path,
+        method=method,
+        data=None if body is None else json.dumps(body).encode(),
+        headers={"Content-Type": "application/scim+json"},
+    )
+    if auth:
+        token = base64.b64encode(f"{env['SCIM_CLIENT_ID']}:{env['SCIM_CLIENT_SECRET']}".encode()).decode()
+        request.add_header("Authorization", f"Basic {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            raw = response.read()
+            return response.status, json.loads(raw) if raw else None
+    except urllib.error.HTTPError as error:
+        raw = error.read()
+        return error.code, (json.loads(raw) if raw else None, dict(error.headers))
+
+
+def test_make_run_prints_three_sourceable_lines(devserver: dict[str, str]) -> None:
+    assert devserver["SCIM_BASE_URL"].startswith("http://127.0.0.1:")
+    assert devserver["SCIM_BASE_URL"].endswith("/scim/v2")
+    assert devserver["SCIM_CLIENT_ID"].startswith("scim-")
+    assert len(devserver["SCIM_CLIENT_SECRET"]) == 43
+
+
+def test_readme_session_works_over_real_http(devserver: dict[str, str]) -> None:
+    status, user = call(
+        devserver,
+        "POST",
+        "/Users",
+        {
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+            "userName": "ada@example.com",
+            "name": {"givenName": "Ada", "familyName": "Lovelace"},
+            "emails": [{"type": "work", "value": "ada@example.com"}],
+        },
+    )
+    assert status == 201
+    status, found = call(devserver, "GET", "/Users?filter=userName%20eq%20%22ada@example.com%22")
+    assert (status, found["totalResults"]) == (200, 1)
+    status, _ = call(devserver, "DELETE", f"/Users/{user['id']}")
+    assert status == 204
+    status, kept = call(devserver, "GET", f"/Users/{user['id']}")
+    assert (status, kept["active"]) == (200, False)
+
+
+def test_make_run_answers_401_with_a_challenge(devserver: dict[str, str]) -> None:
+    status, (body, headers) = call(devserver, "GET", "/Users", auth=False)
+
+    assert status == 401
+    assert headers["WWW-Authenticate"] == 'Basic realm="SCIM"'
+    assert body["status"] == "401"
+
+
+def test_ctrl_c_stops_everything(devserver: dict[str, str]) -> None:
+    os.kill(int(devserver["pid"]), signal.SIGINT)
+
+    deadline = time.monotonic() + 10
+    with pytest.raises(OSError):
+        while time.monotonic() < deadline:
+            call(devserver, "GET", "/ServiceProviderConfig", auth=False)
+            time.sleep(0.1)
