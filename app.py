@@ -115,3 +115,39 @@ def patch_user(user_id: str) -> Response:
 def deactivate_user(user_id: str) -> Response:
     """Users are never erased: DELETE deactivates."""
     return _serve()
+
+
+@_route("/Groups", ["GET"])
+def list_groups() -> Response:
+    return _serve()
+
+
+@_route("/Groups", ["POST"])
+def create_group() -> Response:
+    return _serve()
+
+
+@_route("/Groups/.search", ["POST"])
+def search_groups() -> Response:
+    return _serve()
+
+
+@_route("/Groups/{group_id}", ["GET"])
+def get_group(group_id: str) -> Response:
+    return _serve()
+
+
+@_route("/Groups/{group_id}", ["PUT"])
+def replace_group(group_id: str) -> Response:
+    return _serve()
+
+
+@_route("/Groups/{group_id}", ["PATCH"])
+def patch_group(group_id: str) -> Response:
+    return _serve()
+
+
+@_route("/Groups/{group_id}", ["DELETE"])
+def delete_group(group_id: str) -> Response:
+    """The group and its memberships go; its users stay."""
+    return _serve()

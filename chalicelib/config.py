@@ -27,6 +27,7 @@ class Settings:
     max_page_size: int
     max_filter_length: int
     max_body_bytes: int
+    max_members_in_response: int
 
 
 def _int(name: str, default: int) -> int:
@@ -52,4 +53,5 @@ def settings() -> Settings:
         max_page_size=_int("MAX_PAGE_SIZE", 1000),
         max_filter_length=_int("MAX_FILTER_LENGTH", 2048),
         max_body_bytes=_int("MAX_BODY_BYTES", 1_048_576),
+        max_members_in_response=_int("MAX_MEMBERS_IN_RESPONSE", 20_000),
     )

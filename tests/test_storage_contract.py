@@ -23,21 +23,7 @@ class TestDynamoScimStorage(ScimStorageContract):
         return DynamoScimStorage(
             build_provider(settings()),
             connection.dynamodb(settings()),
-            settings().users_table,
+            settings(),
             "contract-tenant",
             hash_password,
         )
-
-    # Groups are served from the groups table once the Groups issue lands; until then the
-    # storage answers 501 for them, and the contract's group cases cannot pass.
-    GROUP_CASES = (
-        "test_get_keeps_what_the_response_returns",
-        "test_search_a_resource_type",
-        "test_search_at_the_root",
-        "test_search_at_the_root_on_an_attribute_some_types_lack",
-    )
-
-    @pytest.fixture(autouse=True)
-    def _skip_group_cases(self, request: pytest.FixtureRequest) -> None:
-        if request.node.originalname in self.GROUP_CASES:
-            pytest.skip("Groups storage lands with the Groups issue")

@@ -13,7 +13,7 @@ Each override is one named step of :class:`ScimService` or :class:`ScimHandler`:
 from __future__ import annotations
 
 from http import HTTPStatus
-from typing import Any
+from typing import Any, cast
 
 from scim2_models import (
     Context,
@@ -29,11 +29,17 @@ from scim2_models import (
 )
 from scim2_server.conditions import Conditions
 from scim2_server.handler import ScimHandler
+from scim2_server.requests import ScimRequest
 from scim2_server.responses import ScimResponse
+from scim2_server.routing import Operation
 from scim2_server.service import ScimService
+from scim2_server.storage import projection
 
+from chalicelib.provisioning.group_patch import group_change
 from chalicelib.provisioning.passwords import PasswordPolicy
 from chalicelib.scim.provider import OneModelUser
+from chalicelib.store.group_resources import GroupChange
+from chalicelib.store.storage import DynamoScimStorage
 
 MAX_WRITE_ATTEMPTS = 5
 MAX_USER_NAME_LENGTH = 256
@@ -98,7 +104,13 @@ class ProvisioningService(ScimService):
     def patch_response(
         self, base_url: str, resource: Resource[Any], response_parameters: ResponseParameters[Any]
     ) -> ScimResponse:
-        """:rfc:`RFC 7644 §3.5.2`: answer 200 with the resource (a 204 is allowed, but Okta expects the body)."""
+        """:rfc:`RFC 7644 §3.5.2`: a user PATCH answers 200 with the user, which Okta expects.
+
+        A group PATCH answers 204 unless attributes are requested, as Entra and Okta
+        accept: a group's members may not fit in one response.
+        """
+        if not isinstance(resource, User):
+            return super().patch_response(base_url, resource, response_parameters)
         response = self.replacement_response(base_url, resource, response_parameters)
         response.status = HTTPStatus.OK
         return response
@@ -122,6 +134,39 @@ class ProvisioningHandler(ScimHandler):
                 version = current.meta.version
                 current.active = False  # type: ignore[attr-defined]
                 self.storage.update(resource_type, current, expected_version=version)
+
+    def patch(self, request: ScimRequest) -> ScimResponse:
+        """:rfc:`RFC 7644 §3.5.2`; a group PATCH that only moves members never reads the whole group."""
+        with self.service.provider:
+            target = self.service.route(request, Operation.patch)
+            resource_type = self.service.resource_type_at(cast(str, target.endpoint))
+            self.service.authorize(request, target, resource_type)
+            response_parameters = self.service.read_response_parameters(resource_type, request.query)
+            patch_op = self.service.read_patch(resource_type, request.body, request.header("Content-Type"))
+            conditions = self.service.read_conditions(request)
+            resource_id = cast(str, target.resource_id)
+            change = group_change(patch_op) if resource_type.name == "Group" else None
+            with self.storage.operation():
+                if change is None:
+                    resource = self.patch_resource(resource_type, resource_id, patch_op, conditions)
+                else:
+                    resource = self.patch_members(resource_type, resource_id, change, conditions)
+                    if response_parameters.attributes or response_parameters.excluded_attributes:
+                        resource = self.storage.get(
+                            resource_type, resource_id, **projection(self.storage, response_parameters)
+                        )
+            return self.service.patch_response(request.base_url, resource, response_parameters)
+
+    def patch_members(
+        self, resource_type: ResourceType, group_id: str, change: GroupChange, conditions: Conditions
+    ) -> Resource[Any]:
+        storage = cast(DynamoScimStorage, self.storage)
+        result: Resource[Any] | None = None
+        for attempt in _attempts(conditions):
+            with attempt:
+                result = storage.patch_group(resource_type, group_id, change, conditions.if_match)
+        assert result is not None
+        return result
 
     def patch_resource(
         self, resource_type: ResourceType, resource_id: str, patch_op: PatchOp[Any], conditions: Conditions

@@ -59,7 +59,7 @@ class ScimApi:
         storage = DynamoScimStorage(
             self.provider,
             dynamodb(self.settings),
-            self.settings.users_table,
+            self.settings,
             tenant,
             hash_password,
         )

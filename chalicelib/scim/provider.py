@@ -56,6 +56,15 @@ class OneModelUser(Extension):
     auto_assign_roles: Annotated[bool | None, Mutability.read_only] = None
     """Whether the user's roles follow the Customer Supplied Role mapping; set for every SCIM-created user."""
 
+    customer_supplied_roles: Annotated[list[str] | None, Mutability.read_only] = None
+    """The Customer Supplied Roles (SCIM groups) the user belongs to, by displayName."""
+
+    data_access_roles: Annotated[list[str] | None, Mutability.read_only] = None
+    """The user's effective Data Access Roles: the union of the role mapping over the user's groups."""
+
+    application_access_roles: Annotated[list[str] | None, Mutability.read_only] = None
+    """The user's effective Application Access Roles: the union of the role mapping over the user's groups."""
+
 
 UserResource = User[EnterpriseUser | CustomUser | OneModelUser]
 

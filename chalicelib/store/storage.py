@@ -3,23 +3,31 @@
 It follows the rules of :class:`scim2_server.storage.ScimStorage` (copies in
 and out, fills ``id`` and ``meta``, versions every change, raises the SCIM
 exceptions), which ``tests/test_storage_contract.py`` checks with
-scim2-server's own ``ScimStorageContract``. One instance serves one tenant.
+scim2-server's own ``ScimStorageContract``. One instance serves one tenant:
+every table module it holds builds keys that start with that tenant.
+
+Query plan of a search (the cheapest read a filter allows, then an exact
+in-memory evaluation of the whole filter on what was read):
+- Users: ``id eq`` key read; ``userName eq`` two key reads; ``externalId eq``
+  one index query; ``groups.value eq`` a page of the group's memberships and
+  one batch read; anything else reads the tenant's users.
+- Groups: ``id eq`` key read; ``displayName eq`` two key reads; ``externalId
+  eq`` one index query; ``members.value eq`` one ``byMember`` index query and
+  one batch read; anything else reads the tenant's groups.
 """
 
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, cast
 
 import botocore.exceptions
 from scim2_models import (
-    Context,
     InvalidFilterException,
-    Meta,
     NotFoundException,
     NotImplementedException,
-    Path,
     PreconditionFailedException,
     Resource,
     ResourceType,
@@ -28,16 +36,20 @@ from scim2_models import (
     ScimProvider,
     SearchRequest,
     UniquenessException,
-    User,
 )
 from scim2_models.path import CompareOperator, Comparison
 from scim2_server.storage import ScimStorage, SearchPage
 
+from chalicelib.config import Settings
 from chalicelib.store.errors import Conflict, NotFound, Taken, Unavailable
+from chalicelib.store.group_resources import GroupChange, GroupResources
+from chalicelib.store.groups import GroupRecord, GroupTable, Membership
+from chalicelib.store.projection import filter_needs, response_needs
+from chalicelib.store.role_mappings import RoleMappingTable
+from chalicelib.store.user_resources import ONEMODEL_USER_SCHEMA, UserResources
 from chalicelib.store.users import UserRecord, UserTable
 
 PasswordHasher = Callable[[str], str]
-ONEMODEL_USER_SCHEMA = "urn:onemodel:params:scim:schemas:extension:2.0:User"
 _RETRYABLE_CODES = {
     "ProvisionedThroughputExceededException",
     "ThrottlingException",
@@ -52,25 +64,33 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def etag(version: int) -> str:
-    return f'W/"{version}"'
-
-
 def version_of(tag: str | None) -> int | None:
-    """Return the write counter an ETag holds, or None when it is not one of ours."""
+    """Return the write counter an ETag holds; -1 for a tag that is not one of ours."""
     if tag is None:
         return None
     text = tag.removeprefix("W/").strip('"')
     return int(text) if text.isdigit() else -1
 
 
-_USER_NAME = Path[User[Any]]("userName").resolve()
+def _check_version(expected: str | None, version: int) -> None:
+    if expected is not None and version_of(expected) != version:
+        raise PreconditionFailedException(detail="The resource changed since the given version")
+
+
+def _equality(scim_filter: ScimFilter[Any] | None) -> tuple[str, str] | None:
+    """The (attribute, value) of a filter that is one ``eq`` on a string; attribute lower-cased, core URN dropped."""
+    node = scim_filter.ast if scim_filter is not None else None
+    if isinstance(node, Comparison) and node.op == CompareOperator.eq and isinstance(node.value, str):
+        attribute = str(node.attr_path).lower()
+        for core in ("urn:ietf:params:scim:schemas:core:2.0:user:", "urn:ietf:params:scim:schemas:core:2.0:group:"):
+            attribute = attribute.removeprefix(core)
+        return attribute, node.value
+    return None
 
 
 class DynamoScimStorage(ScimStorage):
-    """Users (and later Groups) of one tenant, on DynamoDB.
+    """Users and groups (Customer Supplied Roles) of one tenant, on DynamoDB.
 
-    :param provider: Gives the models resources are built from.
     :param hash_password: Turns a cleartext password into what is stored; the
         cleartext is never written.
     """
@@ -79,13 +99,17 @@ class DynamoScimStorage(ScimStorage):
         self,
         provider: ScimProvider,
         client: Any,
-        users_table: str,
+        settings: Settings,
         tenant: str,
         hash_password: PasswordHasher,
         clock: Callable[[], datetime] = _now,
     ) -> None:
         self.provider = provider
-        self.users = UserTable(client, users_table, tenant)
+        self.users = UserTable(client, settings.users_table, tenant)
+        self.groups = GroupTable(client, settings.groups_table, tenant)
+        self.role_mappings = RoleMappingTable(client, settings.role_mappings_table, tenant)
+        self.user_resources = UserResources(provider, self.groups, self.role_mappings)
+        self.group_resources = GroupResources(provider, self.users, settings.max_members_in_response)
         self.hash_password = hash_password
         self.clock = clock
 
@@ -99,7 +123,20 @@ class DynamoScimStorage(ScimStorage):
         response_parameters: ResponseParameters[Any] | None = None,
     ) -> Resource[Any]:
         with _translated():
-            return self._resource(resource_type, self._stored_user(resource_type, resource_id))
+            if _is_user(resource_type):
+                record = self._user(resource_type, resource_id)
+                return self.user_resources.resources(
+                    resource_type, [record], with_groups=_user_needs_groups(response_parameters)
+                )[0]
+            group = self._group(resource_type, resource_id)
+            members = None
+            if response_needs(response_parameters, "members"):
+                # A response is bounded; an internal read-modify-write reads every member.
+                limit = self.group_resources.max_members_in_response + 1 if response_parameters else None
+                members = self.groups.members(resource_id, limit)
+                if response_parameters:
+                    self.group_resources.check_response_size(resource_id, members)
+            return self.group_resources.resource(resource_type, group, members)
 
     def search(
         self,
@@ -109,34 +146,42 @@ class DynamoScimStorage(ScimStorage):
         position: Any = None,
     ) -> SearchPage:
         with _translated():
+            members_of = _equality(search_request.filter)
+            if (
+                len(resource_types) == 1
+                and _is_user(resource_types[0])
+                and members_of is not None
+                and members_of[0] == "groups.value"
+                and search_request.sort_by is None
+            ):
+                return self._members_page(resource_types[0], members_of[1], search_request)
             found: list[Resource[Any]] = []
             for resource_type in resource_types:
-                if self._is_user(resource_type):
-                    found.extend(self._search_users(resource_type, search_request.filter))
-                else:
-                    raise NotImplementedException(detail=f"Searching {resource_type.name} is not supported yet")
+                found.extend(self._matching(resource_type, search_request))
             ordered = search_request.sort(sorted(found, key=lambda r: cast(str, r.id)))
             start = search_request.start_index_0 or 0
             stop = None if search_request.count is None else start + search_request.count
             return SearchPage(total=len(ordered), resources=ordered[start:stop])
 
     def create(self, resource_type: ResourceType, resource: Resource[Any]) -> Resource[Any]:
-        self._require_user(resource_type)
         now = self.clock().isoformat()
-        flags = _onemodel_flags(resource)
-        record = self._record(
-            resource,
-            id=str(uuid.uuid4()),
-            version=1,
-            created=now,
-            last_modified=now,
-            password_hash=None,
-            allow_sso_login=flags.get("allowSsoLogin") is True,
-            auto_assign_roles=flags.get("autoAssignRoles") is True,
-        )
+        stored = {"id": str(uuid.uuid4()), "version": 1, "created": now, "last_modified": now}
         with _translated():
-            self.users.insert(record)
-        return self._resource(resource_type, record)
+            if _is_user(resource_type):
+                flags = resource.model_dump(mode="json", scim_ctx=None, by_alias=True).get(ONEMODEL_USER_SCHEMA) or {}
+                user = self.user_resources.record(
+                    resource,
+                    **stored,
+                    password_hash=self._hashed(resource),
+                    allow_sso_login=flags.get("allowSsoLogin") is True,
+                    auto_assign_roles=flags.get("autoAssignRoles") is True,
+                )
+                self.users.insert(user)
+                return self.user_resources.resources(resource_type, [user], with_groups=True)[0]
+            group = self.group_resources.record(resource, **stored)
+            members = self.group_resources.memberships(group.id, self.group_resources.member_ids(resource))
+            self.groups.insert(group, members)
+            return self.group_resources.resource(resource_type, group, sorted(members, key=lambda m: m.user_id))
 
     def update(
         self,
@@ -146,128 +191,199 @@ class DynamoScimStorage(ScimStorage):
         expected_version: str | None = None,
     ) -> Resource[Any]:
         with _translated():
-            current = self._stored_user(resource_type, cast(str, resource.id))
-            if expected_version is not None and version_of(expected_version) != current.version:
-                raise PreconditionFailedException(detail="The user changed since the given version")
-            updated = self._record(
-                resource,
+            if _is_user(resource_type):
+                return self._update_user(resource_type, resource, expected_version)
+            return self._update_group(resource_type, resource, expected_version)
+
+    def delete(self, resource_type: ResourceType, resource_id: str, *, expected_version: str | None = None) -> None:
+        with _translated():
+            if _is_user(resource_type):
+                user = self._user(resource_type, resource_id)
+                _check_version(expected_version, user.version)
+                self.users.delete(user)
+                return
+            group = self._group(resource_type, resource_id)
+            _check_version(expected_version, group.version)
+            self.groups.delete(group)
+
+    # -- Group membership, O(changed members) -----------------------------
+
+    def patch_group(
+        self, resource_type: ResourceType, group_id: str, change: GroupChange, expected_version: str | None
+    ) -> Resource[Any]:
+        """Apply a PATCH that only touches members, displayName and externalId, without reading every member.
+
+        Returns the group without its members; the caller reads them if its response needs them.
+        """
+        with _translated():
+            current = self._group(resource_type, group_id)
+            _check_version(expected_version, current.version)
+            if change.reset:
+                existing = {m.user_id for m in self.groups.members(group_id)}
+                added = [user_id for user_id in change.add if user_id not in existing]
+                removed = sorted(existing - set(change.add))
+            else:
+                existing = self.groups.existing_members(group_id, [*change.add, *change.remove])
+                added = [user_id for user_id in change.add if user_id not in existing]
+                removed = [user_id for user_id in change.remove if user_id in existing]
+            document = {**current.document, **change.attributes()}
+            document = {key: value for key, value in document.items() if value is not None}
+            if not added and not removed and document == current.document:
+                return self.group_resources.resource(resource_type, current, None)
+            memberships = self.group_resources.memberships(group_id, added)
+            updated = self.group_resources.record(
+                self.group_resources.resource(resource_type, _with_document(current, document), None),
                 id=current.id,
                 version=current.version + 1,
                 created=current.created,
                 last_modified=self.clock().isoformat(),
-                # writeOnly: a replacement without password keeps the stored one.
-                password_hash=current.password_hash,
-                allow_sso_login=current.allow_sso_login,
-                auto_assign_roles=current.auto_assign_roles,
             )
-            self.users.replace(current, updated)
-            return self._resource(resource_type, updated)
-
-    def delete(self, resource_type: ResourceType, resource_id: str, *, expected_version: str | None = None) -> None:
-        with _translated():
-            current = self._stored_user(resource_type, resource_id)
-            if expected_version is not None and version_of(expected_version) != current.version:
-                raise PreconditionFailedException(detail="The user changed since the given version")
-            self.users.delete(current)
+            written = self.groups.change(current, updated, memberships, removed)
+            return self.group_resources.resource(resource_type, written, None)
 
     # -- Users ------------------------------------------------------------
 
-    @staticmethod
-    def _is_user(resource_type: ResourceType) -> bool:
-        return resource_type.name == "User"
-
-    def _require_user(self, resource_type: ResourceType) -> None:
-        if not self._is_user(resource_type):
-            raise NotImplementedException(detail=f"{resource_type.name} resources are not supported yet")
-
-    def _stored_user(self, resource_type: ResourceType, resource_id: str) -> UserRecord:
-        record = self.users.get(resource_id) if self._is_user(resource_type) else None
+    def _user(self, resource_type: ResourceType, user_id: str) -> UserRecord:
+        record = self.users.get(user_id)
         if record is None:
-            raise NotFoundException(detail=f"{resource_type.name} {resource_id!r} not found")
+            raise NotFoundException(detail=f"{resource_type.name} {user_id!r} not found")
         return record
 
-    def _search_users(self, resource_type: ResourceType, scim_filter: ScimFilter[Any] | None) -> list[Resource[Any]]:
-        """Read the fewest items the filter allows, then keep those it matches.
+    def _hashed(self, resource: Resource[Any]) -> str | None:
+        password = getattr(resource, "password", None)
+        return self.hash_password(password) if password is not None else None
 
-        Query plan: ``id eq`` and ``userName eq`` are key reads, ``externalId
-        eq`` one index query; any other filter reads the tenant's users.
-        """
-        model = self._model(resource_type)
-        records = self._candidates(scim_filter)
-        resources = [self._resource(resource_type, record) for record in records]
+    def _update_user(
+        self, resource_type: ResourceType, resource: Resource[Any], expected_version: str | None
+    ) -> Resource[Any]:
+        current = self._user(resource_type, cast(str, resource.id))
+        _check_version(expected_version, current.version)
+        updated = self.user_resources.record(
+            resource,
+            id=current.id,
+            version=current.version + 1,
+            created=current.created,
+            last_modified=self.clock().isoformat(),
+            # writeOnly: a replacement without password keeps the stored one.
+            password_hash=self._hashed(resource) or current.password_hash,
+            allow_sso_login=current.allow_sso_login,
+            auto_assign_roles=current.auto_assign_roles,
+        )
+        self.users.replace(current, updated)
+        return self.user_resources.resources(resource_type, [updated], with_groups=True)[0]
+
+    def _members_page(self, resource_type: ResourceType, group_id: str, request: SearchRequest[Any]) -> SearchPage:
+        """``groups.value eq "<group id>"``: a group's members page by page, however large the group."""
+        if self.groups.get(group_id) is None:
+            return SearchPage(total=0, resources=[])
+        total = self.groups.count_members(group_id)
+        count = total if request.count is None else request.count
+        page = self.groups.member_page(group_id, request.start_index_0 or 0, count)
+        records = self.users.get_many([m.user_id for m in page])
+        ordered = [records[m.user_id] for m in page if m.user_id in records]
+        resources = self.user_resources.resources(resource_type, ordered, with_groups=_user_needs_groups(request))
+        return SearchPage(total=total, resources=resources)
+
+    def _user_candidates(self, scim_filter: ScimFilter[Any] | None) -> Sequence[UserRecord] | Iterator[UserRecord]:
+        match _equality(scim_filter):
+            case ("id", value):
+                return [record] if (record := self.users.get(value)) else []
+            case ("username", value):
+                found = self.users.find_by_user_name(self.user_resources.user_name_key(value))
+                return [found] if found else []
+            case ("externalid", value):
+                return self.users.find_by_external_id(value)
+            case ("groups.value", value):
+                records = self.users.get_many([m.user_id for m in self.groups.members(value)])
+                return list(records.values())
+        return self.users.all()
+
+    # -- Groups -----------------------------------------------------------
+
+    def _group(self, resource_type: ResourceType, group_id: str) -> GroupRecord:
+        record = self.groups.get(group_id)
+        if record is None:
+            raise NotFoundException(detail=f"{resource_type.name} {group_id!r} not found")
+        return record
+
+    def _update_group(
+        self, resource_type: ResourceType, resource: Resource[Any], expected_version: str | None
+    ) -> Resource[Any]:
+        """A whole new state of the group (PUT, or a PATCH off the fast path); only the member diff is written."""
+        current = self._group(resource_type, cast(str, resource.id))
+        _check_version(expected_version, current.version)
+        wanted = self.group_resources.member_ids(resource)
+        existing = {m.user_id: m for m in self.groups.members(current.id)}
+        added = self.group_resources.memberships(current.id, [u for u in wanted if u not in existing])
+        removed = sorted(set(existing) - set(wanted))
+        updated = self.group_resources.record(
+            resource,
+            id=current.id,
+            version=current.version + 1,
+            created=current.created,
+            last_modified=self.clock().isoformat(),
+        )
+        written = self.groups.change(current, updated, added, removed)
+        kept = [m for user_id, m in existing.items() if user_id not in removed]
+        members = sorted([*kept, *added], key=lambda m: m.user_id)
+        return self.group_resources.resource(resource_type, written, members)
+
+    def _group_candidates(self, scim_filter: ScimFilter[Any] | None) -> Sequence[GroupRecord] | Iterator[GroupRecord]:
+        match _equality(scim_filter):
+            case ("id", value):
+                return [record] if (record := self.groups.get(value)) else []
+            case ("displayname", value):
+                found = self.groups.find_by_display_name(self.group_resources.display_name_key(value))
+                return [found] if found else []
+            case ("externalid", value):
+                return self.groups.find_by_external_id(value)
+            case ("members.value", value) | ("members", value):
+                return list(self.groups.get_many(self.groups.group_ids_of(value)).values())
+        return self.groups.all()
+
+    # -- Search -----------------------------------------------------------
+
+    def _matching(self, resource_type: ResourceType, request: SearchRequest[Any]) -> list[Resource[Any]]:
+        """Read the candidates the query plan allows, build what the response and the filter need, keep the matches."""
+        scim_filter = request.filter
+        resources: list[Resource[Any]]
+        if _is_user(resource_type):
+            with_groups = (
+                _user_needs_groups(request) or filter_needs(scim_filter, "groups") or filter_needs(scim_filter, "roles")
+            )
+            users = list(self._user_candidates(scim_filter))
+            resources = self.user_resources.resources(resource_type, users, with_groups)
+        elif resource_type.name == "Group":
+            with_members = response_needs(request, "members") or filter_needs(scim_filter, "members")
+            resources = []
+            for group in self._group_candidates(scim_filter):
+                members: list[Membership] | None = None
+                if with_members:
+                    members = self.groups.members(group.id, self.group_resources.max_members_in_response + 1)
+                    self.group_resources.check_response_size(group.id, members)
+                resources.append(self.group_resources.resource(resource_type, group, members))
+        else:
+            raise NotImplementedException(detail=f"Searching {resource_type.name} is not supported")
         if scim_filter is None:
             return resources
-        if not scim_filter.models:
-            scim_filter = cast(Any, ScimFilter)[model](str(scim_filter))
+        model = self.provider.model_for(resource_type)
+        bound = scim_filter if scim_filter.models else cast(Any, ScimFilter)[model](str(scim_filter))
         try:
-            return [resource for resource in resources if scim_filter.match(resource)]
+            return [resource for resource in resources if bound.match(resource)]
         except (TypeError, ValueError) as error:
             raise InvalidFilterException(detail=str(error)) from error
 
-    def _candidates(self, scim_filter: ScimFilter[Any] | None) -> Iterable[UserRecord]:
-        node = scim_filter.ast if scim_filter is not None else None
-        if isinstance(node, Comparison) and node.op == CompareOperator.eq and isinstance(node.value, str):
-            attribute = str(node.attr_path).removeprefix("urn:ietf:params:scim:schemas:core:2.0:User:").lower()
-            if attribute == "id":
-                record = self.users.get(node.value)
-                return [record] if record else []
-            if attribute == "username":
-                record = self.users.find_by_user_name(self._user_name_key(node.value))
-                return [record] if record else []
-            if attribute == "externalid":
-                return self.users.find_by_external_id(node.value)
-        return self.users.all()
 
-    # -- Conversions ------------------------------------------------------
-
-    def _user_name_key(self, user_name: str) -> str:
-        """userName is unique without regard to case (:rfc:`RFC 7643 §4.1.1`), compared as the policy compares."""
-        return self.provider.policy.comparison_key(_USER_NAME, user_name)
-
-    def _model(self, resource_type: ResourceType) -> type[Resource[Any]]:
-        return cast(type[Resource[Any]], self.provider.model_for(resource_type))
-
-    def _record(self, resource: Resource[Any], **stored: Any) -> UserRecord:
-        """Return what the users table keeps of a user resource; the password only as its hash."""
-        user = cast(User[Any], resource)
-        document = resource.model_dump(mode="json", scim_ctx=None, exclude_none=True, by_alias=True)
-        for transient in ("id", "meta", "password", "groups", ONEMODEL_USER_SCHEMA):
-            document.pop(transient, None)
-        document["schemas"] = [schema for schema in document.get("schemas", []) if schema != ONEMODEL_USER_SCHEMA]
-        if user.password is not None:
-            stored["password_hash"] = self.hash_password(user.password)
-        return UserRecord(
-            document=document,
-            user_name=cast(str, user.user_name),
-            user_name_key=self._user_name_key(cast(str, user.user_name)),
-            external_id=user.external_id,
-            active=user.active is not False,
-            **stored,
-        )
-
-    def _resource(self, resource_type: ResourceType, record: UserRecord) -> Resource[Any]:
-        document: dict[str, Any] = {
-            **record.document,
-            "schemas": [*record.document.get("schemas", []), ONEMODEL_USER_SCHEMA],
-            ONEMODEL_USER_SCHEMA: {
-                "allowSsoLogin": record.allow_sso_login,
-                "autoAssignRoles": record.auto_assign_roles,
-            },
-            "id": record.id,
-            "meta": Meta(
-                resource_type=resource_type.name,
-                created=datetime.fromisoformat(record.created),
-                last_modified=datetime.fromisoformat(record.last_modified),
-                version=etag(record.version),
-            ),
-        }
-        return self._model(resource_type).model_validate(document, scim_ctx=Context.DEFAULT)
+def _is_user(resource_type: ResourceType) -> bool:
+    return resource_type.name == "User"
 
 
-def _onemodel_flags(resource: Resource[Any]) -> dict[str, Any]:
-    dumped = resource.model_dump(mode="json", scim_ctx=None, exclude_none=True, by_alias=True)
-    flags: dict[str, Any] = dumped.get(ONEMODEL_USER_SCHEMA, {})
-    return flags
+def _user_needs_groups(parameters: ResponseParameters[Any] | None) -> bool:
+    return response_needs(parameters, "groups") or response_needs(parameters, ONEMODEL_USER_SCHEMA)
+
+
+def _with_document(record: GroupRecord, document: dict[str, Any]) -> GroupRecord:
+    return replace(record, document=document)
 
 
 @contextmanager

@@ -14,6 +14,7 @@ from chalicelib.config import Settings
 USERS_BY_EXTERNAL_ID = "byExternalId"
 USERS_BY_USER_NAME = "byUserName"
 GROUPS_BY_MEMBER = "byMember"
+GROUPS_BY_EXTERNAL_ID = "byExternalId"
 
 
 def _string_attributes(*names: str) -> list[dict[str, str]]:
@@ -51,8 +52,11 @@ def table_definitions(settings: Settings) -> dict[str, dict[str, Any]]:
         "groups": {
             "TableName": settings.groups_table,
             "KeySchema": _key("pk", "sk"),
-            "AttributeDefinitions": _string_attributes("pk", "sk", "member_key"),
-            "GlobalSecondaryIndexes": [_index(GROUPS_BY_MEMBER, "member_key", "sk")],
+            "AttributeDefinitions": _string_attributes("pk", "sk", "member_key", "external_id_key"),
+            "GlobalSecondaryIndexes": [
+                _index(GROUPS_BY_MEMBER, "member_key", "sk"),
+                _index(GROUPS_BY_EXTERNAL_ID, "external_id_key", "sk"),
+            ],
             "BillingMode": "PAY_PER_REQUEST",
         },
         "role_mappings": {

@@ -1,0 +1,62 @@
+"""DynamoDB's batch calls, chunked to their limits and retried until nothing is left unprocessed.
+
+BatchWriteItem takes 25 requests and BatchGetItem 100 keys per call, and either
+may hand back part of the work (UnprocessedItems / UnprocessedKeys) under load;
+moto never does, so tests inject it to prove the retry.
+"""
+
+import time
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from chalicelib.store.errors import Unavailable
+
+WRITE_CHUNK = 25
+GET_CHUNK = 100
+MAX_ROUNDS = 8
+
+
+def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _backoff(round_number: int) -> None:
+    time.sleep(min(0.05 * 2**round_number, 1.0))
+
+
+def batch_write(client: Any, table: str, requests: Sequence[dict[str, Any]]) -> None:
+    """Apply PutRequest/DeleteRequest entries, 25 per call, retrying the unprocessed ones.
+
+    :raises Unavailable: When DynamoDB still leaves work unprocessed after the retries.
+    """
+    for chunk in _chunks(requests, WRITE_CHUNK):
+        pending: dict[str, Any] = {table: list(chunk)}
+        for round_number in range(MAX_ROUNDS):
+            response = client.batch_write_item(RequestItems=pending)
+            pending = response.get("UnprocessedItems") or {}
+            if not pending:
+                break
+            _backoff(round_number)
+        else:
+            raise Unavailable(f"BatchWriteItem left {len(pending.get(table, []))} items unprocessed")
+
+
+def batch_get(client: Any, table: str, keys: Sequence[dict[str, Any]], **options: Any) -> list[dict[str, Any]]:
+    """Read items by key, 100 per call, strongly consistent, retrying the unprocessed keys.
+
+    :raises Unavailable: When DynamoDB still leaves keys unprocessed after the retries.
+    """
+    found: list[dict[str, Any]] = []
+    for chunk in _chunks(keys, GET_CHUNK):
+        pending: dict[str, Any] = {table: {"Keys": list(chunk), "ConsistentRead": True, **options}}
+        for round_number in range(MAX_ROUNDS):
+            response = client.batch_get_item(RequestItems=pending)
+            found.extend(response.get("Responses", {}).get(table, []))
+            pending = response.get("UnprocessedKeys") or {}
+            if not pending:
+                break
+            _backoff(round_number)
+        else:
+            raise Unavailable("BatchGetItem left keys unprocessed")
+    return found

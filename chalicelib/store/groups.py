@@ -1,0 +1,325 @@
+"""The groups table: Customer Supplied Roles, one item per membership.
+
+Items (``pk`` is the tenant):
+- ``sk = group#<id>``: the group. ``doc`` holds displayName/externalId as JSON,
+  never the members; ``version`` counts writes.
+- ``sk = displayName#<key>``: the claim that keeps displayName unique per tenant.
+- ``sk = member#<group id>#<user id>``: one membership. ``member_key`` is
+  ``<tenant>#<user id>``, the key of the ``byMember`` index that answers "which
+  groups is this user in".
+
+Members never live inside the group item (items stop at 400 KB, groups reach
+100,000 members). A group item is the commit point: a membership counts only
+while its group item exists, so a create that stops half-way, or the tail of
+a delete, leaves nothing any reader sees.
+"""
+
+import json
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+import botocore.exceptions
+
+from chalicelib.store.batch import batch_get, batch_write
+from chalicelib.store.errors import Conflict, NotFound, Taken, cancellation_codes
+from chalicelib.store.tables import GROUPS_BY_EXTERNAL_ID, GROUPS_BY_MEMBER
+
+GROUP_PREFIX = "group#"
+DISPLAY_NAME_PREFIX = "displayName#"
+MEMBER_PREFIX = "member#"
+TRANSACTION_LIMIT = 100
+
+
+@dataclass(frozen=True)
+class GroupRecord:
+    id: str
+    document: dict[str, Any]
+    display_name: str
+    display_name_key: str
+    external_id: str | None
+    version: int
+    created: str
+    last_modified: str
+
+
+@dataclass(frozen=True)
+class Membership:
+    group_id: str
+    user_id: str
+    display: str | None = None
+
+
+class GroupTable:
+    """The groups and memberships of one tenant. Every key it builds starts with that tenant."""
+
+    def __init__(self, client: Any, table_name: str, tenant: str) -> None:
+        self.client = client
+        self.table = table_name
+        self.tenant = tenant
+
+    # -- Reads ------------------------------------------------------------
+
+    def get(self, group_id: str) -> GroupRecord | None:
+        response = self.client.get_item(
+            TableName=self.table, Key=self._key(GROUP_PREFIX + group_id), ConsistentRead=True
+        )
+        return self._record(response["Item"]) if "Item" in response else None
+
+    def get_many(self, group_ids: Sequence[str]) -> dict[str, GroupRecord]:
+        keys = [self._key(GROUP_PREFIX + group_id) for group_id in dict.fromkeys(group_ids)]
+        return {record.id: record for record in map(self._record, batch_get(self.client, self.table, keys))}
+
+    def find_by_display_name(self, display_name_key: str) -> GroupRecord | None:
+        response = self.client.get_item(
+            TableName=self.table, Key=self._key(DISPLAY_NAME_PREFIX + display_name_key), ConsistentRead=True
+        )
+        return self.get(response["Item"]["group_id"]["S"]) if "Item" in response else None
+
+    def find_by_external_id(self, external_id: str) -> list[GroupRecord]:
+        items = self._query(
+            IndexName=GROUPS_BY_EXTERNAL_ID,
+            KeyConditionExpression="external_id_key = :k",
+            ExpressionAttributeValues={":k": {"S": f"{self.tenant}#{external_id}"}},
+        )
+        return [self._record(item) for item in items]
+
+    def all(self) -> Iterator[GroupRecord]:
+        for item in self._query(
+            KeyConditionExpression="pk = :t AND begins_with(sk, :p)",
+            ExpressionAttributeValues={":t": {"S": self.tenant}, ":p": {"S": GROUP_PREFIX}},
+            ConsistentRead=True,
+        ):
+            yield self._record(item)
+
+    def members(self, group_id: str, limit: int | None = None) -> list[Membership]:
+        """The group's memberships in user-id order, at most ``limit`` of them; one query of the group's range."""
+        found: list[Membership] = []
+        for item in self._query(**self._members_query(group_id)):
+            if limit is not None and len(found) >= limit:
+                break
+            found.append(self._membership(item))
+        return found
+
+    def member_page(self, group_id: str, offset: int, count: int) -> list[Membership]:
+        """Memberships ``offset`` to ``offset + count`` in user-id order; reads stop at the end of the page."""
+        page: list[Membership] = []
+        for index, item in enumerate(self._query(**self._members_query(group_id))):
+            if len(page) >= count:
+                break
+            if index >= offset:
+                page.append(self._membership(item))
+        return page
+
+    def count_members(self, group_id: str) -> int:
+        total = 0
+        paginator = self.client.get_paginator("query")
+        for page in paginator.paginate(TableName=self.table, Select="COUNT", **self._members_query(group_id)):
+            total += page["Count"]
+        return total
+
+    def existing_members(self, group_id: str, user_ids: Sequence[str]) -> set[str]:
+        keys = [self._key(f"{MEMBER_PREFIX}{group_id}#{user_id}") for user_id in dict.fromkeys(user_ids)]
+        return {item["user_id"]["S"] for item in batch_get(self.client, self.table, keys)}
+
+    def group_ids_of(self, user_id: str) -> list[str]:
+        """The groups a user belongs to: one query of the ``byMember`` index (eventually consistent)."""
+        items = self._query(
+            IndexName=GROUPS_BY_MEMBER,
+            KeyConditionExpression="member_key = :k",
+            ExpressionAttributeValues={":k": {"S": f"{self.tenant}#{user_id}"}},
+        )
+        return [item["group_id"]["S"] for item in items]
+
+    # -- Writes -----------------------------------------------------------
+
+    def insert(self, record: GroupRecord, members: Sequence[Membership]) -> None:
+        """Store a new group with its members; the group item is written last, as the commit point.
+
+        :raises Taken: When another group of the tenant has the displayName.
+        """
+        group_writes = [
+            {"Put": {**self._put(record), "ConditionExpression": "attribute_not_exists(pk)"}},
+            {"Put": {**self._claim(record), "ConditionExpression": "attribute_not_exists(pk)"}},
+        ]
+        inline = len(members) <= TRANSACTION_LIMIT - len(group_writes)
+        if not inline:
+            batch_write(self.client, self.table, [{"PutRequest": self._member_put(m)} for m in members])
+        member_writes = [{"Put": self._member_put(m)} for m in members] if inline else []
+        try:
+            self.client.transact_write_items(TransactItems=group_writes + member_writes)
+        except botocore.exceptions.ClientError as error:
+            codes = cancellation_codes(error)
+            if not inline:
+                self._delete_memberships(members)
+            if len(codes) > 1 and codes[1] == "ConditionalCheckFailed":
+                raise Taken("displayName", record.display_name) from None
+            raise
+
+    def change(
+        self,
+        current: GroupRecord,
+        updated: GroupRecord,
+        add: Sequence[Membership] = (),
+        remove: Sequence[str] = (),
+    ) -> GroupRecord:
+        """Write a new state of the group and only the memberships that change: O(changes), whatever its size.
+
+        Membership changes commit in one transaction with the group item (up to
+        the 100 items a transaction holds); more are written in several such
+        transactions, each bumping the version,
+        so every step is atomic and a retry converges (adds and removes are idempotent).
+
+        :raises Conflict: When the group's version is no longer ``current.version``.
+        :raises NotFound: When the group is gone.
+        :raises Taken: When the new displayName belongs to another group.
+        """
+        operations = [{"Put": self._member_put(m)} for m in add] + [
+            {"Delete": {"TableName": self.table, "Key": self._key(f"{MEMBER_PREFIX}{current.id}#{user_id}")}}
+            for user_id in remove
+        ]
+        renamed = updated.display_name != current.display_name
+        claim_ops: list[dict[str, Any]] = []
+        if renamed:
+            if updated.display_name_key != current.display_name_key:
+                claim_ops = [
+                    {"Delete": self._release(current)},
+                    {"Put": {**self._claim(updated), "ConditionExpression": "attribute_not_exists(pk)"}},
+                ]
+            else:
+                claim_ops = [{"Put": self._claim(updated)}]
+        room = TRANSACTION_LIMIT - 1 - len(claim_ops)
+        chunks = [operations[i : i + room] for i in range(0, len(operations), room)] or [[]]
+        written = current
+        for number, chunk in enumerate(chunks):
+            target = replace(updated, version=written.version + 1)
+            guarded = {
+                "ConditionExpression": "version = :v",
+                "ExpressionAttributeValues": {":v": {"N": str(written.version)}},
+            }
+            first = number == 0
+            items = [{"Put": {**self._put(target), **guarded}}, *(claim_ops if first else []), *chunk]
+            self._transact(items, written, updated, claims=len(claim_ops) if first else 0)
+            written = target
+        return written
+
+    def delete(self, current: GroupRecord) -> None:
+        """Delete the group and its claim atomically, then its memberships (invisible from that moment)."""
+        self._transact(
+            [
+                {
+                    "Delete": {
+                        "TableName": self.table,
+                        "Key": self._key(GROUP_PREFIX + current.id),
+                        "ConditionExpression": "version = :v",
+                        "ExpressionAttributeValues": {":v": {"N": str(current.version)}},
+                    }
+                },
+                {"Delete": self._release(current)},
+            ],
+            current,
+            current,
+            claims=0,
+        )
+        self._delete_memberships(self.members(current.id))
+
+    def _transact(self, items: list[dict[str, Any]], current: GroupRecord, updated: GroupRecord, claims: int) -> None:
+        try:
+            self.client.transact_write_items(TransactItems=items)
+        except botocore.exceptions.ClientError as error:
+            codes = cancellation_codes(error)
+            if codes and codes[0] == "ConditionalCheckFailed":
+                raise (Conflict() if self.get(current.id) else NotFound()) from None
+            if claims == 2 and len(codes) > 2 and codes[2] == "ConditionalCheckFailed":
+                raise Taken("displayName", updated.display_name) from None
+            raise
+
+    def _delete_memberships(self, members: Sequence[Membership]) -> None:
+        batch_write(
+            self.client,
+            self.table,
+            [{"DeleteRequest": {"Key": self._key(f"{MEMBER_PREFIX}{m.group_id}#{m.user_id}")}} for m in members],
+        )
+
+    # -- Items ------------------------------------------------------------
+
+    def _key(self, sk: str) -> dict[str, Any]:
+        return {"pk": {"S": self.tenant}, "sk": {"S": sk}}
+
+    def _members_query(self, group_id: str) -> dict[str, Any]:
+        return {
+            "KeyConditionExpression": "pk = :t AND begins_with(sk, :p)",
+            "ExpressionAttributeValues": {":t": {"S": self.tenant}, ":p": {"S": f"{MEMBER_PREFIX}{group_id}#"}},
+            "ConsistentRead": True,
+        }
+
+    def _query(self, **arguments: Any) -> Iterator[dict[str, Any]]:
+        paginator = self.client.get_paginator("query")
+        for page in paginator.paginate(TableName=self.table, **arguments):
+            yield from page.get("Items", [])
+
+    def _put(self, record: GroupRecord) -> dict[str, Any]:
+        item: dict[str, Any] = {
+            **self._key(GROUP_PREFIX + record.id),
+            "id": {"S": record.id},
+            "doc": {"S": json.dumps(record.document, separators=(",", ":"), sort_keys=True)},
+            "display_name": {"S": record.display_name},
+            "display_name_key": {"S": record.display_name_key},
+            "version": {"N": str(record.version)},
+            "created": {"S": record.created},
+            "last_modified": {"S": record.last_modified},
+        }
+        if record.external_id is not None:
+            item["external_id"] = {"S": record.external_id}
+            item["external_id_key"] = {"S": f"{self.tenant}#{record.external_id}"}
+        return {"TableName": self.table, "Item": item}
+
+    def _claim(self, record: GroupRecord) -> dict[str, Any]:
+        return {
+            "TableName": self.table,
+            "Item": {
+                **self._key(DISPLAY_NAME_PREFIX + record.display_name_key),
+                "group_id": {"S": record.id},
+                "display_name": {"S": record.display_name},
+            },
+        }
+
+    def _release(self, record: GroupRecord) -> dict[str, Any]:
+        return {
+            "TableName": self.table,
+            "Key": self._key(DISPLAY_NAME_PREFIX + record.display_name_key),
+            "ConditionExpression": "group_id = :id",
+            "ExpressionAttributeValues": {":id": {"S": record.id}},
+        }
+
+    def _member_put(self, membership: Membership) -> dict[str, Any]:
+        item: dict[str, Any] = {
+            **self._key(f"{MEMBER_PREFIX}{membership.group_id}#{membership.user_id}"),
+            "group_id": {"S": membership.group_id},
+            "user_id": {"S": membership.user_id},
+            "member_key": {"S": f"{self.tenant}#{membership.user_id}"},
+        }
+        if membership.display is not None:
+            item["display"] = {"S": membership.display}
+        return {"TableName": self.table, "Item": item}
+
+    @staticmethod
+    def _membership(item: dict[str, Any]) -> Membership:
+        return Membership(
+            group_id=item["group_id"]["S"],
+            user_id=item["user_id"]["S"],
+            display=item["display"]["S"] if "display" in item else None,
+        )
+
+    @staticmethod
+    def _record(item: dict[str, Any]) -> GroupRecord:
+        return GroupRecord(
+            id=item["id"]["S"],
+            document=json.loads(item["doc"]["S"]),
+            display_name=item["display_name"]["S"],
+            display_name_key=item["display_name_key"]["S"],
+            external_id=item["external_id"]["S"] if "external_id" in item else None,
+            version=int(item["version"]["N"]),
+            created=item["created"]["S"],
+            last_modified=item["last_modified"]["S"],
+        )

@@ -1,0 +1,87 @@
+"""The role_mappings table: Customer Supplied Role -> Data Access Roles and Application Access Roles.
+
+Items: ``pk`` is the tenant, ``sk = csr#<case-folded role name>``. A mapping is
+keyed by the Customer Supplied Role's name (the SCIM group's displayName), so
+an administrator can map a role before the IdP pushes the group.
+"""
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from chalicelib.store.batch import batch_get
+
+PREFIX = "csr#"
+
+
+def role_key(name: str) -> str:
+    """Role names compare without regard to case, as group displayNames do."""
+    return name.casefold()
+
+
+@dataclass(frozen=True)
+class RoleMapping:
+    customer_supplied_role: str
+    data_access_roles: tuple[str, ...]
+    application_access_roles: tuple[str, ...]
+
+
+def effective_roles(mappings: Sequence[RoleMapping]) -> tuple[list[str], list[str]]:
+    """A user's Data Access Roles and Application Access Roles: the union over the roles of its groups, sorted."""
+    data_access = sorted({role for mapping in mappings for role in mapping.data_access_roles})
+    application_access = sorted({role for mapping in mappings for role in mapping.application_access_roles})
+    return data_access, application_access
+
+
+class RoleMappingTable:
+    """The role mappings of one tenant."""
+
+    def __init__(self, client: Any, table_name: str, tenant: str) -> None:
+        self.client = client
+        self.table = table_name
+        self.tenant = tenant
+
+    def put(self, mapping: RoleMapping) -> None:
+        item: dict[str, Any] = {
+            **self._key(mapping.customer_supplied_role),
+            "name": {"S": mapping.customer_supplied_role},
+            "data_access_roles": {"L": [{"S": role} for role in mapping.data_access_roles]},
+            "application_access_roles": {"L": [{"S": role} for role in mapping.application_access_roles]},
+        }
+        self.client.put_item(TableName=self.table, Item=item)
+
+    def get(self, customer_supplied_role: str) -> RoleMapping | None:
+        response = self.client.get_item(
+            TableName=self.table, Key=self._key(customer_supplied_role), ConsistentRead=True
+        )
+        return self._mapping(response["Item"]) if "Item" in response else None
+
+    def get_many(self, customer_supplied_roles: Sequence[str]) -> list[RoleMapping]:
+        keys = [self._key(name) for name in dict.fromkeys(customer_supplied_roles)]
+        return [self._mapping(item) for item in batch_get(self.client, self.table, keys)]
+
+    def delete(self, customer_supplied_role: str) -> bool:
+        response = self.client.delete_item(
+            TableName=self.table, Key=self._key(customer_supplied_role), ReturnValues="ALL_OLD"
+        )
+        return "Attributes" in response
+
+    def all(self) -> Iterator[RoleMapping]:
+        paginator = self.client.get_paginator("query")
+        for page in paginator.paginate(
+            TableName=self.table,
+            KeyConditionExpression="pk = :t AND begins_with(sk, :p)",
+            ExpressionAttributeValues={":t": {"S": self.tenant}, ":p": {"S": PREFIX}},
+        ):
+            yield from (self._mapping(item) for item in page.get("Items", []))
+
+    def _key(self, name: str) -> dict[str, Any]:
+        return {"pk": {"S": self.tenant}, "sk": {"S": PREFIX + role_key(name)}}
+
+    @staticmethod
+    def _mapping(item: dict[str, Any]) -> RoleMapping:
+        return RoleMapping(
+            customer_supplied_role=item["name"]["S"],
+            data_access_roles=tuple(value["S"] for value in item["data_access_roles"]["L"]),
+            application_access_roles=tuple(value["S"] for value in item["application_access_roles"]["L"]),
+        )
