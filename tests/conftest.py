@@ -153,3 +153,40 @@ def user_body(user_name: str = "bjensen@example.com", **extra: Any) -> dict[str,
 
 def dynamodb_client() -> Any:
     return boto3.client("dynamodb", region_name="us-east-1")
+
+
+class DynamoCalls:
+    """Counts the DynamoDB calls the app makes (botocore event hooks): exact work, no timing."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+
+    def __call__(self, model: Any, params: dict[str, Any], **kwargs: Any) -> None:
+        self.calls.append((model.name, params))
+
+    def reset(self) -> None:
+        self.calls.clear()
+
+    def named(self, operation: str) -> list[dict[str, Any]]:
+        return [params for name, params in self.calls if name == operation]
+
+    @property
+    def items_written(self) -> int:
+        written = 0
+        for name, params in self.calls:
+            if name == "TransactWriteItems":
+                written += len(params["TransactItems"])
+            elif name == "BatchWriteItem":
+                written += sum(len(requests) for requests in params["RequestItems"].values())
+            elif name in {"PutItem", "UpdateItem", "DeleteItem"}:
+                written += 1
+        return written
+
+
+@pytest.fixture
+def dynamo_calls(aws: None) -> Iterator[DynamoCalls]:
+    counter = DynamoCalls()
+    events = connection.dynamodb(settings()).meta.events
+    events.register("provide-client-params.dynamodb.*", counter)
+    yield counter
+    events.unregister("provide-client-params.dynamodb.*", counter)

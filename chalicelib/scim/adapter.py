@@ -9,6 +9,7 @@ the store's ``Unavailable`` as 503 with Retry-After, and anything else as a
 import json
 import logging
 from dataclasses import dataclass
+from functools import lru_cache
 from http import HTTPStatus
 from urllib.parse import unquote
 
@@ -133,12 +134,11 @@ def _as_bytes(body: str | bytes | None) -> bytes:
     return body.encode() if isinstance(body, str) else body
 
 
-_api: ScimApi | None = None
+@lru_cache(maxsize=4)
+def _api_for(config: Settings) -> ScimApi:
+    return ScimApi(config)
 
 
 def scim_api() -> ScimApi:
-    """The container's ScimApi, built on the first SCIM request (not at import, to keep cold starts cheap)."""
-    global _api
-    if _api is None:
-        _api = ScimApi(settings())
-    return _api
+    """The container's ScimApi for the settings in force, built on the first SCIM request, not at import."""
+    return _api_for(settings())

@@ -16,7 +16,7 @@ a delete, leaves nothing any reader sees.
 
 import json
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 import botocore.exceptions
@@ -144,7 +144,9 @@ class GroupTable:
         ]
         inline = len(members) <= TRANSACTION_LIMIT - len(group_writes)
         if not inline:
-            batch_write(self.client, self.table, [{"PutRequest": self._member_put(m)} for m in members])
+            batch_write(
+                self.client, self.table, [{"PutRequest": {"Item": self._member_put(m)["Item"]}} for m in members]
+            )
         member_writes = [{"Put": self._member_put(m)} for m in members] if inline else []
         try:
             self.client.transact_write_items(TransactItems=group_writes + member_writes)
@@ -165,43 +167,40 @@ class GroupTable:
     ) -> GroupRecord:
         """Write a new state of the group and only the memberships that change: O(changes), whatever its size.
 
-        Membership changes commit in one transaction with the group item (up to
-        the 100 items a transaction holds); more are written in several such
-        transactions, each bumping the version,
-        so every step is atomic and a retry converges (adds and removes are idempotent).
+        Changes that fit one transaction (100 items) commit atomically with the
+        group item. Larger ones first commit the group item (its version check,
+        new version and displayName claim) in one transaction, then write the
+        memberships in batches: every membership write is idempotent, so a retry
+        of an interrupted request converges to the same state.
 
         :raises Conflict: When the group's version is no longer ``current.version``.
         :raises NotFound: When the group is gone.
         :raises Taken: When the new displayName belongs to another group.
         """
-        operations = [{"Put": self._member_put(m)} for m in add] + [
-            {"Delete": {"TableName": self.table, "Key": self._key(f"{MEMBER_PREFIX}{current.id}#{user_id}")}}
-            for user_id in remove
-        ]
-        renamed = updated.display_name != current.display_name
         claim_ops: list[dict[str, Any]] = []
-        if renamed:
-            if updated.display_name_key != current.display_name_key:
-                claim_ops = [
-                    {"Delete": self._release(current)},
-                    {"Put": {**self._claim(updated), "ConditionExpression": "attribute_not_exists(pk)"}},
-                ]
-            else:
-                claim_ops = [{"Put": self._claim(updated)}]
-        room = TRANSACTION_LIMIT - 1 - len(claim_ops)
-        chunks = [operations[i : i + room] for i in range(0, len(operations), room)] or [[]]
-        written = current
-        for number, chunk in enumerate(chunks):
-            target = replace(updated, version=written.version + 1)
-            guarded = {
-                "ConditionExpression": "version = :v",
-                "ExpressionAttributeValues": {":v": {"N": str(written.version)}},
-            }
-            first = number == 0
-            items = [{"Put": {**self._put(target), **guarded}}, *(claim_ops if first else []), *chunk]
-            self._transact(items, written, updated, claims=len(claim_ops) if first else 0)
-            written = target
-        return written
+        if updated.display_name_key != current.display_name_key:
+            claim_ops = [
+                {"Delete": self._release(current)},
+                {"Put": {**self._claim(updated), "ConditionExpression": "attribute_not_exists(pk)"}},
+            ]
+        elif updated.display_name != current.display_name:
+            claim_ops = [{"Put": self._claim(updated)}]
+        guarded = {
+            "ConditionExpression": "version = :v",
+            "ExpressionAttributeValues": {":v": {"N": str(current.version)}},
+        }
+        group_ops = [{"Put": {**self._put(updated), **guarded}}, *claim_ops]
+        member_keys = [self._key(f"{MEMBER_PREFIX}{current.id}#{user_id}") for user_id in remove]
+        if len(group_ops) + len(add) + len(remove) <= TRANSACTION_LIMIT:
+            member_ops = [{"Put": self._member_put(m)} for m in add]
+            member_ops += [{"Delete": {"TableName": self.table, "Key": key}} for key in member_keys]
+            self._transact(group_ops + member_ops, current, updated, claims=len(claim_ops))
+            return updated
+        self._transact(group_ops, current, updated, claims=len(claim_ops))
+        requests = [{"PutRequest": {"Item": self._member_put(m)["Item"]}} for m in add]
+        requests += [{"DeleteRequest": {"Key": key}} for key in member_keys]
+        batch_write(self.client, self.table, requests)
+        return updated
 
     def delete(self, current: GroupRecord) -> None:
         """Delete the group and its claim atomically, then its memberships (invisible from that moment)."""

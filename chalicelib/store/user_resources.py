@@ -6,6 +6,7 @@ mappings, read only when a response or a filter needs them.
 """
 
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Any, cast
 
@@ -18,6 +19,7 @@ from chalicelib.store.users import UserRecord
 ONEMODEL_USER_SCHEMA = "urn:onemodel:params:scim:schemas:extension:2.0:User"
 # Attributes derived at read time, never written to the users table.
 DERIVED = ("id", "meta", "password", "groups", ONEMODEL_USER_SCHEMA)
+MAX_CONCURRENT_QUERIES = 16
 _USER_NAME = Path[User[Any]]("userName").resolve()
 
 
@@ -75,7 +77,10 @@ class UserResources:
 
     def _memberships(self, records: Sequence[UserRecord]) -> dict[str, list[tuple[str, str]]]:
         """Each user's groups as (id, displayName); memberships of deleted groups are ignored."""
-        group_ids = {record.id: self.groups.group_ids_of(record.id) for record in records}
+        # One index query per user; run concurrently, so a page costs a few round trips, not one per user.
+        with ThreadPoolExecutor(max_workers=min(MAX_CONCURRENT_QUERIES, max(len(records), 1))) as pool:
+            found = pool.map(self.groups.group_ids_of, [record.id for record in records])
+        group_ids = dict(zip([record.id for record in records], found, strict=True))
         live = self.groups.get_many([gid for ids in group_ids.values() for gid in ids])
         return {
             user_id: sorted(((gid, live[gid].display_name) for gid in ids if gid in live), key=lambda g: g[1].lower())

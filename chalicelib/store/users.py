@@ -17,7 +17,7 @@ from typing import Any
 
 import botocore.exceptions
 
-from chalicelib.store.batch import batch_get
+from chalicelib.store.batch import batch_get, batch_write
 from chalicelib.store.errors import Conflict, NotFound, Taken, cancellation_codes
 from chalicelib.store.tables import USERS_BY_EXTERNAL_ID
 
@@ -102,6 +102,12 @@ class UserTable:
             if len(codes) > 1 and codes[1] == "ConditionalCheckFailed":
                 raise Taken("userName", record.user_name) from None
             raise
+
+    def bulk_insert(self, records: Sequence[UserRecord]) -> None:
+        """Load users known to be new and distinct (migrations, benchmarks): batch writes, no uniqueness check."""
+        requests = [{"PutRequest": {"Item": self._put(r)["Item"]}} for r in records]
+        requests += [{"PutRequest": {"Item": self._claim(r)["Item"]}} for r in records]
+        batch_write(self.client, self.table, requests)
 
     def replace(self, current: UserRecord, updated: UserRecord) -> None:
         """Replace ``current`` by ``updated`` if nobody wrote it meanwhile; move the userName claim if it changed.

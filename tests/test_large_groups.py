@@ -1,0 +1,99 @@
+"""Groups of any size: 10,000 members in moto, O(1) work to add or remove one, and bounded responses."""
+
+import json
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from chalicelib.config import settings
+from chalicelib.store import connection
+from chalicelib.store.users import UserRecord, UserTable
+from tests.conftest import DynamoCalls, Scim
+
+GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
+PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+SIZE = int(__import__("os").environ.get("LARGE_GROUP_SIZE", "10000"))
+
+
+def seed_users(tenant: str, count: int) -> list[str]:
+    """Load users through the store layer with batch writes (HTTP would only slow the test down)."""
+    now = datetime.now(UTC).isoformat()
+    records = [
+        UserRecord(
+            id=str(uuid.uuid4()),
+            document={"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": f"u{n}@example.com"},
+            user_name=f"u{n}@example.com",
+            user_name_key=f"u{n}@example.com",
+            external_id=None,
+            active=True,
+            version=1,
+            created=now,
+            last_modified=now,
+        )
+        for n in range(count)
+    ]
+    UserTable(connection.dynamodb(settings()), settings().users_table, tenant).bulk_insert(records)
+    return [record.id for record in records]
+
+
+def add(ids: list[str]) -> dict[str, Any]:
+    return {
+        "schemas": [PATCH_OP],
+        "Operations": [{"op": "add", "path": "members", "value": [{"value": i} for i in ids]}],
+    }
+
+
+def test_a_10000_member_group_is_built_in_batches_read_whole_and_changed_one_member_at_a_time(
+    scim: Scim, dynamo_calls: DynamoCalls
+) -> None:
+    users = seed_users("acme", SIZE + 1)
+    members, newcomer = users[:SIZE], users[SIZE]
+    half = SIZE // 2
+    created = scim.post(
+        "/Groups", {"schemas": [GROUP], "displayName": "Everyone", "members": [{"value": u} for u in members[:half]]}
+    )
+    assert created.status_code == 201
+    group_id = created.json["id"]
+    assert scim.patch(f"/Groups/{group_id}", add(members[half:])).status_code == 204
+
+    whole = scim.get(f"/Groups/{group_id}")
+    assert whole.status_code == 200
+    assert sorted(m["value"] for m in whole.json["members"]) == sorted(members)
+
+    dynamo_calls.reset()
+    assert scim.patch(f"/Groups/{group_id}", add([newcomer])).status_code == 204
+    added_work = (len(dynamo_calls.calls), dynamo_calls.items_written, len(dynamo_calls.named("Query")))
+    dynamo_calls.reset()
+    removal = {"schemas": [PATCH_OP], "Operations": [{"op": "remove", "path": f'members[value eq "{members[0]}"]'}]}
+    assert scim.patch(f"/Groups/{group_id}", removal).status_code == 204
+    removed_work = (len(dynamo_calls.calls), dynamo_calls.items_written, len(dynamo_calls.named("Query")))
+
+    # Authorizer reads (2) + group read + membership check + user check + one transaction of 2 items.
+    assert added_work == (6, 2, 0)
+    assert removed_work == (5, 2, 0)
+    # How an IdP walks a huge group's members: only the attributes it needs, page by page.
+    page = scim.get(f'/Users?filter=groups.value eq "{group_id}"&startIndex=101&count=100&attributes=userName').json
+    assert (page["totalResults"], page["startIndex"], page["itemsPerPage"]) == (SIZE, 101, 100)
+    assert {user["id"] for user in page["Resources"]} <= set(members)
+
+    items = connection.dynamodb(settings()).scan(TableName=settings().groups_table)["Items"]
+    assert max(len(json.dumps(item)) for item in items) < 1_000
+
+
+def test_a_group_too_large_for_one_response_answers_too_many(scim: Scim, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MAX_MEMBERS_IN_RESPONSE", "3")
+    users = seed_users("acme", 4)
+    group_id = scim.post(
+        "/Groups", {"schemas": [GROUP], "displayName": "Big", "members": [{"value": u} for u in users]}
+    ).json["id"]
+
+    for response in (scim.get(f"/Groups/{group_id}"), scim.get("/Groups")):
+        assert response.status_code == 400
+        assert response.json["scimType"] == "tooMany"
+        assert "excludedAttributes=members" in response.json["detail"]
+        assert f'groups.value eq "{group_id}"' in response.json["detail"]
+    assert scim.get(f"/Groups/{group_id}?excludedAttributes=members").status_code == 200
+    assert scim.get("/Groups?excludedAttributes=members").status_code == 200
+    assert scim.get(f'/Users?filter=groups.value eq "{group_id}"').json["totalResults"] == 4
