@@ -20,7 +20,7 @@ ROOT = "/scim/v2"
 
 @app.authorizer(ttl_seconds=60)
 def scim_auth(auth_request: AuthRequest) -> AuthResponse:
-    """HTTP Basic with the tenant's client ID and secret; the tenant travels to the route in the context.
+    """The tenant's client ID and secret, as HTTP Basic or as a bearer token; the tenant travels in the context.
 
     A refusal lets API Gateway answer, with the 401 gateway response of chalicelib.gateway_responses.
     A cached allow lasts ``ttl_seconds``, which is how long a revoked credential may keep working.

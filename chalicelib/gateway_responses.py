@@ -11,7 +11,8 @@ import json
 from dataclasses import dataclass
 
 SCIM_ERROR_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:Error"
-WWW_AUTHENTICATE = 'Basic realm="SCIM"'
+# RFC 9110 §11.6.1: one challenge per scheme the credential can be presented with.
+WWW_AUTHENTICATE = 'Basic realm="SCIM", Bearer realm="SCIM"'
 
 
 @dataclass(frozen=True)
@@ -35,7 +36,10 @@ class GatewayResponse:
 GATEWAY_RESPONSES = {
     # No Authorization header at all.
     "UNAUTHORIZED": GatewayResponse(
-        401, "Authentication required: send the client ID and client secret with HTTP Basic", challenge=True
+        401,
+        "Authentication required: send the client ID and secret with HTTP Basic, "
+        "or as the bearer token <client id>.<client secret>",
+        challenge=True,
     ),
     # The authorizer refused the credential: malformed, unknown, wrong secret, revoked, or no permission.
     "ACCESS_DENIED": GatewayResponse(401, "The credentials are invalid or have been revoked", challenge=True),

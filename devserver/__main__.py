@@ -2,7 +2,7 @@
 
 Starts moto on 127.0.0.1, creates the tables from the definitions ``infra/``
 deploys, creates a demo tenant with its SCIM service account and one
-credential, prints the three lines a person or a script can source, then
+credential, prints the four lines a person or a script can source, then
 serves the API through Chalice's local server (``chalice local``'s code path)
 with API Gateway's 401 answers emulated. Ctrl-C stops everything.
 """
@@ -79,7 +79,8 @@ def main() -> int:
         server = create_local_server(CLIFactory(str(PROJECT_DIR)), args.host, args.port, STAGE)
         print(f"SCIM_BASE_URL=http://{args.host}:{args.port}/scim/v2")
         print(f"SCIM_CLIENT_ID={issued.client_id}")
-        print(f"SCIM_CLIENT_SECRET={issued.client_secret}", flush=True)
+        print(f"SCIM_CLIENT_SECRET={issued.client_secret}")
+        print(f"SCIM_BEARER_TOKEN={issued.bearer_token}", flush=True)
         # Everything else goes to stderr, so stdout holds only the lines above, ready to source.
         sys.stdout = sys.stderr
         print(

@@ -29,7 +29,7 @@ def basic(user: str, password: str) -> str:
 
 def assert_401(response: Any) -> None:
     assert response.status_code == 401, response.body
-    assert response.headers["WWW-Authenticate"] == 'Basic realm="SCIM"'
+    assert response.headers["WWW-Authenticate"] == 'Basic realm="SCIM", Bearer realm="SCIM"'
     assert response.headers["Content-Type"] == "application/scim+json"
     assert response.json["schemas"] == [ERROR]
     assert response.json["status"] == "401"
@@ -64,6 +64,9 @@ def test_every_scim_route_without_credentials_is_401(anonymous: Scim, method: st
         "Basic " + base64.b64encode(b"no-colon-here").decode(),
         "Basic " + base64.b64encode(b":only-secret").decode(),
         "Bearer something",
+        "Bearer ",
+        "Bearer .secret-only",
+        "Bearer client-only.",
         "Digest username=x",
         "Basic " + "A" * 5000,
     ],
@@ -82,6 +85,40 @@ def test_unknown_client_id_is_401(chalice_client: Client, tenant: Tenant) -> Non
 
 def test_valid_credentials_are_accepted(scim: Scim) -> None:
     assert scim.get("/Users").status_code == 200
+
+
+def bearer(tenant: Tenant) -> str:
+    return f"Bearer {tenant.client_id}.{tenant.client_secret}"
+
+
+def test_the_same_credential_is_accepted_as_a_bearer_token(chalice_client: Client, tenant: Tenant) -> None:
+    """Entra ID, JumpCloud, OneLogin and Google only offer a bearer token."""
+    as_bearer = Scim(chalice_client, bearer(tenant))
+
+    created = as_bearer.post("/Users", user_body())
+
+    assert created.status_code == 201
+    assert Scim(chalice_client, tenant.authorization).get(f"/Users/{created.json['id']}").status_code == 200
+
+
+def test_bearer_token_with_a_wrong_secret_is_401(chalice_client: Client, tenant: Tenant) -> None:
+    assert_401(Scim(chalice_client, f"Bearer {tenant.client_id}.{tenant.client_secret}x").get("/Users"))
+
+
+def test_revoked_credential_is_401_as_a_bearer_token_too(
+    chalice_client: Client, tenant: Tenant, credential_store: CredentialStore
+) -> None:
+    revoke_credential(credential_store, tenant.client_id)
+
+    assert_401(Scim(chalice_client, bearer(tenant)).get("/Users"))
+
+
+def test_bearer_token_of_another_tenant_sees_only_that_tenant(
+    chalice_client: Client, tenant: Tenant, other_tenant: Tenant
+) -> None:
+    Scim(chalice_client, bearer(tenant)).post("/Users", user_body())
+
+    assert Scim(chalice_client, bearer(other_tenant)).get("/Users").json["totalResults"] == 0
 
 
 def test_revoked_credential_is_401(chalice_client: Client, tenant: Tenant, credential_store: CredentialStore) -> None:
@@ -107,7 +144,8 @@ def test_service_provider_config_needs_no_credentials(anonymous: Scim) -> None:
     response = anonymous.get("/ServiceProviderConfig")
 
     assert response.status_code == 200
-    assert response.json["authenticationSchemes"][0]["type"] == "httpbasic"
+    schemes = [(scheme["type"], scheme.get("primary")) for scheme in response.json["authenticationSchemes"]]
+    assert schemes == [("httpbasic", True), ("oauthbearertoken", False)]
 
 
 def test_a_second_credential_while_one_is_active_is_refused(tenant: Tenant, credential_store: CredentialStore) -> None:
@@ -154,4 +192,5 @@ def test_the_secret_is_256_bits_and_stored_only_as_a_keyed_hash(tenant: Tenant) 
 def test_parse_authorization_reads_basic() -> None:
     assert parse_authorization(basic("id", "se:cret")) == ("id", "se:cret")
     assert parse_authorization("basic " + base64.b64encode(b"id:s").decode()) == ("id", "s")
+    assert parse_authorization("Bearer scim-abc.s3cr-et_") == ("scim-abc", "s3cr-et_")
     assert parse_authorization(None) is None

@@ -38,7 +38,7 @@ def devserver() -> Iterator[dict[str, str]]:
         text=True,
     )
     assert process.stdout is not None
-    lines = [process.stdout.readline().strip() for _ in range(3)]
+    lines = [process.stdout.readline().strip() for _ in range(4)]
     variables = dict(line.split("=", 1) for line in lines)
     try:
         yield variables | {"pid": str(process.pid)}
@@ -67,11 +67,20 @@ def call(env: dict[str, str], method: str, path: str, body: Any = None, auth: bo
         return error.code, (json.loads(raw) if raw else None, dict(error.headers))
 
 
-def test_make_run_prints_three_sourceable_lines(devserver: dict[str, str]) -> None:
+def test_make_run_prints_four_sourceable_lines(devserver: dict[str, str]) -> None:
     assert devserver["SCIM_BASE_URL"].startswith("http://127.0.0.1:")
     assert devserver["SCIM_BASE_URL"].endswith("/scim/v2")
     assert devserver["SCIM_CLIENT_ID"].startswith("scim-")
     assert len(devserver["SCIM_CLIENT_SECRET"]) == 43
+    assert devserver["SCIM_BEARER_TOKEN"] == f"{devserver['SCIM_CLIENT_ID']}.{devserver['SCIM_CLIENT_SECRET']}"
+
+
+def test_make_run_accepts_the_bearer_token(devserver: dict[str, str]) -> None:
+    request = urllib.request.Request(
+        devserver["SCIM_BASE_URL"] + "/Users", headers={"Authorization": f"Bearer {devserver['SCIM_BEARER_TOKEN']}"}
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert response.status == 200
 
 
 def test_readme_session_works_over_real_http(devserver: dict[str, str]) -> None:
@@ -99,7 +108,7 @@ def test_make_run_answers_401_with_a_challenge(devserver: dict[str, str]) -> Non
     status, (body, headers) = call(devserver, "GET", "/Users", auth=False)
 
     assert status == 401
-    assert headers["WWW-Authenticate"] == 'Basic realm="SCIM"'
+    assert headers["WWW-Authenticate"] == 'Basic realm="SCIM", Bearer realm="SCIM"'
     assert body["status"] == "401"
 
 

@@ -31,6 +31,8 @@ REQUIRED_TO_USE = frozenset({CAN_PROVISION_USERS_AS_SCIM})
 MAX_AUTHORIZATION_HEADER = 1024
 """Longer Authorization headers are refused before any work is done."""
 
+BEARER_SEPARATOR = "."
+"""Client IDs are hex and secrets URL-safe base64: neither contains a dot."""
 _DUMMY_HASH = "0" * 64
 
 
@@ -45,6 +47,11 @@ class IssuedCredential:
     client_id: str
     client_secret: str
     tenant: str
+
+    @property
+    def bearer_token(self) -> str:
+        """The same credential as one string, for IdPs that only take a bearer token (Entra ID, JumpCloud)."""
+        return f"{self.client_id}{BEARER_SEPARATOR}{self.client_secret}"
 
 
 @dataclass(frozen=True)
@@ -142,17 +149,25 @@ def verify(store: CredentialStore, key: bytes, client_id: str, secret: str) -> P
 
 
 def parse_authorization(header: str | None) -> tuple[str, str] | None:
-    """Return the client ID and secret of an ``Authorization: Basic`` header, or None when malformed."""
+    """Return the client ID and secret an Authorization header presents, or None when it is malformed.
+
+    One credential, two presentations: ``Basic base64(client_id:secret)`` (:rfc:`RFC 7617`) and
+    ``Bearer <client_id>.<secret>`` (:rfc:`RFC 6750`), verified alike.
+    """
     if not header or len(header) > MAX_AUTHORIZATION_HEADER:
         return None
     scheme, _, value = header.strip().partition(" ")
-    if scheme.lower() != "basic":
+    value = value.strip()
+    if scheme.lower() == "bearer":
+        client_id, separator, secret = value.partition(BEARER_SEPARATOR)
+    elif scheme.lower() == "basic":
+        try:
+            decoded = base64.b64decode(value, validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError):
+            return None
+        client_id, separator, secret = decoded.partition(":")
+    else:
         return None
-    try:
-        decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError):
-        return None
-    client_id, separator, secret = decoded.partition(":")
     if not separator or not client_id or not secret:
         return None
     return client_id, secret

@@ -76,6 +76,14 @@ BASIC_SCHEME = AuthenticationScheme(
     primary=True,
 )
 
+BEARER_SCHEME = AuthenticationScheme(
+    type=AuthenticationScheme.Type.oauthbearertoken,
+    name="Bearer token",
+    description="The same credential as a bearer token: <client id>.<client secret>",
+    spec_uri=Reference[External]("https://datatracker.ietf.org/doc/html/rfc6750"),
+    primary=False,
+)
+
 
 def service_provider_config(settings: Settings) -> ServiceProviderConfig:
     """The capabilities of :rfc:`RFC 7643 §5`, as implemented by our storage."""
@@ -88,7 +96,7 @@ def service_provider_config(settings: Settings) -> ServiceProviderConfig:
         change_password=ChangePassword(supported=True),
         sort=Sort(supported=True),
         etag=ETag(supported=True),
-        authentication_schemes=[BASIC_SCHEME],
+        authentication_schemes=[BASIC_SCHEME, BEARER_SCHEME],
         # RFC 9865 §4: announce how lists page; cursor paging comes with the query-surface work.
         pagination=Pagination(
             cursor=False,
