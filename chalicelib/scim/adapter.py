@@ -8,6 +8,7 @@ the store's ``Unavailable`` as 503 with Retry-After, and anything else as a
 
 import json
 import logging
+import time
 from dataclasses import dataclass
 from functools import lru_cache
 from http import HTTPStatus
@@ -23,6 +24,7 @@ from scim2_server.service import scim_exception_of
 from chalicelib.config import Settings, settings
 from chalicelib.provisioning.passwords import PasswordPolicy, hash_password
 from chalicelib.provisioning.service import ProvisioningHandler, ProvisioningService
+from chalicelib.scim.access_log import log_request
 from chalicelib.scim.provider import build_provider
 from chalicelib.store.connection import dynamodb
 from chalicelib.store.errors import Unavailable
@@ -67,6 +69,7 @@ class ScimApi:
         return ProvisioningHandler(self.service, storage)
 
     def serve(self, request: Request, caller: Caller | None) -> Response:
+        started = time.perf_counter()
         scim_request = self.read_request(request)
         try:
             if caller is None:
@@ -77,6 +80,16 @@ class ScimApi:
                 response = self.handler_for(caller.tenant).handle(scim_request)
         except Exception as exception:  # the one edge where every error becomes a SCIM error
             response = self.error_response(request, exception)
+        log_request(
+            request_id=_request_id(request),
+            tenant=caller.tenant if caller else None,
+            client_id=caller.client_id if caller else None,
+            method=scim_request.method,
+            path=scim_request.path,
+            status=int(response.status),
+            scim_type=(response.body or {}).get("scimType"),
+            latency_ms=round((time.perf_counter() - started) * 1000, 1),
+        )
         return self.write_response(response)
 
     def check_limits(self, request: ScimRequest) -> None:
@@ -126,6 +139,12 @@ class ScimApi:
         if response.status == HTTPStatus.NO_CONTENT or response.status == HTTPStatus.NOT_MODIFIED:
             body = ""
         return Response(body=body, status_code=int(response.status), headers=headers)
+
+
+def _request_id(request: Request) -> str | None:
+    """API Gateway's request id on AWS; the Lambda invocation's under chalice local and the test client."""
+    context = getattr(request, "lambda_context", None)
+    return request.context.get("requestId") or getattr(context, "aws_request_id", None)
 
 
 def _as_bytes(body: str | bytes | None) -> bytes:

@@ -1,0 +1,42 @@
+"""One JSON line per SCIM request, on stdout, for CloudWatch Logs Insights.
+
+Only what ops need to follow a request: who (tenant, client ID), what (method,
+path without query string), the outcome (status, scimType) and the latency.
+Never a header, a body, a query string, a secret or a password.
+"""
+
+import json
+import logging
+import sys
+from typing import Any
+
+_logger = logging.getLogger("scim.access")
+
+
+class _StdoutHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever sys.stdout is at the time of the record."""
+
+    @property  # type: ignore[override]
+    def stream(self) -> Any:
+        return sys.stdout
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        pass
+
+
+def _configure() -> None:
+    if _logger.handlers:
+        return
+    handler = _StdoutHandler()
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    _logger.addHandler(handler)
+    _logger.setLevel(logging.INFO)
+    # A whole line of JSON, not wrapped by the Lambda runtime's root handler.
+    _logger.propagate = False
+
+
+def log_request(**fields: Any) -> None:
+    """Write one access line; ``fields`` are the request's tenant, client_id, method, path, status, ..."""
+    _configure()
+    _logger.info(json.dumps({"log": "scim.request", **fields}, separators=(",", ":"), default=str))
