@@ -56,6 +56,7 @@ def main() -> int:
         }
     )
     try:
+        from admin.target import write_local_store
         from chalicelib.auth.credentials import create_service_account, generate_credential
         from chalicelib.config import settings
         from chalicelib.store.connection import dynamodb
@@ -64,6 +65,7 @@ def main() -> int:
 
         config = settings()
         create_tables(dynamodb(config), config)
+        write_local_store(os.environ["DYNAMODB_ENDPOINT_URL"], "scim-local", config.region)
         store = CredentialStore(dynamodb(config), config.credentials_table)
         create_service_account(store, DEMO_TENANT, name="Demo SCIM service account")
         issued = generate_credential(store, config.credential_hash_key, DEMO_TENANT, "make run demo")
@@ -94,6 +96,9 @@ def main() -> int:
     except KeyboardInterrupt:
         return 0
     finally:
+        from admin.target import forget_local_store
+
+        forget_local_store()
         moto.stop()
     return 0
 

@@ -112,6 +112,20 @@ def test_make_run_answers_401_with_a_challenge(devserver: dict[str, str]) -> Non
     assert body["status"] == "401"
 
 
+def test_admin_cli_talks_to_make_runs_store_by_default(devserver: dict[str, str]) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "admin", "credentials", "list", "demo"],
+        cwd=PROJECT_DIR,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert devserver["SCIM_CLIENT_ID"] in result.stdout
+    assert devserver["SCIM_CLIENT_SECRET"] not in result.stdout
+
+
 def test_ctrl_c_stops_everything(devserver: dict[str, str]) -> None:
     os.kill(int(devserver["pid"]), signal.SIGINT)
 

@@ -5,6 +5,7 @@ Items (all keyed by ``pk`` alone):
 - ``client#<client id>``: a credential: tenant, keyed hash of the secret, created, revoked.
 - ``active#<tenant>``: which credential is active; its conditional put enforces
   "at most one active credential per tenant".
+- ``issued#<tenant>``: the set of every client ID ever issued to the tenant, for listing.
 
 This module must not import scim2 or pydantic: the authorizer reads it on every cold start.
 """
@@ -104,6 +105,14 @@ class CredentialStore:
                         }
                     },
                     {
+                        "Update": {
+                            "TableName": self.table,
+                            "Key": {"pk": {"S": f"issued#{credential.tenant}"}},
+                            "UpdateExpression": "ADD client_ids :id",
+                            "ExpressionAttributeValues": {":id": {"SS": [credential.client_id]}},
+                        }
+                    },
+                    {
                         "Put": {
                             "TableName": self.table,
                             "Item": {
@@ -148,6 +157,13 @@ class CredentialStore:
                 },
             ]
         )
+
+    def credentials_of(self, tenant: str) -> list[StoredCredential]:
+        """Every credential ever issued to the tenant, oldest first."""
+        item = self._get(f"issued#{tenant}")
+        client_ids = item["client_ids"]["SS"] if item else []
+        found = [self.get_credential(client_id) for client_id in client_ids]
+        return sorted((c for c in found if c is not None), key=lambda c: c.created)
 
     def _get(self, pk: str) -> dict[str, Any] | None:
         response = self.client.get_item(TableName=self.table, Key={"pk": {"S": pk}}, ConsistentRead=True)

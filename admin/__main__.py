@@ -1,0 +1,165 @@
+"""``python -m admin``: tenants, credentials, role mappings and backups, for operators.
+
+It talks to ``make run``'s embedded store by default, or to a deployed stage's
+tables with ``--stage STAGE`` and the operator's AWS credentials.
+"""
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from admin import backup
+from admin.target import TargetError, use_local_store, use_stage
+from chalicelib.auth.credentials import CredentialError, create_service_account, generate_credential, revoke_credential
+from chalicelib.config import settings
+from chalicelib.store.connection import dynamodb
+from chalicelib.store.credentials import CredentialStore
+from chalicelib.store.groups import GroupTable
+from chalicelib.store.role_mappings import RoleMapping, RoleMappingTable
+from chalicelib.store.users import UserTable
+
+
+def _roles(values: Sequence[str] | None) -> tuple[str, ...]:
+    """Roles given as repeated options and/or comma-separated lists."""
+    return tuple(role.strip() for value in values or [] for role in value.split(",") if role.strip())
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m admin", description=__doc__)
+    parser.add_argument("--stage", help="a stage of .chalice/config.json, on AWS (default: make run's store)")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    tenant = commands.add_parser("tenant", help="tenants and their SCIM service account").add_subparsers(
+        dest="action", required=True
+    )
+    create = tenant.add_parser("create", help="create the tenant's SCIM service account with its three permissions")
+    create.add_argument("tenant")
+    create.add_argument("--name", default="SCIM provisioning")
+
+    credentials = commands.add_parser("credentials", help="generate, list, revoke").add_subparsers(
+        dest="action", required=True
+    )
+    generate = credentials.add_parser("generate", help="generate the tenant's credential (the secret is shown once)")
+    generate.add_argument("tenant")
+    generate.add_argument("--description", default="SCIM provisioning")
+    listing = credentials.add_parser("list", help="list the tenant's credentials (never a secret or hash)")
+    listing.add_argument("tenant")
+    revoke = credentials.add_parser("revoke", help="revoke a credential for good")
+    revoke.add_argument("client_id")
+
+    roles = commands.add_parser("roles", help="Customer Supplied Role mappings").add_subparsers(
+        dest="action", required=True
+    )
+    set_role = roles.add_parser("set", help="map a Customer Supplied Role to One Model roles")
+    set_role.add_argument("tenant")
+    set_role.add_argument("role", help="the Customer Supplied Role (the SCIM group's displayName)")
+    set_role.add_argument("--data-access", action="append", help="Data Access Role(s), comma-separated or repeated")
+    set_role.add_argument("--application-access", action="append", help="Application Access Role(s)")
+    show = roles.add_parser("show", help="show one mapping, or all of the tenant's")
+    show.add_argument("tenant")
+    show.add_argument("role", nargs="?")
+    delete = roles.add_parser("delete", help="delete a mapping")
+    delete.add_argument("tenant")
+    delete.add_argument("role")
+    load = roles.add_parser("import", help="set mappings from a CSV file (customer_supplied_role, ...)")
+    load.add_argument("tenant")
+    load.add_argument("file", type=Path)
+
+    backups = commands.add_parser("backup", help="export and restore").add_subparsers(dest="action", required=True)
+    export = backups.add_parser("export", help="users with their roles, and the role mappings")
+    export.add_argument("tenant")
+    export.add_argument("--format", choices=["json", "csv"], default="json")
+    export.add_argument("--output", type=Path, required=True, help="a .json file, or a directory for csv")
+    restore = backups.add_parser("restore-roles", help="restore the role mappings from a backup")
+    restore.add_argument("tenant")
+    restore.add_argument("path", type=Path, help="a JSON backup, a CSV backup directory or role_mappings.csv")
+    return parser
+
+
+def _print_mapping(mapping: RoleMapping) -> None:
+    print(
+        f"{mapping.customer_supplied_role}: data access = {', '.join(mapping.data_access_roles) or '-'}; "
+        f"application access = {', '.join(mapping.application_access_roles) or '-'}"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    config = settings()
+    client = dynamodb(config)
+    credentials = CredentialStore(client, config.credentials_table)
+    if args.command == "tenant":
+        account = create_service_account(credentials, args.tenant, name=args.name)
+        print(
+            f"Service account {account.account_id} for tenant {args.tenant!r}: {', '.join(sorted(account.permissions))}"
+        )
+        return 0
+    if args.command == "credentials":
+        if args.action == "generate":
+            issued = generate_credential(credentials, config.credential_hash_key, args.tenant, args.description)
+            print(f"SCIM_CLIENT_ID={issued.client_id}")
+            print(f"SCIM_CLIENT_SECRET={issued.client_secret}")
+            print(f"SCIM_BEARER_TOKEN={issued.bearer_token}")
+            print(
+                "WARNING: the secret is shown once and cannot be shown again; paste it into the IdP now.",
+                file=sys.stderr,
+            )
+        elif args.action == "list":
+            for credential in credentials.credentials_of(args.tenant):
+                state = f"revoked {credential.revoked}" if credential.revoked else "active"
+                print(f"{credential.client_id}\t{credential.created}\t{state}\t{credential.description}")
+        else:
+            revoke_credential(credentials, args.client_id)
+            print(f"Revoked {args.client_id}; requests presenting it are refused (on AWS within the authorizer TTL).")
+        return 0
+    mappings = RoleMappingTable(client, config.role_mappings_table, args.tenant)
+    if args.command == "roles":
+        if args.action == "set":
+            mapping = RoleMapping(args.role, _roles(args.data_access), _roles(args.application_access))
+            mappings.put(mapping)
+            _print_mapping(mapping)
+        elif args.action == "show":
+            shown = [mappings.get(args.role)] if args.role else list(mappings.all())
+            if shown == [None]:
+                print(f"No mapping for {args.role!r}", file=sys.stderr)
+                return 1
+            for found in shown:
+                assert found is not None
+                _print_mapping(found)
+        elif args.action == "delete":
+            if not mappings.delete(args.role):
+                print(f"No mapping for {args.role!r}", file=sys.stderr)
+                return 1
+            print(f"Deleted the mapping of {args.role!r}")
+        else:
+            loaded = backup.read_mappings(args.file)
+            for mapping in loaded:
+                mappings.put(mapping)
+            print(f"Set {len(loaded)} role mappings from {args.file}")
+        return 0
+    if args.action == "export":
+        users = UserTable(client, config.users_table, args.tenant)
+        groups = GroupTable(client, config.groups_table, args.tenant)
+        count = backup.export(args.tenant, users, groups, mappings, args.output, args.format)
+        print(f"Exported {count} users and the role mappings of {args.tenant!r} to {args.output}")
+        return 0
+    restored = backup.read_mappings(args.path)
+    for mapping in restored:
+        mappings.put(mapping)
+    print(f"Restored {len(restored)} role mappings of {args.tenant!r} from {args.path}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        where = use_stage(args.stage) if args.stage else use_local_store()
+        print(f"# {where}", file=sys.stderr)
+        return run(args)
+    except (TargetError, CredentialError, ValueError, OSError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

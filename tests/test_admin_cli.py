@@ -1,0 +1,145 @@
+"""The operators' CLI against moto: tenants, credentials, role mappings, backups."""
+
+import base64
+import csv
+import json
+from pathlib import Path
+
+import pytest
+from chalice.test import Client
+
+from admin.__main__ import main
+from tests.conftest import Scim, user_body
+
+STAGE = ["--stage", "test"]
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main([*STAGE, *argv])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def issued(out: str) -> dict[str, str]:
+    return dict(line.split("=", 1) for line in out.splitlines() if line.startswith("SCIM_"))
+
+
+def basic(values: dict[str, str]) -> str:
+    token = base64.b64encode(f"{values['SCIM_CLIENT_ID']}:{values['SCIM_CLIENT_SECRET']}".encode()).decode()
+    return f"Basic {token}"
+
+
+def test_create_tenant_generate_use_list_and_revoke(chalice_client: Client, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(capsys, "tenant", "create", "initech")[0] == 0
+    code, out, err = run(capsys, "credentials", "generate", "initech", "--description", "Okta")
+    assert code == 0
+    values = issued(out)
+    assert "shown once" in err
+    assert values["SCIM_BEARER_TOKEN"] == f"{values['SCIM_CLIENT_ID']}.{values['SCIM_CLIENT_SECRET']}"
+    assert Scim(chalice_client, basic(values)).get("/Users").status_code == 200
+
+    code, out, err = run(capsys, "credentials", "generate", "initech")
+    assert code == 2
+    assert "already has an active credential" in err
+
+    code, out, _ = run(capsys, "credentials", "list", "initech")
+    assert code == 0
+    assert values["SCIM_CLIENT_ID"] in out and "active" in out and "Okta" in out
+    assert values["SCIM_CLIENT_SECRET"] not in out
+
+    assert run(capsys, "credentials", "revoke", values["SCIM_CLIENT_ID"])[0] == 0
+    assert Scim(chalice_client, basic(values)).get("/Users").status_code == 401
+    assert "revoked" in run(capsys, "credentials", "list", "initech")[1]
+
+    code, out, _ = run(capsys, "credentials", "generate", "initech")
+    assert code == 0
+    assert Scim(chalice_client, basic(issued(out))).get("/Users").status_code == 200
+
+
+def test_generate_without_a_service_account_is_refused(aws: None, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "credentials", "generate", "nobody")
+    assert code == 2
+    assert "no SCIM service account" in err
+    assert "SCIM_CLIENT_SECRET" not in out
+
+
+def test_role_mappings_set_show_import_and_delete(
+    aws: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert (
+        run(
+            capsys,
+            "roles",
+            "set",
+            "acme",
+            "Finance",
+            "--data-access",
+            "Payroll,Headcount",
+            "--application-access",
+            "Dashboards",
+        )[0]
+        == 0
+    )
+    csv_file = tmp_path / "mappings.csv"
+    csv_file.write_text(
+        "customer_supplied_role,data_access_roles,application_access_roles\nLegal,Contracts,Reports;Dashboards\n"
+    )
+    assert run(capsys, "roles", "import", "acme", str(csv_file))[0] == 0
+
+    code, out, _ = run(capsys, "roles", "show", "acme")
+    assert out.splitlines() == [
+        "Finance: data access = Payroll, Headcount; application access = Dashboards",
+        "Legal: data access = Contracts; application access = Reports, Dashboards",
+    ]
+    assert run(capsys, "roles", "show", "acme", "finance")[1].startswith("Finance:")
+    assert run(capsys, "roles", "delete", "acme", "Legal")[0] == 0
+    assert run(capsys, "roles", "show", "acme", "Legal")[0] == 1
+    assert run(capsys, "roles", "delete", "acme", "Legal")[0] == 1
+
+
+def test_backup_exports_users_with_roles_and_restores_mappings(
+    scim: Scim, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    alice = scim.post("/Users", user_body("alice@example.com", externalId="a-1")).json["id"]
+    scim.post("/Users", user_body("bob@example.com"))
+    scim.post(
+        "/Groups",
+        {
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+            "displayName": "Finance",
+            "members": [{"value": alice}],
+        },
+    )
+    run(capsys, "roles", "set", "acme", "Finance", "--data-access", "Payroll", "--application-access", "Dashboards")
+
+    code, out, _ = run(capsys, "backup", "export", "acme", "--format", "json", "--output", str(tmp_path / "b.json"))
+    assert code == 0
+    document = json.loads((tmp_path / "b.json").read_text())
+    users = {user["user_name"]: user for user in document["users"]}
+    assert users["alice@example.com"]["customer_supplied_roles"] == ["Finance"]
+    assert users["alice@example.com"]["data_access_roles"] == ["Payroll"]
+    assert users["alice@example.com"]["external_id"] == "a-1"
+    assert users["bob@example.com"]["customer_supplied_roles"] == []
+    assert document["role_mappings"] == [
+        {"customer_supplied_role": "Finance", "data_access_roles": "Payroll", "application_access_roles": "Dashboards"}
+    ]
+
+    assert run(capsys, "backup", "export", "acme", "--format", "csv", "--output", str(tmp_path / "csv"))[0] == 0
+    with (tmp_path / "csv" / "users.csv").open() as file:
+        rows = {row["user_name"]: row for row in csv.DictReader(file)}
+    assert rows["alice@example.com"]["application_access_roles"] == "Dashboards"
+
+    run(capsys, "roles", "delete", "acme", "Finance")
+    assert run(capsys, "backup", "restore-roles", "acme", str(tmp_path / "b.json"))[0] == 0
+    assert run(capsys, "roles", "show", "acme", "Finance")[1].startswith("Finance: data access = Payroll")
+    run(capsys, "roles", "delete", "acme", "Finance")
+    assert run(capsys, "backup", "restore-roles", "acme", str(tmp_path / "csv"))[0] == 0
+    assert run(capsys, "roles", "show", "acme", "Finance")[0] == 0
+
+
+def test_without_a_running_make_run_the_cli_says_what_to_do(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr("admin.target.LOCAL_STORE_FILE", tmp_path / "absent.json")
+    assert main(["roles", "show", "acme"]) == 2
+    assert "start `make run` first" in capsys.readouterr().err
