@@ -86,7 +86,7 @@ def test_role_mappings_set_show_import_and_delete(
     )
     assert run(capsys, "roles", "import", "acme", str(csv_file))[0] == 0
 
-    code, out, _ = run(capsys, "roles", "show", "acme")
+    out = run(capsys, "roles", "show", "acme")[1]
     assert out.splitlines() == [
         "Finance: data access = Payroll, Headcount; application access = Dashboards",
         "Legal: data access = Contracts; application access = Reports, Dashboards",
@@ -112,7 +112,7 @@ def test_backup_exports_users_with_roles_and_restores_mappings(
     )
     run(capsys, "roles", "set", "acme", "Finance", "--data-access", "Payroll", "--application-access", "Dashboards")
 
-    code, out, _ = run(capsys, "backup", "export", "acme", "--format", "json", "--output", str(tmp_path / "b.json"))
+    code = run(capsys, "backup", "export", "acme", "--format", "json", "--output", str(tmp_path / "b.json"))[0]
     assert code == 0
     document = json.loads((tmp_path / "b.json").read_text())
     users = {user["user_name"]: user for user in document["users"]}
