@@ -9,6 +9,8 @@ import os
 from dataclasses import dataclass
 
 DEV_CREDENTIAL_HASH_KEY = "dev-only-credential-hash-key"
+# Cursors are sealed (AES-GCM) so clients cannot read or forge them; set a real secret per deployment.
+DEV_CURSOR_SECRET = "dev-only-cursor-secret"
 
 
 @dataclass(frozen=True)
@@ -28,6 +30,8 @@ class Settings:
     max_filter_length: int
     max_body_bytes: int
     max_members_in_response: int
+    cursor_secret: str
+    cursor_timeout_seconds: int
 
 
 def _int(name: str, default: int) -> int:
@@ -54,4 +58,6 @@ def settings() -> Settings:
         max_filter_length=_int("MAX_FILTER_LENGTH", 2048),
         max_body_bytes=_int("MAX_BODY_BYTES", 1_048_576),
         max_members_in_response=_int("MAX_MEMBERS_IN_RESPONSE", 20_000),
+        cursor_secret=os.environ.get("CURSOR_SECRET", DEV_CURSOR_SECRET),
+        cursor_timeout_seconds=_int("CURSOR_TIMEOUT_SECONDS", 3600),
     )

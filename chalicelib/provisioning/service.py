@@ -49,8 +49,8 @@ UNKNOWN_ATTRIBUTE_PREFIX = "Extra inputs are not permitted: "
 class ProvisioningService(ScimService):
     """scim2-server's protocol steps, with One Model's provisioning rules."""
 
-    def __init__(self, provider: Any, password_policy: PasswordPolicy) -> None:
-        super().__init__(provider)
+    def __init__(self, provider: Any, password_policy: PasswordPolicy, cursor_secret: str) -> None:
+        super().__init__(provider, secret=cursor_secret)
         self.password_policy = password_policy
 
     def read_body(self, model: Any, body: bytes, content_type: str | None, scim_ctx: Context) -> Any:

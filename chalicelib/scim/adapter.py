@@ -56,7 +56,7 @@ class ScimApi:
     def __init__(self, config: Settings) -> None:
         self.settings = config
         self.provider = build_provider(config)
-        self.service = ProvisioningService(self.provider, PasswordPolicy.from_settings(config))
+        self.service = ProvisioningService(self.provider, PasswordPolicy.from_settings(config), config.cursor_secret)
 
     def handler_for(self, tenant: str) -> ProvisioningHandler:
         storage = DynamoScimStorage(

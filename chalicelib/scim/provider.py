@@ -97,13 +97,14 @@ def service_provider_config(settings: Settings) -> ServiceProviderConfig:
         sort=Sort(supported=True),
         etag=ETag(supported=True),
         authentication_schemes=[BASIC_SCHEME, BEARER_SCHEME],
-        # RFC 9865 §4: announce how lists page; cursor paging comes with the query-surface work.
+        # RFC 9865 §4: both paging methods; index stays the default, as Okta and Entra expect.
         pagination=Pagination(
-            cursor=False,
+            cursor=True,
             index=True,
             default_pagination_method=Pagination.DefaultPaginationMethod.index,
             default_page_size=settings.default_page_size,
             max_page_size=settings.max_page_size,
+            cursor_timeout=settings.cursor_timeout_seconds,
         ),
     )
 

@@ -22,6 +22,7 @@ from typing import Any
 import botocore.exceptions
 
 from chalicelib.store.batch import batch_get, batch_write
+from chalicelib.store.claims import ClaimIndex
 from chalicelib.store.errors import Conflict, NotFound, Taken, cancellation_codes
 from chalicelib.store.tables import GROUPS_BY_EXTERNAL_ID, GROUPS_BY_MEMBER
 
@@ -57,6 +58,11 @@ class GroupTable:
         self.client = client
         self.table = table_name
         self.tenant = tenant
+        self.by_display_name = ClaimIndex(client, table_name, tenant, DISPLAY_NAME_PREFIX, "group_id")
+
+    def members_index(self, group_id: str) -> ClaimIndex:
+        """A group's memberships, in user-id order, as an ordered index of user ids."""
+        return ClaimIndex(self.client, self.table, self.tenant, f"{MEMBER_PREFIX}{group_id}#", "user_id")
 
     # -- Reads ------------------------------------------------------------
 
@@ -100,23 +106,6 @@ class GroupTable:
                 break
             found.append(self._membership(item))
         return found
-
-    def member_page(self, group_id: str, offset: int, count: int) -> list[Membership]:
-        """Memberships ``offset`` to ``offset + count`` in user-id order; reads stop at the end of the page."""
-        page: list[Membership] = []
-        for index, item in enumerate(self._query(**self._members_query(group_id))):
-            if len(page) >= count:
-                break
-            if index >= offset:
-                page.append(self._membership(item))
-        return page
-
-    def count_members(self, group_id: str) -> int:
-        total = 0
-        paginator = self.client.get_paginator("query")
-        for page in paginator.paginate(TableName=self.table, Select="COUNT", **self._members_query(group_id)):
-            total += page["Count"]
-        return total
 
     def existing_members(self, group_id: str, user_ids: Sequence[str]) -> set[str]:
         keys = [self._key(f"{MEMBER_PREFIX}{group_id}#{user_id}") for user_id in dict.fromkeys(user_ids)]

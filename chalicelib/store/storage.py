@@ -25,6 +25,7 @@ from typing import Any, cast
 
 import botocore.exceptions
 from scim2_models import (
+    Group,
     InvalidFilterException,
     NotFoundException,
     NotImplementedException,
@@ -41,9 +42,19 @@ from scim2_models.path import CompareOperator, Comparison
 from scim2_server.storage import ScimStorage, SearchPage
 
 from chalicelib.config import Settings
+from chalicelib.store.claims import ClaimIndex
 from chalicelib.store.errors import Conflict, NotFound, Taken, Unavailable
 from chalicelib.store.group_resources import GroupChange, GroupResources
 from chalicelib.store.groups import GroupRecord, GroupTable, Membership
+from chalicelib.store.paging import (
+    NEXT,
+    PREVIOUS,
+    by_cursor,
+    descending,
+    index_position,
+    page_in_memory,
+    read_index_position,
+)
 from chalicelib.store.projection import filter_needs, response_needs
 from chalicelib.store.role_mappings import RoleMappingTable
 from chalicelib.store.user_resources import ONEMODEL_USER_SCHEMA, UserResources
@@ -112,6 +123,9 @@ class DynamoScimStorage(ScimStorage):
         self.group_resources = GroupResources(provider, self.users, settings.max_members_in_response)
         self.hash_password = hash_password
         self.clock = clock
+        self.default_page_size = settings.default_page_size
+
+    supports_cursors = True
 
     # -- ScimStorage ----------------------------------------------------
 
@@ -146,22 +160,13 @@ class DynamoScimStorage(ScimStorage):
         position: Any = None,
     ) -> SearchPage:
         with _translated():
-            members_of = _equality(search_request.filter)
-            if (
-                len(resource_types) == 1
-                and _is_user(resource_types[0])
-                and members_of is not None
-                and members_of[0] == "groups.value"
-                and search_request.sort_by is None
-            ):
-                return self._members_page(resource_types[0], members_of[1], search_request)
+            ordered = self._ordered_plan(resource_types, search_request)
+            if ordered is not None:
+                return self._ordered_page(*ordered, search_request, position)
             found: list[Resource[Any]] = []
             for resource_type in resource_types:
                 found.extend(self._matching(resource_type, search_request))
-            ordered = search_request.sort(sorted(found, key=lambda r: cast(str, r.id)))
-            start = search_request.start_index_0 or 0
-            stop = None if search_request.count is None else start + search_request.count
-            return SearchPage(total=len(ordered), resources=ordered[start:stop])
+            return page_in_memory(search_request, position, found, self._default_order)
 
     def create(self, resource_type: ResourceType, resource: Resource[Any]) -> Resource[Any]:
         now = self.clock().isoformat()
@@ -272,18 +277,6 @@ class DynamoScimStorage(ScimStorage):
         self.users.replace(current, updated)
         return self.user_resources.resources(resource_type, [updated], with_groups=True)[0]
 
-    def _members_page(self, resource_type: ResourceType, group_id: str, request: SearchRequest[Any]) -> SearchPage:
-        """``groups.value eq "<group id>"``: a group's members page by page, however large the group."""
-        if self.groups.get(group_id) is None:
-            return SearchPage(total=0, resources=[])
-        total = self.groups.count_members(group_id)
-        count = total if request.count is None else request.count
-        page = self.groups.member_page(group_id, request.start_index_0 or 0, count)
-        records = self.users.get_many([m.user_id for m in page])
-        ordered = [records[m.user_id] for m in page if m.user_id in records]
-        resources = self.user_resources.resources(resource_type, ordered, with_groups=_user_needs_groups(request))
-        return SearchPage(total=total, resources=resources)
-
     def _user_candidates(self, scim_filter: ScimFilter[Any] | None) -> Sequence[UserRecord] | Iterator[UserRecord]:
         match _equality(scim_filter):
             case ("id", value):
@@ -343,6 +336,110 @@ class DynamoScimStorage(ScimStorage):
 
     # -- Search -----------------------------------------------------------
 
+    def _ordered_plan(
+        self, resource_types: list[ResourceType], request: SearchRequest[Any]
+    ) -> tuple[ResourceType, ClaimIndex, str] | None:
+        """The ordered index that answers a search page by page, when there is one.
+
+        Users by userName (no filter, or ``userName sw``), groups by displayName
+        (no filter, or ``displayName sw``), a group's members by user id
+        (``groups.value eq``); each only in its own order or unsorted.
+        """
+        if len(resource_types) != 1:
+            return None
+        (resource_type,) = resource_types
+        sort_by = str(request.sort_by).lower().rsplit(":", 1)[-1] if request.sort_by is not None else None
+        node = request.filter.ast if request.filter is not None else None
+        starts_with = (
+            (str(node.attr_path).lower().rsplit(":", 1)[-1], node.value)
+            if isinstance(node, Comparison) and node.op == CompareOperator.sw and isinstance(node.value, str)
+            else None
+        )
+        if _is_user(resource_type):
+            if sort_by in (None, "username") and (node is None or (starts_with and starts_with[0] == "username")):
+                prefix = self.user_resources.user_name_key(starts_with[1]) if starts_with else ""
+                return resource_type, self.users.by_user_name, prefix
+            members_of = _equality(request.filter)
+            if sort_by is None and members_of is not None and members_of[0] == "groups.value":
+                return resource_type, self.groups.members_index(members_of[1]), ""
+            return None
+        if sort_by in (None, "displayname") and (node is None or (starts_with and starts_with[0] == "displayname")):
+            prefix = self.group_resources.display_name_key(starts_with[1]) if starts_with else ""
+            return resource_type, self.groups.by_display_name, prefix
+        return None
+
+    def _ordered_page(
+        self,
+        resource_type: ResourceType,
+        index: ClaimIndex,
+        key_prefix: str,
+        request: SearchRequest[Any],
+        position: Any,
+    ) -> SearchPage:
+        """One page read from an ordered index: O(page) with a cursor, O(startIndex + page) by index."""
+        forward = not descending(request)
+        if not by_cursor(request):
+            total = index.count(key_prefix)
+            count = total if request.count is None else request.count
+            offset = request.start_index_0 or 0
+            pairs = index.skip(key_prefix, offset=offset, limit=count, forward=forward) if count else []
+            return SearchPage(total=total, resources=self._load(resource_type, [i for _, i in pairs], request))
+        if request.count == 0:
+            return SearchPage(total=None, resources=[])
+        limit = request.count or self.default_page_size
+        at = read_index_position(position)
+        page = SearchPage(total=None, resources=[])
+        if at is None or at[0] == NEXT:
+            pairs, more = index.page(key_prefix, after=at[1] if at else None, limit=limit, forward=forward)
+            if pairs and more:
+                page.next = index_position(NEXT, pairs[-1][0])
+            if pairs and at is not None:
+                page.previous = index_position(PREVIOUS, pairs[0][0])
+        else:
+            backwards, more = index.page(key_prefix, after=at[1], limit=limit, forward=not forward)
+            pairs = backwards[::-1]
+            if pairs and more:
+                page.previous = index_position(PREVIOUS, pairs[0][0])
+            if pairs:
+                page.next = index_position(NEXT, pairs[-1][0])
+        page.resources = self._load(resource_type, [i for _, i in pairs], request)
+        return page
+
+    def _load(self, resource_type: ResourceType, ids: list[str], request: SearchRequest[Any]) -> list[Resource[Any]]:
+        """The resources of an index page, in its order; the filter is applied again for exactness."""
+        resources: list[Resource[Any]]
+        if _is_user(resource_type):
+            users = self.users.get_many(ids)
+            records = [users[i] for i in ids if i in users]
+            resources = self.user_resources.resources(resource_type, records, _user_needs_groups(request))
+        else:
+            groups = self.groups.get_many(ids)
+            resources = [self._group_resource(resource_type, groups[i], request) for i in ids if i in groups]
+        scim_filter = request.filter
+        if scim_filter is None or _equality(scim_filter) is not None:
+            return resources
+        return [resource for resource in resources if self._bound(resource_type, scim_filter).match(resource)]
+
+    def _group_resource(
+        self, resource_type: ResourceType, group: GroupRecord, request: SearchRequest[Any]
+    ) -> Resource[Any]:
+        members: list[Membership] | None = None
+        if response_needs(request, "members") or filter_needs(request.filter, "members"):
+            members = self.groups.members(group.id, self.group_resources.max_members_in_response + 1)
+            self.group_resources.check_response_size(group.id, members)
+        return self.group_resources.resource(resource_type, group, members)
+
+    def _bound(self, resource_type: ResourceType, scim_filter: ScimFilter[Any]) -> ScimFilter[Any]:
+        if scim_filter.models:
+            return scim_filter
+        return cast(ScimFilter[Any], cast(Any, ScimFilter)[self.provider.model_for(resource_type)](str(scim_filter)))
+
+    def _default_order(self, resource: Resource[Any]) -> str:
+        """Users by userName, groups by displayName, without regard to case, as the ordered indexes list them."""
+        if isinstance(resource, Group):
+            return self.group_resources.display_name_key(resource.display_name or "")
+        return self.user_resources.user_name_key(getattr(resource, "user_name", None) or "")
+
     def _matching(self, resource_type: ResourceType, request: SearchRequest[Any]) -> list[Resource[Any]]:
         """Read the candidates the query plan allows, build what the response and the filter need, keep the matches."""
         scim_filter = request.filter
@@ -354,20 +451,14 @@ class DynamoScimStorage(ScimStorage):
             users = list(self._user_candidates(scim_filter))
             resources = self.user_resources.resources(resource_type, users, with_groups)
         elif resource_type.name == "Group":
-            with_members = response_needs(request, "members") or filter_needs(scim_filter, "members")
-            resources = []
-            for group in self._group_candidates(scim_filter):
-                members: list[Membership] | None = None
-                if with_members:
-                    members = self.groups.members(group.id, self.group_resources.max_members_in_response + 1)
-                    self.group_resources.check_response_size(group.id, members)
-                resources.append(self.group_resources.resource(resource_type, group, members))
+            resources = [
+                self._group_resource(resource_type, group, request) for group in self._group_candidates(scim_filter)
+            ]
         else:
             raise NotImplementedException(detail=f"Searching {resource_type.name} is not supported")
         if scim_filter is None:
             return resources
-        model = self.provider.model_for(resource_type)
-        bound = scim_filter if scim_filter.models else cast(Any, ScimFilter)[model](str(scim_filter))
+        bound = self._bound(resource_type, scim_filter)
         try:
             return [resource for resource in resources if bound.match(resource)]
         except (TypeError, ValueError) as error:

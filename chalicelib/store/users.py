@@ -18,6 +18,7 @@ from typing import Any
 import botocore.exceptions
 
 from chalicelib.store.batch import batch_get, batch_write
+from chalicelib.store.claims import ClaimIndex
 from chalicelib.store.errors import Conflict, NotFound, Taken, cancellation_codes
 from chalicelib.store.tables import USERS_BY_EXTERNAL_ID
 
@@ -50,6 +51,7 @@ class UserTable:
         self.client = client
         self.table = table_name
         self.tenant = tenant
+        self.by_user_name = ClaimIndex(client, table_name, tenant, USER_NAME_PREFIX, "user_id")
 
     def get(self, user_id: str) -> UserRecord | None:
         item = self._get_item(USER_PREFIX + user_id)

@@ -1,0 +1,63 @@
+"""The uniqueness claims as an ordered index: ``userName#<key>`` and ``displayName#<key>`` items.
+
+Each claim is written in the same transaction as its resource, so the claims
+of a tenant, read in key order, list its users by userName (its groups by
+displayName), strongly consistent: ``userName sw "ab"`` is a key range, and a
+cursor page is one query of ``count + 1`` claims, whatever the tenant's size.
+"""
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class ClaimIndex:
+    client: Any
+    table: str
+    tenant: str
+    prefix: str
+    """``userName#`` or ``displayName#``."""
+    owner: str
+    """The attribute of a claim holding the id of its resource."""
+
+    def _query(self, key_prefix: str, **arguments: Any) -> dict[str, Any]:
+        return {
+            "TableName": self.table,
+            "KeyConditionExpression": "pk = :t AND begins_with(sk, :p)",
+            "ExpressionAttributeValues": {":t": {"S": self.tenant}, ":p": {"S": self.prefix + key_prefix}},
+            "ConsistentRead": True,
+            **arguments,
+        }
+
+    def count(self, key_prefix: str = "") -> int:
+        """How many claims start with ``key_prefix``; reads the claims' keys, not the resources."""
+        total = 0
+        for page in self.client.get_paginator("query").paginate(**self._query(key_prefix, Select="COUNT")):
+            total += page["Count"]
+        return total
+
+    def page(
+        self, key_prefix: str, *, after: str | None, limit: int, forward: bool
+    ) -> tuple[list[tuple[str, str]], bool]:
+        """Up to ``limit`` (claim, id) pairs after ``after`` in key order (or reversed), and whether more follow."""
+        arguments: dict[str, Any] = {"Limit": limit + 1, "ScanIndexForward": forward}
+        if after is not None:
+            arguments["ExclusiveStartKey"] = {"pk": {"S": self.tenant}, "sk": {"S": after}}
+        found: list[tuple[str, str]] = []
+        while len(found) <= limit:
+            response = self.client.query(**self._query(key_prefix, **arguments))
+            found.extend((item["sk"]["S"], item[self.owner]["S"]) for item in response.get("Items", []))
+            if "LastEvaluatedKey" not in response:
+                break
+            arguments["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        return found[:limit], len(found) > limit
+
+    def skip(self, key_prefix: str, *, offset: int, limit: int, forward: bool) -> list[tuple[str, str]]:
+        """The (claim, id) pairs ``offset`` to ``offset + limit``: index paging reads the skipped claims' keys."""
+        arguments: dict[str, Any] = {"ScanIndexForward": forward}
+        found: list[tuple[str, str]] = []
+        for page in self.client.get_paginator("query").paginate(**self._query(key_prefix, **arguments)):
+            found.extend((item["sk"]["S"], item[self.owner]["S"]) for item in page.get("Items", []))
+            if len(found) >= offset + limit:
+                break
+        return found[offset : offset + limit]
