@@ -28,6 +28,7 @@ class Settings:
     default_page_size: int
     max_page_size: int
     max_filter_length: int
+    max_filter_depth: int
     max_body_bytes: int
     max_members_in_response: int
     cursor_secret: str
@@ -56,6 +57,7 @@ def settings() -> Settings:
         default_page_size=_int("DEFAULT_PAGE_SIZE", 100),
         max_page_size=_int("MAX_PAGE_SIZE", 1000),
         max_filter_length=_int("MAX_FILTER_LENGTH", 2048),
+        max_filter_depth=_int("MAX_FILTER_DEPTH", 32),
         max_body_bytes=_int("MAX_BODY_BYTES", 1_048_576),
         max_members_in_response=_int("MAX_MEMBERS_IN_RESPONSE", 20_000),
         cursor_secret=os.environ.get("CURSOR_SECRET", DEV_CURSOR_SECRET),

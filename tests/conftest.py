@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, urlencode
 
 import boto3
 import pytest
@@ -89,12 +90,15 @@ class Scim:
         body: Any = None,
         headers: dict[str, str] | None = None,
         raw: bytes | None = None,
+        query: dict[str, str] | None = None,
     ) -> Any:
         all_headers = {"Content-Type": SCIM, "Accept": SCIM}
         if self.authorization is not None:
             all_headers["Authorization"] = self.authorization
         all_headers.update(headers or {})
         payload = raw if raw is not None else (b"" if body is None else json.dumps(body).encode())
+        if query:
+            path += ("&" if "?" in path else "?") + urlencode(query, quote_via=quote)
         response = self.client.http.request(method, "/scim/v2" + path, headers=all_headers, body=payload)
         response.json = json.loads(response.body) if response.body else None
         return response
@@ -160,12 +164,22 @@ class DynamoCalls:
 
     def __init__(self) -> None:
         self.calls: list[tuple[str, dict[str, Any]]] = []
+        self.items_read = 0
 
     def __call__(self, model: Any, params: dict[str, Any], **kwargs: Any) -> None:
         self.calls.append((model.name, params))
 
+    def after_call(self, http_response: Any, parsed: dict[str, Any], model: Any, **kwargs: Any) -> None:
+        if model.name == "GetItem":
+            self.items_read += 1 if "Item" in parsed else 0
+        elif model.name == "BatchGetItem":
+            self.items_read += sum(len(items) for items in parsed.get("Responses", {}).values())
+        elif model.name in {"Query", "Scan"}:
+            self.items_read += parsed.get("ScannedCount", parsed.get("Count", 0))
+
     def reset(self) -> None:
         self.calls.clear()
+        self.items_read = 0
 
     def named(self, operation: str) -> list[dict[str, Any]]:
         return [params for name, params in self.calls if name == operation]
@@ -188,5 +202,7 @@ def dynamo_calls(aws: None) -> Iterator[DynamoCalls]:
     counter = DynamoCalls()
     events = connection.dynamodb(settings()).meta.events
     events.register("provide-client-params.dynamodb.*", counter)
+    events.register("after-call.dynamodb.*", counter.after_call)
     yield counter
     events.unregister("provide-client-params.dynamodb.*", counter)
+    events.unregister("after-call.dynamodb.*", counter.after_call)

@@ -12,11 +12,13 @@ Each override is one named step of :class:`ScimService` or :class:`ScimHandler`:
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any, cast
 
 from scim2_models import (
     Context,
+    InvalidFilterException,
     InvalidSyntaxException,
     InvalidValueException,
     PatchOp,
@@ -25,6 +27,7 @@ from scim2_models import (
     ResourceType,
     ResponseParameters,
     SCIMException,
+    SearchRequest,
     User,
 )
 from scim2_server.conditions import Conditions
@@ -46,12 +49,50 @@ MAX_USER_NAME_LENGTH = 256
 UNKNOWN_ATTRIBUTE_PREFIX = "Extra inputs are not permitted: "
 
 
+@dataclass(frozen=True)
+class FilterLimits:
+    """How long and how deeply nested a search filter may be (README, "Limits")."""
+
+    max_length: int
+    max_depth: int
+
+    def check(self, text: str) -> None:
+        """:raises InvalidFilterException: before the filter is parsed, when it is over a limit."""
+        if len(text) > self.max_length:
+            raise InvalidFilterException(detail=f"The filter exceeds {self.max_length} characters")
+        depth = deepest = 0
+        quoted = escaped = False
+        for character in text:
+            if quoted:
+                escaped, quoted = (False, True) if escaped else (character == "\\", character != '"')
+            elif character == '"':
+                quoted = True
+            elif character in "([":
+                depth += 1
+                deepest = max(deepest, depth)
+            elif character in ")]":
+                depth -= 1
+        if deepest > self.max_depth:
+            raise InvalidFilterException(detail=f"The filter nests deeper than {self.max_depth} levels")
+
+
 class ProvisioningService(ScimService):
     """scim2-server's protocol steps, with One Model's provisioning rules."""
 
-    def __init__(self, provider: Any, password_policy: PasswordPolicy, cursor_secret: str) -> None:
+    def __init__(
+        self, provider: Any, password_policy: PasswordPolicy, cursor_secret: str, filter_limits: FilterLimits
+    ) -> None:
         super().__init__(provider, secret=cursor_secret)
         self.password_policy = password_policy
+        self.filter_limits = filter_limits
+
+    def read_search(self, resource_types: list[ResourceType], payload: Any) -> tuple[SearchRequest[Any], Any]:
+        """:rfc:`RFC 7644 §3.4.2.2`, within our limits, for GET and POST .search alike."""
+        if isinstance(payload, dict):
+            for key, value in payload.items():
+                if key.lower() == "filter" and isinstance(value, str):
+                    self.filter_limits.check(value)
+        return super().read_search(resource_types, payload)
 
     def read_body(self, model: Any, body: bytes, content_type: str | None, scim_ctx: Context) -> Any:
         """Validate a body; an attribute we do not define is named in words an IdP admin can act on."""
@@ -118,6 +159,26 @@ class ProvisioningService(ScimService):
 
 class ProvisioningHandler(ScimHandler):
     """scim2-server's handler, with soft delete for users and retries on lost races."""
+
+    def create(self, request: ScimRequest) -> ScimResponse:
+        """:rfc:`RFC 7644 §3.3`, with ``attributes``/``excludedAttributes`` honoured as on every response (§3.9)."""
+        with self.service.provider:
+            target = self.service.route(request, Operation.create)
+            resource_type = self.service.resource_type_at(cast(str, target.endpoint))
+            self.service.authorize(request, target, resource_type)
+            response_parameters = self.service.read_response_parameters(resource_type, request.query)
+            resource = self.service.read_creation(resource_type, request.body, request.header("Content-Type"))
+            with self.storage.operation():
+                created = self.storage.create(resource_type, resource)
+            response = self.service.creation_response(request.base_url, created)
+            if response_parameters.attributes or response_parameters.excluded_attributes:
+                published = self.service.publish(request.base_url, created)
+                projected = self.service.resource_response(
+                    published, Context.RESOURCE_CREATION_RESPONSE, response_parameters, HTTPStatus.CREATED
+                )
+                projected.headers["Location"] = response.headers["Location"]
+                return projected
+            return response
 
     def delete_resource(self, resource_type: ResourceType, resource_id: str, conditions: Conditions) -> None:
         """DELETE of a user deactivates it: the data stays, and GET shows ``active: false``."""

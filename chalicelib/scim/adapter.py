@@ -16,14 +16,14 @@ from urllib.parse import unquote
 
 from chalice.app import Request, Response
 from pydantic import ValidationError
-from scim2_models import InvalidFilterException, PayloadTooLargeException, SCIMException
+from scim2_models import PayloadTooLargeException, SCIMException
 from scim2_server.requests import ScimRequest
 from scim2_server.responses import SCIM_MEDIA_TYPE, ScimResponse
 from scim2_server.service import scim_exception_of
 
 from chalicelib.config import Settings, settings
 from chalicelib.provisioning.passwords import PasswordPolicy, hash_password
-from chalicelib.provisioning.service import ProvisioningHandler, ProvisioningService
+from chalicelib.provisioning.service import FilterLimits, ProvisioningHandler, ProvisioningService
 from chalicelib.scim.access_log import log_request
 from chalicelib.scim.provider import build_provider
 from chalicelib.store.connection import dynamodb
@@ -56,7 +56,12 @@ class ScimApi:
     def __init__(self, config: Settings) -> None:
         self.settings = config
         self.provider = build_provider(config)
-        self.service = ProvisioningService(self.provider, PasswordPolicy.from_settings(config), config.cursor_secret)
+        self.service = ProvisioningService(
+            self.provider,
+            PasswordPolicy.from_settings(config),
+            config.cursor_secret,
+            FilterLimits(config.max_filter_length, config.max_filter_depth),
+        )
 
     def handler_for(self, tenant: str) -> ProvisioningHandler:
         storage = DynamoScimStorage(
@@ -96,8 +101,6 @@ class ScimApi:
         """Refuse what is over the announced limits before any work is done."""
         if len(request.body) > self.settings.max_body_bytes:
             raise PayloadTooLargeException(detail=f"The body exceeds {self.settings.max_body_bytes} bytes")
-        if len(request.query.get("filter", "")) > self.settings.max_filter_length:
-            raise InvalidFilterException(detail=f"The filter exceeds {self.settings.max_filter_length} characters")
 
     def error_response(self, request: Request, exception: Exception) -> ScimResponse:
         if isinstance(exception, ValidationError):
