@@ -151,3 +151,9 @@ def patch_group(group_id: str) -> Response:
 def delete_group(group_id: str) -> Response:
     """The group and its memberships go; its users stay."""
     return _serve()
+
+
+@_route("/Bulk", ["POST"])
+def bulk() -> Response:
+    """Announced as unsupported in /ServiceProviderConfig; answers 501 as RFC 7644 §3.12 says."""
+    return _serve()

@@ -1,0 +1,97 @@
+"""Discovery endpoints tell the truth, generated from the same definitions the server validates with."""
+
+from typing import Any
+
+import pytest
+
+from tests.conftest import Scim
+
+SCHEMAS = {
+    "urn:ietf:params:scim:schemas:core:2.0:User",
+    "urn:ietf:params:scim:schemas:core:2.0:Group",
+    "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User",
+    "urn:ietf:params:scim:schemas:extension:custom:2.0:User",
+    "urn:onemodel:params:scim:schemas:extension:2.0:User",
+}
+
+
+def test_service_provider_config_announces_what_the_server_does(anonymous: Scim) -> None:
+    config = anonymous.get("/ServiceProviderConfig").json
+
+    assert config["patch"] == {"supported": True}
+    assert config["bulk"] == {"supported": False, "maxOperations": 0, "maxPayloadSize": 0}
+    assert config["filter"] == {"supported": True, "maxResults": 1000}
+    assert config["sort"] == {"supported": True}
+    assert config["etag"] == {"supported": True}
+    assert config["changePassword"] == {"supported": True}
+    assert config["pagination"] == {
+        "cursor": True,
+        "index": True,
+        "defaultPaginationMethod": "index",
+        "defaultPageSize": 100,
+        "maxPageSize": 1000,
+        "cursorTimeout": 3600,
+    }
+    assert [scheme["type"] for scheme in config["authenticationSchemes"]] == ["httpbasic", "oauthbearertoken"]
+
+
+def test_bulk_is_refused_as_announced(scim: Scim) -> None:
+    response = scim.post("/Bulk", {"schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"], "Operations": []})
+    assert (response.status_code, response.json["status"]) == (501, "501")
+
+
+def test_schemas_lists_every_schema_and_serves_each_by_id(scim: Scim) -> None:
+    listing = scim.get("/Schemas").json
+
+    assert {schema["id"] for schema in listing["Resources"]} == SCHEMAS
+    for schema_id in SCHEMAS:
+        response = scim.get(f"/Schemas/{schema_id}")
+        assert response.status_code == 200
+        assert response.json["id"] == schema_id
+
+
+def attribute(schema: dict[str, Any], name: str) -> dict[str, Any]:
+    return next(a for a in schema["attributes"] if a["name"] == name)
+
+
+def test_schemas_describe_our_attributes_truthfully(scim: Scim) -> None:
+    user = scim.get("/Schemas/urn:ietf:params:scim:schemas:core:2.0:User").json
+    custom = scim.get("/Schemas/urn:ietf:params:scim:schemas:extension:custom:2.0:User").json
+    product = scim.get("/Schemas/urn:onemodel:params:scim:schemas:extension:2.0:User").json
+
+    assert attribute(user, "userName")["uniqueness"] == "server"
+    assert attribute(user, "userName")["caseExact"] is False
+    assert attribute(user, "password")["returned"] == "never"
+    assert attribute(user, "password")["mutability"] == "writeOnly"
+    assert attribute(user, "groups")["mutability"] == "readOnly"
+    assert attribute(custom, "personId")["caseExact"] is True
+    for name in (
+        "allowSsoLogin",
+        "autoAssignRoles",
+        "customerSuppliedRoles",
+        "dataAccessRoles",
+        "applicationAccessRoles",
+    ):
+        assert attribute(product, name)["mutability"] == "readOnly"
+
+
+def test_resource_types_bind_the_extensions(scim: Scim) -> None:
+    listing = scim.get("/ResourceTypes").json
+    user = scim.get("/ResourceTypes/User").json
+
+    assert {rt["id"] for rt in listing["Resources"]} == {"User", "Group"}
+    assert user["endpoint"] == "/Users"
+    assert {ext["schema"] for ext in user["schemaExtensions"]} == SCHEMAS - {
+        "urn:ietf:params:scim:schemas:core:2.0:User",
+        "urn:ietf:params:scim:schemas:core:2.0:Group",
+    }
+    assert scim.get("/ResourceTypes/Group").json["endpoint"] == "/Groups"
+
+
+@pytest.mark.parametrize("path", ["/Schemas/urn:nope", "/ResourceTypes/Widget"])
+def test_unknown_discovery_ids_are_404(scim: Scim, path: str) -> None:
+    assert scim.get(path).status_code == 404
+
+
+def test_discovery_refuses_filters_as_rfc_7644_section_4_says(scim: Scim) -> None:
+    assert scim.get("/Schemas", query={"filter": 'id eq "x"'}).status_code == 403
