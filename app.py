@@ -8,7 +8,7 @@ from typing import Any
 
 from chalice.app import AuthRequest, AuthResponse, Chalice, Response
 
-from chalicelib.auth.authorizer import authenticate
+from chalicelib.auth.authorizer import CredentialsUnavailable, authenticate
 
 app = Chalice(app_name="onemodel-scim")
 
@@ -25,7 +25,12 @@ def scim_auth(auth_request: AuthRequest) -> AuthResponse:
     A refusal lets API Gateway answer, with the 401 gateway response of chalicelib.gateway_responses.
     A cached allow lasts ``ttl_seconds``, which is how long a revoked credential may keep working.
     """
-    principal = authenticate(auth_request.token)
+    try:
+        principal = authenticate(auth_request.token)
+    except CredentialsUnavailable:
+        # Let the request through to a route that only answers 503 with Retry-After:
+        # an authorizer cannot answer 503 itself, and a 401 would tell the IdP the credential is bad.
+        return AuthResponse(routes=["*"], principal_id="unverified", context={"unavailable": "true"})
     if principal is None:
         return AuthResponse(routes=[], principal_id="anonymous")
     # AWS passes context values as strings.
@@ -44,6 +49,8 @@ def _serve(authenticated: bool = True) -> Response:
     caller = None
     if authenticated:
         context: dict[str, Any] = request.context.get("authorizer") or {}
+        if context.get("unavailable") or "tenant" not in context:
+            return scim_api().unavailable(request)
         caller = Caller(tenant=str(context["tenant"]), client_id=str(context["client_id"]))
     return scim_api().serve(request, caller)
 

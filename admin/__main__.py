@@ -13,6 +13,7 @@ from admin import backup
 from admin.target import TargetError, use_local_store, use_stage
 from chalicelib.auth.credentials import CredentialError, create_service_account, generate_credential, revoke_credential
 from chalicelib.config import settings
+from chalicelib.store import invariants
 from chalicelib.store.connection import dynamodb
 from chalicelib.store.credentials import CredentialStore
 from chalicelib.store.groups import GroupTable
@@ -74,6 +75,9 @@ def _parser() -> argparse.ArgumentParser:
     restore = backups.add_parser("restore-roles", help="restore the role mappings from a backup")
     restore.add_argument("tenant")
     restore.add_argument("path", type=Path, help="a JSON backup, a CSV backup directory or role_mappings.csv")
+    checking = commands.add_parser("check", help="verify the tenant's data (uniqueness claims, memberships, versions)")
+    checking.add_argument("tenant")
+    checking.add_argument("--repair", action="store_true", help="delete what interrupted writes left behind")
     return parser
 
 
@@ -112,6 +116,16 @@ def run(args: argparse.Namespace) -> int:
             revoke_credential(credentials, args.client_id)
             print(f"Revoked {args.client_id}; requests presenting it are refused (on AWS within the authorizer TTL).")
         return 0
+    if args.command == "check":
+        report = invariants.check(client, config.users_table, config.groups_table, args.tenant)
+        print(f"{report.users} users, {report.groups} groups, {report.memberships} memberships checked")
+        for violation in report.violations:
+            print(f"VIOLATION: {violation}")
+        if report.garbage:
+            print(f"{len(report.garbage)} memberships of deleted groups (invisible to SCIM clients)")
+            if args.repair:
+                print(f"Deleted {invariants.repair(client, config.groups_table, report)} of them")
+        return 0 if report.ok else 1
     mappings = RoleMappingTable(client, config.role_mappings_table, args.tenant)
     if args.command == "roles":
         if args.action == "set":

@@ -3,6 +3,7 @@
 import base64
 import json
 import os
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -206,3 +207,20 @@ def dynamo_calls(aws: None) -> Iterator[DynamoCalls]:
     yield counter
     events.unregister("provide-client-params.dynamodb.*", counter)
     events.unregister("after-call.dynamodb.*", counter.after_call)
+
+
+@pytest.fixture
+def atomic_dynamodb_calls(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make each moto call atomic, as each DynamoDB API call is: moto's backend is not thread-safe
+    (its transactions deep-copy tables other threads are writing), while our code between calls runs
+    concurrently, which is what the race tests are about."""
+    from moto.core.botocore_stubber import BotocoreStubber
+
+    lock = threading.Lock()
+    original = BotocoreStubber.__call__
+
+    def atomic(self: Any, event_name: str, request: Any, **kwargs: Any) -> Any:
+        with lock:
+            return original(self, event_name, request, **kwargs)
+
+    monkeypatch.setattr(BotocoreStubber, "__call__", atomic)

@@ -286,6 +286,7 @@ def test_filters_over_the_limits_are_400(scim: Scim) -> None:
     assert response.json["scimType"] == "invalidFilter"
 
 
+@pytest.mark.usefixtures("atomic_dynamodb_calls")
 def test_concurrent_patches_of_one_user_keep_both_changes(scim: Scim, people: dict[str, str]) -> None:
     user = people["alice"]
     barrier = threading.Barrier(2)

@@ -12,6 +12,8 @@ Each override is one named step of :class:`ScimService` or :class:`ScimHandler`:
 
 from __future__ import annotations
 
+import random
+import time
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any, cast
@@ -44,7 +46,7 @@ from chalicelib.scim.provider import OneModelUser
 from chalicelib.store.group_resources import GroupChange
 from chalicelib.store.storage import DynamoScimStorage
 
-MAX_WRITE_ATTEMPTS = 5
+MAX_WRITE_ATTEMPTS = 8
 MAX_USER_NAME_LENGTH = 256
 UNKNOWN_ATTRIBUTE_PREFIX = "Extra inputs are not permitted: "
 
@@ -112,11 +114,17 @@ class ProvisioningService(ScimService):
         if isinstance(resource, User):
             self.check_user(resource)
             resource[OneModelUser] = OneModelUser(allow_sso_login=True, auto_assign_roles=True)
+            if resource.active is None:  # OneLogin's templates omit it: a provisioned user is an enabled one
+                resource.active = True
         return resource
 
     def apply_replacement(
         self, current: Resource[Any], replacement: Resource[Any], conditions: Conditions
     ) -> Resource[Any] | None:
+        if isinstance(replacement, User) and replacement.active is None:
+            # RFC 7644 §3.5.1 lets an omitted readWrite attribute keep its value: a PUT without
+            # active (OneLogin's templates) neither disables nor re-enables the account.
+            replacement.active = getattr(current, "active", None)
         replaced = super().apply_replacement(current, replacement, conditions)
         if isinstance(replaced, User):
             self.check_user(replaced)
@@ -280,3 +288,5 @@ def _attempts(conditions: Conditions) -> Any:
         yield attempt
         if attempt.succeeded:
             return
+        # Full jitter, so writers that collided do not collide again (5 ms, 10 ms, ... at most 320 ms).
+        time.sleep(random.uniform(0, 0.005 * 2 ** min(number, 6)))

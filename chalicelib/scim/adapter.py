@@ -24,6 +24,7 @@ from scim2_server.service import scim_exception_of
 from chalicelib.config import Settings, settings
 from chalicelib.provisioning.passwords import PasswordPolicy, hash_password
 from chalicelib.provisioning.service import FilterLimits, ProvisioningHandler, ProvisioningService
+from chalicelib.scim import dialects
 from chalicelib.scim.access_log import log_request
 from chalicelib.scim.provider import build_provider
 from chalicelib.store.connection import dynamodb
@@ -75,7 +76,7 @@ class ScimApi:
 
     def serve(self, request: Request, caller: Caller | None) -> Response:
         started = time.perf_counter()
-        scim_request = self.read_request(request)
+        scim_request = dialects.normalise(self.read_request(request))
         try:
             if caller is None:
                 response = self.service.service_provider_config(scim_request.url, scim_request.query)
@@ -96,6 +97,10 @@ class ScimApi:
             latency_ms=round((time.perf_counter() - started) * 1000, 1),
         )
         return self.write_response(response)
+
+    def unavailable(self, request: Request) -> Response:
+        """503 with Retry-After, for a request whose credential could not be checked."""
+        return self.write_response(self.error_response(request, Unavailable("credentials table unavailable")))
 
     def check_limits(self, request: ScimRequest) -> None:
         """Refuse what is over the announced limits before any work is done."""

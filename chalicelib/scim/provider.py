@@ -4,12 +4,15 @@
 is one the storage really implements.
 """
 
-from typing import Annotated
+import re
+from typing import Annotated, Generic
 
+from pydantic import AfterValidator
 from scim2_models import (
     AuthenticationScheme,
     Bulk,
     ChangePassword,
+    Email,
     EnterpriseUser,
     ETag,
     Extension,
@@ -24,10 +27,11 @@ from scim2_models import (
     ScimProvider,
     ServiceProviderConfig,
     Sort,
-    User,
 )
+from scim2_models import User as CoreUser
 from scim2_models.annotations import CaseExact
 from scim2_models.reference import External
+from scim2_models.resources.resource import AnyExtension
 from scim2_models.urn import URN
 
 from chalicelib.config import Settings
@@ -64,6 +68,29 @@ class OneModelUser(Extension):
 
     application_access_roles: Annotated[list[str] | None, Mutability.read_only] = None
     """The user's effective Application Access Roles: the union of the role mapping over the user's groups."""
+
+
+_EMAIL_ADDRESS = re.compile(r"[^@\s]+@[^@\s]+")
+
+
+def _valid_email(address: str | None) -> str | None:
+    if address is not None and not _EMAIL_ADDRESS.fullmatch(address):
+        raise ValueError("an email address is local-part@domain")
+    return address
+
+
+class VerbatimEmail(Email):
+    """An email address kept as sent. scim2-models' EmailStr lowercases the domain, while Entra ID expects
+    values "stored in the same format they were sent" (entra/06_create_user_with_nulls.json), and refuses
+    special-use domains, while Okta's own test users are ``@okta.local`` (okta/02_create_user.json)."""
+
+    value: Annotated[str | None, AfterValidator(_valid_email)] = None
+
+
+# The core User with verbatim emails. Named and undocumented like scim2-models' own User, since
+# /Schemas publishes the class name and docstring: discovery stays exactly RFC 7643 §8.7.1's User.
+class User(CoreUser[AnyExtension], Generic[AnyExtension]):
+    emails: list[VerbatimEmail] | None = None  # type: ignore[assignment]
 
 
 UserResource = User[EnterpriseUser | CustomUser | OneModelUser]

@@ -153,6 +153,8 @@ class GroupTable:
         updated: GroupRecord,
         add: Sequence[Membership] = (),
         remove: Sequence[str] = (),
+        *,
+        pinned: bool = True,
     ) -> GroupRecord:
         """Write a new state of the group and only the memberships that change: O(changes), whatever its size.
 
@@ -161,6 +163,10 @@ class GroupTable:
         new version and displayName claim) in one transaction, then write the
         memberships in batches: every membership write is idempotent, so a retry
         of an interrupted request converges to the same state.
+
+        Membership changes commute: unless the caller ``pinned`` the version
+        (If-Match) or the group's own attributes change, the group item only gets
+        its version incremented, so concurrent member PATCHes never conflict.
 
         :raises Conflict: When the group's version is no longer ``current.version``.
         :raises NotFound: When the group is gone.
@@ -178,17 +184,32 @@ class GroupTable:
             "ConditionExpression": "version = :v",
             "ExpressionAttributeValues": {":v": {"N": str(current.version)}},
         }
-        group_ops = [{"Put": {**self._put(updated), **guarded}}, *claim_ops]
+        commutes = not pinned and not claim_ops and updated.document == current.document
+        group_op: dict[str, Any] = {"Put": {**self._put(updated), **guarded}}
+        if commutes:
+            group_op = {
+                "Update": {
+                    "TableName": self.table,
+                    "Key": self._key(GROUP_PREFIX + current.id),
+                    "UpdateExpression": "SET version = version + :one, last_modified = :now",
+                    "ConditionExpression": "attribute_exists(pk)",
+                    "ExpressionAttributeValues": {":one": {"N": "1"}, ":now": {"S": updated.last_modified}},
+                }
+            }
+        group_ops = [group_op, *claim_ops]
         member_keys = [self._key(f"{MEMBER_PREFIX}{current.id}#{user_id}") for user_id in remove]
         if len(group_ops) + len(add) + len(remove) <= TRANSACTION_LIMIT:
             member_ops = [{"Put": self._member_put(m)} for m in add]
             member_ops += [{"Delete": {"TableName": self.table, "Key": key}} for key in member_keys]
             self._transact(group_ops + member_ops, current, updated, claims=len(claim_ops))
-            return updated
-        self._transact(group_ops, current, updated, claims=len(claim_ops))
-        requests = [{"PutRequest": {"Item": self._member_put(m)["Item"]}} for m in add]
-        requests += [{"DeleteRequest": {"Key": key}} for key in member_keys]
-        batch_write(self.client, self.table, requests)
+        else:
+            self._transact(group_ops, current, updated, claims=len(claim_ops))
+            requests = [{"PutRequest": {"Item": self._member_put(m)["Item"]}} for m in add]
+            requests += [{"DeleteRequest": {"Key": key}} for key in member_keys]
+            batch_write(self.client, self.table, requests)
+        if commutes:
+            # Other writers may have incremented the version too: read the one this write left.
+            return self.get(current.id) or updated
         return updated
 
     def delete(self, current: GroupRecord) -> None:

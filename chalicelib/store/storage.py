@@ -43,7 +43,7 @@ from scim2_server.storage import ScimStorage, SearchPage
 
 from chalicelib.config import Settings
 from chalicelib.store.claims import ClaimIndex
-from chalicelib.store.errors import Conflict, NotFound, Taken, Unavailable
+from chalicelib.store.errors import Conflict, NotFound, Taken, Unavailable, cancellation_codes
 from chalicelib.store.group_resources import GroupChange, GroupResources
 from chalicelib.store.groups import GroupRecord, GroupTable, Membership
 from chalicelib.store.paging import (
@@ -243,7 +243,7 @@ class DynamoScimStorage(ScimStorage):
                 created=current.created,
                 last_modified=self.clock().isoformat(),
             )
-            written = self.groups.change(current, updated, memberships, removed)
+            written = self.groups.change(current, updated, memberships, removed, pinned=expected_version is not None)
             return self.group_resources.resource(resource_type, written, None)
 
     # -- Users ------------------------------------------------------------
@@ -489,7 +489,9 @@ def _translated() -> Iterator[None]:
     except NotFound:
         raise NotFoundException(detail="The resource does not exist") from None
     except botocore.exceptions.ClientError as error:
-        if error.response.get("Error", {}).get("Code") in _RETRYABLE_CODES:
+        code = error.response.get("Error", {}).get("Code")
+        # A transaction that collided with another one on the same items: the client retries.
+        if code in _RETRYABLE_CODES or "TransactionConflict" in cancellation_codes(error):
             raise Unavailable(str(error)) from error
         raise
     except botocore.exceptions.BotoCoreError as error:

@@ -1,0 +1,195 @@
+"""A third-party RFC 7643/7644 conformance suite, scim2-tester, against the real server of `make run`.
+
+The server is started exactly as `make run` starts it (``python -m devserver``), and scim2-tester talks
+to it over real HTTP with HTTP Basic (client ID and secret), as Okta does. Every check that fails is
+listed below with the reason; a new failure, or a listed check that starts passing, fails this test,
+so the list stays the truth about our conformance. `pytest -s tests/test_conformance.py` prints the score.
+"""
+
+import os
+import queue
+import random
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from importlib.metadata import version
+from pathlib import Path
+from typing import IO
+
+import httpx2
+import pytest
+from scim2_client.engines.httpx2 import SyncSCIMClient
+from scim2_tester import CheckResult, Status, check_server
+
+from tests.conftest import PROJECT_DIR
+
+SUITE = "scim2-tester"
+PASSED = {Status.SUCCESS, Status.COMPLIANT, Status.ACCEPTABLE}
+FAILED = {Status.ERROR, Status.CRITICAL, Status.DEVIATION}
+ONEMODEL_USER = "urn:onemodel:params:scim:schemas:extension:2.0:User"
+
+# Every check scim2-tester fails on our server, as "<resource type> <check>[ <attribute>]", with the reason.
+EXPECTED_FAILURES = {
+    # Deliberate: users are never erased. DELETE /Users/{id} answers 204 and deactivates; the user stays
+    # readable with active:false, while the check wants 404 afterwards (RFC 7644 §3.6).
+    "User object_deletion": "DELETE deactivates users (204, still readable with active:false); never 404",
+    # Gap: POST /scim/v2/.search (a search over all resource types, RFC 7644 §3.4.3, a MAY) has no route, so
+    # it answers 404 "No SCIM endpoint at this path". The check counts 501 as "not supported" (skipped);
+    # /Users/.search and /Groups/.search work. Fixed by a /.search route answering 501, like /Bulk.
+    "User search_with_attributes": "server-root POST /.search is unrouted: 404 instead of 501",
+    "Group search_with_attributes": "server-root POST /.search is unrouted: 404 instead of 501",
+    # Suite limitation: our product extension holds only readOnly, server-maintained attributes. The suite
+    # PATCHes an empty extension / removes it and expects those values gone; the server keeps them, as
+    # RFC 7643 §2.2 readOnly says.
+    f"User check_add_attribute {ONEMODEL_USER}": "read-only product extension keeps its server-set values",
+    f"User check_replace_attribute {ONEMODEL_USER}": "read-only product extension keeps its server-set values",
+    f"User check_remove_attribute {ONEMODEL_USER}": "read-only product extension keeps its server-set values",
+    # Deliberate: the server sets each member's display to the member's userName (RFC 7643 §2.4: display is
+    # not the client's to change), but /Schemas, from scim2-models, calls members.display readWrite, so the
+    # suite sends a random display and expects it back.
+    "Group check_add_attribute members": "members.display is the member's userName, not the client's value",
+    "Group check_replace_attribute members": "members.display is the member's userName, not the client's value",
+}
+EXPECTED = set(EXPECTED_FAILURES)
+
+
+@dataclass
+class Run:
+    results: list[CheckResult]
+    seconds: float
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def _started(process: subprocess.Popen[str], log: Path, timeout: float = 60) -> dict[str, str]:
+    """The SCIM_* lines `make run` prints once it listens, read without hanging if it never does."""
+    assert process.stdout is not None
+    lines: queue.Queue[str] = queue.Queue()
+
+    def forward(stdout: IO[str]) -> None:
+        for line in stdout:
+            lines.put(line)
+
+    threading.Thread(target=forward, args=(process.stdout,), daemon=True).start()
+    variables: dict[str, str] = {}
+    deadline = time.monotonic() + timeout
+    while len(variables) < 4:
+        try:
+            line = lines.get(timeout=max(0.0, deadline - time.monotonic()))
+        except queue.Empty:
+            break
+        if "=" in line:
+            key, value = line.strip().split("=", 1)
+            variables[key] = value
+    if len(variables) < 4:
+        process.kill()
+        pytest.fail(f"`python -m devserver` did not start; its stderr ends with:\n{log.read_text()[-3000:]}")
+    return variables
+
+
+@pytest.fixture(scope="module")
+def devserver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    log = tmp_path_factory.mktemp("conformance") / "devserver.log"
+    env = {k: v for k, v in os.environ.items() if k != "TABLE_PREFIX"}
+    with log.open("w") as stderr:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "devserver", "--port", str(_free_port())],
+            cwd=PROJECT_DIR,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=stderr,  # a file, not a pipe: the server logs every request, and a full pipe would stall it
+            text=True,
+        )
+        try:
+            yield _started(process, log)
+        finally:
+            if process.poll() is None:
+                process.send_signal(signal.SIGINT)
+                try:
+                    process.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
+
+
+@pytest.fixture(scope="module")
+def conformance(devserver: dict[str, str]) -> Run:
+    http = httpx2.Client(
+        base_url=devserver["SCIM_BASE_URL"],
+        auth=(devserver["SCIM_CLIENT_ID"], devserver["SCIM_CLIENT_SECRET"]),
+        timeout=30,
+        # A new connection per request: `chalice local` stalls ~44 ms per keep-alive request (DESIGN.md),
+        # which doubles the suite's ~850 requests from ~20 s to ~45 s.
+        limits=httpx2.Limits(max_keepalive_connections=0),
+    )
+    # The suite picks some values (booleans, enumerations) with `random`: seed it, so a run is repeatable,
+    # and give the other tests their random state back.
+    state = random.getstate()
+    random.seed(7644)
+    started = time.monotonic()
+    try:
+        with http:
+            results = check_server(SyncSCIMClient(http))
+    finally:
+        random.setstate(state)
+    return Run(results, time.monotonic() - started)
+
+
+def check_name(result: CheckResult) -> str:
+    """``<resource type> <check>[ <attribute>]``: one name per check, stable between runs."""
+    name = f"{result.resource_type or '-'} {result.title}"
+    if isinstance(result.data, dict) and isinstance(result.data.get("urn"), str):
+        name += f" {result.data['urn']}"
+    return name
+
+
+def _summary(run: Run) -> str:
+    counts = Counter(
+        "passed" if r.status in PASSED else "failed" if r.status in FAILED else "skipped" for r in run.results
+    )
+    lines = [
+        f"{SUITE} {version(SUITE)}: {counts['passed']} of {len(run.results)} checks passed, "
+        f"{counts['failed']} failed, {counts['skipped']} skipped, in {run.seconds:.1f} s"
+    ]
+    for result in run.results:
+        if result.status in FAILED:
+            name = check_name(result)
+            known = EXPECTED_FAILURES.get(name)
+            first_line = (result.reason or "").partition("\n")[0][:200]
+            why = f"expected: {known}" if known else f"UNEXPECTED: {first_line}"
+            lines.append(f"  {result.status.name:9} {name} ({why})")
+    return "\n".join(lines)
+
+
+def test_conformance_failures_are_exactly_the_known_ones(conformance: Run) -> None:
+    print("\n" + _summary(conformance))
+    failing = sorted(check_name(r) for r in conformance.results if r.status in FAILED)
+    unexpected = {
+        check_name(r): r.reason for r in conformance.results if r.status in FAILED and check_name(r) not in EXPECTED
+    }
+    now_passing = sorted(EXPECTED - set(failing))
+
+    assert failing == sorted(EXPECTED), (
+        f"new failures: {unexpected}\n"
+        f"listed as failing but no longer failing (remove them from EXPECTED_FAILURES): {now_passing}"
+    )
+
+
+def test_conformance_suite_exercised_both_resource_types(conformance: Run) -> None:
+    """Guard against a vacuous pass: discovery worked and the CRUD and PATCH checks ran for User and Group."""
+    ran = {(r.resource_type, r.title) for r in conformance.results if r.status is not Status.SKIPPED}
+    for resource_type in ("User", "Group"):
+        for title in ("object_creation", "object_query", "object_replacement", "check_add_attribute"):
+            assert (resource_type, title) in ran
+    assert not [check_name(r) for r in conformance.results if r.status is Status.SKIPPED]

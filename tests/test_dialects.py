@@ -1,0 +1,124 @@
+"""The IdP dialect rewrites, one row per quirk: the IdP's request in, the RFC's form out (chalicelib/scim/dialects.py).
+
+The replays in tests/test_idp_*.py prove each quirk end to end; these rows pin the rewrite itself.
+"""
+
+import json
+from typing import Any
+
+import pytest
+from scim2_server.requests import ScimRequest
+
+from chalicelib.scim.dialects import normalise
+
+BASE = "https://scim.example.com/api/scim/v2"
+USER = "urn:ietf:params:scim:schemas:core:2.0:User"
+GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
+ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
+PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+MANAGER = {"value": "m-1", "$ref": f"{BASE}/Users/m-1"}
+
+
+def rewritten(method: str, path: str, body: Any) -> Any:
+    request = normalise(ScimRequest(method=method, base_url=BASE, path=path, body=json.dumps(body).encode()))
+    return json.loads(request.body)
+
+
+def patch(*operations: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    return {"schemas": [PATCH_OP], **extra, "Operations": list(operations)}
+
+
+@pytest.mark.parametrize(
+    ("idp_request", "rfc_request"),
+    [
+        pytest.param(
+            ("POST", "/Users", {"schemas": [USER], "userName": "a", "addresses": None, "department": None}),
+            {"schemas": [USER], "userName": "a"},
+            id="entra-json-nulls-are-absent",
+        ),
+        pytest.param(
+            ("POST", "/Users", {"schemas": [USER, "urn:ietf:params:scim:schemas:extension:enterprise:2.0User"]}),
+            {"schemas": [USER, ENTERPRISE]},
+            id="entra-misspelled-enterprise-urn",
+        ),
+        pytest.param(
+            (
+                "POST",
+                "/Groups",
+                {"schemas": [GROUP, "http://schemas.microsoft.com/2006/11/ResourceManagement/ADSCIM/2.0/Group"]},
+            ),
+            {"schemas": [GROUP]},
+            id="entra-adscim-group-schema",
+        ),
+        pytest.param(
+            ("PUT", "/Users/u-1", {"schemas": ["urn:scim:schemas:core:1.0"], "userName": "a"}),
+            {"schemas": [USER], "userName": "a"},
+            id="onelogin-scim-1-core-urn-on-users",
+        ),
+        pytest.param(
+            ("POST", "/Groups", {"schemas": ["urn:scim:schemas:core:1.0"], "displayName": "g"}),
+            {"schemas": [GROUP], "displayName": "g"},
+            id="onelogin-scim-1-core-urn-on-groups",
+        ),
+        pytest.param(
+            ("POST", "/Users", {"schemas": [USER], ENTERPRISE: {"manager": "m-1"}}),
+            {"schemas": [USER], ENTERPRISE: {"manager": MANAGER}},
+            id="entra-manager-as-an-id",
+        ),
+        pytest.param(
+            ("POST", "/Users", {ENTERPRISE: {"manager": {"value": "m-1", "displayName": "Jane"}}}),
+            {ENTERPRISE: {"manager": {**MANAGER, "displayName": "Jane"}}},
+            id="onelogin-manager-without-ref",
+        ),
+        pytest.param(
+            (
+                "PATCH",
+                "/Users/u-1",
+                patch({"op": "Replace", "name": "active", "path": "active", "value": "True"}, id="u-1"),
+            ),
+            patch({"op": "Replace", "path": "active", "value": "True"}),
+            id="entra-patch-with-id-and-operation-name",
+        ),
+        pytest.param(
+            ("PATCH", "/Users/u-1", patch({"op": "Add", "path": "manager", "value": [{"$ref": None, "value": "m-1"}]})),
+            patch({"op": "Add", "path": f"{ENTERPRISE}:manager", "value": {"$ref": None, "value": "m-1"}}),
+            id="entra-manager-as-a-one-element-list",
+        ),
+        pytest.param(
+            ("PATCH", "/Users/u-1", patch({"op": "Replace", "path": f"{ENTERPRISE}:manager", "value": "m-1"})),
+            patch({"op": "Replace", "path": f"{ENTERPRISE}:manager", "value": MANAGER}),
+            id="entra-manager-path-with-an-id",
+        ),
+        pytest.param(
+            ("PATCH", "/Users/u-1", patch({"op": "replace", "value": {f"{ENTERPRISE}:manager": "m-1", "title": "x"}})),
+            patch({"op": "replace", "value": {f"{ENTERPRISE}:manager": MANAGER, "title": "x"}}),
+            id="entra-flagged-pathless-manager",
+        ),
+    ],
+)
+def test_idp_forms_are_rewritten_into_the_rfc_form(idp_request: tuple[str, str, Any], rfc_request: Any) -> None:
+    assert rewritten(*idp_request) == rfc_request
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("PATCH", "/Users/u-1", patch({"op": "replace", "path": "title", "value": None})),
+        ("POST", "/Users/.search", {"filter": "userName eq null", "attributes": None}),
+        ("GET", "/Users", {"schemas": ["urn:scim:schemas:core:1.0"]}),
+        ("POST", "/Users", {"schemas": [USER], "userName": "a", "emails": [{"value": "A@Example.com"}]}),
+    ],
+)
+def test_requests_without_a_quirk_pass_byte_for_byte(method: str, path: str, body: Any) -> None:
+    raw = json.dumps(body, indent=3).encode()
+
+    request = normalise(ScimRequest(method=method, base_url=BASE, path=path, body=raw))
+
+    assert request.body == raw
+
+
+@pytest.mark.parametrize("raw", [b"", b"not json", b"[1, 2]", b"\xff\xfe", b"[" * 100_000])
+def test_bodies_that_are_not_json_objects_are_left_for_the_library_to_refuse(raw: bytes) -> None:
+    request = normalise(ScimRequest(method="POST", base_url=BASE, path="/Users", body=raw))
+
+    assert request.body == raw

@@ -1,0 +1,279 @@
+"""Races and DynamoDB faults: nothing lost, never a 500, the store's invariants hold after every fault."""
+
+import json
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import botocore.exceptions
+import pytest
+from botocore.awsrequest import AWSResponse
+from moto.core.botocore_stubber import BotocoreStubber, MockRawResponse
+
+from chalicelib.config import settings
+from chalicelib.store import connection, invariants
+from chalicelib.store.users import UserRecord, UserTable
+from tests.conftest import Scim, user_body
+
+GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
+PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+
+
+def assert_invariants(tenant: str = "acme") -> invariants.Report:
+    config = settings()
+    report = invariants.check(connection.dynamodb(config), config.users_table, config.groups_table, tenant)
+    assert report.violations == []
+    return report
+
+
+def run_together(count: int, action: Callable[[int], Any]) -> list[Any]:
+    barrier = threading.Barrier(count)
+    results: list[Any] = [None] * count
+
+    def worker(number: int) -> None:
+        barrier.wait()
+        results[number] = action(number)
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results
+
+
+def new_users(count: int, tenant: str = "acme") -> list[str]:
+    now = datetime.now(UTC).isoformat()
+    records = [
+        UserRecord(
+            id=str(uuid.uuid4()),
+            document={"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": f"{uuid.uuid4()}@x.com"},
+            user_name=(name := f"{uuid.uuid4()}@x.com"),
+            user_name_key=name,
+            external_id=None,
+            active=True,
+            version=1,
+            created=now,
+            last_modified=now,
+        )
+        for _ in range(count)
+    ]
+    UserTable(connection.dynamodb(settings()), settings().users_table, tenant).bulk_insert(records)
+    return [record.id for record in records]
+
+
+def members(ids: list[str]) -> list[dict[str, str]]:
+    return [{"value": user_id} for user_id in ids]
+
+
+# -- Races ------------------------------------------------------------------
+
+pytestmark = pytest.mark.usefixtures("atomic_dynamodb_calls")
+
+
+def test_20_concurrent_creates_of_one_user_name_give_one_201_and_19_409(scim: Scim) -> None:
+    statuses = run_together(20, lambda n: scim.post("/Users", user_body("same@example.com")).status_code)
+
+    assert sorted(statuses) == [201] + [409] * 19
+    assert scim.get('/Users?filter=userName eq "same@example.com"').json["totalResults"] == 1
+    assert_invariants()
+
+
+def test_concurrent_patches_adding_different_members_keep_every_member(scim: Scim) -> None:
+    users = new_users(10)
+    group = scim.post("/Groups", {"schemas": [GROUP], "displayName": "Crowd"}).json["id"]
+
+    def add(n: int) -> int:
+        body = {"schemas": [PATCH_OP], "Operations": [{"op": "add", "path": "members", "value": members([users[n]])}]}
+        return int(scim.patch(f"/Groups/{group}", body).status_code)
+
+    assert run_together(10, add) == [204] * 10
+    assert sorted(m["value"] for m in scim.get(f"/Groups/{group}").json["members"]) == sorted(users)
+    assert_invariants()
+
+
+def test_concurrent_patches_of_different_attributes_of_one_user_keep_both(scim: Scim) -> None:
+    user = scim.post("/Users", user_body()).json["id"]
+    changes = [("title", "CFO"), ("nickName", "Babs"), ("displayName", "B. Jensen"), ("locale", "en-GB")]
+
+    def change(n: int) -> int:
+        path, value = changes[n]
+        body = {"schemas": [PATCH_OP], "Operations": [{"op": "replace", "path": path, "value": value}]}
+        return int(scim.patch(f"/Users/{user}", body).status_code)
+
+    assert run_together(len(changes), change) == [200] * len(changes)
+    final = scim.get(f"/Users/{user}").json
+    assert [final[path] for path, _ in changes] == [value for _, value in changes]
+    assert_invariants()
+
+
+def test_a_rename_racing_a_create_of_the_same_display_name_leaves_one_owner(scim: Scim) -> None:
+    for attempt in range(5):
+        name = f"Contested {attempt}"
+        group = scim.post("/Groups", {"schemas": [GROUP], "displayName": f"Before {attempt}"}).json["id"]
+        rename = {"schemas": [PATCH_OP], "Operations": [{"op": "replace", "path": "displayName", "value": name}]}
+
+        def act(n: int, group: str = group, rename: dict[str, Any] = rename, name: str = name) -> int:
+            if n == 0:
+                return int(scim.patch(f"/Groups/{group}", rename).status_code)
+            return int(scim.post("/Groups", {"schemas": [GROUP], "displayName": name}).status_code)
+
+        statuses = run_together(2, act)
+
+        assert sorted(statuses) in ([204, 409], [201, 409])
+        assert scim.get("/Groups", query={"filter": f'displayName eq "{name}"'}).json["totalResults"] == 1
+        assert_invariants()
+
+
+# -- Faults -----------------------------------------------------------------
+
+
+class Faults:
+    """Fails the n-th DynamoDB call of a request, once or on every retry, before DynamoDB (moto) sees it."""
+
+    KINDS = ("ThrottlingException", "InternalServerError", "TransactionConflict", "ConnectionError")
+
+    def __init__(self) -> None:
+        self.arm(None)
+
+    def arm(self, target: int | None, kind: str = "", persistent: bool = False) -> None:
+        self.calls, self.target, self.kind, self.persistent, self.injected = 0, target, kind, persistent, 0
+        self.operation = ""
+
+    def before_call(self, model: Any, **kwargs: Any) -> None:
+        self.calls += 1
+        self.operation = model.name
+
+    def response(self, request: Any) -> AWSResponse | None:
+        """The failure to answer instead of DynamoDB, or None to let the call through."""
+        if self.target != self.calls or (self.injected and not self.persistent):
+            return None
+        if self.kind == "TransactionConflict" and self.operation != "TransactWriteItems":
+            return None
+        self.injected += 1
+        if self.kind == "ConnectionError":
+            raise botocore.exceptions.EndpointConnectionError(endpoint_url=request.url)
+        if self.kind == "TransactionConflict":
+            body: dict[str, Any] = {
+                "__type": "com.amazonaws.dynamodb.v20120810#TransactionCanceledException",
+                "message": "injected",
+                "CancellationReasons": [{"Code": "TransactionConflict"}],
+            }
+            status = 400
+        else:
+            body = {"__type": f"com.amazonaws.dynamodb.v20120810#{self.kind}", "message": "injected"}
+            status = 400 if self.kind == "ThrottlingException" else 500
+        return AWSResponse(request.url, status, {}, MockRawResponse(json.dumps(body).encode()))
+
+
+@pytest.fixture
+def faults(aws: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[Faults]:
+    monkeypatch.setattr("botocore.retries.standard.ExponentialBackoff.delay_amount", lambda self, context: 0)
+    monkeypatch.setattr("chalicelib.store.batch._backoff", lambda round_number: None)
+    injector = Faults()
+    stubber = BotocoreStubber.__call__
+
+    def faulty(self: Any, event_name: str, request: Any, **kwargs: Any) -> Any:
+        return injector.response(request) or stubber(self, event_name, request, **kwargs)
+
+    monkeypatch.setattr(BotocoreStubber, "__call__", faulty)
+    events = connection.dynamodb(settings()).meta.events
+    events.register("before-call.dynamodb.*", injector.before_call)
+    yield injector
+    events.unregister("before-call.dynamodb.*", injector.before_call)
+
+
+def _user_scenarios(scim: Scim) -> dict[str, Callable[[], Any]]:
+    def created() -> str:
+        return str(scim.post("/Users", user_body(f"{uuid.uuid4()}@example.com")).json["id"])
+
+    def put() -> Callable[[], Any]:
+        user = created()
+        return lambda: scim.put(f"/Users/{user}", user_body(f"{uuid.uuid4()}@example.com"))
+
+    def patch() -> Callable[[], Any]:
+        user = created()
+        body = {"schemas": [PATCH_OP], "Operations": [{"op": "replace", "path": "title", "value": "CFO"}]}
+        return lambda: scim.patch(f"/Users/{user}", body)
+
+    def delete() -> Callable[[], Any]:
+        user = created()
+        return lambda: scim.delete(f"/Users/{user}")
+
+    return {
+        "create user": lambda: (
+            lambda: scim.post("/Users", user_body(f"{uuid.uuid4()}@example.com", password="Correct-Horse-42"))
+        ),
+        "replace user": put,
+        "patch user": patch,
+        "deactivate user": delete,
+    }
+
+
+def _group_scenarios(scim: Scim) -> dict[str, Callable[[], Any]]:
+    def group(size: int) -> str:
+        body = {"schemas": [GROUP], "displayName": str(uuid.uuid4()), "members": members(new_users(size))}
+        return str(scim.post("/Groups", body).json["id"])
+
+    def create(size: int) -> Callable[[], Any]:
+        ids = new_users(size)
+        return lambda: scim.post(
+            "/Groups", {"schemas": [GROUP], "displayName": str(uuid.uuid4()), "members": members(ids)}
+        )
+
+    def add(size: int) -> Callable[[], Any]:
+        target, ids = group(2), new_users(size)
+        body = {"schemas": [PATCH_OP], "Operations": [{"op": "add", "path": "members", "value": members(ids)}]}
+        return lambda: scim.patch(f"/Groups/{target}", body)
+
+    def put() -> Callable[[], Any]:
+        target, ids = group(3), new_users(2)
+        return lambda: scim.put(
+            f"/Groups/{target}", {"schemas": [GROUP], "displayName": "Renamed " + target, "members": members(ids)}
+        )
+
+    def delete() -> Callable[[], Any]:
+        target = group(3)
+        return lambda: scim.delete(f"/Groups/{target}")
+
+    return {
+        "create group": lambda: create(3),
+        "add a member": lambda: add(1),
+        "replace group": put,
+        "delete group": delete,
+    }
+
+
+@pytest.mark.parametrize("family", ["users"])
+def test_every_injected_fault_gives_success_or_503_and_keeps_the_invariants(
+    scim: Scim, faults: Faults, family: str
+) -> None:
+    scenarios = _user_scenarios(scim) if family == "users" else _group_scenarios(scim)
+    outcomes: dict[int, int] = {}
+    for name, prepare in scenarios.items():
+        faults.arm(None)
+        prepare()()
+        calls = faults.calls
+        # One kind per call, rotating, once and persistent alternately: every call of every
+        # write path is failed, and every kind of failure hits every path.
+        for call in range(1, calls + 1):
+            for kind, persistent in [
+                (Faults.KINDS[(call + shift) % len(Faults.KINDS)], shift % 2 == 1) for shift in (0, 1)
+            ]:
+                if True:
+                    request = prepare()
+                    faults.arm(call, kind, persistent)
+                    response = request()
+                    faults.arm(None)
+                    status = response.status_code
+                    outcomes[status] = outcomes.get(status, 0) + 1
+                    assert status < 300 or status == 503, (name, call, kind, persistent, response.body)
+                    if status == 503:
+                        assert response.headers["Retry-After"]
+                        assert response.json["status"] == "503"
+                    if not persistent and kind == "ThrottlingException":
+                        assert status < 300, (name, call, "a single throttle is retried away")
+                    assert_invariants()
+    print(f"{family}: outcomes of the injected faults by status: {outcomes}")
