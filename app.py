@@ -160,6 +160,18 @@ def delete_group(group_id: str) -> Response:
     return _serve()
 
 
+@_route("", ["GET"])
+def search_all() -> Response:
+    """A search across every resource type at the service root (RFC 7644 §3.4.2)."""
+    return _serve()
+
+
+@_route("/.search", ["POST"])
+def search_all_with_body() -> Response:
+    """The same search with the query in a SearchRequest body (RFC 7644 §3.4.3)."""
+    return _serve()
+
+
 @_route("/Bulk", ["POST"])
 def bulk() -> Response:
     """Announced as unsupported in /ServiceProviderConfig; answers 501 as RFC 7644 §3.12 says."""

@@ -77,7 +77,7 @@ def _parser() -> argparse.ArgumentParser:
     restore.add_argument("path", type=Path, help="a JSON backup, a CSV backup directory or role_mappings.csv")
     checking = commands.add_parser("check", help="verify the tenant's data (uniqueness claims, memberships, versions)")
     checking.add_argument("tenant")
-    checking.add_argument("--repair", action="store_true", help="delete what interrupted writes left behind")
+    checking.add_argument("--repair", action="store_true", help="delete leftovers, set stale member displays")
     return parser
 
 
@@ -123,8 +123,11 @@ def run(args: argparse.Namespace) -> int:
             print(f"VIOLATION: {violation}")
         if report.garbage:
             print(f"{len(report.garbage)} memberships of deleted groups (invisible to SCIM clients)")
-            if args.repair:
-                print(f"Deleted {invariants.repair(client, config.groups_table, report)} of them")
+        if report.stale:
+            print(f"{len(report.stale)} memberships whose members.display is not the user's current userName")
+        if args.repair and (report.garbage or report.stale):
+            written = invariants.repair(client, config.groups_table, report)
+            print(f"Repaired {written} memberships ({len(report.garbage)} deleted, {len(report.stale)} renamed)")
         return 0 if report.ok else 1
     mappings = RoleMappingTable(client, config.role_mappings_table, args.tenant)
     if args.command == "roles":

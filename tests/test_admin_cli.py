@@ -9,7 +9,8 @@ import pytest
 from chalice.test import Client
 
 from admin.__main__ import main
-from tests.conftest import Scim, user_body
+from chalicelib.config import settings
+from tests.conftest import Scim, dynamodb_client, user_body
 
 STAGE = ["--stage", "test"]
 
@@ -143,3 +144,56 @@ def test_without_a_running_make_run_the_cli_says_what_to_do(
     monkeypatch.setattr("admin.target.LOCAL_STORE_FILE", tmp_path / "absent.json")
     assert main(["roles", "show", "acme"]) == 2
     assert "start `make run` first" in capsys.readouterr().err
+
+
+def test_check_reports_and_repair_fixes_leftovers_and_stale_member_displays(
+    scim: Scim, capsys: pytest.CaptureFixture[str]
+) -> None:
+    user = scim.post("/Users", user_body("a@example.com")).json["id"]
+    group = {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "Sales", "members": []}
+    group_id = scim.post("/Groups", {**group, "members": [{"value": user}]}).json["id"]
+    table = f"{settings().groups_table}"
+    client = dynamodb_client()
+    # What an interrupted group delete leaves, and what a rename interrupted before its groups leaves.
+    client.put_item(
+        TableName=table,
+        Item={
+            "pk": {"S": "acme"},
+            "sk": {"S": f"member#gone#{user}"},
+            "group_id": {"S": "gone"},
+            "user_id": {"S": user},
+            "member_key": {"S": f"acme#{user}"},
+        },
+    )
+    client.update_item(
+        TableName=table,
+        Key={"pk": {"S": "acme"}, "sk": {"S": f"member#{group_id}#{user}"}},
+        UpdateExpression="SET display = :d",
+        ExpressionAttributeValues={":d": {"S": "old@example.com"}},
+    )
+    assert scim.get(f"/Groups/{group_id}").json["members"][0]["display"] == "old@example.com"
+
+    code, out, _ = run(capsys, "check", "acme")
+    assert code == 0
+    assert "1 users, 1 groups, 2 memberships checked" in out
+    assert "1 memberships of deleted groups" in out
+    assert "1 memberships whose members.display is not the user's current userName" in out
+
+    code, out, _ = run(capsys, "check", "acme", "--repair")
+    assert "Repaired 2 memberships (1 deleted, 1 renamed)" in out
+
+    code, out, _ = run(capsys, "check", "acme")
+    assert (code, out.strip()) == (0, "1 users, 1 groups, 1 memberships checked")
+    assert scim.get(f"/Groups/{group_id}").json["members"][0]["display"] == "a@example.com"
+
+
+def test_check_fails_on_a_broken_invariant(scim: Scim, capsys: pytest.CaptureFixture[str]) -> None:
+    scim.post("/Users", user_body("a@example.com"))
+    dynamodb_client().delete_item(
+        TableName=settings().users_table, Key={"pk": {"S": "acme"}, "sk": {"S": "userName#a@example.com"}}
+    )
+
+    code, out, _ = run(capsys, "check", "acme")
+
+    assert code == 1
+    assert "VIOLATION: user " in out and "does not own the claim of its userName key 'a@example.com'" in out

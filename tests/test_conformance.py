@@ -39,11 +39,6 @@ EXPECTED_FAILURES = {
     # Deliberate: users are never erased. DELETE /Users/{id} answers 204 and deactivates; the user stays
     # readable with active:false, while the check wants 404 afterwards (RFC 7644 §3.6).
     "User object_deletion": "DELETE deactivates users (204, still readable with active:false); never 404",
-    # Gap: POST /scim/v2/.search (a search over all resource types, RFC 7644 §3.4.3, a MAY) has no route, so
-    # it answers 404 "No SCIM endpoint at this path". The check counts 501 as "not supported" (skipped);
-    # /Users/.search and /Groups/.search work. Fixed by a /.search route answering 501, like /Bulk.
-    "User search_with_attributes": "server-root POST /.search is unrouted: 404 instead of 501",
-    "Group search_with_attributes": "server-root POST /.search is unrouted: 404 instead of 501",
     # Suite limitation: our product extension holds only readOnly, server-maintained attributes. The suite
     # PATCHes an empty extension / removes it and expects those values gone; the server keeps them, as
     # RFC 7643 §2.2 readOnly says.

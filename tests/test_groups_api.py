@@ -364,3 +364,25 @@ def _fill(operation: dict[str, Any], user_id: str) -> dict[str, Any]:
     text = json.dumps(operation).replace("{carol}", user_id).replace("{bob}", user_id)
     filled: dict[str, Any] = json.loads(text)
     return filled
+
+
+def test_members_display_follows_a_rename_of_the_user(scim: Scim, alice: str, bob: str) -> None:
+    groups = [
+        scim.post("/Groups", {"schemas": [GROUP], "displayName": name, "members": [{"value": alice}, {"value": bob}]})
+        for name in ("Sales", "Finance")
+    ]
+    rename = {"schemas": [PATCH_OP], "Operations": [{"op": "replace", "path": "userName", "value": "alice.smith"}]}
+
+    assert scim.patch(f"/Users/{alice}", rename).status_code == 200
+
+    for group in groups:
+        members = {m["value"]: m["display"] for m in scim.get(f"/Groups/{group.json['id']}").json["members"]}
+        assert members == {alice: "alice.smith", bob: "bob@example.com"}
+    listed = scim.get("/Groups", query={"filter": f'members.value eq "{alice}"'}).json["Resources"]
+    assert {m["display"] for g in listed for m in g["members"] if m["value"] == alice} == {"alice.smith"}
+
+    assert scim.put(f"/Users/{alice}", user_body("alice.jones@example.com")).status_code == 200
+    assert {m["display"] for m in scim.get(f"/Groups/{groups[0].json['id']}").json["members"]} == {
+        "alice.jones@example.com",
+        "bob@example.com",
+    }

@@ -62,8 +62,8 @@ def emails(user: dict[str, Any]) -> dict[str, str]:
         ),
         ([{"op": "replace", "value": {CUSTOM: {"personId": "P-9"}}}], lambda u: u[CUSTOM]["personId"] == "P-9"),
         (
-            [{"op": "replace", "path": "active", "value": False}, {"op": "replace", "path": "active", "value": True}],
-            lambda u: u["active"] is True,
+            [{"op": "replace", "path": "active", "value": False}, {"op": "replace", "path": "title", "value": "VP"}],
+            lambda u: u["active"] is False and u["title"] == "VP",
         ),
         ([{"op": "Replace", "path": "displayName", "value": "Babs J"}], lambda u: u["displayName"] == "Babs J"),
     ],
@@ -77,6 +77,27 @@ def test_patch_path_forms(scim: Scim, operations: list[dict[str, Any]], check: A
     assert check(response.json)
     assert scim.get(f"/Users/{user['id']}").json == response.json
     assert response.json["meta"]["version"] != user["meta"]["version"]
+
+
+@pytest.mark.parametrize(
+    "operations",
+    [
+        [{"op": "replace", "path": "active", "value": False}, {"op": "replace", "path": "active", "value": True}],
+        [{"op": "replace", "path": "title", "value": "CFO"}, {"op": "remove", "path": "title"}],
+        [{"op": "replace", "path": "userName", "value": "bjensen@example.com"}],
+        [{"op": "remove", "path": "urn:onemodel:params:scim:schemas:extension:2.0:User"}],
+    ],
+    ids=["toggle back", "set and remove", "same userName", "read-only product extension"],
+)
+def test_a_patch_that_changes_nothing_stored_keeps_the_version(scim: Scim, operations: list[dict[str, Any]]) -> None:
+    user = scim.post("/Users", START).json
+
+    response = scim.patch(f"/Users/{user['id']}", {"schemas": [PATCH_OP], "Operations": operations})
+
+    assert response.status_code == 200, response.body
+    assert response.json["meta"]["version"] == user["meta"]["version"]
+    assert response.headers["ETag"] == user["meta"]["version"]
+    assert scim.get(f"/Users/{user['id']}").json == response.json
 
 
 @pytest.mark.parametrize(

@@ -245,6 +245,38 @@ def test_groups_search_with_post(scim: Scim, people: dict[str, str]) -> None:
     assert [g["displayName"] for g in response.json["Resources"]] == ["Finance"]
 
 
+def test_search_at_the_root_spans_users_and_groups(scim: Scim, other_scim: Scim, people: dict[str, str]) -> None:
+    scim.post("/Groups", {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "Finance"})
+    other_scim.post("/Groups", {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "Fin"})
+    query = 'userName sw "a" or displayName sw "fin"'
+
+    by_get = scim.get("", query={"filter": query, "attributes": "userName,displayName"})
+    by_post = scim.post("/.search", {"schemas": [SEARCH], "filter": query, "attributes": ["userName", "displayName"]})
+
+    for response in (by_get, by_post):
+        assert response.status_code == 200, response.body
+        assert response.json["totalResults"] == 2
+        found = {
+            (r["schemas"][0].rsplit(":", 1)[-1], r.get("userName") or r.get("displayName"))
+            for r in response.json["Resources"]
+        }
+        assert found == {("User", "alice@example.com"), ("Group", "Finance")}
+    assert by_post.json["Resources"] == by_get.json["Resources"]
+
+
+def test_search_at_the_root_pages_across_resource_types(scim: Scim, people: dict[str, str]) -> None:
+    scim.post("/Groups", {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "Finance"})
+    total = scim.get("", query={"count": "0"}).json["totalResults"]
+
+    seen: list[str] = []
+    for start in range(1, total + 1, 2):
+        page = scim.post("/.search", {"schemas": [SEARCH], "startIndex": start, "count": 2}).json
+        seen += [resource["id"] for resource in page["Resources"]]
+
+    assert total == len(people) + 1
+    assert len(seen) == len(set(seen)) == total
+
+
 @pytest.mark.parametrize(
     ("method", "path_suffix", "body"),
     [

@@ -193,9 +193,10 @@ class ProvisioningHandler(ScimHandler):
         if resource_type.name != "User":
             super().delete_resource(resource_type, resource_id, conditions)
             return
+        storage = cast(DynamoScimStorage, self.storage)
         for attempt in _attempts(conditions):
             with attempt:
-                current = self.storage.get(resource_type, resource_id)
+                current = storage.read_for_write(resource_type, resource_id)
                 self.service.check_deletion(current, conditions)
                 if current.active is False:  # type: ignore[attr-defined]
                     return
@@ -240,23 +241,55 @@ class ProvisioningHandler(ScimHandler):
     def patch_resource(
         self, resource_type: ResourceType, resource_id: str, patch_op: PatchOp[Any], conditions: Conditions
     ) -> Resource[Any]:
+        storage = cast(DynamoScimStorage, self.storage)
         result: Resource[Any] | None = None
         for attempt in _attempts(conditions):
             with attempt:
+                current = storage.read_for_write(resource_type, resource_id)
+                assert current.meta is not None
+                version = current.meta.version
                 # Each attempt applies the PATCH to a fresh copy of the operations.
-                result = super().patch_resource(resource_type, resource_id, patch_op.model_copy(deep=True), conditions)
+                patched = self.service.apply_patch(current, patch_op.model_copy(deep=True), conditions)
+                if patched is None:
+                    result = storage.unchanged(resource_type, current)
+                else:
+                    result = storage.update(resource_type, patched, expected_version=version)
         assert result is not None
         return result
 
-    def replace_resource(
-        self, resource_type: ResourceType, current: Resource[Any], replacement: Resource[Any], conditions: Conditions
+    def replace(self, request: ScimRequest) -> ScimResponse:
+        """:rfc:`RFC 7644 §3.5.1`, starting from :meth:`DynamoScimStorage.read_for_write`."""
+        with self.service.provider:
+            target = self.service.route(request, Operation.replace)
+            resource_type = self.service.resource_type_at(cast(str, target.endpoint))
+            self.service.authorize(request, target, resource_type)
+            response_parameters = self.service.read_response_parameters(resource_type, request.query)
+            replacement = self.service.read_replacement(resource_type, request.body, request.header("Content-Type"))
+            with self.storage.operation():
+                resource = self.replace_by_id(
+                    resource_type,
+                    cast(str, target.resource_id),
+                    replacement,
+                    self.service.read_conditions(request),
+                )
+            response = self.service.replacement_response(request.base_url, resource, response_parameters)
+            return self.service.me_response(request, target, response)
+
+    def replace_by_id(
+        self, resource_type: ResourceType, resource_id: str, replacement: Resource[Any], conditions: Conditions
     ) -> Resource[Any]:
+        storage = cast(DynamoScimStorage, self.storage)
         result: Resource[Any] | None = None
         for attempt in _attempts(conditions):
             with attempt:
-                if attempt.number > 1:
-                    current = self.storage.get(resource_type, str(current.id))
-                result = super().replace_resource(resource_type, current, replacement.model_copy(deep=True), conditions)
+                current = storage.read_for_write(resource_type, resource_id)
+                assert current.meta is not None
+                version = current.meta.version
+                replaced = self.service.apply_replacement(current, replacement.model_copy(deep=True), conditions)
+                if replaced is None:
+                    result = storage.unchanged(resource_type, current)
+                else:
+                    result = storage.update(resource_type, replaced, expected_version=version)
         assert result is not None
         return result
 

@@ -113,12 +113,33 @@ class GroupTable:
 
     def group_ids_of(self, user_id: str) -> list[str]:
         """The groups a user belongs to: one query of the ``byMember`` index (eventually consistent)."""
+        return [membership.group_id for membership in self.memberships_of(user_id)]
+
+    def memberships_of(self, user_id: str) -> list[Membership]:
         items = self._query(
             IndexName=GROUPS_BY_MEMBER,
             KeyConditionExpression="member_key = :k",
             ExpressionAttributeValues={":k": {"S": f"{self.tenant}#{user_id}"}},
         )
-        return [item["group_id"]["S"] for item in items]
+        return [self._membership(item) for item in items]
+
+    def set_display(self, memberships: Sequence[Membership], display: str) -> None:
+        """Give these memberships of one user a new ``display`` (its userName): one conditional update each.
+
+        A membership removed meanwhile stays removed: the update requires the item.
+        """
+        for membership in memberships:
+            try:
+                self.client.update_item(
+                    TableName=self.table,
+                    Key=self._key(f"{MEMBER_PREFIX}{membership.group_id}#{membership.user_id}"),
+                    UpdateExpression="SET display = :d",
+                    ConditionExpression="attribute_exists(pk)",
+                    ExpressionAttributeValues={":d": {"S": display}},
+                )
+            except botocore.exceptions.ClientError as error:
+                if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                    raise
 
     # -- Writes -----------------------------------------------------------
 

@@ -11,9 +11,15 @@ Violations break a promise a reader relies on:
 Garbage is what an interrupted multi-step write may leave and no reader sees:
 memberships of a group that no longer exists (group deletion commits the group
 first; its memberships follow). ``repair`` deletes the garbage.
+
+Stale is a membership whose ``display`` is not its user's userName: a rename
+that stopped before updating every group, or a member added with the old name
+while the membership index lagged. The next write of the user, or ``repair``,
+sets it.
 """
 
 from collections.abc import Iterator
+from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,6 +32,7 @@ from chalicelib.store.users import USER_NAME_PREFIX, USER_PREFIX
 class Report:
     violations: list[str] = field(default_factory=list)
     garbage: list[dict[str, Any]] = field(default_factory=list)
+    stale: list[tuple[dict[str, Any], str]] = field(default_factory=list)
     users: int = 0
     groups: int = 0
     memberships: int = 0
@@ -58,11 +65,13 @@ def check(client: Any, users_table: str, groups_table: str, tenant: str) -> Repo
     """Read every item of the tenant (a full read: an operator's tool, never on a request path)."""
     report = Report()
     users: dict[str, str] = {}
+    user_names: dict[str, str] = {}
     user_claims: dict[str, str] = {}
     for item in _items(client, users_table, tenant):
         sk = item["sk"]["S"]
         if sk.startswith(USER_PREFIX):
             users[item["id"]["S"]] = item["user_name_key"]["S"]
+            user_names[item["id"]["S"]] = item["user_name"]["S"]
             _check_meta(report, "user", item)
         elif sk.startswith(USER_NAME_PREFIX):
             user_claims[sk.removeprefix(USER_NAME_PREFIX)] = item["user_id"]["S"]
@@ -97,11 +106,22 @@ def check(client: Any, users_table: str, groups_table: str, tenant: str) -> Repo
             report.garbage.append({"pk": item["pk"], "sk": item["sk"]})
         elif user_id not in users:
             report.violations.append(f"group {group_id} has member {user_id}, who is not a user of the tenant")
+        elif item.get("display", {}).get("S") != user_names[user_id]:
+            report.stale.append(({"pk": item["pk"], "sk": item["sk"]}, user_names[user_id]))
     report.users, report.groups, report.memberships = len(users), len(groups), len(memberships)
     return report
 
 
 def repair(client: Any, groups_table: str, report: Report) -> int:
-    """Delete the garbage a report found; returns how many items were deleted."""
+    """Delete the garbage a report found and set stale displays; returns how many items were written."""
     batch_write(client, groups_table, [{"DeleteRequest": {"Key": key}} for key in report.garbage])
-    return len(report.garbage)
+    for key, display in report.stale:
+        with suppress(client.exceptions.ConditionalCheckFailedException):  # removed meanwhile
+            client.update_item(
+                TableName=groups_table,
+                Key=key,
+                UpdateExpression="SET display = :d",
+                ConditionExpression="attribute_exists(pk)",
+                ExpressionAttributeValues={":d": {"S": display}},
+            )
+    return len(report.garbage) + len(report.stale)

@@ -124,6 +124,8 @@ class DynamoScimStorage(ScimStorage):
         self.hash_password = hash_password
         self.clock = clock
         self.default_page_size = settings.default_page_size
+        # Users read by read_for_write, so that the write that follows does not read them again.
+        self._read_for_write: dict[str, UserRecord] = {}
 
     supports_cursors = True
 
@@ -211,6 +213,31 @@ class DynamoScimStorage(ScimStorage):
             _check_version(expected_version, group.version)
             self.groups.delete(group)
 
+    # -- Read-modify-write ------------------------------------------------
+
+    def read_for_write(self, resource_type: ResourceType, resource_id: str) -> Resource[Any]:
+        """The stored resource a PUT, PATCH or DELETE starts from: one key read for a user.
+
+        A user comes without ``groups`` and effective roles: they are read-only, so no
+        write uses them, and leaving them out saves a query and two batch reads. The
+        record is kept for the update that follows (its write is conditioned on the
+        version read here, so nothing another writer did in between is lost).
+        """
+        if not _is_user(resource_type):
+            return self.get(resource_type, resource_id)
+        with _translated():
+            record = self._user(resource_type, resource_id)
+            self._read_for_write[record.id] = record
+            return self.user_resources.resources(resource_type, [record], with_groups=False)[0]
+
+    def unchanged(self, resource_type: ResourceType, resource: Resource[Any]) -> Resource[Any]:
+        """A resource from :meth:`read_for_write` that no write changed, complete as a response shows it."""
+        record = self._read_for_write.get(str(resource.id)) if _is_user(resource_type) else None
+        if record is None:
+            return resource
+        with _translated():
+            return self._written_user(resource_type, record)
+
     # -- Group membership, O(changed members) -----------------------------
 
     def patch_group(
@@ -261,7 +288,10 @@ class DynamoScimStorage(ScimStorage):
     def _update_user(
         self, resource_type: ResourceType, resource: Resource[Any], expected_version: str | None
     ) -> Resource[Any]:
-        current = self._user(resource_type, cast(str, resource.id))
+        user_id = cast(str, resource.id)
+        current = self._read_for_write.pop(user_id, None)
+        if current is None or version_of(expected_version) != current.version:
+            current = self._user(resource_type, user_id)
         _check_version(expected_version, current.version)
         updated = self.user_resources.record(
             resource,
@@ -274,8 +304,23 @@ class DynamoScimStorage(ScimStorage):
             allow_sso_login=current.allow_sso_login,
             auto_assign_roles=current.auto_assign_roles,
         )
+        if replace(updated, version=current.version, last_modified=current.last_modified) == current:
+            # Nothing stored changes (say, a PATCH that sets what is already there): no write, no new version.
+            return self._written_user(resource_type, current)
         self.users.replace(current, updated)
-        return self.user_resources.resources(resource_type, [updated], with_groups=True)[0]
+        return self._written_user(resource_type, updated)
+
+    def _written_user(self, resource_type: ResourceType, record: UserRecord) -> Resource[Any]:
+        """The response to a user write, with its groups; memberships whose ``display`` is not the userName get it.
+
+        The memberships come from the query the response's ``groups`` needs anyway, so
+        a rename costs one update per group, and any other write nothing more. A retried
+        rename repairs what an interrupted one left.
+        """
+        memberships = self.groups.memberships_of(record.id)
+        self.groups.set_display([m for m in memberships if m.display != record.user_name], record.user_name)
+        group_ids = {record.id: [m.group_id for m in memberships]}
+        return self.user_resources.resources(resource_type, [record], with_groups=True, group_ids=group_ids)[0]
 
     def _user_candidates(self, scim_filter: ScimFilter[Any] | None) -> Sequence[UserRecord] | Iterator[UserRecord]:
         match _equality(scim_filter):

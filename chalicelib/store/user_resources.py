@@ -5,7 +5,7 @@ user: they come from the memberships (``byMember`` index) and the role
 mappings, read only when a response or a filter needs them.
 """
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Any, cast
@@ -65,22 +65,34 @@ class UserResources:
         )
 
     def resources(
-        self, resource_type: ResourceType, records: Sequence[UserRecord], with_groups: bool
+        self,
+        resource_type: ResourceType,
+        records: Sequence[UserRecord],
+        with_groups: bool,
+        group_ids: Mapping[str, list[str]] | None = None,
     ) -> list[Resource[Any]]:
-        """Build the resources of some users; with ``with_groups``, one index query per user and two batch reads."""
-        memberships = self._memberships(records) if with_groups else {}
+        """Build the resources of some users; with ``with_groups``, one index query per user and two batch reads.
+
+        :param group_ids: The groups of users whose memberships the caller has already read.
+        """
+        memberships = self._memberships(records, group_ids or {}) if with_groups else {}
         model = cast(type[Resource[Any]], self.provider.model_for(resource_type))
         return [
             model.model_validate(self._document(resource_type, record, memberships.get(record.id)), scim_ctx=None)
             for record in records
         ]
 
-    def _memberships(self, records: Sequence[UserRecord]) -> dict[str, list[tuple[str, str]]]:
+    def _memberships(
+        self, records: Sequence[UserRecord], known: Mapping[str, list[str]]
+    ) -> dict[str, list[tuple[str, str]]]:
         """Each user's groups as (id, displayName); memberships of deleted groups are ignored."""
+        unknown = [record.id for record in records if record.id not in known]
         # One index query per user; run concurrently, so a page costs a few round trips, not one per user.
-        with ThreadPoolExecutor(max_workers=min(MAX_CONCURRENT_QUERIES, max(len(records), 1))) as pool:
-            found = pool.map(self.groups.group_ids_of, [record.id for record in records])
-        group_ids = dict(zip([record.id for record in records], found, strict=True))
+        found: list[list[str]] = []
+        if unknown:
+            with ThreadPoolExecutor(max_workers=min(MAX_CONCURRENT_QUERIES, len(unknown))) as pool:
+                found = list(pool.map(self.groups.group_ids_of, unknown))
+        group_ids = {**known, **dict(zip(unknown, found, strict=True))}
         live = self.groups.get_many([gid for ids in group_ids.values() for gid in ids])
         return {
             user_id: sorted(((gid, live[gid].display_name) for gid in ids if gid in live), key=lambda g: g[1].lower())
