@@ -49,4 +49,22 @@ def use_stage(stage: str) -> str:
     variables = {**config.get("environment_variables", {}), **stages[stage].get("environment_variables", {})}
     os.environ.pop("DYNAMODB_ENDPOINT_URL", None)
     os.environ.update(variables)
+    if (PROJECT_DIR / ".chalice" / f"policy-{stage}.json").exists() and "CREDENTIAL_HASH_KEY" not in os.environ:
+        # A deployed stage: hash new secrets with the key its authorizer verifies them with.
+        os.environ["CREDENTIAL_HASH_KEY"] = _stage_secret(f"{variables['TABLE_PREFIX']}/credential-hash-key")
     return f"stage {stage!r} on AWS"
+
+
+def _stage_secret(secret_id: str) -> str:
+    import boto3
+    import botocore.exceptions
+
+    try:
+        value: str = boto3.client("secretsmanager").get_secret_value(SecretId=secret_id)["SecretString"]
+    except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as error:
+        raise TargetError(
+            f"Cannot read the stage's secret {secret_id} from Secrets Manager ({error}). "
+            "Deploy the stage's infra first (make deploy-infra), use AWS credentials and the region of that "
+            "account, or export CREDENTIAL_HASH_KEY yourself."
+        ) from None
+    return value

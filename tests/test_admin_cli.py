@@ -3,12 +3,16 @@
 import base64
 import csv
 import json
+import os
+from collections.abc import Iterator
 from pathlib import Path
 
+import boto3
 import pytest
 from chalice.test import Client
 
 from admin.__main__ import main
+from admin.target import TargetError, use_stage
 from chalicelib.config import settings
 from tests.conftest import Scim, dynamodb_client, user_body
 
@@ -197,3 +201,38 @@ def test_check_fails_on_a_broken_invariant(scim: Scim, capsys: pytest.CaptureFix
 
     assert code == 1
     assert "VIOLATION: user " in out and "does not own the claim of its userName key 'a@example.com'" in out
+
+
+@pytest.fixture
+def saved_environment() -> Iterator[None]:
+    saved = dict(os.environ)
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
+
+
+def test_a_deployed_stage_hashes_with_its_own_key_from_secrets_manager(
+    aws: None, saved_environment: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    os.environ.pop("CREDENTIAL_HASH_KEY", None)
+    with pytest.raises(TargetError, match="scim-dev/credential-hash-key"):
+        use_stage("dev")
+
+    boto3.client("secretsmanager").create_secret(Name="scim-dev/credential-hash-key", SecretString="stage-key")
+    os.environ.pop("CREDENTIAL_HASH_KEY", None)
+    assert use_stage("dev") == "stage 'dev' on AWS"
+
+    assert os.environ["CREDENTIAL_HASH_KEY"] == "stage-key"
+    assert os.environ["TABLE_PREFIX"] == "scim-dev"
+
+
+def test_an_exported_hash_key_wins_and_a_stage_without_deployment_needs_none(
+    aws: None, saved_environment: None
+) -> None:
+    os.environ["CREDENTIAL_HASH_KEY"] = "exported"
+    use_stage("prod")
+    assert os.environ["CREDENTIAL_HASH_KEY"] == "exported"
+
+    os.environ.pop("CREDENTIAL_HASH_KEY")
+    use_stage("test")
+    assert "CREDENTIAL_HASH_KEY" not in os.environ
