@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 
-.PHONY: run test lint typecheck clean
+.PHONY: run test lint typecheck clean bench bench-quick
 
 $(BIN)/.runtime: requirements.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -31,6 +31,15 @@ typecheck: $(BIN)/.dev
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+
+# What each SCIM operation costs against a floor measured in the same run, how that scales with
+# tenant size, and cold starts (README, "Performance"). Prints the tables, writes bench/results.json.
+bench: $(BIN)/.dev
+	$(BIN)/python -m bench
+
+# The same at 1/10 of the large sizes, in under a minute; writes bench/results-quick.json.
+bench-quick: $(BIN)/.dev
+	$(BIN)/python -m bench --quick --output bench/results-quick.json
 
 # Deploying to AWS (README, "Deploying to AWS"): `make deploy-infra STAGE=dev` once, then `make deploy STAGE=dev`.
 # Not run by CI: needs the AWS CLI, credentials and a region for the target account. STAGE is dev or prod.

@@ -1,0 +1,119 @@
+"""Cold starts, each in a fresh process: the authorizer's and a SCIM route's, against importing chalice and boto3.
+
+A moto server in this process plays DynamoDB over HTTP on 127.0.0.1, holding the tenant, its
+credential and one user, so that a probe (:mod:`bench.cold_probe`) imports nothing but what the
+Lambda would. Each kind runs ``repeats`` times, interleaved, and the median counts; one more run
+of each under ``-X importtime`` names the imports that cost the most.
+"""
+
+import json
+import logging
+import os
+import socket
+import statistics
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+
+from moto.server import ThreadedMotoServer
+
+from bench.world import PROJECT_DIR, TENANT, issue_credential, tenant_storage, use_bench_environment, user_records
+from chalicelib.config import settings
+from chalicelib.store import connection
+from chalicelib.store.tables import create_tables
+
+KINDS = ("floor", "authorizer", "route")
+TOP_IMPORTS = 8
+
+
+@dataclass
+class ColdStarts:
+    ms: dict[str, list[float]] = field(default_factory=lambda: {kind: [] for kind in KINDS})
+    rss_mb: dict[str, list[float]] = field(default_factory=lambda: {kind: [] for kind in KINDS})
+    authorizer_loads_protocol: bool = False
+    top_imports: dict[str, list[tuple[str, float]]] = field(default_factory=dict)
+
+    def median(self, kind: str) -> float:
+        return statistics.median(self.ms[kind])
+
+    def ratio(self, kind: str) -> float:
+        return self.median(kind) / self.median("floor")
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@contextmanager
+def _dynamodb_server() -> Iterator[dict[str, str]]:
+    """A moto server with the tenant, its credential and one user; yields the probes' environment."""
+    use_bench_environment()
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    port = _free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        endpoint = f"http://127.0.0.1:{port}"
+        config = replace(settings(), dynamodb_endpoint_url=endpoint)
+        client = connection.dynamodb(config)
+        create_tables(client, config)
+        client_id, authorization = issue_credential(client, config)
+        storage = tenant_storage(client, config)
+        (user,) = user_records(storage, [0])
+        storage.users.insert(user)
+        yield {
+            **os.environ,
+            "DYNAMODB_ENDPOINT_URL": endpoint,
+            "PYTHONPATH": str(PROJECT_DIR),
+            "BENCH_AUTHORIZATION": authorization,
+            "BENCH_CLIENT_ID": client_id,
+            "BENCH_TENANT": TENANT,
+            "BENCH_USER_ID": user.id,
+        }
+    finally:
+        connection.reset()
+        server.stop()
+
+
+def _probe(kind: str, environment: dict[str, str], *options: str) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, *options, "-m", "bench.cold_probe", kind]
+    return subprocess.run(command, cwd=PROJECT_DIR, env=environment, capture_output=True, text=True, check=True)
+
+
+def _result(kind: str, completed: subprocess.CompletedProcess[str]) -> dict[str, float | bool]:
+    result: dict[str, float | bool] = json.loads(completed.stdout.strip().splitlines()[-1])
+    if not result["ok"]:
+        raise RuntimeError(f"the cold {kind} probe answered wrongly: {completed.stdout}{completed.stderr}")
+    return result
+
+
+def top_imports(importtime: str, count: int = TOP_IMPORTS) -> list[tuple[str, float]]:
+    """The slowest imports by cumulative time (ms), from ``-X importtime``'s report on stderr."""
+    found: list[tuple[str, float]] = []
+    for line in importtime.splitlines():
+        if not line.startswith("import time:") or "cumulative" in line:
+            continue
+        _, cumulative, name = line.removeprefix("import time:").split("|")
+        found.append((name.strip(), int(cumulative) / 1000))
+    return sorted(found, key=lambda entry: entry[1], reverse=True)[:count]
+
+
+def measure_cold_starts(repeats: int, import_profile: bool = True) -> ColdStarts:
+    """The cold starts, ``repeats`` of each kind; with ``import_profile``, the top imports of each as well."""
+    cold = ColdStarts()
+    with _dynamodb_server() as environment:
+        for _ in range(repeats):
+            for kind in KINDS:
+                result = _result(kind, _probe(kind, environment))
+                cold.ms[kind].append(float(result["ms"]))
+                cold.rss_mb[kind].append(float(result["rss_mb"]))
+                if kind == "authorizer":
+                    cold.authorizer_loads_protocol |= bool(result["protocol_loaded"])
+        for kind in ("authorizer", "route") if import_profile else ():
+            cold.top_imports[kind] = top_imports(_probe(kind, environment, "-X", "importtime").stderr)
+    return cold

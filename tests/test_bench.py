@@ -1,0 +1,82 @@
+"""The benchmark's machinery at a tiny size, so that ``make bench`` cannot rot between runs."""
+
+import json
+from typing import Any
+
+from bench.report import render, results
+from bench.runner import Sizes, run
+from bench.world import CORE_USER, TENANT, World, moto_world, user_body
+from chalicelib.config import settings
+
+TINY = Sizes(
+    users=20,
+    large_users=40,
+    large_group=20,
+    rounds=1,
+    warmup=1,
+    large_rounds=1,
+    cold_repeats=1,
+    group_members=5,
+    batch=5,
+    import_profile=False,
+)
+OPERATION_FIGURES = {"median_ms", "p95_ms", "ratio_to_floor", "ddb_calls", "items_read", "items_written"}
+
+
+def _tenant_items(world: World) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = world.client.query(
+        TableName=settings().users_table,
+        KeyConditionExpression="pk = :t",
+        ExpressionAttributeValues={":t": {"S": TENANT}},
+    )["Items"]
+    return items
+
+
+def test_a_tiny_run_records_every_figure_of_results_json_and_counts_dynamodb_work_exactly() -> None:
+    bench = run(TINY)
+    found = json.loads(json.dumps(results(bench)))
+
+    assert set(found) == {"floor_ms", "ops", "scaling", "cold_start", "peak_rss_mb"}
+    assert all(set(figures) == OPERATION_FIGURES for figures in found["ops"].values())
+    assert {"get_user", "filter_user_name", "filter_title", "patch_user", "create_group_5"} <= set(found["ops"])
+    assert all(set(entry) == {"small", "large", "ratio"} for entry in found["scaling"].values())
+    assert "filter_title" not in found["scaling"]
+    assert set(found["cold_start"]) == {"authorizer", "route", "floor_ms"}
+    assert all(set(found["cold_start"][kind]) == {"ms", "ratio"} for kind in ("authorizer", "route"))
+    assert set(found["peak_rss_mb"]) == {"bench", "cold"}
+    # The counts are exact: GET user by id reads the user, its groups (one index query) and their
+    # names and role mappings (two batch reads), because the default response carries groups and roles.
+    assert bench.small["get_user"].work.calls == ("GetItem", "Query", "BatchGetItem", "BatchGetItem")
+    assert bench.small["get_user"].authorizer.calls == ("GetItem", "GetItem")
+    without_groups = bench.small["get_user_without_groups"].work
+    assert (without_groups.calls, without_groups.items_read, without_groups.items_written) == (("GetItem",), 1, 0)
+    assert bench.small["floor"].work.calls == ("GetItem",)
+    assert found["scaling"]["get_user"]["ratio"] == 1.0
+    assert not bench.cold.authorizer_loads_protocol
+    assert "Targets" in render(bench)
+
+
+def test_loaded_users_are_stored_as_a_scim_create_stores_them() -> None:
+    with moto_world(1) as world:
+        status, _ = world.scim.request("POST", "/scim/v2/Users", user_body(1))
+        items = _tenant_items(world)
+
+    assert status == 201
+    users = [item for item in items if item["sk"]["S"].startswith("user#")]
+    claims = [item for item in items if item["sk"]["S"].startswith("userName#")]
+    assert len(users) == len(claims) == 2
+    assert {frozenset(item) for item in users} == {frozenset(users[0])}
+    assert {frozenset(json.loads(item["doc"]["S"])) for item in users} == {frozenset(json.loads(users[0]["doc"]["S"]))}
+    assert {frozenset(item) for item in claims} == {frozenset(claims[0])}
+
+
+def test_a_cancelled_transaction_leaves_nothing_behind_under_the_undo_log() -> None:
+    with moto_world(1) as world:
+        # A second user with the same userName: the user item goes in, its claim fails, the user must go again.
+        status, _ = world.scim.request(
+            "POST", "/scim/v2/Users", {"schemas": [CORE_USER], "userName": "USER000000@example.com"}
+        )
+        items = _tenant_items(world)
+
+    assert status == 409
+    assert len([item for item in items if item["sk"]["S"].startswith("user#")]) == 1
