@@ -8,26 +8,32 @@ PROJECT_DIR = Path(__file__).resolve().parent.parent
 LOCAL_STORE_FILE = PROJECT_DIR / ".scim-local.json"
 
 
+def local_store_file() -> Path:
+    """Where ``make run`` says where its store is; ``SCIM_LOCAL_STORE_FILE`` moves it (tests, a second server)."""
+    return Path(os.environ.get("SCIM_LOCAL_STORE_FILE") or LOCAL_STORE_FILE)
+
+
 class TargetError(Exception):
     """The store to talk to cannot be found."""
 
 
 def write_local_store(endpoint_url: str, table_prefix: str, region: str) -> None:
     """Called by ``make run``: tell the admin CLI where the embedded store is."""
-    LOCAL_STORE_FILE.write_text(
+    local_store_file().write_text(
         json.dumps({"endpoint_url": endpoint_url, "table_prefix": table_prefix, "region": region})
     )
 
 
 def forget_local_store() -> None:
-    LOCAL_STORE_FILE.unlink(missing_ok=True)
+    local_store_file().unlink(missing_ok=True)
 
 
 def use_local_store() -> str:
     """Point the settings at the store of a running ``make run``."""
-    if not LOCAL_STORE_FILE.exists():
+    store_file = local_store_file()
+    if not store_file.exists():
         raise TargetError("No local store: start `make run` first, or pass --stage STAGE to use a deployed stage.")
-    local = json.loads(LOCAL_STORE_FILE.read_text())
+    local = json.loads(store_file.read_text())
     os.environ.update(
         {
             "DYNAMODB_ENDPOINT_URL": local["endpoint_url"],

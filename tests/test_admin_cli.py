@@ -145,7 +145,7 @@ def test_backup_exports_users_with_roles_and_restores_mappings(
 def test_without_a_running_make_run_the_cli_says_what_to_do(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    monkeypatch.setattr("admin.target.LOCAL_STORE_FILE", tmp_path / "absent.json")
+    monkeypatch.setenv("SCIM_LOCAL_STORE_FILE", str(tmp_path / "absent.json"))
     assert main(["roles", "show", "acme"]) == 2
     assert "start `make run` first" in capsys.readouterr().err
 

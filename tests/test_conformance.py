@@ -97,6 +97,7 @@ def _started(process: subprocess.Popen[str], log: Path, timeout: float = 60) -> 
 def devserver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     log = tmp_path_factory.mktemp("conformance") / "devserver.log"
     env = {k: v for k, v in os.environ.items() if k != "TABLE_PREFIX"}
+    env["SCIM_LOCAL_STORE_FILE"] = str(log.with_name("scim-local.json"))  # leaves a developer's make run alone
     with log.open("w") as stderr:
         process = subprocess.Popen(
             [sys.executable, "-m", "devserver", "--port", str(_free_port())],

@@ -7,10 +7,12 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,10 +27,14 @@ def _free_port() -> int:
         return port
 
 
+# The test's own store file, so that a `make run` of the developer's keeps its .scim-local.json.
+STORE_FILE = {"SCIM_LOCAL_STORE_FILE": str(Path(tempfile.gettempdir()) / f"scim-local-{os.getpid()}.json")}
+
+
 @pytest.fixture(scope="module")
 def devserver() -> Iterator[dict[str, str]]:
     port = _free_port()
-    env = {k: v for k, v in os.environ.items() if k != "TABLE_PREFIX"}
+    env = {k: v for k, v in os.environ.items() if k != "TABLE_PREFIX"} | STORE_FILE
     process = subprocess.Popen(
         [sys.executable, "-m", "devserver", "--port", str(port)],
         cwd=PROJECT_DIR,
@@ -116,6 +122,7 @@ def test_admin_cli_talks_to_make_runs_store_by_default(devserver: dict[str, str]
     result = subprocess.run(
         [sys.executable, "-m", "admin", "credentials", "list", "demo"],
         cwd=PROJECT_DIR,
+        env=os.environ | STORE_FILE,
         capture_output=True,
         text=True,
         timeout=30,
