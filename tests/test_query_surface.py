@@ -122,6 +122,18 @@ def test_a_non_indexed_filter_reads_the_tenants_users(
     assert [q for q in dynamo_calls.named("Query") if q["ExpressionAttributeValues"].get(":p", {}).get("S") == "user#"]
 
 
+def test_a_non_indexed_filter_reads_groups_of_the_matches_only(
+    scim: Scim, people: dict[str, str], dynamo_calls: DynamoCalls
+) -> None:
+    dynamo_calls.reset()
+
+    response = scim.get("/Users", query={"filter": 'title eq "Boss"'})
+
+    assert [user["userName"] for user in response.json["Resources"]] == ["alice@example.com"]
+    group_queries = [q for q in dynamo_calls.named("Query") if q.get("IndexName") == "byMember"]
+    assert len(group_queries) == 1  # alice's, not one per user of the tenant
+
+
 @pytest.mark.parametrize(
     ("sort_by", "order", "expected"),
     [

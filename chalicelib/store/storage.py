@@ -184,7 +184,8 @@ class DynamoScimStorage(ScimStorage):
                     auto_assign_roles=flags.get("autoAssignRoles") is True,
                 )
                 self.users.insert(user)
-                return self.user_resources.resources(resource_type, [user], with_groups=True)[0]
+                in_no_group: dict[str, list[str]] = {user.id: []}  # yet: no query needed
+                return self.user_resources.resources(resource_type, [user], True, group_ids=in_no_group)[0]
             group = self.group_resources.record(resource, **stored)
             members = self.group_resources.memberships(group.id, self.group_resources.member_ids(resource))
             self.groups.insert(group, members)
@@ -490,10 +491,18 @@ class DynamoScimStorage(ScimStorage):
         scim_filter = request.filter
         resources: list[Resource[Any]]
         if _is_user(resource_type):
-            with_groups = (
-                _user_needs_groups(request) or filter_needs(scim_filter, "groups") or filter_needs(scim_filter, "roles")
-            )
+            filter_needs_groups = filter_needs(scim_filter, "groups") or filter_needs(scim_filter, "roles")
             users = list(self._user_candidates(scim_filter))
+            if scim_filter is not None and not filter_needs_groups and _user_needs_groups(request):
+                # Filter first, then read the groups (a query per user) of the matches only.
+                bound = self._bound(resource_type, scim_filter)
+                bare = self.user_resources.resources(resource_type, users, with_groups=False)
+                try:
+                    users = [user for user, resource in zip(users, bare, strict=True) if bound.match(resource)]
+                except (TypeError, ValueError) as error:
+                    raise InvalidFilterException(detail=str(error)) from error
+                return self.user_resources.resources(resource_type, users, with_groups=True)
+            with_groups = filter_needs_groups or _user_needs_groups(request)
             resources = self.user_resources.resources(resource_type, users, with_groups)
         elif resource_type.name == "Group":
             resources = [
