@@ -69,6 +69,8 @@ def test_every_scim_route_without_credentials_is_401(anonymous: Scim, method: st
         "Bearer client-only.",
         "Digest username=x",
         "Basic " + "A" * 5000,
+        "Basic \x80",  # not ASCII: base64 raised ValueError in the authorizer (found by tests/test_fuzz.py)
+        "BASIC \u00e9t\u00e9",
     ],
 )
 def test_malformed_credentials_are_401(chalice_client: Client, tenant: Tenant, authorization: str) -> None:
@@ -194,3 +196,4 @@ def test_parse_authorization_reads_basic() -> None:
     assert parse_authorization("basic " + base64.b64encode(b"id:s").decode()) == ("id", "s")
     assert parse_authorization("Bearer scim-abc.s3cr-et_") == ("scim-abc", "s3cr-et_")
     assert parse_authorization(None) is None
+    assert parse_authorization("Basic \u00e9t\u00e9") is None

@@ -7,7 +7,6 @@ and the admin CLI, so it must not import scim2 or pydantic.
 """
 
 import base64
-import binascii
 import hashlib
 import hmac
 import secrets
@@ -163,7 +162,7 @@ def parse_authorization(header: str | None) -> tuple[str, str] | None:
     elif scheme.lower() == "basic":
         try:
             decoded = base64.b64decode(value, validate=True).decode("utf-8")
-        except (binascii.Error, UnicodeDecodeError):
+        except ValueError:  # binascii.Error, UnicodeDecodeError, and a header that is not ASCII
             return None
         client_id, separator, secret = decoded.partition(":")
     else:
