@@ -442,6 +442,15 @@ def test_unknown_path_is_a_scim_404(scim: Scim) -> None:
     assert_scim_error(scim.get("/Widgets"), 404)
 
 
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("DELETE", "/Users"), ("PUT", "/Groups"), ("PATCH", "/Users"), ("GET", "/Bulk"), ("HEAD", "/Users")],
+)
+def test_a_method_no_route_serves_is_a_scim_404_as_api_gateway_answers(scim: Scim, method: str, path: str) -> None:
+    """Found by tests/test_fuzz.py: chalice local let the app answer a bare 405 that API Gateway never sends."""
+    assert_scim_error(scim.request(method, path), 404)
+
+
 def test_if_match_with_a_stale_version_is_412_and_changes_nothing(scim: Scim) -> None:
     user = create(scim)
     scim.patch(f"/Users/{user['id']}", patch({"op": "replace", "path": "title", "value": "CTO"}))
