@@ -260,6 +260,21 @@ def test_patch_with_an_invalid_path_is_400_and_changes_nothing(scim: Scim) -> No
     assert scim.get(f"/Users/{user['id']}").json["name"]["givenName"] == "Barbara"
 
 
+@pytest.mark.parametrize(("path", "value"), [("password", ["Correct-Horse-42"]), ("active", "maybe"), ("title", {})])
+def test_patch_with_a_value_of_the_wrong_type_is_400_in_words_not_pydantic_s_report(
+    scim: Scim, path: str, value: Any
+) -> None:
+    """Found by tests/test_fuzz.py: the detail was pydantic's report ("1 validation error for User[...] ...")."""
+    user = create(scim)
+
+    response = scim.patch(f"/Users/{user['id']}", patch({"op": "replace", "path": path, "value": value}))
+
+    assert_scim_error(response, 400, "invalidValue")
+    assert response.json["detail"].endswith(f": {path}")
+    assert "pydantic" not in response.json["detail"] and "User[" not in response.json["detail"]
+    assert scim.get(f"/Users/{user['id']}").json == user
+
+
 def test_delete_user_deactivates_and_keeps_data(scim: Scim) -> None:
     user = create(scim, externalId="ext-1")
 

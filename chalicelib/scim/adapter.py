@@ -110,6 +110,9 @@ class ScimApi:
     def error_response(self, request: Request, exception: Exception) -> ScimResponse:
         if isinstance(exception, ValidationError):
             exception = scim_exception_of(exception)
+        elif isinstance(exception, SCIMException) and isinstance(exception.__cause__, ValidationError):
+            # scim2-models words a PATCH value of the wrong type as pydantic's report (model names, a URL).
+            exception = type(exception)(detail=scim_exception_of(exception.__cause__).detail)
         if isinstance(exception, Unavailable):
             log.warning("storage unavailable: %s", exception)
             response = self.service.error_response(ServiceUnavailableException())
