@@ -3,6 +3,7 @@
 import base64
 import json
 import os
+import re
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -11,6 +12,7 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 import boto3
+import botocore.exceptions
 import pytest
 from chalice.test import Client
 from moto import mock_aws
@@ -27,7 +29,7 @@ os.environ.pop("DYNAMODB_ENDPOINT_URL", None)
 
 from chalicelib.auth.credentials import create_service_account, generate_credential  # noqa: E402
 from chalicelib.config import settings  # noqa: E402
-from chalicelib.store import connection  # noqa: E402
+from chalicelib.store import connection, limits  # noqa: E402
 from chalicelib.store.credentials import CredentialStore  # noqa: E402
 from chalicelib.store.tables import create_tables  # noqa: E402
 from devserver.gateway import emulate_gateway_responses  # noqa: E402
@@ -224,3 +226,33 @@ def atomic_dynamodb_calls(monkeypatch: pytest.MonkeyPatch) -> None:
             return original(self, event_name, request, **kwargs)
 
     monkeypatch.setattr(BotocoreStubber, "__call__", atomic)
+
+
+class DynamoKeyLimits:
+    """Refuse oversized keys in reads as DynamoDB does (moto checks them only in writes and BatchGetItem)."""
+
+    _CONDITION = re.compile(r"(\w+)\s*=\s*(:\w+)|begins_with\(\s*(\w+)\s*,\s*(:\w+)\s*\)")
+
+    def __call__(self, model: Any, params: dict[str, Any], **kwargs: Any) -> None:
+        keys: list[tuple[str, str]] = []
+        if "Key" in params:
+            keys += [(name, value["S"]) for name, value in params["Key"].items()]
+        if model.name == "Query":
+            values = params.get("ExpressionAttributeValues", {})
+            for match in self._CONDITION.finditer(params.get("KeyConditionExpression", "")):
+                name, placeholder = (match[1], match[2]) if match[1] else (match[3], match[4])
+                keys.append((name, values[placeholder]["S"]))
+        for name, value in keys:
+            fits = limits.partition_key_fits if name in limits.PARTITION_KEY_ATTRIBUTES else limits.sort_key_fits
+            if not fits(value):
+                error = {"Code": "ValidationException", "Message": f"One or more parameter values were invalid: {name}"}
+                raise botocore.exceptions.ClientError({"Error": error}, model.name)
+
+
+@pytest.fixture
+def dynamodb_key_limits(aws: None) -> Iterator[None]:
+    events = connection.dynamodb(settings()).meta.events
+    check = DynamoKeyLimits()
+    events.register("provide-client-params.dynamodb.*", check)
+    yield
+    events.unregister("provide-client-params.dynamodb.*", check)

@@ -107,6 +107,61 @@ def test_a_group_cannot_be_a_member(scim: Scim) -> None:
     assert response.json["scimType"] == "invalidValue"
 
 
+@pytest.mark.parametrize(
+    ("extra", "named"),
+    [
+        ({"displayName": "d" * 1100}, "displayName is too long"),
+        ({"displayName": "\U0001f600" * 255}, "displayName is too long"),
+        ({"externalId": "e" * 2100}, "externalId is too long"),
+    ],
+)
+def test_values_dynamodb_cannot_keep_are_400_naming_them_and_write_nothing(
+    scim: Scim, extra: dict[str, str], named: str
+) -> None:
+    """Found by tests/test_fuzz.py: DynamoDB's key limits answered 500."""
+    response = scim.post("/Groups", {**group_body(), **extra})
+
+    assert response.status_code == 400, response.body
+    assert response.json["scimType"] == "invalidValue"
+    assert named in response.json["detail"]
+    assert group_items("acme") == []
+
+
+def test_a_rename_dynamodb_cannot_keep_is_400_and_changes_nothing(scim: Scim, alice: str) -> None:
+    group = scim.post("/Groups", group_body("Finance", [alice])).json
+
+    response = scim.patch(
+        f"/Groups/{group['id']}", patch({"op": "replace", "path": "displayName", "value": "d" * 1100})
+    )
+
+    assert response.status_code == 400
+    assert scim.get(f"/Groups/{group['id']}").json == group
+
+
+@pytest.mark.usefixtures("dynamodb_key_limits")
+@pytest.mark.parametrize("method", ["GET", "PUT", "PATCH", "DELETE"])
+def test_an_id_longer_than_any_key_is_404_without_asking_dynamodb(scim: Scim, method: str) -> None:
+    """DynamoDB refuses such a key in a read too (moto does not: the fixture does it as AWS does)."""
+    body = patch({"op": "add", "path": "members", "value": [{"value": "m" * 1100}]}) if method == "PATCH" else None
+
+    response = scim.request(method, "/Groups/" + "g" * 1100, body or group_body())
+
+    assert response.status_code == 404, response.body
+
+
+@pytest.mark.usefixtures("dynamodb_key_limits")
+@pytest.mark.parametrize("attribute", ["id", "displayName", "externalId", "members.value", "members"])
+@pytest.mark.parametrize("operator", ["eq", "sw"])
+def test_filter_values_longer_than_any_key_find_nothing(scim: Scim, alice: str, attribute: str, operator: str) -> None:
+    scim.post("/Groups", group_body("Finance", [alice]))
+    too_long = "\U0001f600" * 520  # 2080 bytes: over every key's limit
+
+    response = scim.get("/Groups", query={"filter": f'{attribute} {operator} "{too_long}"'})
+
+    assert response.status_code == 200, response.body
+    assert response.json["totalResults"] == 0
+
+
 def test_get_unknown_group_is_404(scim: Scim) -> None:
     response = scim.get("/Groups/00000000-0000-0000-0000-000000000000")
     assert response.status_code == 404

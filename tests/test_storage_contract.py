@@ -9,8 +9,9 @@ from scim2_server.testing import ScimStorageContract
 from chalicelib.config import settings
 from chalicelib.provisioning.passwords import hash_password
 from chalicelib.scim.provider import build_provider
-from chalicelib.store import connection
+from chalicelib.store import connection, limits
 from chalicelib.store.storage import DynamoScimStorage
+from chalicelib.store.tables import table_definitions
 
 
 class TestDynamoScimStorage(ScimStorageContract):
@@ -27,3 +28,17 @@ class TestDynamoScimStorage(ScimStorageContract):
             "contract-tenant",
             hash_password,
         )
+
+
+def test_the_size_checks_know_every_key_attribute_of_the_tables() -> None:
+    """chalicelib.store.limits checks keys by attribute name: a new index key must be added there too."""
+    schemas = [definition["KeySchema"] for definition in table_definitions(settings()).values()]
+    schemas += [
+        index["KeySchema"]
+        for definition in table_definitions(settings()).values()
+        for index in definition.get("GlobalSecondaryIndexes", [])
+    ]
+    keys = [key for schema in schemas for key in schema]
+
+    assert {key["AttributeName"] for key in keys if key["KeyType"] == "HASH"} == limits.PARTITION_KEY_ATTRIBUTES
+    assert {key["AttributeName"] for key in keys if key["KeyType"] == "RANGE"} == limits.SORT_KEY_ATTRIBUTES

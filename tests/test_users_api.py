@@ -10,6 +10,7 @@ from chalicelib.provisioning.passwords import verify_password
 from chalicelib.store import connection
 from tests.conftest import Scim, user_body
 
+USER = "urn:ietf:params:scim:schemas:core:2.0:User"
 CUSTOM = "urn:ietf:params:scim:schemas:extension:custom:2.0:User"
 ONEMODEL = "urn:onemodel:params:scim:schemas:extension:2.0:User"
 PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
@@ -464,6 +465,58 @@ def test_unknown_path_is_a_scim_404(scim: Scim) -> None:
 def test_a_method_no_route_serves_is_a_scim_404_as_api_gateway_answers(scim: Scim, method: str, path: str) -> None:
     """Found by tests/test_fuzz.py: chalice local let the app answer a bare 405 that API Gateway never sends."""
     assert_scim_error(scim.request(method, path), 404)
+
+
+@pytest.mark.parametrize(
+    ("body", "named"),
+    [
+        ({"schemas": [USER], "userName": ""}, "userName must not be empty"),
+        ({"schemas": [USER], "userName": "\U0001f600" * 256}, "userName is too long"),
+        (user_body("x@example.com", externalId="e" * 2100), "externalId is too long"),
+        (user_body("x@example.com", title="t" * 420_000), "The user is too large"),
+    ],
+)
+def test_values_dynamodb_cannot_keep_are_400_naming_them_and_write_nothing(
+    scim: Scim, body: dict[str, Any], named: str
+) -> None:
+    """Found by tests/test_fuzz.py: DynamoDB's key and item limits answered 500."""
+    response = scim.post("/Users", body)
+
+    assert_scim_error(response, 400, "invalidValue")
+    assert named in response.json["detail"]
+    assert stored_user_items("acme") == []
+
+
+def test_a_patch_over_dynamodb_limits_is_400_and_changes_nothing(scim: Scim) -> None:
+    user = create(scim)
+
+    response = scim.patch(f"/Users/{user['id']}", patch({"op": "replace", "path": "externalId", "value": "e" * 2100}))
+
+    assert_scim_error(response, 400, "invalidValue")
+    assert scim.get(f"/Users/{user['id']}").json == user
+
+
+@pytest.mark.usefixtures("dynamodb_key_limits")
+@pytest.mark.parametrize("method", ["GET", "PUT", "PATCH", "DELETE"])
+def test_an_id_longer_than_any_key_is_404_without_asking_dynamodb(scim: Scim, method: str) -> None:
+    """DynamoDB refuses such a key in a read too (moto does not: the fixture does it as AWS does)."""
+    body = patch({"op": "replace", "path": "active", "value": False}) if method == "PATCH" else user_body()
+
+    assert_scim_error(scim.request(method, "/Users/" + "i" * 1100, body), 404)
+
+
+@pytest.mark.usefixtures("dynamodb_key_limits")
+@pytest.mark.parametrize("attribute", ["id", "userName", "externalId", "groups.value"])
+@pytest.mark.parametrize("operator", ["eq", "sw"])
+def test_filter_values_longer_than_any_key_find_nothing(scim: Scim, attribute: str, operator: str) -> None:
+    create(scim)
+
+    too_long = "\U0001f600" * 520  # 2080 bytes: over every key's limit
+
+    response = scim.get("/Users", query={"filter": f'{attribute} {operator} "{too_long}"'})
+
+    assert response.status_code == 200, response.body
+    assert response.json["totalResults"] == 0
 
 
 def test_if_match_with_a_stale_version_is_412_and_changes_nothing(scim: Scim) -> None:

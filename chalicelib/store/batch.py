@@ -10,6 +10,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from chalicelib.store.errors import Unavailable
+from chalicelib.store.limits import key_fits
 
 WRITE_CHUNK = 25
 GET_CHUNK = 100
@@ -45,8 +46,11 @@ def batch_write(client: Any, table: str, requests: Sequence[dict[str, Any]]) -> 
 def batch_get(client: Any, table: str, keys: Sequence[dict[str, Any]], **options: Any) -> list[dict[str, Any]]:
     """Read items by key, 100 per call, strongly consistent, retrying the unprocessed keys.
 
+    A key over DynamoDB's size limits is skipped: no item has it, and DynamoDB would refuse the call.
+
     :raises Unavailable: When DynamoDB still leaves keys unprocessed after the retries.
     """
+    keys = [key for key in keys if key_fits(key)]
     found: list[dict[str, Any]] = []
     for chunk in _chunks(keys, GET_CHUNK):
         pending: dict[str, Any] = {table: {"Keys": list(chunk), "ConsistentRead": True, **options}}

@@ -9,6 +9,8 @@ cursor page is one query of ``count + 1`` claims, whatever the tenant's size.
 from dataclasses import dataclass
 from typing import Any
 
+from chalicelib.store.limits import sort_key_fits
+
 
 @dataclass(frozen=True)
 class ClaimIndex:
@@ -19,6 +21,10 @@ class ClaimIndex:
     """``userName#`` or ``displayName#``."""
     owner: str
     """The attribute of a claim holding the id of its resource."""
+
+    def _possible(self, key_prefix: str) -> bool:
+        """Whether a claim can start with ``key_prefix``: DynamoDB refuses a longer one than a key can be."""
+        return sort_key_fits(self.prefix + key_prefix)
 
     def _query(self, key_prefix: str, **arguments: Any) -> dict[str, Any]:
         return {
@@ -32,6 +38,8 @@ class ClaimIndex:
     def count(self, key_prefix: str = "") -> int:
         """How many claims start with ``key_prefix``; reads the claims' keys, not the resources."""
         total = 0
+        if not self._possible(key_prefix):
+            return total
         for page in self.client.get_paginator("query").paginate(**self._query(key_prefix, Select="COUNT")):
             total += page["Count"]
         return total
@@ -44,7 +52,7 @@ class ClaimIndex:
         if after is not None:
             arguments["ExclusiveStartKey"] = {"pk": {"S": self.tenant}, "sk": {"S": after}}
         found: list[tuple[str, str]] = []
-        while len(found) <= limit:
+        while len(found) <= limit and self._possible(key_prefix):
             response = self.client.query(**self._query(key_prefix, **arguments))
             found.extend((item["sk"]["S"], item[self.owner]["S"]) for item in response.get("Items", []))
             if "LastEvaluatedKey" not in response:
@@ -56,6 +64,8 @@ class ClaimIndex:
         """The (claim, id) pairs ``offset`` to ``offset + limit``: index paging reads the skipped claims' keys."""
         arguments: dict[str, Any] = {"ScanIndexForward": forward}
         found: list[tuple[str, str]] = []
+        if not self._possible(key_prefix):
+            return found
         for page in self.client.get_paginator("query").paginate(**self._query(key_prefix, **arguments)):
             found.extend((item["sk"]["S"], item[self.owner]["S"]) for item in page.get("Items", []))
             if len(found) >= offset + limit:

@@ -30,6 +30,10 @@ class Unavailable(StoreError):
     """DynamoDB kept failing after the client's retries (throttling, 5xx, connection)."""
 
 
+class Unstorable(StoreError):
+    """A value DynamoDB cannot keep: empty where it becomes a key, or over a key's or an item's size limit."""
+
+
 def cancellation_codes(error: Exception) -> list[str]:
     """Return the per-item cancellation codes of a TransactionCanceledException."""
     response = getattr(error, "response", {})

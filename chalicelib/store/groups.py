@@ -24,6 +24,7 @@ import botocore.exceptions
 from chalicelib.store.batch import batch_get, batch_write
 from chalicelib.store.claims import ClaimIndex
 from chalicelib.store.errors import Conflict, NotFound, Taken, cancellation_codes
+from chalicelib.store.limits import check_item, key_fits, partition_key_fits, sort_key_fits
 from chalicelib.store.tables import GROUPS_BY_EXTERNAL_ID, GROUPS_BY_MEMBER
 
 GROUP_PREFIX = "group#"
@@ -67,6 +68,8 @@ class GroupTable:
     # -- Reads ------------------------------------------------------------
 
     def get(self, group_id: str) -> GroupRecord | None:
+        if not key_fits(self._key(GROUP_PREFIX + group_id)):
+            return None
         response = self.client.get_item(
             TableName=self.table, Key=self._key(GROUP_PREFIX + group_id), ConsistentRead=True
         )
@@ -77,16 +80,21 @@ class GroupTable:
         return {record.id: record for record in map(self._record, batch_get(self.client, self.table, keys))}
 
     def find_by_display_name(self, display_name_key: str) -> GroupRecord | None:
+        if not key_fits(self._key(DISPLAY_NAME_PREFIX + display_name_key)):
+            return None
         response = self.client.get_item(
             TableName=self.table, Key=self._key(DISPLAY_NAME_PREFIX + display_name_key), ConsistentRead=True
         )
         return self.get(response["Item"]["group_id"]["S"]) if "Item" in response else None
 
     def find_by_external_id(self, external_id: str) -> list[GroupRecord]:
+        key = f"{self.tenant}#{external_id}"
+        if not partition_key_fits(key):
+            return []
         items = self._query(
             IndexName=GROUPS_BY_EXTERNAL_ID,
             KeyConditionExpression="external_id_key = :k",
-            ExpressionAttributeValues={":k": {"S": f"{self.tenant}#{external_id}"}},
+            ExpressionAttributeValues={":k": {"S": key}},
         )
         return [self._record(item) for item in items]
 
@@ -101,6 +109,8 @@ class GroupTable:
     def members(self, group_id: str, limit: int | None = None) -> list[Membership]:
         """The group's memberships in user-id order, at most ``limit`` of them; one query of the group's range."""
         found: list[Membership] = []
+        if not sort_key_fits(f"{MEMBER_PREFIX}{group_id}#"):
+            return found
         for item in self._query(**self._members_query(group_id)):
             if limit is not None and len(found) >= limit:
                 break
@@ -116,10 +126,13 @@ class GroupTable:
         return [membership.group_id for membership in self.memberships_of(user_id)]
 
     def memberships_of(self, user_id: str) -> list[Membership]:
+        key = f"{self.tenant}#{user_id}"
+        if not partition_key_fits(key):
+            return []
         items = self._query(
             IndexName=GROUPS_BY_MEMBER,
             KeyConditionExpression="member_key = :k",
-            ExpressionAttributeValues={":k": {"S": f"{self.tenant}#{user_id}"}},
+            ExpressionAttributeValues={":k": {"S": key}},
         )
         return [self._membership(item) for item in items]
 
@@ -219,13 +232,15 @@ class GroupTable:
             }
         group_ops = [group_op, *claim_ops]
         member_keys = [self._key(f"{MEMBER_PREFIX}{current.id}#{user_id}") for user_id in remove]
+        # Every item is built (and checked) before anything is written.
+        puts = [self._member_put(m) for m in add]
         if len(group_ops) + len(add) + len(remove) <= TRANSACTION_LIMIT:
-            member_ops = [{"Put": self._member_put(m)} for m in add]
+            member_ops = [{"Put": put} for put in puts]
             member_ops += [{"Delete": {"TableName": self.table, "Key": key}} for key in member_keys]
             self._transact(group_ops + member_ops, current, updated, claims=len(claim_ops))
         else:
             self._transact(group_ops, current, updated, claims=len(claim_ops))
-            requests = [{"PutRequest": {"Item": self._member_put(m)["Item"]}} for m in add]
+            requests = [{"PutRequest": {"Item": put["Item"]}} for put in puts]
             requests += [{"DeleteRequest": {"Key": key}} for key in member_keys]
             batch_write(self.client, self.table, requests)
         if commutes:
@@ -302,17 +317,17 @@ class GroupTable:
         if record.external_id is not None:
             item["external_id"] = {"S": record.external_id}
             item["external_id_key"] = {"S": f"{self.tenant}#{record.external_id}"}
+        check_item(item, "group", {"external_id_key": "externalId"})
         return {"TableName": self.table, "Item": item}
 
     def _claim(self, record: GroupRecord) -> dict[str, Any]:
-        return {
-            "TableName": self.table,
-            "Item": {
-                **self._key(DISPLAY_NAME_PREFIX + record.display_name_key),
-                "group_id": {"S": record.id},
-                "display_name": {"S": record.display_name},
-            },
+        item = {
+            **self._key(DISPLAY_NAME_PREFIX + record.display_name_key),
+            "group_id": {"S": record.id},
+            "display_name": {"S": record.display_name},
         }
+        check_item(item, "group", {"sk": "displayName"})
+        return {"TableName": self.table, "Item": item}
 
     def _release(self, record: GroupRecord) -> dict[str, Any]:
         return {
@@ -331,6 +346,7 @@ class GroupTable:
         }
         if membership.display is not None:
             item["display"] = {"S": membership.display}
+        check_item(item, "membership", {"sk": "members.value", "member_key": "members.value"})
         return {"TableName": self.table, "Item": item}
 
     @staticmethod

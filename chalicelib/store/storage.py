@@ -27,6 +27,7 @@ import botocore.exceptions
 from scim2_models import (
     Group,
     InvalidFilterException,
+    InvalidValueException,
     NotFoundException,
     NotImplementedException,
     PreconditionFailedException,
@@ -43,7 +44,7 @@ from scim2_server.storage import ScimStorage, SearchPage
 
 from chalicelib.config import Settings
 from chalicelib.store.claims import ClaimIndex
-from chalicelib.store.errors import Conflict, NotFound, Taken, Unavailable, cancellation_codes
+from chalicelib.store.errors import Conflict, NotFound, Taken, Unavailable, Unstorable, cancellation_codes
 from chalicelib.store.group_resources import GroupChange, GroupResources
 from chalicelib.store.groups import GroupRecord, GroupTable, Membership
 from chalicelib.store.paging import (
@@ -542,6 +543,8 @@ def _translated() -> Iterator[None]:
         raise PreconditionFailedException(detail="The resource changed since it was read") from None
     except NotFound:
         raise NotFoundException(detail="The resource does not exist") from None
+    except Unstorable as error:
+        raise InvalidValueException(detail=str(error)) from None
     except botocore.exceptions.ClientError as error:
         code = error.response.get("Error", {}).get("Code")
         # A transaction that collided with another one on the same items: the client retries.

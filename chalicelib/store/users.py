@@ -20,6 +20,7 @@ import botocore.exceptions
 from chalicelib.store.batch import batch_get, batch_write
 from chalicelib.store.claims import ClaimIndex
 from chalicelib.store.errors import Conflict, NotFound, Taken, cancellation_codes
+from chalicelib.store.limits import check_item, key_fits, partition_key_fits
 from chalicelib.store.tables import USERS_BY_EXTERNAL_ID
 
 USER_PREFIX = "user#"
@@ -69,12 +70,15 @@ class UserTable:
 
     def find_by_external_id(self, external_id: str) -> list[UserRecord]:
         """``externalId eq``: one query of the ``byExternalId`` index."""
+        key = f"{self.tenant}#{external_id}"
+        if not partition_key_fits(key):
+            return []
         return [
             self._record(item)
             for item in self._query(
                 IndexName=USERS_BY_EXTERNAL_ID,
                 KeyConditionExpression="external_id_key = :k",
-                ExpressionAttributeValues={":k": {"S": f"{self.tenant}#{external_id}"}},
+                ExpressionAttributeValues={":k": {"S": key}},
             )
         ]
 
@@ -169,6 +173,8 @@ class UserTable:
         return {"pk": {"S": self.tenant}, "sk": {"S": sk}}
 
     def _get_item(self, sk: str) -> dict[str, Any] | None:
+        if not key_fits(self._key(sk)):
+            return None
         response = self.client.get_item(TableName=self.table, Key=self._key(sk), ConsistentRead=True)
         item: dict[str, Any] | None = response.get("Item")
         return item
@@ -198,17 +204,17 @@ class UserTable:
             item["external_id_key"] = {"S": f"{self.tenant}#{record.external_id}"}
         if record.password_hash is not None:
             item["password_hash"] = {"S": record.password_hash}
+        check_item(item, "user", {"user_name_key": "userName", "external_id_key": "externalId"})
         return {"TableName": self.table, "Item": item}
 
     def _claim(self, record: UserRecord) -> dict[str, Any]:
-        return {
-            "TableName": self.table,
-            "Item": {
-                **self._key(USER_NAME_PREFIX + record.user_name_key),
-                "user_id": {"S": record.id},
-                "user_name": {"S": record.user_name},
-            },
+        item = {
+            **self._key(USER_NAME_PREFIX + record.user_name_key),
+            "user_id": {"S": record.id},
+            "user_name": {"S": record.user_name},
         }
+        check_item(item, "user", {"sk": "userName"})
+        return {"TableName": self.table, "Item": item}
 
     def _release(self, record: UserRecord) -> dict[str, Any]:
         return {
