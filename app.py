@@ -176,3 +176,34 @@ def search_all_with_body() -> Response:
 def bulk() -> Response:
     """Announced as unsupported in /ServiceProviderConfig; answers 501 as RFC 7644 §3.12 says."""
     return _serve()
+
+
+# -- Methods a path does not serve ---------------------------------------------
+# Without a route, API Gateway answers a method a path lacks as an unknown path (our SCIM 404).
+# Routed to scim2-server instead, it is a 405 that lists the path's methods in Allow (RFC 9110 §15.5.6).
+
+METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+
+
+def _method_not_allowed(**_path_parameters: str) -> Response:
+    request = app.current_request
+    assert request is not None
+    return _serve(authenticated=_is_authenticated(request.path))
+
+
+def _is_authenticated(path: str) -> bool:
+    return not path.rstrip("/").endswith("/ServiceProviderConfig")
+
+
+def _route_other_methods() -> None:
+    served: dict[str, set[str]] = {}
+    for path, methods in app.routes.items():
+        if path == ROOT or path.startswith(ROOT + "/"):
+            served.setdefault(path, set()).update(methods)
+    for path, methods in served.items():
+        others = [method for method in METHODS if method not in methods]
+        if others:
+            _route(path.removeprefix(ROOT), others, authenticated=_is_authenticated(path))(_method_not_allowed)
+
+
+_route_other_methods()

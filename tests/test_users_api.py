@@ -459,12 +459,36 @@ def test_unknown_path_is_a_scim_404(scim: Scim) -> None:
 
 
 @pytest.mark.parametrize(
-    ("method", "path"),
-    [("DELETE", "/Users"), ("PUT", "/Groups"), ("PATCH", "/Users"), ("GET", "/Bulk"), ("HEAD", "/Users")],
+    ("method", "path", "allowed"),
+    [
+        ("DELETE", "/Users", "GET, POST"),
+        ("PUT", "/Groups", "GET, POST"),
+        ("POST", "/Users/some-id", "DELETE, GET, PATCH, PUT"),
+        ("GET", "/Bulk", "POST"),
+        ("DELETE", "/Schemas", "GET"),
+        ("PATCH", "/ResourceTypes/User", "GET"),
+        ("GET", "/.search", "POST"),
+    ],
 )
-def test_a_method_no_route_serves_is_a_scim_404_as_api_gateway_answers(scim: Scim, method: str, path: str) -> None:
-    """Found by tests/test_fuzz.py: chalice local let the app answer a bare 405 that API Gateway never sends."""
-    assert_scim_error(scim.request(method, path), 404)
+def test_a_method_a_path_does_not_serve_is_a_scim_405_listing_the_allowed_ones(
+    scim: Scim, method: str, path: str, allowed: str
+) -> None:
+    response = scim.request(method, path)
+
+    assert_scim_error(response, 405)
+    assert response.headers["Allow"] == allowed
+
+
+def test_service_provider_config_is_read_only_without_credentials_too(anonymous: Scim) -> None:
+    response = anonymous.request("DELETE", "/ServiceProviderConfig")
+
+    assert_scim_error(response, 405)
+    assert response.headers["Allow"] == "GET"
+
+
+def test_a_method_api_gateway_does_not_route_is_the_scim_404(scim: Scim) -> None:
+    """API Gateway answers a method no route has (HEAD) as an unknown path: our gateway response, a SCIM 404."""
+    assert_scim_error(scim.request("HEAD", "/Users"), 404)
 
 
 @pytest.mark.parametrize(

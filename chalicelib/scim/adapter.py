@@ -17,6 +17,7 @@ from urllib.parse import unquote
 from chalice.app import Request, Response
 from pydantic import ValidationError
 from scim2_models import PayloadTooLargeException, SCIMException
+from scim2_server.errors import MethodNotAllowedException
 from scim2_server.requests import ScimRequest
 from scim2_server.responses import SCIM_MEDIA_TYPE, ScimResponse
 from scim2_server.service import scim_exception_of
@@ -79,6 +80,9 @@ class ScimApi:
         scim_request = dialects.normalise(self.read_request(request))
         try:
             if caller is None:
+                # The one route served without credentials (RFC 7644 §4): /ServiceProviderConfig.
+                if scim_request.method != "GET":
+                    raise MethodNotAllowedException(allowed=["GET"])
                 response = self.service.service_provider_config(scim_request.url, scim_request.query)
             else:
                 scim_request.subject = caller
