@@ -196,10 +196,7 @@ def _is_authenticated(path: str) -> bool:
 
 
 def _route_other_methods() -> None:
-    served: dict[str, set[str]] = {}
-    for path, methods in app.routes.items():
-        if path == ROOT or path.startswith(ROOT + "/"):
-            served.setdefault(path, set()).update(methods)
+    served = {path: set(entries) for path, entries in app.routes.items() if path.startswith(ROOT)}
     for path, methods in served.items():
         others = [method for method in METHODS if method not in methods]
         if others:
