@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 
-.PHONY: run test lint typecheck clean bench bench-quick
+.PHONY: run test lint typecheck clean bench bench-quick fuzz
 
 $(BIN)/.runtime: requirements.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,6 +21,10 @@ run: $(BIN)/.dev
 
 test: $(BIN)/.dev lint typecheck
 	$(BIN)/python -m pytest
+
+# tests/test_fuzz.py with many more generated requests than `make test` sends, a new seed each run.
+fuzz: $(BIN)/.dev
+	HYPOTHESIS_PROFILE=fuzz $(BIN)/python -m pytest tests/test_fuzz.py
 
 lint: $(BIN)/.dev
 	$(BIN)/ruff check .

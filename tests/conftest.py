@@ -6,6 +6,7 @@ import os
 import re
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -120,6 +121,23 @@ class Scim:
 
     def delete(self, path: str, **kwargs: Any) -> Any:
         return self.request("DELETE", path, **kwargs)
+
+
+@contextmanager
+def served_app() -> Iterator[Client]:
+    """moto with our tables, and the app behind the emulated API Gateway, for a whole module.
+
+    The fuzz and security-matrix modules send thousands of requests; a fresh moto per test (``aws``) costs 0.4 s.
+    """
+    with mock_aws():
+        connection.reset()
+        create_tables(connection.dynamodb(settings()), settings())
+        emulate_gateway_responses()
+        from app import app
+
+        with Client(app, stage_name="test", project_dir=str(PROJECT_DIR)) as client:
+            yield client
+    connection.reset()
 
 
 @pytest.fixture

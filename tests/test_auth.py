@@ -129,8 +129,9 @@ def test_revoked_credential_is_401(chalice_client: Client, tenant: Tenant, crede
     assert_401(Scim(chalice_client, tenant.authorization).get("/Users"))
 
 
+@pytest.mark.parametrize("presentation", ["basic", "bearer"])
 def test_service_account_without_provisioning_permission_is_refused(
-    chalice_client: Client, tenant: Tenant, credential_store: CredentialStore
+    chalice_client: Client, tenant: Tenant, credential_store: CredentialStore, presentation: str
 ) -> None:
     account = credential_store.get_service_account(tenant.name)
     assert account is not None
@@ -138,6 +139,17 @@ def test_service_account_without_provisioning_permission_is_refused(
         account.tenant, account.account_id, account.name, account.permissions - {CAN_PROVISION_USERS_AS_SCIM}
     )
     credential_store.put_service_account(weakened)
+
+    authorization = tenant.authorization if presentation == "basic" else bearer(tenant)
+    assert_401(Scim(chalice_client, authorization).post("/Users", user_body()))
+    assert_401(Scim(chalice_client, authorization).get("/Users"))
+
+
+def test_a_credential_of_a_replaced_service_account_is_refused(
+    chalice_client: Client, tenant: Tenant, credential_store: CredentialStore
+) -> None:
+    """The credential names the account it was issued to; a new account of the tenant does not inherit it."""
+    create_service_account(credential_store, tenant.name)
 
     assert_401(Scim(chalice_client, tenant.authorization).get("/Users"))
 
