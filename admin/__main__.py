@@ -1,19 +1,23 @@
-"""``python -m admin``: tenants, credentials, role mappings and backups, for operators.
+"""``python -m admin``: tenants, credentials, role mappings, backups and provisioning activity, for operators.
 
 It talks to ``make run``'s embedded store by default, or to a deployed stage's
 tables with ``--stage STAGE`` and the operator's AWS credentials.
 """
 
 import argparse
+import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
-from admin import backup
+from admin import activity, backup
 from admin.target import TargetError, use_local_store, use_stage
 from chalicelib.auth.credentials import CredentialError, create_service_account, generate_credential, revoke_credential
-from chalicelib.config import settings
+from chalicelib.auth.usage import refused_in_last_day
+from chalicelib.config import Settings, settings
 from chalicelib.store import invariants
+from chalicelib.store.activity import ActivityTable
 from chalicelib.store.connection import dynamodb
 from chalicelib.store.credentials import CredentialStore
 from chalicelib.store.groups import GroupTable
@@ -44,7 +48,9 @@ def _parser() -> argparse.ArgumentParser:
     generate = credentials.add_parser("generate", help="generate the tenant's credential (the secret is shown once)")
     generate.add_argument("tenant")
     generate.add_argument("--description", default="SCIM provisioning")
-    listing = credentials.add_parser("list", help="list the tenant's credentials (never a secret or hash)")
+    listing = credentials.add_parser(
+        "list", help="the tenant's credentials: state, last use, refused attempts in 24 h (never a secret or hash)"
+    )
     listing.add_argument("tenant")
     revoke = credentials.add_parser("revoke", help="revoke a credential for good")
     revoke.add_argument("client_id")
@@ -75,6 +81,18 @@ def _parser() -> argparse.ArgumentParser:
     restore = backups.add_parser("restore-roles", help="restore the role mappings from a backup")
     restore.add_argument("tenant")
     restore.add_argument("path", type=Path, help="a JSON backup, a CSV backup directory or role_mappings.csv")
+    trail = commands.add_parser("activity", help="what the tenant's IdP changed or was refused, newest first")
+    trail.add_argument("tenant")
+    target = trail.add_mutually_exclusive_group()
+    target.add_argument("--user", help="one user: its userName or id")
+    target.add_argument("--group", help="one group: its displayName or id")
+    trail.add_argument("--since", help="30m, 24h, 7d, or an ISO 8601 date (default: the whole retention)")
+    trail.add_argument("--errors", action="store_true", help="refused requests only (4xx other than 401)")
+    trail.add_argument("--limit", type=int, default=50, help="at most this many entries (default 50)")
+    trail.add_argument("--json", action="store_true", help="one JSON array, for scripts")
+    state = commands.add_parser("status", help="is provisioning working? credential, last write, errors, roles")
+    state.add_argument("tenant")
+    state.add_argument("--json", action="store_true", help="one JSON object, for scripts")
     checking = commands.add_parser("check", help="verify the tenant's data (uniqueness claims, memberships, versions)")
     checking.add_argument("tenant")
     checking.add_argument("--repair", action="store_true", help="delete leftovers, set stale member displays")
@@ -109,13 +127,20 @@ def run(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
         elif args.action == "list":
+            print("client_id\tcreated\tstate\tlast_used\trefused_24h\tdescription")
             for credential in credentials.credentials_of(args.tenant):
                 state = f"revoked {credential.revoked}" if credential.revoked else "active"
-                print(f"{credential.client_id}\t{credential.created}\t{state}\t{credential.description}")
+                refused = refused_in_last_day(credentials, credential.client_id)
+                print(
+                    f"{credential.client_id}\t{credential.created}\t{state}\t{credential.last_used or 'never'}\t"
+                    f"{refused}\t{credential.description}"
+                )
         else:
             revoke_credential(credentials, args.client_id)
             print(f"Revoked {args.client_id}; requests presenting it are refused (on AWS within the authorizer TTL).")
         return 0
+    if args.command in ("activity", "status"):
+        return _activity(args, config, client, credentials)
     if args.command == "check":
         report = invariants.check(client, config.users_table, config.groups_table, args.tenant)
         print(f"{report.users} users, {report.groups} groups, {report.memberships} memberships checked")
@@ -164,6 +189,44 @@ def run(args: argparse.Namespace) -> int:
     for mapping in restored:
         mappings.put(mapping)
     print(f"Restored {len(restored)} role mappings of {args.tenant!r} from {args.path}")
+    return 0
+
+
+def _activity(args: argparse.Namespace, config: Settings, client: Any, credentials: CredentialStore) -> int:
+    trail = ActivityTable(client, config.activity_table, args.tenant, config.activity_retention_days)
+    users = UserTable(client, config.users_table, args.tenant)
+    groups = GroupTable(client, config.groups_table, args.tenant)
+    if args.command == "status":
+        report = activity.status(
+            args.tenant,
+            config,
+            credentials,
+            trail,
+            users,
+            groups,
+            RoleMappingTable(client, config.role_mappings_table, args.tenant),
+        )
+        if args.json:
+            print(json.dumps(report, indent=2, ensure_ascii=False))
+        else:
+            activity.print_status(report)
+        return 1 if report["problems"] else 0
+    from chalicelib.scim.trail import name_key
+
+    target = None
+    if args.user:
+        target = activity.resolve_user(users, args.user, name_key("User", args.user))
+    elif args.group:
+        target = activity.resolve_group(groups, args.group, name_key("Group", args.group))
+    since = activity.parse_since(args.since) if args.since else None
+    entries = activity.activity(trail, target, since, args.errors, args.limit)
+    if args.json:
+        print(json.dumps([activity.entry_json(entry) for entry in entries], indent=2, ensure_ascii=False))
+    else:
+        for entry in entries:
+            print(activity.line(entry))
+        if not entries:
+            print("No activity kept for this selection.", file=sys.stderr)
     return 0
 
 

@@ -19,6 +19,9 @@ class Settings:
     groups_table: str
     role_mappings_table: str
     credentials_table: str
+    activity_table: str
+    activity_retention_days: int
+    stage: str
     dynamodb_endpoint_url: str | None
     region: str
     credential_hash_key: bytes
@@ -48,6 +51,11 @@ def settings() -> Settings:
         groups_table=os.environ.get("GROUPS_TABLE", f"{prefix}-groups"),
         role_mappings_table=os.environ.get("ROLE_MAPPINGS_TABLE", f"{prefix}-role-mappings"),
         credentials_table=os.environ.get("CREDENTIALS_TABLE", f"{prefix}-credentials"),
+        activity_table=os.environ.get("ACTIVITY_TABLE", f"{prefix}-activity"),
+        # How long the provisioning activity trail keeps an entry (DynamoDB's TTL removes it after).
+        activity_retention_days=_int("ACTIVITY_RETENTION_DAYS", 90),
+        # The Stage dimension of the CloudWatch metrics; the stages of .chalice/config.json set it.
+        stage=os.environ.get("STAGE", prefix.removeprefix("scim-")),
         dynamodb_endpoint_url=os.environ.get("DYNAMODB_ENDPOINT_URL") or None,
         region=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1",
         credential_hash_key=os.environ.get("CREDENTIAL_HASH_KEY", DEV_CREDENTIAL_HASH_KEY).encode(),

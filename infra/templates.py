@@ -3,9 +3,10 @@
 Two files in ``infra/``, committed so that a review shows what changes on AWS; ``tests/test_infra.py``
 fails when either differs from what this module generates, so they cannot drift from the code:
 
-- ``stack.json`` (``make deploy-infra``): the stage's long-lived resources. The four DynamoDB
-  tables of :func:`chalicelib.store.tables.table_definitions`, the stage's secrets, and the bucket
-  ``aws cloudformation package`` uploads the Lambda code to.
+- ``stack.json`` (``make deploy-infra``): the stage's long-lived resources. The DynamoDB tables of
+  :func:`chalicelib.store.tables.table_definitions` (with their TTL), the stage's secrets, the bucket
+  ``aws cloudformation package`` uploads the Lambda code to, and the alarms on the metrics of
+  :mod:`chalicelib.metrics` with the SNS topic they notify (README, "When something goes wrong").
 - ``api.json`` (``make deploy``), merged into Chalice's SAM template by ``chalice package
   --merge-template``: the gateway responses of :mod:`chalicelib.gateway_responses`, written into the
   REST API's own definition so every deployment of the API carries them (``chalice deploy`` rewrites
@@ -25,7 +26,8 @@ from typing import Any
 
 from chalicelib.config import Settings, settings
 from chalicelib.gateway_responses import GATEWAY_RESPONSES
-from chalicelib.store.tables import table_definitions
+from chalicelib.metrics import NAMESPACE, STAGE
+from chalicelib.store.tables import TIME_TO_LIVE, table_definitions
 
 INFRA_DIR = Path(__file__).resolve().parent
 # config.py names each table <TABLE_PREFIX>-<table>; the stages in .chalice/config.json set TABLE_PREFIX=scim-<stage>.
@@ -111,7 +113,7 @@ def settings_for(environment: Mapping[str, str]) -> Settings:
         return settings()
 
 
-def _table(definition: dict[str, Any]) -> dict[str, Any]:
+def _table(definition: dict[str, Any], time_to_live: str | None = None) -> dict[str, Any]:
     unknown = set(definition) - TABLE_PROPERTIES
     if unknown:
         raise ValueError(
@@ -124,6 +126,8 @@ def _table(definition: dict[str, Any]) -> dict[str, Any]:
         "SSESpecification": {"SSEEnabled": True},
         "DeletionProtectionEnabled": True,
     }
+    if time_to_live:
+        properties["TimeToLiveSpecification"] = {"AttributeName": time_to_live, "Enabled": True}
     return {"Type": "AWS::DynamoDB::Table", **RETAIN, "Properties": properties}
 
 
@@ -156,18 +160,125 @@ ARTIFACTS_BUCKET = {
 }
 
 
+@dataclass(frozen=True)
+class Alarm:
+    """An alarm on a metric of chalicelib.metrics; README, "When something goes wrong", says what to do."""
+
+    logical_id: str
+    description: str
+    metric: str
+    threshold: float
+    minutes: int = 5
+    rate_of_requests: bool = False
+    """Alarm on the metric as a percentage of Requests (when there were at least MIN_REQUESTS), not on its sum."""
+
+
+MIN_REQUESTS = 10
+ALARM_TOPIC = "AlarmTopic"
+ALARMS = (
+    Alarm(
+        "ServerErrorRateAlarm",
+        "More than 5% of SCIM requests answered 500 over 5 minutes: a bug or a misconfiguration. "
+        "Logs Insights: the stage's access lines with status 500, then the log lines of their request_id.",
+        "ServerErrors",
+        5,
+        rate_of_requests=True,
+    ),
+    Alarm(
+        "UnavailableRateAlarm",
+        "More than 5% of SCIM requests answered 503 over 5 minutes: DynamoDB throttled or failed after retries. "
+        "IdPs retry; check the tables' throttling and AWS Health.",
+        "Unavailable",
+        5,
+        rate_of_requests=True,
+    ),
+    Alarm(
+        "AuthorizerErrorsAlarm",
+        "The authorizer could not read the credentials table 5 times in 5 minutes: every IdP of every tenant "
+        "gets 503. Check the authorizer's role, the credentials table and DynamoDB's health.",
+        "AuthorizerErrors",
+        5,
+    ),
+    Alarm(
+        "ActivityWriteFailuresAlarm",
+        "Provisioning activity entries were not written (SCIM answers are unaffected; the lost entries are in "
+        "the logs as activity.lost). Check the activity table and the routes' role.",
+        "ActivityWriteFailures",
+        10,
+        minutes=15,
+    ),
+)
+
+
+def _metric(name: str, minutes: int) -> dict[str, Any]:
+    return {
+        "Metric": {
+            "Namespace": NAMESPACE,
+            "MetricName": name,
+            "Dimensions": [{"Name": STAGE, "Value": {"Ref": "Stage"}}],
+        },
+        "Period": minutes * 60,
+        "Stat": "Sum",
+    }
+
+
+def _alarm(alarm: Alarm) -> dict[str, Any]:
+    properties: dict[str, Any] = {
+        "AlarmName": {"Fn::Sub": f"scim-${{Stage}}-{alarm.logical_id.removesuffix('Alarm')}"},
+        "AlarmDescription": alarm.description,
+        "ComparisonOperator": "GreaterThanOrEqualToThreshold",
+        "Threshold": alarm.threshold,
+        "EvaluationPeriods": 1,
+        "TreatMissingData": "notBreaching",
+        "AlarmActions": [{"Ref": ALARM_TOPIC}],
+        "OKActions": [{"Ref": ALARM_TOPIC}],
+    }
+    if alarm.rate_of_requests:
+        properties["Metrics"] = [
+            {"Id": "failed", "MetricStat": _metric(alarm.metric, alarm.minutes), "ReturnData": False},
+            {"Id": "requests", "MetricStat": _metric("Requests", alarm.minutes), "ReturnData": False},
+            {
+                "Id": "rate",
+                "Label": f"{alarm.metric} (% of requests)",
+                "Expression": f"IF(requests >= {MIN_REQUESTS}, 100 * failed / requests, 0)",
+                "ReturnData": True,
+            },
+        ]
+    else:
+        metric = _metric(alarm.metric, alarm.minutes)
+        properties.update(
+            {
+                "Namespace": NAMESPACE,
+                "MetricName": alarm.metric,
+                "Dimensions": metric["Metric"]["Dimensions"],
+                "Period": metric["Period"],
+                "Statistic": "Sum",
+            }
+        )
+    return {"Type": "AWS::CloudWatch::Alarm", "Properties": properties}
+
+
 def stack_template() -> dict[str, Any]:
-    """The stage's tables, secrets and code bucket: what outlives any deployment of the API."""
+    """The stage's tables, secrets, code bucket and alarms: what outlives any deployment of the API."""
     definitions = table_definitions(settings_for({"TABLE_PREFIX": TABLE_PREFIX}))
-    tables = {_camel(name) + "Table": _table(definition) for name, definition in definitions.items()}
+    tables = {
+        _camel(name) + "Table": _table(definition, TIME_TO_LIVE.get(name)) for name, definition in definitions.items()
+    }
     secrets = {secret.logical_id: _secret(secret) for secret in SECRETS}
-    outputs = {logical_id: {"Value": {"Ref": logical_id}} for logical_id in [*tables, *secrets, "ArtifactsBucket"]}
+    alarms = {alarm.logical_id: _alarm(alarm) for alarm in ALARMS}
+    topic = {
+        "Type": "AWS::SNS::Topic",
+        "Properties": {"TopicName": {"Fn::Sub": "scim-${Stage}-alarms"}, "KmsMasterKeyId": "alias/aws/sns"},
+    }
+    outputs = {
+        logical_id: {"Value": {"Ref": logical_id}} for logical_id in [*tables, *secrets, "ArtifactsBucket", ALARM_TOPIC]
+    }
     return {
         "AWSTemplateFormatVersion": "2010-09-09",
-        "Description": "One Model SCIM: a stage's DynamoDB tables, secrets and code bucket. "
+        "Description": "One Model SCIM: a stage's DynamoDB tables, secrets, code bucket and alarms. "
         "Generated by `python -m infra.templates` from chalicelib/store/tables.py: do not edit.",
         "Parameters": {"Stage": STAGE_PARAMETER},
-        "Resources": {**tables, **secrets, "ArtifactsBucket": ARTIFACTS_BUCKET},
+        "Resources": {**tables, **secrets, "ArtifactsBucket": ARTIFACTS_BUCKET, ALARM_TOPIC: topic, **alarms},
         "Outputs": outputs,
     }
 

@@ -40,6 +40,8 @@ TRANSACT_ITEM_ACTIONS = {
     "Get": "GetItem",
 }
 DYNAMODB_ARN = "arn:aws:dynamodb:*:*:table/"
+# The routes write the trail and never read it: the admin CLI does, with the operator's credentials.
+APPEND_ONLY_TABLES = {"activity"}
 
 
 def _config() -> dict[str, Any]:
@@ -147,16 +149,26 @@ def test_route_policy_grants_exactly_the_actions_the_store_calls(stage: str) -> 
 def test_route_policy_reaches_users_groups_and_role_mappings_and_queries_only_their_indexes(stage: str) -> None:
     granted = grants(_route_policy(stage), stage)
     definitions = table_definitions(settings())
-    assert {(table, on_index) for _, table, on_index in granted} == {
-        *((name, False) for name in definitions if name != "credentials"),
-        *((name, True) for name, definition in definitions.items() if definition.get("GlobalSecondaryIndexes")),
+    scim_tables = {name: definition for name, definition in definitions.items() if name not in APPEND_ONLY_TABLES}
+    assert {(table, on_index) for _, table, on_index in granted if table not in APPEND_ONLY_TABLES} == {
+        *((name, False) for name in scim_tables if name != "credentials"),
+        *((name, True) for name, definition in scim_tables.items() if definition.get("GlobalSecondaryIndexes")),
     }
     assert {action for action, _, on_index in granted if on_index} == {"Query"}
 
 
 @pytest.mark.parametrize("stage", DEPLOYED_STAGES)
-def test_authorizer_policy_only_reads_the_credentials_table(stage: str) -> None:
-    assert grants(_authorizer_policy(stage), stage) == {("GetItem", "credentials", False)}
+def test_route_policy_can_only_add_to_the_activity_trail_never_read_change_or_delete_it(stage: str) -> None:
+    granted = grants(_route_policy(stage), stage)
+    assert {grant for grant in granted if grant[1] == "activity"} == {("PutItem", "activity", False)}
+
+
+@pytest.mark.parametrize("stage", DEPLOYED_STAGES)
+def test_authorizer_policy_only_reads_the_credentials_table_and_notes_their_use(stage: str) -> None:
+    assert grants(_authorizer_policy(stage), stage) == {
+        ("GetItem", "credentials", False),
+        ("UpdateItem", "credentials", False),
+    }
 
 
 @pytest.mark.parametrize("stage", DEPLOYED_STAGES)

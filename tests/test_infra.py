@@ -20,7 +20,8 @@ from cfnlint.api import lint
 from cfnlint.config import ManualArgs
 
 from chalicelib.gateway_responses import GATEWAY_RESPONSES, SCIM_ERROR_SCHEMA, WWW_AUTHENTICATE
-from chalicelib.store.tables import table_definitions
+from chalicelib.metrics import NAMESPACE
+from chalicelib.store.tables import TIME_TO_LIVE, table_definitions
 from infra import templates
 from infra.templates import SECRETS, TEMPLATES, render, settings_for
 from tests.conftest import PROJECT_DIR
@@ -126,7 +127,7 @@ def test_infra_tables_are_the_code_tables_under_the_names_the_stage_uses(stage: 
     resources = templates.stack_template()["Resources"]
     tables = {name: resource for name, resource in resources.items() if resource["Type"] == "AWS::DynamoDB::Table"}
     expected = table_definitions(settings_for(_stage_environment(stage)))
-    assert len(tables) == len(expected) == 4
+    assert len(tables) == len(expected) == 5
     for name, definition in expected.items():
         table = tables[templates._camel(name) + "Table"]
         properties = dict(table["Properties"])
@@ -135,8 +136,44 @@ def test_infra_tables_are_the_code_tables_under_the_names_the_stage_uses(stage: 
         assert properties.pop("PointInTimeRecoverySpecification") == {"PointInTimeRecoveryEnabled": True}
         assert properties.pop("SSESpecification") == {"SSEEnabled": True}
         assert properties.pop("DeletionProtectionEnabled") is True
+        if name in TIME_TO_LIVE:
+            assert properties.pop("TimeToLiveSpecification") == {"AttributeName": TIME_TO_LIVE[name], "Enabled": True}
         assert properties == definition
         assert table["DeletionPolicy"] == table["UpdateReplacePolicy"] == "Retain"
+
+
+def test_activity_entries_expire_after_the_stage_retention_by_dynamodb_ttl() -> None:
+    activity = templates.stack_template()["Resources"]["ActivityTable"]["Properties"]
+    assert activity["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
+    assert {index["IndexName"] for index in activity["GlobalSecondaryIndexes"]} == {"byResource", "byError"}
+
+
+def test_alarms_watch_5xx_503_and_authorizer_errors_of_the_stage_and_notify_the_alarm_topic() -> None:
+    resources = templates.stack_template()["Resources"]
+    alarms = {name: r["Properties"] for name, r in resources.items() if r["Type"] == "AWS::CloudWatch::Alarm"}
+    watched: dict[str, set[str]] = {}
+    for name, alarm in alarms.items():
+        stats = [m["MetricStat"]["Metric"] for m in alarm.get("Metrics", []) if "MetricStat" in m]
+        metrics = stats or [{k: alarm[k] for k in ("Namespace", "MetricName", "Dimensions")}]
+        for metric in metrics:
+            assert metric["Namespace"] == NAMESPACE
+            assert metric["Dimensions"] == [{"Name": "Stage", "Value": {"Ref": "Stage"}}]
+        watched[name] = {metric["MetricName"] for metric in metrics}
+        assert alarm["AlarmActions"] == alarm["OKActions"] == [{"Ref": "AlarmTopic"}]
+        assert alarm["TreatMissingData"] == "notBreaching"
+    assert watched == {
+        "ServerErrorRateAlarm": {"ServerErrors", "Requests"},
+        "UnavailableRateAlarm": {"Unavailable", "Requests"},
+        "AuthorizerErrorsAlarm": {"AuthorizerErrors"},
+        "ActivityWriteFailuresAlarm": {"ActivityWriteFailures"},
+    }
+    assert resources["AlarmTopic"]["Type"] == "AWS::SNS::Topic"
+
+
+def test_every_alarm_has_its_section_in_the_readme() -> None:
+    readme = (PROJECT_DIR / "README.md").read_text()
+    for alarm in templates.ALARMS:
+        assert f"scim-<stage>-{alarm.logical_id.removesuffix('Alarm')}" in readme, alarm.logical_id
 
 
 def test_every_dev_default_secret_of_the_config_is_generated_per_stage_and_never_set_in_the_repo() -> None:

@@ -8,10 +8,12 @@ from pathlib import Path
 from tests.conftest import PROJECT_DIR
 
 
-def test_authorizer_cold_start_loads_neither_scim2_nor_pydantic() -> None:
+def test_authorizer_cold_start_loads_neither_scim2_nor_pydantic_nor_the_metrics_library() -> None:
+    # An allowed request never loads Powertools either: the authorizer imports it on its first refusal.
     probe = (
-        "import sys, app; "
-        "loaded = sorted(m for m in sys.modules if m.split('.')[0] in ('scim2_models', 'scim2_server', 'pydantic')); "
+        "import sys, app; from chalicelib.auth.authorizer import authenticate; "
+        "heavy = ('scim2_models', 'scim2_server', 'pydantic', 'aws_lambda_powertools'); "
+        "loaded = sorted(m for m in sys.modules if m.split('.')[0] in heavy); "
         "print(','.join(loaded))"
     )
     result = subprocess.run([sys.executable, "-c", probe], cwd=PROJECT_DIR, capture_output=True, text=True, check=True)

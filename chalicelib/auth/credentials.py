@@ -14,6 +14,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from chalicelib.auth.usage import CredentialUsage
 from chalicelib.store.credentials import (
     ActiveCredentialExists,
     CredentialStore,
@@ -128,13 +129,28 @@ def revoke_credential(store: CredentialStore, client_id: str) -> None:
     store.mark_revoked(credential, _now())
 
 
-def verify(store: CredentialStore, key: bytes, client_id: str, secret: str) -> Principal | None:
+def verify(
+    store: CredentialStore, key: bytes, client_id: str, secret: str, usage: CredentialUsage | None = None
+) -> Principal | None:
     """Return the principal of a client ID and secret, or None when they must be refused.
 
     The secret is compared in constant time, and a hash is compared even for an
     unknown client ID, so response time does not tell which client IDs exist.
+    ``usage`` notes the last use or the refusal of a credential that exists.
     """
     credential = store.get_credential(client_id)
+    principal = _principal(store, key, credential, secret)
+    if usage is not None and credential is not None:
+        if principal is None:
+            usage.refused(store, credential)
+        else:
+            usage.used(store, credential)
+    return principal
+
+
+def _principal(
+    store: CredentialStore, key: bytes, credential: StoredCredential | None, secret: str
+) -> Principal | None:
     expected = credential.secret_hash if credential else _DUMMY_HASH
     matches = hmac.compare_digest(hash_secret(key, secret), expected)
     if credential is None or not matches or credential.revoked is not None:

@@ -1,8 +1,9 @@
-"""One JSON line per SCIM request, on stdout, for CloudWatch Logs Insights.
+"""One JSON line per SCIM request, on stdout, for CloudWatch Logs Insights and CloudWatch metrics.
 
 Only what ops need to follow a request: who (tenant, client ID), what (method,
 path without query string), the outcome (status, scimType) and the latency.
-Never a header, a body, a query string, a secret or a password.
+Never a header, a body, a query string, a secret or a password. The line is also the request's
+Embedded Metric Format document (:mod:`chalicelib.metrics`), so its fields are the metrics' properties.
 """
 
 import json
@@ -36,7 +37,10 @@ def _configure() -> None:
     _logger.propagate = False
 
 
-def log_request(**fields: Any) -> None:
-    """Write one access line; ``fields`` are the request's tenant, client_id, method, path, status, ..."""
+def log_request(metrics: dict[str, Any] | None = None, **fields: Any) -> None:
+    """Write one access line; ``fields`` are the request's tenant, client_id, method, path, status, ...
+
+    ``metrics`` is the request's EMF document, which the line carries.
+    """
     _configure()
-    _logger.info(json.dumps({"log": "scim.request", **fields}, separators=(",", ":"), default=str))
+    _logger.info(json.dumps({"log": "scim.request", **fields, **(metrics or {})}, separators=(",", ":"), default=str))

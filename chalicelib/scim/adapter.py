@@ -23,6 +23,7 @@ from scim2_server.responses import SCIM_MEDIA_TYPE, ScimResponse
 from scim2_server.service import scim_exception_of
 
 from chalicelib.config import Settings, settings
+from chalicelib.metrics import request_metrics
 from chalicelib.provisioning.passwords import PasswordPolicy, hash_password
 from chalicelib.provisioning.service import FilterLimits, ProvisioningHandler, ProvisioningService
 from chalicelib.scim import dialects
@@ -90,15 +91,18 @@ class ScimApi:
                 response = self.handler_for(caller.tenant).handle(scim_request)
         except Exception as exception:  # the one edge where every error becomes a SCIM error
             response = self.error_response(request, exception)
+        status, scim_type = int(response.status), (response.body or {}).get("scimType")
+        latency_ms = round((time.perf_counter() - started) * 1000, 1)
         log_request(
+            metrics=request_metrics(self.settings.stage, status, scim_type, latency_ms),
             request_id=_request_id(request),
             tenant=caller.tenant if caller else None,
             client_id=caller.client_id if caller else None,
             method=scim_request.method,
             path=scim_request.path,
-            status=int(response.status),
-            scim_type=(response.body or {}).get("scimType"),
-            latency_ms=round((time.perf_counter() - started) * 1000, 1),
+            status=status,
+            scim_type=scim_type,
+            latency_ms=latency_ms,
         )
         return self.write_response(response)
 

@@ -6,14 +6,22 @@ Items (all keyed by ``pk`` alone):
 - ``active#<tenant>``: which credential is active; its conditional put enforces
   "at most one active credential per tenant".
 - ``issued#<tenant>``: the set of every client ID ever issued to the tenant, for listing.
+- ``refused#<client id>#<hour>``: how many requests presented the client ID with a wrong secret
+  (or after its revocation) in that UTC hour (``YYYY-MM-DDTHH``); ``expires_at`` lets DynamoDB's TTL
+  remove it after two days. A credential's ``last_used`` is set on its ``client#`` item.
 
 This module must not import scim2 or pydantic: the authorizer reads it on every cold start.
 """
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import botocore.exceptions
+
+from chalicelib.store.batch import batch_get
+
+REFUSALS_KEPT_SECONDS = 2 * 24 * 3600
 
 
 @dataclass(frozen=True)
@@ -33,6 +41,7 @@ class StoredCredential:
     secret_hash: str
     created: str
     revoked: str | None
+    last_used: str | None = None
 
 
 class ActiveCredentialExists(Exception):
@@ -80,6 +89,7 @@ class CredentialStore:
             secret_hash=item["secret_hash"]["S"],
             created=item["created"]["S"],
             revoked=item["revoked"]["S"] if "revoked" in item else None,
+            last_used=item["last_used"]["S"] if "last_used" in item else None,
         )
 
     def active_client_id(self, tenant: str) -> str | None:
@@ -164,6 +174,37 @@ class CredentialStore:
         client_ids = item["client_ids"]["SS"] if item else []
         found = [self.get_credential(client_id) for client_id in client_ids]
         return sorted((c for c in found if c is not None), key=lambda c: c.created)
+
+    def mark_used(self, client_id: str, at: str, unless_since: str) -> None:
+        """Set the credential's last use to ``at``, unless another writer set one at or after ``unless_since``."""
+        try:
+            self.client.update_item(
+                TableName=self.table,
+                Key={"pk": {"S": f"client#{client_id}"}},
+                UpdateExpression="SET last_used = :at",
+                ConditionExpression="attribute_exists(pk) AND (attribute_not_exists(last_used) OR last_used < :since)",
+                ExpressionAttributeValues={":at": {"S": at}, ":since": {"S": unless_since}},
+            )
+        except botocore.exceptions.ClientError as error:
+            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+
+    def add_refusals(self, client_id: str, hour: str, count: int, now_epoch: int) -> None:
+        """Count ``count`` refused attempts of a credential in the UTC hour ``hour``: one UpdateItem."""
+        self.client.update_item(
+            TableName=self.table,
+            Key={"pk": {"S": f"refused#{client_id}#{hour}"}},
+            UpdateExpression="ADD refused :n SET expires_at = :e",
+            ExpressionAttributeValues={
+                ":n": {"N": str(count)},
+                ":e": {"N": str(now_epoch + REFUSALS_KEPT_SECONDS)},
+            },
+        )
+
+    def refusals(self, client_id: str, hours: Sequence[str]) -> int:
+        """Refused attempts of a credential in these UTC hours: one BatchGetItem."""
+        keys = [{"pk": {"S": f"refused#{client_id}#{hour}"}} for hour in hours]
+        return sum(int(item["refused"]["N"]) for item in batch_get(self.client, self.table, keys))
 
     def _get(self, pk: str) -> dict[str, Any] | None:
         response = self.client.get_item(TableName=self.table, Key={"pk": {"S": pk}}, ConsistentRead=True)

@@ -23,6 +23,7 @@ import botocore.exceptions
 
 from chalicelib.store.batch import batch_get, batch_write
 from chalicelib.store.claims import ClaimIndex
+from chalicelib.store.counting import count_items
 from chalicelib.store.errors import Conflict, NotFound, Taken, cancellation_codes
 from chalicelib.store.limits import check_item, key_fits, partition_key_fits, sort_key_fits
 from chalicelib.store.tables import GROUPS_BY_EXTERNAL_ID, GROUPS_BY_MEMBER
@@ -105,6 +106,10 @@ class GroupTable:
             ConsistentRead=True,
         ):
             yield self._record(item)
+
+    def count(self) -> int:
+        """How many groups the tenant has: a counting query, no item returned."""
+        return count_items(self.client, self.table, self.tenant, GROUP_PREFIX)
 
     def members(self, group_id: str, limit: int | None = None) -> list[Membership]:
         """The group's memberships in user-id order, at most ``limit`` of them; one query of the group's range."""

@@ -1,4 +1,4 @@
-"""The four DynamoDB tables, defined once for the code, the tests, ``make run`` and ``infra/``.
+"""The five DynamoDB tables, defined once for the code, the tests, ``make run`` and ``infra/``.
 
 Every key starts with the tenant, so no query can reach another tenant's items.
 Key layouts are private to the store modules; this module only names the key
@@ -15,6 +15,11 @@ USERS_BY_EXTERNAL_ID = "byExternalId"
 USERS_BY_USER_NAME = "byUserName"
 GROUPS_BY_MEMBER = "byMember"
 GROUPS_BY_EXTERNAL_ID = "byExternalId"
+ACTIVITY_BY_RESOURCE = "byResource"
+ACTIVITY_BY_ERROR = "byError"
+# The attribute whose epoch seconds DynamoDB's TTL deletes an item after, by logical table;
+# only items that carry it expire (in credentials: the hourly counts of refused attempts).
+TIME_TO_LIVE = {"activity": "expires_at", "credentials": "expires_at"}
 
 
 def _string_attributes(*names: str) -> list[dict[str, str]]:
@@ -71,6 +76,16 @@ def table_definitions(settings: Settings) -> dict[str, dict[str, Any]]:
             "AttributeDefinitions": _string_attributes("pk"),
             "BillingMode": "PAY_PER_REQUEST",
         },
+        "activity": {
+            "TableName": settings.activity_table,
+            "KeySchema": _key("pk", "sk"),
+            "AttributeDefinitions": _string_attributes("pk", "sk", "resource_key", "error_key"),
+            "GlobalSecondaryIndexes": [
+                _index(ACTIVITY_BY_RESOURCE, "resource_key", "sk"),
+                _index(ACTIVITY_BY_ERROR, "error_key", "sk"),
+            ],
+            "BillingMode": "PAY_PER_REQUEST",
+        },
     }
 
 
@@ -87,4 +102,11 @@ def create_tables(client: Any, settings: Settings) -> list[str]:
         created.append(definition["TableName"])
     for name in created:
         client.get_waiter("table_exists").wait(TableName=name)
+    definitions = table_definitions(settings)
+    for logical_name, attribute in TIME_TO_LIVE.items():
+        table = definitions[logical_name]["TableName"]
+        if table in created:
+            client.update_time_to_live(
+                TableName=table, TimeToLiveSpecification={"Enabled": True, "AttributeName": attribute}
+            )
     return created

@@ -19,6 +19,7 @@ import botocore.exceptions
 
 from chalicelib.store.batch import batch_get, batch_write
 from chalicelib.store.claims import ClaimIndex
+from chalicelib.store.counting import count_items
 from chalicelib.store.errors import Conflict, NotFound, Taken, cancellation_codes
 from chalicelib.store.limits import check_item, key_fits, partition_key_fits
 from chalicelib.store.tables import USERS_BY_EXTERNAL_ID
@@ -90,6 +91,13 @@ class UserTable:
             ConsistentRead=True,
         ):
             yield self._record(item)
+
+    def count(self, active_only: bool = False) -> int:
+        """How many users the tenant has (active ones only, if asked): a counting query, no item returned."""
+        arguments: dict[str, Any] = {}
+        if active_only:
+            arguments = {"FilterExpression": "active = :yes", "ExpressionAttributeValues": {":yes": {"BOOL": True}}}
+        return count_items(self.client, self.table, self.tenant, USER_PREFIX, **arguments)
 
     def insert(self, record: UserRecord) -> None:
         """Store a new user and claim its userName, atomically.

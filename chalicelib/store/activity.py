@@ -1,0 +1,284 @@
+"""The activity table: each tenant's provisioning trail, what its IdP changed or was refused, newest first.
+
+Items (``pk`` is the tenant):
+- ``sk = <at>#<entry id>``: one entry. ``at`` is the UTC time in ISO 8601 with microseconds, so the
+  tenant's partition read backwards is "this tenant, newest first" (one Query, ``--since`` a key bound).
+- ``resource_key = <tenant>#<resource type>#<resource id>`` (index ``byResource``, sorted by ``sk``):
+  "this user (or group), newest first" is one Query. An entry with no id yet (a refused create) is
+  keyed by ``<tenant>#<resource type>#name:<name key>`` instead.
+- ``error_key = <tenant>``, on refused requests only (sparse index ``byError``): "this tenant's
+  errors, newest first" without reading its successful writes.
+- ``expires_at``: epoch seconds; DynamoDB's TTL removes the entry after the stage's retention.
+
+Entries hold attribute paths with old and new values, but never a password, a secret or a hash:
+the SCIM side leaves those values out (:attr:`AttributeChange.secret`) before an entry gets here.
+This module must not import scim2 or pydantic.
+"""
+
+import json
+import secrets
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import botocore.exceptions
+
+from chalicelib.store.errors import Unavailable
+from chalicelib.store.limits import partition_key_fits
+from chalicelib.store.tables import ACTIVITY_BY_ERROR, ACTIVITY_BY_RESOURCE
+
+MAX_CHANGES = 50
+"""Attribute paths kept per entry; ``changes_dropped`` counts the rest."""
+MAX_VALUE_CHARACTERS = 200
+"""An old or new value longer than this (as JSON) is cut, with an ellipsis."""
+MAX_MEMBER_SAMPLE = 10
+"""Member ids listed per entry for each of added and removed; the counts are exact."""
+MAX_DETAIL_CHARACTERS = 500
+NAME_PREFIX = "name:"
+
+
+@dataclass(frozen=True)
+class AttributeChange:
+    """One attribute path a write changed; a secret attribute (password) is named, its values never kept."""
+
+    path: str
+    old: Any = None
+    new: Any = None
+    secret: bool = False
+
+
+@dataclass(frozen=True)
+class ActivityEntry:
+    """What one SCIM request did to a tenant, or why it was refused."""
+
+    at: str
+    client_id: str
+    operation: str
+    method: str
+    path: str
+    status: int
+    resource_type: str | None = None
+    resource_id: str | None = None
+    resource_name: str | None = None
+    resource_name_key: str | None = None
+    scim_type: str | None = None
+    detail: str | None = None
+    changes: tuple[AttributeChange, ...] = ()
+    changes_dropped: int = 0
+    members_added: int = 0
+    members_removed: int = 0
+    members_added_sample: tuple[str, ...] = ()
+    members_removed_sample: tuple[str, ...] = ()
+    request_id: str | None = None
+    entry_id: str = field(default_factory=lambda: secrets.token_hex(4))
+
+    @property
+    def refused(self) -> bool:
+        return self.status >= 400
+
+
+def now() -> str:
+    """The time an entry is stamped with: sortable, to the microsecond."""
+    return datetime.now(UTC).isoformat(timespec="microseconds")
+
+
+def since(delta: timedelta) -> str:
+    """The ``at`` of the entries ``delta`` ago, for ``newest(since=...)``."""
+    return (datetime.now(UTC) - delta).isoformat(timespec="microseconds")
+
+
+def bounded_changes(changes: Sequence[AttributeChange]) -> tuple[tuple[AttributeChange, ...], int]:
+    """At most :data:`MAX_CHANGES` changes with their values cut to size; and how many were left out."""
+    kept = tuple(
+        AttributeChange(c.path[:MAX_VALUE_CHARACTERS], *_cut_values(c), secret=c.secret) for c in changes[:MAX_CHANGES]
+    )
+    return kept, max(0, len(changes) - MAX_CHANGES)
+
+
+def _cut_values(change: AttributeChange) -> tuple[Any, Any]:
+    if change.secret:
+        return None, None
+    return _cut(change.old), _cut(change.new)
+
+
+def _cut(value: Any) -> Any:
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    text = value if isinstance(value, str) else json.dumps(value, separators=(",", ":"), default=str)
+    if len(text) <= MAX_VALUE_CHARACTERS:
+        return value
+    return text[: MAX_VALUE_CHARACTERS - 1] + "…"
+
+
+class ActivityTable:
+    """The trail of one tenant. Every key it builds starts with that tenant."""
+
+    def __init__(self, client: Any, table_name: str, tenant: str, retention_days: int = 90) -> None:
+        self.client = client
+        self.table = table_name
+        self.tenant = tenant
+        self.retention = timedelta(days=retention_days)
+
+    def record(self, entry: ActivityEntry) -> None:
+        """Keep one entry: one PutItem.
+
+        :raises Unavailable: When DynamoDB refuses or fails the write (the caller decides what that costs).
+        """
+        try:
+            self.client.put_item(TableName=self.table, Item=self._item(entry))
+        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as error:
+            raise Unavailable(f"activity entry not written: {error}") from error
+
+    def newest(self, since: str | None = None, limit: int = 50, errors_only: bool = False) -> list[ActivityEntry]:
+        """The tenant's entries, newest first, at most ``limit``, none older than ``since``: one Query per page."""
+        if errors_only:
+            return self._newest(ACTIVITY_BY_ERROR, "error_key", self.tenant, since, limit)
+        return self._newest(None, "pk", self.tenant, since, limit)
+
+    def of_resource(
+        self, resource_type: str, resource_id: str, since: str | None = None, limit: int = 50
+    ) -> list[ActivityEntry]:
+        """One resource's entries, newest first: one Query of ``byResource`` per page."""
+        key = self._resource_key(resource_type, resource_id)
+        if not partition_key_fits(key):
+            return []
+        return self._newest(ACTIVITY_BY_RESOURCE, "resource_key", key, since, limit)
+
+    def of_name(
+        self, resource_type: str, name_key: str, since: str | None = None, limit: int = 50
+    ) -> list[ActivityEntry]:
+        """Entries that named a resource that had no id (a refused create), newest first."""
+        return self.of_resource(resource_type, NAME_PREFIX + name_key, since, limit)
+
+    def last_write(self) -> ActivityEntry | None:
+        """The newest successful write: the tenant's partition newest first, refused requests skipped."""
+        return next(self._pages(None, "pk", self.tenant, None, None, only_writes=True), None)
+
+    def errors_since(self, since: str) -> Iterator[ActivityEntry]:
+        """Every refused request since ``since``, newest first, page by page."""
+        yield from self._pages(ACTIVITY_BY_ERROR, "error_key", self.tenant, since, None)
+
+    def _newest(self, index: str | None, key_name: str, key: str, since: str | None, limit: int) -> list[ActivityEntry]:
+        return list(self._pages(index, key_name, key, since, limit))
+
+    def _pages(
+        self,
+        index: str | None,
+        key_name: str,
+        key: str,
+        since: str | None,
+        limit: int | None,
+        only_writes: bool = False,
+    ) -> Iterator[ActivityEntry]:
+        condition = f"{key_name} = :k"
+        values: dict[str, Any] = {":k": {"S": key}}
+        if since:
+            condition += " AND sk >= :since"
+            values[":since"] = {"S": since}
+        arguments: dict[str, Any] = {
+            "TableName": self.table,
+            "KeyConditionExpression": condition,
+            "ExpressionAttributeValues": values,
+            "ScanIndexForward": False,
+        }
+        if index:
+            arguments["IndexName"] = index
+        if only_writes:
+            arguments["FilterExpression"] = "attribute_not_exists(error_key)"
+        returned = 0
+        while True:
+            if limit is not None:
+                arguments["Limit"] = limit - returned
+            response = self.client.query(**arguments)
+            for item in response.get("Items", []):
+                yield self._entry(item)
+                returned += 1
+            if "LastEvaluatedKey" not in response or (limit is not None and returned >= limit):
+                return
+            arguments["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+    def _resource_key(self, resource_type: str, resource_id: str) -> str:
+        return f"{self.tenant}#{resource_type}#{resource_id}"
+
+    def _item(self, entry: ActivityEntry) -> dict[str, Any]:
+        expires = datetime.fromisoformat(entry.at) + self.retention
+        item: dict[str, Any] = {
+            "pk": {"S": self.tenant},
+            "sk": {"S": f"{entry.at}#{entry.entry_id}"},
+            "expires_at": {"N": str(int(expires.timestamp()))},
+            "client_id": {"S": entry.client_id},
+            "operation": {"S": entry.operation},
+            "method": {"S": entry.method},
+            "path": {"S": entry.path[:MAX_DETAIL_CHARACTERS]},
+            "status": {"N": str(entry.status)},
+        }
+        strings = {
+            "resource_type": entry.resource_type,
+            "resource_id": entry.resource_id,
+            "resource_name": entry.resource_name,
+            "scim_type": entry.scim_type,
+            "detail": entry.detail[:MAX_DETAIL_CHARACTERS] if entry.detail else None,
+            "request_id": entry.request_id,
+        }
+        item.update({name: {"S": value} for name, value in strings.items() if value})
+        if entry.resource_type and (entry.resource_id or entry.resource_name_key):
+            target = entry.resource_id or NAME_PREFIX + (entry.resource_name_key or "")
+            key = self._resource_key(entry.resource_type, target)
+            if partition_key_fits(key):
+                item["resource_key"] = {"S": key}
+        if entry.refused:
+            item["error_key"] = {"S": self.tenant}
+        changes, dropped = bounded_changes(entry.changes)
+        if changes:
+            item["changes"] = {"S": json.dumps([_change_json(c) for c in changes], separators=(",", ":"), default=str)}
+        if dropped or entry.changes_dropped:
+            item["changes_dropped"] = {"N": str(dropped + entry.changes_dropped)}
+        for side in ("added", "removed"):
+            count = getattr(entry, f"members_{side}")
+            if count:
+                item[f"members_{side}"] = {"N": str(count)}
+                sample = getattr(entry, f"members_{side}_sample")[:MAX_MEMBER_SAMPLE]
+                item[f"members_{side}_sample"] = {"S": json.dumps(list(sample))}
+        return item
+
+    @staticmethod
+    def _entry(item: dict[str, Any]) -> ActivityEntry:
+        def text(name: str) -> str | None:
+            return item[name]["S"] if name in item else None
+
+        def number(name: str) -> int:
+            return int(item[name]["N"]) if name in item else 0
+
+        at, _, entry_id = item["sk"]["S"].rpartition("#")
+        changes = tuple(
+            AttributeChange(c["path"], c.get("old"), c.get("new"), secret=c.get("secret", False))
+            for c in json.loads(text("changes") or "[]")
+        )
+        return ActivityEntry(
+            at=at,
+            entry_id=entry_id,
+            client_id=item["client_id"]["S"],
+            operation=item["operation"]["S"],
+            method=item["method"]["S"],
+            path=item["path"]["S"],
+            status=number("status"),
+            resource_type=text("resource_type"),
+            resource_id=text("resource_id"),
+            resource_name=text("resource_name"),
+            scim_type=text("scim_type"),
+            detail=text("detail"),
+            changes=changes,
+            changes_dropped=number("changes_dropped"),
+            members_added=number("members_added"),
+            members_removed=number("members_removed"),
+            members_added_sample=tuple(json.loads(text("members_added_sample") or "[]")),
+            members_removed_sample=tuple(json.loads(text("members_removed_sample") or "[]")),
+            request_id=text("request_id"),
+        )
+
+
+def _change_json(change: AttributeChange) -> dict[str, Any]:
+    if change.secret:
+        return {"path": change.path, "secret": True}
+    return {"path": change.path, "old": change.old, "new": change.new}
