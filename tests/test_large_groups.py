@@ -45,6 +45,19 @@ def add(ids: list[str]) -> dict[str, Any]:
     }
 
 
+def request_work(counted: DynamoCalls) -> tuple[int, int, int]:
+    """Calls, items written and queries, less the authorizer's note of a credential's last use: it is written
+    at most once a minute, so whether a request pays it depends on how long the test has run."""
+    credentials = settings().credentials_table
+    calls = [(name, p) for name, p in counted.calls if not (name == "UpdateItem" and p["TableName"] == credentials)]
+    written = sum(
+        len(p["TransactItems"]) if name == "TransactWriteItems" else 1
+        for name, p in calls
+        if name in {"TransactWriteItems", "PutItem", "UpdateItem", "DeleteItem"}
+    )
+    return len(calls), written, sum(name == "Query" for name, _ in calls)
+
+
 def test_a_10000_member_group_is_built_in_batches_read_whole_and_changed_one_member_at_a_time(
     scim: Scim, dynamo_calls: DynamoCalls
 ) -> None:
@@ -64,11 +77,11 @@ def test_a_10000_member_group_is_built_in_batches_read_whole_and_changed_one_mem
 
     dynamo_calls.reset()
     assert scim.patch(f"/Groups/{group_id}", add([newcomer])).status_code == 204
-    added_work = (len(dynamo_calls.calls), dynamo_calls.items_written, len(dynamo_calls.named("Query")))
+    added_work = request_work(dynamo_calls)
     dynamo_calls.reset()
     removal = {"schemas": [PATCH_OP], "Operations": [{"op": "remove", "path": f'members[value eq "{members[0]}"]'}]}
     assert scim.patch(f"/Groups/{group_id}", removal).status_code == 204
-    removed_work = (len(dynamo_calls.calls), dynamo_calls.items_written, len(dynamo_calls.named("Query")))
+    removed_work = request_work(dynamo_calls)
 
     # Authorizer reads (2) + group read + membership check + user check + one transaction of 2 items
     # + the read-back of the version (member changes commute, so other writers may have moved it).
