@@ -13,7 +13,14 @@ from typing import Any
 
 from admin import activity, backup
 from admin.target import TargetError, use_local_store, use_stage
-from chalicelib.auth.credentials import CredentialError, create_service_account, generate_credential, revoke_credential
+from chalicelib.auth.credentials import (
+    TENANT_NAME_RULE,
+    CredentialError,
+    create_service_account,
+    generate_credential,
+    revoke_credential,
+    valid_tenant_name,
+)
 from chalicelib.auth.usage import refused_in_last_day
 from chalicelib.config import Settings, settings
 from chalicelib.store import invariants
@@ -39,7 +46,7 @@ def _parser() -> argparse.ArgumentParser:
         dest="action", required=True
     )
     create = tenant.add_parser("create", help="create the tenant's SCIM service account with its three permissions")
-    create.add_argument("tenant")
+    create.add_argument("tenant", help=f"the tenant's name: {TENANT_NAME_RULE}")
     create.add_argument("--name", default="SCIM provisioning")
 
     credentials = commands.add_parser("credentials", help="generate, list, revoke").add_subparsers(
@@ -107,6 +114,9 @@ def _print_mapping(mapping: RoleMapping) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    tenant = getattr(args, "tenant", None)
+    if tenant is not None and not valid_tenant_name(tenant):
+        raise CredentialError(f"{tenant[:64]!r} is not a tenant name: {TENANT_NAME_RULE}.")
     config = settings()
     client = dynamodb(config)
     credentials = CredentialStore(client, config.credentials_table)

@@ -1,6 +1,7 @@
 """HTTP Basic auth on every SCIM route: who gets in, who gets 401, and how credentials are kept."""
 
 import base64
+import uuid
 from typing import Any
 
 import pytest
@@ -149,7 +150,9 @@ def test_a_credential_of_a_replaced_service_account_is_refused(
     chalice_client: Client, tenant: Tenant, credential_store: CredentialStore
 ) -> None:
     """The credential names the account it was issued to; a new account of the tenant does not inherit it."""
-    create_service_account(credential_store, tenant.name)
+    credential_store.put_service_account(
+        ServiceAccount(tenant=tenant.name, account_id=str(uuid.uuid4()), name="SCIM", permissions=REQUIRED_TO_GENERATE)
+    )
 
     assert_401(Scim(chalice_client, tenant.authorization).get("/Users"))
 

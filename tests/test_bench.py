@@ -47,7 +47,8 @@ def test_a_tiny_run_records_every_figure_of_results_json_and_counts_dynamodb_wor
     # The counts are exact: GET user by id reads the user, its groups (one index query) and their
     # names and role mappings (two batch reads), because the default response carries groups and roles.
     assert bench.small["get_user"].work.calls == ("GetItem", "Query", "BatchGetItem", "BatchGetItem")
-    assert bench.small["get_user"].authorizer.calls == ("GetItem", "GetItem")
+    # The authorizer reads the secret's hash alone, then the credential and its account.
+    assert bench.small["get_user"].authorizer.calls == ("GetItem", "GetItem", "GetItem")
     without_groups = bench.small["get_user_without_groups"].work
     assert (without_groups.calls, without_groups.items_read, without_groups.items_written) == (("GetItem",), 1, 0)
     assert bench.small["floor"].work.calls == ("GetItem",)

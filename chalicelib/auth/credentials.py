@@ -9,6 +9,7 @@ and the admin CLI, so it must not import scim2 or pydantic.
 import base64
 import hashlib
 import hmac
+import re
 import secrets
 import uuid
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from chalicelib.store.credentials import (
     ActiveCredentialExists,
     CredentialStore,
     ServiceAccount,
+    ServiceAccountExists,
     StoredCredential,
 )
 
@@ -34,6 +36,9 @@ MAX_AUTHORIZATION_HEADER = 1024
 BEARER_SEPARATOR = "."
 """Client IDs are hex and secrets URL-safe base64: neither contains a dot."""
 _DUMMY_HASH = "0" * 64
+
+TENANT_NAME_RULE = "1 to 63 lowercase letters, digits, '-' or '_', starting with a letter or digit"
+_TENANT_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
 
 
 class CredentialError(Exception):
@@ -71,15 +76,33 @@ def hash_secret(key: bytes, secret: str) -> str:
     return hmac.new(key, secret.encode(), hashlib.sha256).hexdigest()
 
 
+def valid_tenant_name(tenant: str) -> bool:
+    """Whether a tenant name follows :data:`TENANT_NAME_RULE` (it starts every key of the tenant's items)."""
+    return _TENANT_NAME.fullmatch(tenant) is not None
+
+
 def create_service_account(
     store: CredentialStore,
     tenant: str,
     name: str = "SCIM provisioning",
     permissions: frozenset[str] = REQUIRED_TO_GENERATE,
 ) -> ServiceAccount:
-    """Create (or replace) the tenant's dedicated SCIM service account."""
+    """Create the tenant's dedicated SCIM service account.
+
+    :raises CredentialError: When the tenant name is not valid, or the tenant has a service account
+        already (replacing it would silently invalidate the tenant's active credential).
+    """
+    if not valid_tenant_name(tenant):
+        raise CredentialError(f"{tenant[:64]!r} is not a tenant name: {TENANT_NAME_RULE}.")
     account = ServiceAccount(tenant=tenant, account_id=str(uuid.uuid4()), name=name, permissions=permissions)
-    store.put_service_account(account)
+    try:
+        store.insert_service_account(account)
+    except ServiceAccountExists:
+        existing = store.get_service_account(tenant)
+        raise CredentialError(
+            f"Tenant {tenant!r} already has a SCIM service account"
+            f"{f' ({existing.account_id})' if existing else ''}; nothing was changed."
+        ) from None
     return account
 
 
@@ -134,26 +157,28 @@ def verify(
 ) -> Principal | None:
     """Return the principal of a client ID and secret, or None when they must be refused.
 
-    The secret is compared in constant time, and a hash is compared even for an
-    unknown client ID, so response time does not tell which client IDs exist.
+    A wrong secret costs the same whether the client ID exists or not, so response time does not
+    tell which client IDs exist: the same read (of the secret's hash alone, present or not), the
+    same keyed hash, the same constant-time comparison. Only a matching secret reads the rest.
+    A credential of a tenant whose name is not valid is refused (it could only come from a bad write).
     ``usage`` notes the last use or the refusal of a credential that exists.
     """
-    credential = store.get_credential(client_id)
-    principal = _principal(store, key, credential, secret)
-    if usage is not None and credential is not None:
-        if principal is None:
-            usage.refused(store, credential)
+    expected = store.secret_hash_of(client_id)
+    matches = hmac.compare_digest(hash_secret(key, secret), expected or _DUMMY_HASH)
+    if expected is None:
+        return None
+    credential = store.get_credential(client_id) if matches else None
+    principal = _principal(store, credential) if credential is not None else None
+    if usage is not None:
+        if credential is None or principal is None:
+            usage.refused(store, client_id)
         else:
             usage.used(store, credential)
     return principal
 
 
-def _principal(
-    store: CredentialStore, key: bytes, credential: StoredCredential | None, secret: str
-) -> Principal | None:
-    expected = credential.secret_hash if credential else _DUMMY_HASH
-    matches = hmac.compare_digest(hash_secret(key, secret), expected)
-    if credential is None or not matches or credential.revoked is not None:
+def _principal(store: CredentialStore, credential: StoredCredential) -> Principal | None:
+    if credential.revoked is not None or not valid_tenant_name(credential.tenant):
         return None
     account = store.get_service_account(credential.tenant)
     if account is None or account.account_id != credential.account_id:

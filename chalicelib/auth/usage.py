@@ -56,9 +56,9 @@ class CredentialUsage:
                 # Bookkeeping: a request is never refused or delayed because its last use was not written.
                 log.warning("last use of %s not written: %s", credential.client_id, error)
 
-    def refused(self, store: CredentialStore, credential: StoredCredential) -> None:
+    def refused(self, store: CredentialStore, client_id: str) -> None:
+        """Count a refused presentation of an existing credential (a wrong secret reads no more than its hash)."""
         now = self.clock()
-        client_id = credential.client_id
         self.pending[client_id] = self.pending.get(client_id, 0) + 1
         if now - self.flushed.get(client_id, 0.0) < WRITE_INTERVAL_SECONDS:
             return

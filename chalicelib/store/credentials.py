@@ -48,6 +48,22 @@ class ActiveCredentialExists(Exception):
     """The tenant already has an active credential."""
 
 
+class ServiceAccountExists(Exception):
+    """The tenant already has a SCIM service account."""
+
+
+def _account_item(account: ServiceAccount) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        "pk": {"S": f"account#{account.tenant}"},
+        "tenant": {"S": account.tenant},
+        "account_id": {"S": account.account_id},
+        "name": {"S": account.name},
+    }
+    if account.permissions:
+        item["permissions"] = {"SS": sorted(account.permissions)}
+    return item
+
+
 class CredentialStore:
     """Reads and writes the credentials table, in the domain's words."""
 
@@ -67,15 +83,28 @@ class CredentialStore:
         )
 
     def put_service_account(self, account: ServiceAccount) -> None:
-        item: dict[str, Any] = {
-            "pk": {"S": f"account#{account.tenant}"},
-            "tenant": {"S": account.tenant},
-            "account_id": {"S": account.account_id},
-            "name": {"S": account.name},
-        }
-        if account.permissions:
-            item["permissions"] = {"SS": sorted(account.permissions)}
-        self.client.put_item(TableName=self.table, Item=item)
+        """Store the tenant's service account, replacing any (a change of its permissions)."""
+        self.client.put_item(TableName=self.table, Item=_account_item(account))
+
+    def insert_service_account(self, account: ServiceAccount) -> None:
+        """Store the tenant's first service account.
+
+        :raises ServiceAccountExists: When the tenant has one: replacing it would silently
+            invalidate the tenant's active credential, which names the account it was issued to.
+        """
+        try:
+            self.client.put_item(
+                TableName=self.table, Item=_account_item(account), ConditionExpression="attribute_not_exists(pk)"
+            )
+        except botocore.exceptions.ClientError as error:
+            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                raise ServiceAccountExists(account.tenant) from None
+            raise
+
+    def secret_hash_of(self, client_id: str) -> str | None:
+        """The keyed hash of a credential's secret alone: a read that costs the same for an unknown client ID."""
+        item = self._get(f"client#{client_id}", projection="secret_hash")
+        return item["secret_hash"]["S"] if item else None
 
     def get_credential(self, client_id: str) -> StoredCredential | None:
         item = self._get(f"client#{client_id}")
@@ -206,7 +235,8 @@ class CredentialStore:
         keys = [{"pk": {"S": f"refused#{client_id}#{hour}"}} for hour in hours]
         return sum(int(item["refused"]["N"]) for item in batch_get(self.client, self.table, keys))
 
-    def _get(self, pk: str) -> dict[str, Any] | None:
-        response = self.client.get_item(TableName=self.table, Key={"pk": {"S": pk}}, ConsistentRead=True)
+    def _get(self, pk: str, projection: str | None = None) -> dict[str, Any] | None:
+        options = {"ProjectionExpression": projection} if projection else {}
+        response = self.client.get_item(TableName=self.table, Key={"pk": {"S": pk}}, ConsistentRead=True, **options)
         item: dict[str, Any] | None = response.get("Item")
         return item
