@@ -32,10 +32,14 @@ class Settings:
     max_page_size: int
     max_filter_length: int
     max_filter_depth: int
+    max_filter_terms: int
+    max_attribute_paths: int
+    max_patch_operations: int
     max_body_bytes: int
     max_members_in_response: int
     cursor_secret: str
     cursor_timeout_seconds: int
+    public_base_url: str | None
 
 
 def _int(name: str, default: int) -> int:
@@ -66,8 +70,13 @@ def settings() -> Settings:
         max_page_size=_int("MAX_PAGE_SIZE", 1000),
         max_filter_length=_int("MAX_FILTER_LENGTH", 2048),
         max_filter_depth=_int("MAX_FILTER_DEPTH", 32),
+        max_filter_terms=_int("MAX_FILTER_TERMS", 100),
+        max_attribute_paths=_int("MAX_ATTRIBUTE_PATHS", 100),
+        max_patch_operations=_int("MAX_PATCH_OPERATIONS", 1000),
         max_body_bytes=_int("MAX_BODY_BYTES", 1_048_576),
         max_members_in_response=_int("MAX_MEMBERS_IN_RESPONSE", 20_000),
         cursor_secret=os.environ.get("CURSOR_SECRET", DEV_CURSOR_SECRET),
         cursor_timeout_seconds=_int("CURSOR_TIMEOUT_SECONDS", 3600),
+        # The URL IdPs are given, e.g. https://scim.example.com/scim/v2; unset, API Gateway's stage URL.
+        public_base_url=os.environ.get("PUBLIC_BASE_URL") or None,
     )

@@ -20,6 +20,31 @@ SEARCH_REQUEST = "urn:ietf:params:scim:api:messages:2.0:SearchRequest"
 BULK_REQUEST = "urn:ietf:params:scim:api:messages:2.0:BulkRequest"
 MAX_BODY_BYTES = 1_048_576
 
+# Invisible characters and look-alikes (issue #14): each made a second user of "uniq@x.com" before
+# userName had one canonical form.
+INVISIBLE = ["\u200b", "\u200d", "\u00ad", "\ufeff", "\u202e", "\u2060", "\x00", "\t", "\n", " "]
+CONFUSABLE_NAMES = [
+    "\uff55\uff4e\uff49\uff51@x.com",  # fullwidth
+    "uniq\uff20x.com",  # fullwidth commercial at
+    "\U0001d42e\U0001d427\U0001d422\U0001d42a@x.com",  # mathematical bold
+    "UNIQ@X.COM",
+    "\ufb01le@x.com",  # the ligature of "file"
+    "stra\u00dfe@x.com",
+    "\u03c3\u03b9\u03c3@x.com",  # final sigma against sigma
+    "\u03c3\u03b9\u03c2@x.com",
+    "   ",
+    "\x00",
+]
+
+
+def hostile_names(base: str = "uniq@x.com") -> st.SearchStrategy[str]:
+    """A name with invisible characters put anywhere in it, and the look-alikes of a name."""
+    return st.one_of(
+        st.sampled_from(CONFUSABLE_NAMES),
+        st.builds(lambda at, junk: base[:at] + junk + base[at:], st.integers(0, len(base)), st.sampled_from(INVISIBLE)),
+    )
+
+
 EDGE_TEXT = [
     "",
     " ",
@@ -65,6 +90,7 @@ EDGE_TEXT = [
     "userName#x",
     "acme",
     "globex#1",
+    *CONFUSABLE_NAMES,
 ]
 
 ATTRIBUTE_NAMES = [
@@ -405,9 +431,24 @@ def adversarial_filters() -> st.SearchStrategy[str]:
     )
 
 
+def deep_paths() -> st.SearchStrategy[str]:
+    """PATCH paths that stress a parser: deep, long, and with many terms (issue #14: 960 KB took 43 s)."""
+    return st.one_of(
+        st.builds(
+            lambda n: "emails[" + "(" * n + "value pr" + ")" * n + "].value", st.sampled_from([31, 33, 2_000, 480_000])
+        ),
+        st.builds(
+            lambda n: "emails[" + " and ".join(["value pr"] * n) + "].value", st.sampled_from([100, 101, 10_000])
+        ),
+        st.builds(lambda n: "members[" + "not (" * n + 'value eq "x"' + ")" * n + "]", st.sampled_from([10, 40])),
+        st.builds(lambda n: "a." * n + "b", st.sampled_from([1_100, 100_000])),
+    )
+
+
 def patch_paths() -> st.SearchStrategy[str | None]:
     return st.one_of(
         st.none(),
+        deep_paths(),
         st.sampled_from(ATTRIBUTE_PATHS),
         st.builds(lambda a, f: f"{a}[{f}]", st.sampled_from(["emails", "members", "groups", "name", "x"]), filters()),
         st.builds(
@@ -425,7 +466,12 @@ def patch_operations(value_hints: list[Any]) -> st.SearchStrategy[Any]:
         {"op": st.one_of(st.sampled_from(["add", "remove", "replace", "Add", "REPLACE", "Remove"]), scalars())},
         optional={
             "path": patch_paths(),
-            "value": st.one_of(json_values(), st.sampled_from(value_hints) if value_hints else st.nothing()),
+            "value": st.one_of(
+                json_values(),
+                st.sampled_from(value_hints) if value_hints else st.nothing(),
+                deep_paths().map(lambda path: {path: "x"}),  # a valuePath as an attribute name (Entra's form)
+                hostile_names().map(lambda name: {"userName": name}),
+            ),
         },
     )
     return st.one_of(
@@ -436,6 +482,10 @@ def patch_operations(value_hints: list[Any]) -> st.SearchStrategy[Any]:
             }
         ),
         st.fixed_dictionaries({"schemas": st.just([PATCH_OP]), "Operations": st.lists(operation, min_size=1)}),
+        st.builds(  # around the announced maxPatchOperations
+            lambda n: {"schemas": [PATCH_OP], "Operations": [{"op": "add", "path": "title", "value": "x"}] * n},
+            st.sampled_from([1_000, 1_001]),
+        ),
         json_values(),
     )
 
@@ -450,14 +500,19 @@ def page_numbers() -> st.SearchStrategy[str]:
 
 def query_parameters() -> st.SearchStrategy[dict[str, str]]:
     """List and read parameters of RFC 7644 §3.4.2 (and RFC 9865's cursor), right and wrong."""
-    attribute_list = st.lists(st.sampled_from(ATTRIBUTE_PATHS), max_size=4).map(",".join) | text()
+    attribute_list = (
+        st.lists(st.sampled_from(ATTRIBUTE_PATHS), max_size=4).map(",".join)
+        | text()
+        | st.sampled_from([100, 101, 5_000]).map(lambda n: ",".join(["title"] * n))
+        | deep_paths()
+    )
     return st.fixed_dictionaries(
         {},
         optional={
             "filter": adversarial_filters(),
             "startIndex": page_numbers(),
             "count": page_numbers(),
-            "sortBy": st.one_of(st.sampled_from(ATTRIBUTE_PATHS), text()),
+            "sortBy": st.one_of(st.sampled_from(ATTRIBUTE_PATHS), text(), deep_paths()),
             "sortOrder": st.one_of(st.sampled_from(["ascending", "descending", "DESCENDING", ""]), text()),
             "attributes": attribute_list,
             "excludedAttributes": attribute_list,

@@ -25,6 +25,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from chalicelib.config import settings as app_settings
+from chalicelib.scim.wording import MAX_DETAIL
 from chalicelib.store import connection, invariants
 from chalicelib.store.batch import batch_write
 from chalicelib.store.credentials import CredentialStore
@@ -33,7 +34,20 @@ from tests.conftest import SCIM, DynamoKeyLimits, Tenant, make_tenant, served_ap
 
 ERROR = "urn:ietf:params:scim:api:messages:2.0:Error"
 ANNOUNCED_UNSUPPORTED = {"/Bulk"}
-INTERNAL_WORDS = ("Traceback", "validation error for", "errors.pydantic.dev", "botocore", "ClientError", "Exception")
+INTERNAL_WORDS = (
+    "Traceback",
+    "validation error for",
+    "errors.pydantic.dev",
+    "botocore",
+    "ClientError",
+    "Exception",
+    # Python class and pydantic field names (issue #14): details name SCIM attributes.
+    "instance of",
+    "Value error",
+    "ScimFilter",
+    "excluded_attributes",
+    "VerbatimEmail",
+)
 
 settings.register_profile(
     "ci",
@@ -109,6 +123,7 @@ def well_formed(method: str, route: str, request: str, response: Any) -> Answer:
         assert body.get("status") == str(status), seen
         assert isinstance(body.get("detail"), str) and body["detail"], seen
         assert not any(word in body["detail"] for word in INTERNAL_WORDS), seen
+        assert len(body["detail"]) <= MAX_DETAIL + 1, seen  # echoed values are cut short (issue #14)
     else:
         assert 200 <= status < 300, seen
         assert isinstance(body.get("schemas"), list) and body["schemas"], seen

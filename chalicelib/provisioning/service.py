@@ -12,15 +12,16 @@ Each override is one named step of :class:`ScimService` or :class:`ScimHandler`:
 
 from __future__ import annotations
 
+import copy
+import hashlib
 import random
 import time
-from dataclasses import dataclass
+from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any, cast
 
 from scim2_models import (
     Context,
-    InvalidFilterException,
     InvalidSyntaxException,
     InvalidValueException,
     PatchOp,
@@ -41,6 +42,7 @@ from scim2_server.service import ScimService
 from scim2_server.storage import projection
 
 from chalicelib.provisioning.group_patch import group_change
+from chalicelib.provisioning.limits import RequestLimits
 from chalicelib.provisioning.passwords import PasswordPolicy
 from chalicelib.scim.provider import OneModelUser
 from chalicelib.store.group_resources import GroupChange
@@ -51,50 +53,49 @@ MAX_USER_NAME_LENGTH = 256
 UNKNOWN_ATTRIBUTE_PREFIX = "Extra inputs are not permitted: "
 
 
-@dataclass(frozen=True)
-class FilterLimits:
-    """How long and how deeply nested a search filter may be (README, "Limits")."""
-
-    max_length: int
-    max_depth: int
-
-    def check(self, text: str) -> None:
-        """:raises InvalidFilterException: before the filter is parsed, when it is over a limit."""
-        if len(text) > self.max_length:
-            raise InvalidFilterException(detail=f"The filter exceeds {self.max_length} characters")
-        depth = deepest = 0
-        quoted = escaped = False
-        for character in text:
-            if quoted:
-                escaped, quoted = (False, True) if escaped else (character == "\\", character != '"')
-            elif character == '"':
-                quoted = True
-            elif character in "([":
-                depth += 1
-                deepest = max(deepest, depth)
-            elif character in ")]":
-                depth -= 1
-        if deepest > self.max_depth:
-            raise InvalidFilterException(detail=f"The filter nests deeper than {self.max_depth} levels")
-
-
 class ProvisioningService(ScimService):
     """scim2-server's protocol steps, with One Model's provisioning rules."""
 
     def __init__(
-        self, provider: Any, password_policy: PasswordPolicy, cursor_secret: str, filter_limits: FilterLimits
+        self, provider: Any, password_policy: PasswordPolicy, cursor_secret: str, limits: RequestLimits
     ) -> None:
         super().__init__(provider, secret=cursor_secret)
         self.password_policy = password_policy
-        self.filter_limits = filter_limits
+        self.limits = limits
+        self.tenant: str | None = None
+
+    def for_tenant(self, tenant: str) -> ProvisioningService:
+        """This service for one tenant's requests, whose cursors are sealed to that tenant.
+
+        :rfc:`RFC 9865 §5.2`: a cursor must not reveal or serve anything beyond its query; another
+        tenant's cursor (which would tell where that tenant's page ended) is a 400 ``invalidCursor``.
+        """
+        bound = copy.copy(self)
+        bound.tenant = tenant
+        return bound
+
+    def _query_digest(self, resource_types: list[ResourceType], search_request: SearchRequest[Any]) -> str:  # type: ignore[override]
+        """scim2-server's digest of the query a cursor serves, with the tenant sealed in."""
+        digest = ScimService._query_digest(resource_types, search_request)
+        return hashlib.sha256(f"{self.tenant}\0{digest}".encode()).hexdigest()[:32]
 
     def read_search(self, resource_types: list[ResourceType], payload: Any) -> tuple[SearchRequest[Any], Any]:
         """:rfc:`RFC 7644 §3.4.2.2`, within our limits, for GET and POST .search alike."""
         if isinstance(payload, dict):
-            for key, value in payload.items():
-                if key.lower() == "filter" and isinstance(value, str):
-                    self.filter_limits.check(value)
+            self.limits.check_search(payload)
         return super().read_search(resource_types, payload)
+
+    def read_response_parameters(
+        self, resource_type: ResourceType, query: Mapping[str, str]
+    ) -> ResponseParameters[Any]:
+        """``attributes`` and ``excludedAttributes`` (:rfc:`RFC 7644 §3.9`), within our limits."""
+        self.limits.check_search({key: query[key] for key in ("attributes", "excludedAttributes") if key in query})
+        return super().read_response_parameters(resource_type, query)
+
+    def read_patch(self, resource_type: ResourceType, body: bytes, content_type: str | None) -> PatchOp[Any]:
+        """:rfc:`RFC 7644 §3.5.2`, its operations and paths within our limits before any of them is parsed."""
+        self.limits.check_patch(self.decode_body(body, content_type))
+        return super().read_patch(resource_type, body, content_type)
 
     def read_body(self, model: Any, body: bytes, content_type: str | None, scim_ctx: Context) -> Any:
         """Validate a body; an attribute we do not define is named in words an IdP admin can act on."""

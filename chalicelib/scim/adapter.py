@@ -24,11 +24,13 @@ from scim2_server.service import scim_exception_of
 
 from chalicelib.config import Settings, settings
 from chalicelib.metrics import request_metrics
+from chalicelib.provisioning.limits import RequestLimits
 from chalicelib.provisioning.passwords import PasswordPolicy, hash_password
-from chalicelib.provisioning.service import FilterLimits, ProvisioningHandler, ProvisioningService
+from chalicelib.provisioning.service import ProvisioningHandler, ProvisioningService
 from chalicelib.scim import dialects
 from chalicelib.scim.access_log import log_request
 from chalicelib.scim.provider import build_provider
+from chalicelib.scim.wording import MAX_DETAIL, client_detail, shorten
 from chalicelib.store.connection import dynamodb
 from chalicelib.store.errors import Unavailable
 from chalicelib.store.storage import DynamoScimStorage
@@ -63,7 +65,14 @@ class ScimApi:
             self.provider,
             PasswordPolicy.from_settings(config),
             config.cursor_secret,
-            FilterLimits(config.max_filter_length, config.max_filter_depth),
+            RequestLimits(
+                max_body_bytes=config.max_body_bytes,
+                max_length=config.max_filter_length,
+                max_depth=config.max_filter_depth,
+                max_terms=config.max_filter_terms,
+                max_attribute_paths=config.max_attribute_paths,
+                max_patch_operations=config.max_patch_operations,
+            ),
         )
 
     def handler_for(self, tenant: str) -> ProvisioningHandler:
@@ -74,12 +83,14 @@ class ScimApi:
             tenant,
             hash_password,
         )
-        return ProvisioningHandler(self.service, storage)
+        return ProvisioningHandler(self.service.for_tenant(tenant), storage)
 
     def serve(self, request: Request, caller: Caller | None) -> Response:
         started = time.perf_counter()
-        scim_request = dialects.normalise(self.read_request(request))
+        scim_request = self.read_request(request)
         try:
+            self.check_limits(scim_request)
+            scim_request = dialects.normalise(scim_request)
             if caller is None:
                 # The one route served without credentials (RFC 7644 §4): /ServiceProviderConfig.
                 if scim_request.method != "GET":
@@ -87,7 +98,6 @@ class ScimApi:
                 response = self.service.service_provider_config(scim_request.url, scim_request.query)
             else:
                 scim_request.subject = caller
-                self.check_limits(scim_request)
                 response = self.handler_for(caller.tenant).handle(scim_request)
         except Exception as exception:  # the one edge where every error becomes a SCIM error
             response = self.error_response(request, exception)
@@ -99,7 +109,7 @@ class ScimApi:
             tenant=caller.tenant if caller else None,
             client_id=caller.client_id if caller else None,
             method=scim_request.method,
-            path=scim_request.path,
+            path=shorten(scim_request.path),
             status=status,
             scim_type=scim_type,
             latency_ms=latency_ms,
@@ -116,13 +126,20 @@ class ScimApi:
             raise PayloadTooLargeException(detail=f"The body exceeds {self.settings.max_body_bytes} bytes")
 
     def error_response(self, request: Request, exception: Exception) -> ScimResponse:
+        """The RFC 7644 §3.12 error of any exception, its detail in SCIM's words (:func:`client_detail`)."""
+        response = self._error_response(request, exception)
+        if response.body and response.body.get("detail"):
+            response.body["detail"] = client_detail(response.body["detail"])
+        return response
+
+    def _error_response(self, request: Request, exception: Exception) -> ScimResponse:
         if isinstance(exception, ValidationError):
             exception = scim_exception_of(exception)
         elif isinstance(exception, SCIMException) and isinstance(exception.__cause__, ValidationError):
             # scim2-models words a PATCH value of the wrong type as pydantic's report (model names, a URL).
             exception = type(exception)(detail=scim_exception_of(exception.__cause__).detail)
         if isinstance(exception, Unavailable):
-            log.warning("storage unavailable: %s", exception)
+            log.warning("storage unavailable: %s", shorten(str(exception), MAX_DETAIL))
             response = self.service.error_response(ServiceUnavailableException())
             response.headers["Retry-After"] = RETRY_AFTER_SECONDS
             return response
@@ -130,22 +147,35 @@ class ScimApi:
             log.exception("internal error, request id %s", request.context.get("requestId"))
         return self.service.error_response(exception)
 
-    @staticmethod
-    def read_request(request: Request) -> ScimRequest:
+    def read_request(self, request: Request) -> ScimRequest:
         path = unquote(request.context.get("path") or "")
         root, _, relative = path.partition(SCIM_ROOT)
         headers = dict(request.headers)
-        proto = headers.get("x-forwarded-proto", "http")
-        host = headers.get("host", "localhost")
         return ScimRequest(
             method=request.method,
-            base_url=f"{proto}://{host}{root}{SCIM_ROOT}",
+            base_url=self.base_url(request, root, headers),
             path=relative or "/",
             query=dict(request.query_params or {}),
             headers=headers,
             # Chalice leaves json_body empty for application/scim+json: always pass the raw bytes.
             body=_as_bytes(request.raw_body),
         )
+
+    def base_url(self, request: Request, root: str, headers: dict[str, str]) -> str:
+        """The SCIM base URL that Location and meta.location start with, never taken from the client's Host.
+
+        The stage's ``PUBLIC_BASE_URL`` (a custom domain) when set; else API Gateway's own name for the
+        domain the request came through (``requestContext.domainName``, the stage URL); only ``make run``
+        and the tests, which have no API Gateway in front, build it from the request's Host.
+        """
+        if self.settings.public_base_url:
+            return self.settings.public_base_url.rstrip("/")
+        domain = request.context.get("domainName")
+        if domain:
+            return f"https://{domain}{root}{SCIM_ROOT}"
+        proto = headers.get("x-forwarded-proto", "http")
+        host = headers.get("host", "localhost")
+        return f"{proto}://{host}{root}{SCIM_ROOT}"
 
     @staticmethod
     def write_response(response: ScimResponse) -> Response:
