@@ -236,3 +236,29 @@ def test_an_exported_hash_key_wins_and_a_stage_without_deployment_needs_none(
     os.environ.pop("CREDENTIAL_HASH_KEY")
     use_stage("test")
     assert "CREDENTIAL_HASH_KEY" not in os.environ
+
+
+def test_tenant_create_on_an_existing_tenant_changes_nothing_and_says_so(
+    chalice_client: Client, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Re-running tenant create replaced the service account: the active credential got 401 while
+    'credentials list' still said active, and generate refused."""
+    assert run(capsys, "tenant", "create", "tenantb")[0] == 0
+    values = issued(run(capsys, "credentials", "generate", "tenantb")[1])
+
+    code, _, err = run(capsys, "tenant", "create", "tenantb")
+
+    assert code == 2
+    assert "already has a SCIM service account" in err and "nothing was changed" in err
+    assert Scim(chalice_client, basic(values)).get("/Users").status_code == 200
+
+
+@pytest.mark.parametrize("name", ["", "demo#x", "Acme", "_x", "a" * 64, "acme eu"])
+def test_a_tenant_name_outside_the_documented_pattern_is_refused(
+    aws: None, capsys: pytest.CaptureFixture[str], name: str
+) -> None:
+    code, _, err = run(capsys, "tenant", "create", name)
+
+    assert code == 2
+    assert "is not a tenant name" in err and "lowercase letters, digits" in err
+    assert run(capsys, "credentials", "generate", name)[0] == 2
