@@ -34,12 +34,12 @@ from bench.moto_transactions import transactions_with_undo_log
 from chalicelib.auth.credentials import create_service_account, generate_credential
 from chalicelib.config import Settings, settings
 from chalicelib.provisioning.passwords import hash_password
+from chalicelib.resources.storage import DynamoScimStorage
 from chalicelib.scim.adapter import scim_api
 from chalicelib.store import connection
 from chalicelib.store.credentials import CredentialStore
 from chalicelib.store.groups import Membership
 from chalicelib.store.role_mappings import RoleMapping
-from chalicelib.store.storage import DynamoScimStorage
 from chalicelib.store.tables import create_tables
 from chalicelib.store.users import UserRecord
 
@@ -98,7 +98,7 @@ def user_records(storage: DynamoScimStorage, indexes: Iterable[int]) -> list[Use
     model: Any = storage.provider.model_for(resource_type(storage, "User"))
     stamp = datetime.now(UTC).isoformat()
     return [
-        storage.user_resources.record(
+        storage.user_repository.record(
             model.model_validate(user_body(index), scim_ctx=Context.RESOURCE_CREATION_REQUEST),
             id=str(uuid.uuid4()),
             version=1,

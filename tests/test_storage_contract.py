@@ -8,9 +8,9 @@ from scim2_server.testing import ScimStorageContract
 
 from chalicelib.config import settings
 from chalicelib.provisioning.passwords import hash_password
+from chalicelib.resources.storage import DynamoScimStorage
 from chalicelib.scim.provider import build_provider
 from chalicelib.store import connection, limits
-from chalicelib.store.storage import DynamoScimStorage
 from chalicelib.store.tables import table_definitions
 
 

@@ -22,9 +22,10 @@ from typing import Any
 
 from scim2_models import InvalidValueException, PatchOp
 
-from chalicelib.store.group_resources import GroupChange
+from chalicelib.resources.groups import GroupChange
+from chalicelib.schemas import CORE_GROUP_SCHEMA
 
-GROUP_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:group:"
+GROUP_SCHEMA = CORE_GROUP_SCHEMA.lower() + ":"
 _MEMBER_FILTER = re.compile(r'^members\[\s*value\s+eq\s+"((?:[^"\\]|\\.)*)"\s*\]$', re.IGNORECASE)
 # Read-only attributes IdPs echo in a path-less value; ignored as on POST.
 _IGNORED_KEYS = {"id", "schemas", "meta"}

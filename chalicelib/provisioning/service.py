@@ -16,9 +16,9 @@ import copy
 import hashlib
 import random
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from http import HTTPStatus
-from typing import Any, cast
+from typing import Any, Protocol, cast, runtime_checkable
 
 from scim2_models import (
     Context,
@@ -39,14 +39,13 @@ from scim2_server.requests import ScimRequest
 from scim2_server.responses import ScimResponse
 from scim2_server.routing import Operation
 from scim2_server.service import ScimService
-from scim2_server.storage import projection
+from scim2_server.storage import ScimStorage, projection
 
 from chalicelib.provisioning.group_patch import group_change
 from chalicelib.provisioning.limits import RequestLimits
 from chalicelib.provisioning.passwords import PasswordPolicy
-from chalicelib.scim.provider import OneModelUser
-from chalicelib.store.group_resources import GroupChange
-from chalicelib.store.storage import DynamoScimStorage
+from chalicelib.resources.groups import GroupChange
+from chalicelib.schemas import OneModelUser
 
 MAX_WRITE_ATTEMPTS = 8
 MAX_USER_NAME_LENGTH = 256
@@ -166,11 +165,40 @@ class ProvisioningService(ScimService):
         return response
 
 
+@runtime_checkable
+class ProvisioningStorage(Protocol):
+    """What the provisioning rules need of a storage beyond scim2-server's ``ScimStorage`` contract."""
+
+    def read_for_write(self, resource_type: ResourceType, resource_id: str) -> Resource[Any]:
+        """The stored resource a PUT, PATCH or DELETE starts from, read as cheaply as a write allows."""
+        ...
+
+    def unchanged(self, resource_type: ResourceType, resource: Resource[Any]) -> Resource[Any]:
+        """A resource from :meth:`read_for_write` that no write changed, complete as a response shows it."""
+        ...
+
+    def patch_group(
+        self, resource_type: ResourceType, group_id: str, change: GroupChange, expected_version: str | None
+    ) -> Resource[Any]:
+        """Apply a member-only group PATCH in O(changed members); the group comes back without members."""
+        ...
+
+
+Change = Callable[[Resource[Any]], Resource[Any] | None]
+
+
 class ProvisioningHandler(ScimHandler):
     """scim2-server's handler, with soft delete for users and retries on lost races."""
 
+    def __init__(self, service: ScimService, storage: ScimStorage) -> None:
+        super().__init__(service, storage)
+        if not isinstance(storage, ProvisioningStorage):
+            raise TypeError(f"{type(storage).__qualname__} lacks the operations of ProvisioningStorage")
+        self.writes = storage
+
     def create(self, request: ScimRequest) -> ScimResponse:
         """:rfc:`RFC 7644 §3.3`, with ``attributes``/``excludedAttributes`` honoured as on every response (§3.9)."""
+        # A copy of ScimHandler.create: its response step cannot see the query's attributes.
         with self.service.provider:
             target = self.service.route(request, Operation.create)
             resource_type = self.service.resource_type_at(cast(str, target.endpoint))
@@ -194,20 +222,20 @@ class ProvisioningHandler(ScimHandler):
         if resource_type.name != "User":
             super().delete_resource(resource_type, resource_id, conditions)
             return
-        storage = cast(DynamoScimStorage, self.storage)
-        for attempt in _attempts(conditions):
-            with attempt:
-                current = storage.read_for_write(resource_type, resource_id)
-                self.service.check_deletion(current, conditions)
-                if current.active is False:  # type: ignore[attr-defined]
-                    return
-                assert current.meta is not None
-                version = current.meta.version
-                current.active = False  # type: ignore[attr-defined]
-                self.storage.update(resource_type, current, expected_version=version)
+
+        def deactivated(current: Resource[Any]) -> Resource[Any] | None:
+            self.service.check_deletion(current, conditions)
+            if current.active is False:  # type: ignore[attr-defined]
+                return None
+            current.active = False  # type: ignore[attr-defined]
+            return current
+
+        self.modify(resource_type, resource_id, conditions, deactivated, respond=False)
 
     def patch(self, request: ScimRequest) -> ScimResponse:
         """:rfc:`RFC 7644 §3.5.2`; a group PATCH that only moves members never reads the whole group."""
+        # A copy of ScimHandler.patch: the member fast path reads the group again only when the
+        # response asks for attributes, which patch_resource cannot see.
         with self.service.provider:
             target = self.service.route(request, Operation.patch)
             resource_type = self.service.resource_type_at(cast(str, target.endpoint))
@@ -231,35 +259,28 @@ class ProvisioningHandler(ScimHandler):
     def patch_members(
         self, resource_type: ResourceType, group_id: str, change: GroupChange, conditions: Conditions
     ) -> Resource[Any]:
-        storage = cast(DynamoScimStorage, self.storage)
         result: Resource[Any] | None = None
         for attempt in _attempts(conditions):
             with attempt:
-                result = storage.patch_group(resource_type, group_id, change, conditions.if_match)
+                result = self.writes.patch_group(resource_type, group_id, change, conditions.if_match)
         assert result is not None
         return result
 
     def patch_resource(
         self, resource_type: ResourceType, resource_id: str, patch_op: PatchOp[Any], conditions: Conditions
     ) -> Resource[Any]:
-        storage = cast(DynamoScimStorage, self.storage)
-        result: Resource[Any] | None = None
-        for attempt in _attempts(conditions):
-            with attempt:
-                current = storage.read_for_write(resource_type, resource_id)
-                assert current.meta is not None
-                version = current.meta.version
-                # Each attempt applies the PATCH to a fresh copy of the operations.
-                patched = self.service.apply_patch(current, patch_op.model_copy(deep=True), conditions)
-                if patched is None:
-                    result = storage.unchanged(resource_type, current)
-                else:
-                    result = storage.update(resource_type, patched, expected_version=version)
-        assert result is not None
-        return result
+        # Each attempt applies the PATCH to a fresh copy of the operations.
+        return self.modify(
+            resource_type,
+            resource_id,
+            conditions,
+            lambda current: self.service.apply_patch(current, patch_op.model_copy(deep=True), conditions),
+        )
 
     def replace(self, request: ScimRequest) -> ScimResponse:
-        """:rfc:`RFC 7644 §3.5.1`, starting from :meth:`DynamoScimStorage.read_for_write`."""
+        """:rfc:`RFC 7644 §3.5.1`, starting from :meth:`ProvisioningStorage.read_for_write`."""
+        # A copy of ScimHandler.replace: it reads the resource with get (groups, every member) before,
+        # and outside, the retried read-modify-write; replace_resource receives that read.
         with self.service.provider:
             target = self.service.route(request, Operation.replace)
             resource_type = self.service.resource_type_at(cast(str, target.endpoint))
@@ -279,18 +300,38 @@ class ProvisioningHandler(ScimHandler):
     def replace_by_id(
         self, resource_type: ResourceType, resource_id: str, replacement: Resource[Any], conditions: Conditions
     ) -> Resource[Any]:
-        storage = cast(DynamoScimStorage, self.storage)
+        return self.modify(
+            resource_type,
+            resource_id,
+            conditions,
+            lambda current: self.service.apply_replacement(current, replacement.model_copy(deep=True), conditions),
+        )
+
+    def modify(
+        self,
+        resource_type: ResourceType,
+        resource_id: str,
+        conditions: Conditions,
+        change: Change,
+        *,
+        respond: bool = True,
+    ) -> Resource[Any]:
+        """Read, change and write a resource, again on the new state when another writer got there first.
+
+        :param change: The new state of the resource it is given, or None when nothing changes.
+        :param respond: Whether the caller answers with the resource; if not, an unchanged one is not completed.
+        """
         result: Resource[Any] | None = None
         for attempt in _attempts(conditions):
             with attempt:
-                current = storage.read_for_write(resource_type, resource_id)
+                current = self.writes.read_for_write(resource_type, resource_id)
                 assert current.meta is not None
                 version = current.meta.version
-                replaced = self.service.apply_replacement(current, replacement.model_copy(deep=True), conditions)
-                if replaced is None:
-                    result = storage.unchanged(resource_type, current)
+                changed = change(current)
+                if changed is not None:
+                    result = self.storage.update(resource_type, changed, expected_version=version)
                 else:
-                    result = storage.update(resource_type, replaced, expected_version=version)
+                    result = self.writes.unchanged(resource_type, current) if respond else current
         assert result is not None
         return result
 

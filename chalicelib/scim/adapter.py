@@ -2,7 +2,7 @@
 
 It is to Chalice what ``scim2_server.applications.wsgi`` is to WSGI. Every
 exception ends here as an RFC 7644 §3.12 error: SCIM exceptions as they are,
-the store's ``Unavailable`` as 503 with Retry-After, and anything else as a
+storage unavailable as 503 with Retry-After, and anything else as a
 500 that says "internal error" and logs the rest with the request id.
 """
 
@@ -25,26 +25,18 @@ from scim2_server.service import scim_exception_of
 from chalicelib.config import Settings, settings
 from chalicelib.metrics import request_metrics
 from chalicelib.provisioning.limits import RequestLimits
-from chalicelib.provisioning.passwords import PasswordPolicy, hash_password
+from chalicelib.provisioning.passwords import PasswordPolicy
 from chalicelib.provisioning.service import ProvisioningHandler, ProvisioningService
+from chalicelib.provisioning.wiring import handler_for
+from chalicelib.resources.errors import ServiceUnavailableException
 from chalicelib.scim import dialects
 from chalicelib.scim.access_log import log_request
 from chalicelib.scim.provider import build_provider
 from chalicelib.scim.wording import MAX_DETAIL, client_detail, shorten
-from chalicelib.store.connection import dynamodb
-from chalicelib.store.errors import Unavailable
-from chalicelib.store.storage import DynamoScimStorage
 
 SCIM_ROOT = "/scim/v2"
 RETRY_AFTER_SECONDS = "2"
 log = logging.getLogger("scim")
-
-
-class ServiceUnavailableException(SCIMException):
-    """DynamoDB kept failing; the client should retry later (RFC 7644 §3.12 allows 503)."""
-
-    status = 503
-    _default_detail = "The service is temporarily unavailable; retry later"
 
 
 @dataclass(frozen=True)
@@ -76,14 +68,7 @@ class ScimApi:
         )
 
     def handler_for(self, tenant: str) -> ProvisioningHandler:
-        storage = DynamoScimStorage(
-            self.provider,
-            dynamodb(self.settings),
-            self.settings,
-            tenant,
-            hash_password,
-        )
-        return ProvisioningHandler(self.service.for_tenant(tenant), storage)
+        return handler_for(self.service, self.settings, tenant)
 
     def serve(self, request: Request, caller: Caller | None) -> Response:
         started = time.perf_counter()
@@ -118,7 +103,8 @@ class ScimApi:
 
     def unavailable(self, request: Request) -> Response:
         """503 with Retry-After, for a request whose credential could not be checked."""
-        return self.write_response(self.error_response(request, Unavailable("credentials table unavailable")))
+        log.warning("credentials table unavailable")
+        return self.write_response(self.error_response(request, ServiceUnavailableException()))
 
     def check_limits(self, request: ScimRequest) -> None:
         """Refuse what is over the announced limits before any work is done."""
@@ -138,9 +124,10 @@ class ScimApi:
         elif isinstance(exception, SCIMException) and isinstance(exception.__cause__, ValidationError):
             # scim2-models words a PATCH value of the wrong type as pydantic's report (model names, a URL).
             exception = type(exception)(detail=scim_exception_of(exception.__cause__).detail)
-        if isinstance(exception, Unavailable):
-            log.warning("storage unavailable: %s", shorten(str(exception), MAX_DETAIL))
-            response = self.service.error_response(ServiceUnavailableException())
+        if isinstance(exception, ServiceUnavailableException):
+            if exception.__cause__ is not None:
+                log.warning("storage unavailable: %s", shorten(str(exception.__cause__), MAX_DETAIL))
+            response = self.service.error_response(exception)
             response.headers["Retry-After"] = RETRY_AFTER_SECONDS
             return response
         if not isinstance(exception, SCIMException):

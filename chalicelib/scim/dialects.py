@@ -21,9 +21,10 @@ from typing import Any
 
 from scim2_server.requests import ScimRequest
 
-CORE_USER = "urn:ietf:params:scim:schemas:core:2.0:User"
-CORE_GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
-ENTERPRISE_USER = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
+from chalicelib.schemas import CORE_GROUP_SCHEMA as CORE_GROUP
+from chalicelib.schemas import CORE_USER_SCHEMA as CORE_USER
+from chalicelib.schemas import ENTERPRISE_USER_SCHEMA as ENTERPRISE_USER
+
 MANAGER_PATH = f"{ENTERPRISE_USER}:manager"
 
 # OneLogin's "SCIM Provisioner (Core Schema)" templates name the SCIM 1.1 core schema;

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from chalicelib.store.limits import sort_key_fits
+from chalicelib.store.table import items, pages
 
 
 @dataclass(frozen=True)
@@ -37,12 +38,9 @@ class ClaimIndex:
 
     def count(self, key_prefix: str = "") -> int:
         """How many claims start with ``key_prefix``; reads the claims' keys, not the resources."""
-        total = 0
         if not self._possible(key_prefix):
-            return total
-        for page in self.client.get_paginator("query").paginate(**self._query(key_prefix, Select="COUNT")):
-            total += page["Count"]
-        return total
+            return 0
+        return sum(page["Count"] for page in pages(self.client, **self._query(key_prefix, Select="COUNT")))
 
     def page(
         self, key_prefix: str, *, after: str | None, limit: int, forward: bool
@@ -51,23 +49,20 @@ class ClaimIndex:
         arguments: dict[str, Any] = {"Limit": limit + 1, "ScanIndexForward": forward}
         if after is not None:
             arguments["ExclusiveStartKey"] = {"pk": {"S": self.tenant}, "sk": {"S": after}}
-        found: list[tuple[str, str]] = []
-        while len(found) <= limit and self._possible(key_prefix):
-            response = self.client.query(**self._query(key_prefix, **arguments))
-            found.extend((item["sk"]["S"], item[self.owner]["S"]) for item in response.get("Items", []))
-            if "LastEvaluatedKey" not in response:
-                break
-            arguments["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        found = self._pairs(key_prefix, limit + 1, **arguments)
         return found[:limit], len(found) > limit
 
     def skip(self, key_prefix: str, *, offset: int, limit: int, forward: bool) -> list[tuple[str, str]]:
         """The (claim, id) pairs ``offset`` to ``offset + limit``: index paging reads the skipped claims' keys."""
-        arguments: dict[str, Any] = {"ScanIndexForward": forward}
+        return self._pairs(key_prefix, offset + limit, ScanIndexForward=forward)[offset : offset + limit]
+
+    def _pairs(self, key_prefix: str, wanted: int, **arguments: Any) -> list[tuple[str, str]]:
+        """The first ``wanted`` (claim, id) pairs: the next page is read only while more are wanted."""
         found: list[tuple[str, str]] = []
         if not self._possible(key_prefix):
             return found
-        for page in self.client.get_paginator("query").paginate(**self._query(key_prefix, **arguments)):
-            found.extend((item["sk"]["S"], item[self.owner]["S"]) for item in page.get("Items", []))
-            if len(found) >= offset + limit:
+        for item in items(self.client, **self._query(key_prefix, **arguments)):
+            found.append((item["sk"]["S"], item[self.owner]["S"]))
+            if len(found) >= wanted:
                 break
-        return found[offset : offset + limit]
+        return found

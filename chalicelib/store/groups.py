@@ -15,7 +15,7 @@ a delete, leaves nothing any reader sees.
 """
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,9 +23,10 @@ import botocore.exceptions
 
 from chalicelib.store.batch import batch_get, batch_write
 from chalicelib.store.claims import ClaimIndex
-from chalicelib.store.counting import count_items
-from chalicelib.store.errors import Conflict, NotFound, Taken, cancellation_codes
-from chalicelib.store.limits import check_item, key_fits, partition_key_fits, sort_key_fits
+from chalicelib.store.errors import StoreError
+from chalicelib.store.guarded import NEW, VERSION, Write, at_version, claim_moves, commit, refusals
+from chalicelib.store.limits import check_item, partition_key_fits, sort_key_fits
+from chalicelib.store.table import TenantTable
 from chalicelib.store.tables import GROUPS_BY_EXTERNAL_ID, GROUPS_BY_MEMBER
 
 GROUP_PREFIX = "group#"
@@ -53,46 +54,34 @@ class Membership:
     display: str | None = None
 
 
-class GroupTable:
+class GroupTable(TenantTable):
     """The groups and memberships of one tenant. Every key it builds starts with that tenant."""
 
     def __init__(self, client: Any, table_name: str, tenant: str) -> None:
-        self.client = client
-        self.table = table_name
-        self.tenant = tenant
+        super().__init__(client, table_name, tenant)
         self.by_display_name = ClaimIndex(client, table_name, tenant, DISPLAY_NAME_PREFIX, "group_id")
 
     def members_index(self, group_id: str) -> ClaimIndex:
         """A group's memberships, in user-id order, as an ordered index of user ids."""
         return ClaimIndex(self.client, self.table, self.tenant, f"{MEMBER_PREFIX}{group_id}#", "user_id")
 
-    # -- Reads ------------------------------------------------------------
-
     def get(self, group_id: str) -> GroupRecord | None:
-        if not key_fits(self._key(GROUP_PREFIX + group_id)):
-            return None
-        response = self.client.get_item(
-            TableName=self.table, Key=self._key(GROUP_PREFIX + group_id), ConsistentRead=True
-        )
-        return self._record(response["Item"]) if "Item" in response else None
+        item = self.get_item(GROUP_PREFIX + group_id)
+        return self._record(item) if item else None
 
     def get_many(self, group_ids: Sequence[str]) -> dict[str, GroupRecord]:
-        keys = [self._key(GROUP_PREFIX + group_id) for group_id in dict.fromkeys(group_ids)]
+        keys = [self.key(GROUP_PREFIX + group_id) for group_id in dict.fromkeys(group_ids)]
         return {record.id: record for record in map(self._record, batch_get(self.client, self.table, keys))}
 
     def find_by_display_name(self, display_name_key: str) -> GroupRecord | None:
-        if not key_fits(self._key(DISPLAY_NAME_PREFIX + display_name_key)):
-            return None
-        response = self.client.get_item(
-            TableName=self.table, Key=self._key(DISPLAY_NAME_PREFIX + display_name_key), ConsistentRead=True
-        )
-        return self.get(response["Item"]["group_id"]["S"]) if "Item" in response else None
+        owner = self.get_item(DISPLAY_NAME_PREFIX + display_name_key)
+        return self.get(owner["group_id"]["S"]) if owner else None
 
     def find_by_external_id(self, external_id: str) -> list[GroupRecord]:
         key = f"{self.tenant}#{external_id}"
         if not partition_key_fits(key):
             return []
-        items = self._query(
+        items = self.query(
             IndexName=GROUPS_BY_EXTERNAL_ID,
             KeyConditionExpression="external_id_key = :k",
             ExpressionAttributeValues={":k": {"S": key}},
@@ -100,30 +89,25 @@ class GroupTable:
         return [self._record(item) for item in items]
 
     def all(self) -> Iterator[GroupRecord]:
-        for item in self._query(
-            KeyConditionExpression="pk = :t AND begins_with(sk, :p)",
-            ExpressionAttributeValues={":t": {"S": self.tenant}, ":p": {"S": GROUP_PREFIX}},
-            ConsistentRead=True,
-        ):
-            yield self._record(item)
+        return map(self._record, self.starting_with(GROUP_PREFIX))
 
     def count(self) -> int:
         """How many groups the tenant has: a counting query, no item returned."""
-        return count_items(self.client, self.table, self.tenant, GROUP_PREFIX)
+        return self.count_starting_with(GROUP_PREFIX)
 
     def members(self, group_id: str, limit: int | None = None) -> list[Membership]:
         """The group's memberships in user-id order, at most ``limit`` of them; one query of the group's range."""
         found: list[Membership] = []
         if not sort_key_fits(f"{MEMBER_PREFIX}{group_id}#"):
             return found
-        for item in self._query(**self._members_query(group_id)):
+        for item in self.starting_with(f"{MEMBER_PREFIX}{group_id}#"):
             if limit is not None and len(found) >= limit:
                 break
             found.append(self._membership(item))
         return found
 
     def existing_members(self, group_id: str, user_ids: Sequence[str]) -> set[str]:
-        keys = [self._key(f"{MEMBER_PREFIX}{group_id}#{user_id}") for user_id in dict.fromkeys(user_ids)]
+        keys = [self.key(f"{MEMBER_PREFIX}{group_id}#{user_id}") for user_id in dict.fromkeys(user_ids)]
         return {item["user_id"]["S"] for item in batch_get(self.client, self.table, keys)}
 
     def group_ids_of(self, user_id: str) -> list[str]:
@@ -134,7 +118,7 @@ class GroupTable:
         key = f"{self.tenant}#{user_id}"
         if not partition_key_fits(key):
             return []
-        items = self._query(
+        items = self.query(
             IndexName=GROUPS_BY_MEMBER,
             KeyConditionExpression="member_key = :k",
             ExpressionAttributeValues={":k": {"S": key}},
@@ -150,7 +134,7 @@ class GroupTable:
             try:
                 self.client.update_item(
                     TableName=self.table,
-                    Key=self._key(f"{MEMBER_PREFIX}{membership.group_id}#{membership.user_id}"),
+                    Key=self.key(f"{MEMBER_PREFIX}{membership.group_id}#{membership.user_id}"),
                     UpdateExpression="SET display = :d",
                     ConditionExpression="attribute_exists(pk)",
                     ExpressionAttributeValues={":d": {"S": display}},
@@ -159,31 +143,26 @@ class GroupTable:
                 if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
                     raise
 
-    # -- Writes -----------------------------------------------------------
-
     def insert(self, record: GroupRecord, members: Sequence[Membership]) -> None:
         """Store a new group with its members; the group item is written last, as the commit point.
 
         :raises Taken: When another group of the tenant has the displayName.
         """
         group_writes = [
-            {"Put": {**self._put(record), "ConditionExpression": "attribute_not_exists(pk)"}},
-            {"Put": {**self._claim(record), "ConditionExpression": "attribute_not_exists(pk)"}},
+            Write({"Put": {**self._put(record), **NEW}}, VERSION),
+            Write({"Put": {**self._claim(record), **NEW}}, "displayName"),
         ]
         inline = len(members) <= TRANSACTION_LIMIT - len(group_writes)
         if not inline:
             batch_write(
                 self.client, self.table, [{"PutRequest": {"Item": self._member_put(m)["Item"]}} for m in members]
             )
-        member_writes = [{"Put": self._member_put(m)} for m in members] if inline else []
+        member_writes = [Write({"Put": self._member_put(m)}) for m in members] if inline else []
         try:
-            self.client.transact_write_items(TransactItems=group_writes + member_writes)
-        except botocore.exceptions.ClientError as error:
-            codes = cancellation_codes(error)
+            commit(self.client, group_writes + member_writes, self._refused(record))
+        except (StoreError, botocore.exceptions.ClientError):
             if not inline:
                 self._delete_memberships(members)
-            if len(codes) > 1 and codes[1] == "ConditionalCheckFailed":
-                raise Taken("displayName", record.display_name) from None
             raise
 
     def change(
@@ -211,40 +190,35 @@ class GroupTable:
         :raises NotFound: When the group is gone.
         :raises Taken: When the new displayName belongs to another group.
         """
-        claim_ops: list[dict[str, Any]] = []
-        if updated.display_name_key != current.display_name_key:
-            claim_ops = [
-                {"Delete": self._release(current)},
-                {"Put": {**self._claim(updated), "ConditionExpression": "attribute_not_exists(pk)"}},
-            ]
-        elif updated.display_name != current.display_name:
-            claim_ops = [{"Put": self._claim(updated)}]
-        guarded = {
-            "ConditionExpression": "version = :v",
-            "ExpressionAttributeValues": {":v": {"N": str(current.version)}},
-        }
-        commutes = not pinned and not claim_ops and updated.document == current.document
-        group_op: dict[str, Any] = {"Put": {**self._put(updated), **guarded}}
+        claim_writes = claim_moves(
+            "displayName",
+            (current.display_name_key, current.display_name),
+            (updated.display_name_key, updated.display_name),
+            self._release(current),
+            self._claim(updated),
+        )
+        commutes = not pinned and not claim_writes and updated.document == current.document
+        group_write = Write({"Put": {**self._put(updated), **at_version(current.version)}}, VERSION)
         if commutes:
-            group_op = {
-                "Update": {
-                    "TableName": self.table,
-                    "Key": self._key(GROUP_PREFIX + current.id),
-                    "UpdateExpression": "SET version = version + :one, last_modified = :now",
-                    "ConditionExpression": "attribute_exists(pk)",
-                    "ExpressionAttributeValues": {":one": {"N": "1"}, ":now": {"S": updated.last_modified}},
-                }
+            increment = {
+                "TableName": self.table,
+                "Key": self.key(GROUP_PREFIX + current.id),
+                "UpdateExpression": "SET version = version + :one, last_modified = :now",
+                "ConditionExpression": "attribute_exists(pk)",
+                "ExpressionAttributeValues": {":one": {"N": "1"}, ":now": {"S": updated.last_modified}},
             }
-        group_ops = [group_op, *claim_ops]
-        member_keys = [self._key(f"{MEMBER_PREFIX}{current.id}#{user_id}") for user_id in remove]
+            group_write = Write({"Update": increment}, VERSION)
+        group_writes = [group_write, *claim_writes]
+        member_keys = [self.key(f"{MEMBER_PREFIX}{current.id}#{user_id}") for user_id in remove]
         # Every item is built (and checked) before anything is written.
         puts = [self._member_put(m) for m in add]
-        if len(group_ops) + len(add) + len(remove) <= TRANSACTION_LIMIT:
-            member_ops = [{"Put": put} for put in puts]
-            member_ops += [{"Delete": {"TableName": self.table, "Key": key}} for key in member_keys]
-            self._transact(group_ops + member_ops, current, updated, claims=len(claim_ops))
+        refused = self._refused(updated)
+        if len(group_writes) + len(add) + len(remove) <= TRANSACTION_LIMIT:
+            member_writes = [Write({"Put": put}) for put in puts]
+            member_writes += [Write({"Delete": {"TableName": self.table, "Key": key}}) for key in member_keys]
+            commit(self.client, group_writes + member_writes, refused)
         else:
-            self._transact(group_ops, current, updated, claims=len(claim_ops))
+            commit(self.client, group_writes, refused)
             requests = [{"PutRequest": {"Item": put["Item"]}} for put in puts]
             requests += [{"DeleteRequest": {"Key": key}} for key in member_keys]
             batch_write(self.client, self.table, requests)
@@ -255,62 +229,24 @@ class GroupTable:
 
     def delete(self, current: GroupRecord) -> None:
         """Delete the group and its claim atomically, then its memberships (invisible from that moment)."""
-        self._transact(
-            [
-                {
-                    "Delete": {
-                        "TableName": self.table,
-                        "Key": self._key(GROUP_PREFIX + current.id),
-                        "ConditionExpression": "version = :v",
-                        "ExpressionAttributeValues": {":v": {"N": str(current.version)}},
-                    }
-                },
-                {"Delete": self._release(current)},
-            ],
-            current,
-            current,
-            claims=0,
-        )
+        group = {"TableName": self.table, "Key": self.key(GROUP_PREFIX + current.id), **at_version(current.version)}
+        writes = [Write({"Delete": group}, VERSION), Write({"Delete": self._release(current)})]
+        commit(self.client, writes, self._refused(current))
         self._delete_memberships(self.members(current.id))
 
-    def _transact(self, items: list[dict[str, Any]], current: GroupRecord, updated: GroupRecord, claims: int) -> None:
-        try:
-            self.client.transact_write_items(TransactItems=items)
-        except botocore.exceptions.ClientError as error:
-            codes = cancellation_codes(error)
-            if codes and codes[0] == "ConditionalCheckFailed":
-                raise (Conflict() if self.get(current.id) else NotFound()) from None
-            if claims == 2 and len(codes) > 2 and codes[2] == "ConditionalCheckFailed":
-                raise Taken("displayName", updated.display_name) from None
-            raise
+    def _refused(self, record: GroupRecord) -> Callable[[str], StoreError]:
+        return refusals(lambda: self.get(record.id) is not None, record.display_name)
 
     def _delete_memberships(self, members: Sequence[Membership]) -> None:
         batch_write(
             self.client,
             self.table,
-            [{"DeleteRequest": {"Key": self._key(f"{MEMBER_PREFIX}{m.group_id}#{m.user_id}")}} for m in members],
+            [{"DeleteRequest": {"Key": self.key(f"{MEMBER_PREFIX}{m.group_id}#{m.user_id}")}} for m in members],
         )
-
-    # -- Items ------------------------------------------------------------
-
-    def _key(self, sk: str) -> dict[str, Any]:
-        return {"pk": {"S": self.tenant}, "sk": {"S": sk}}
-
-    def _members_query(self, group_id: str) -> dict[str, Any]:
-        return {
-            "KeyConditionExpression": "pk = :t AND begins_with(sk, :p)",
-            "ExpressionAttributeValues": {":t": {"S": self.tenant}, ":p": {"S": f"{MEMBER_PREFIX}{group_id}#"}},
-            "ConsistentRead": True,
-        }
-
-    def _query(self, **arguments: Any) -> Iterator[dict[str, Any]]:
-        paginator = self.client.get_paginator("query")
-        for page in paginator.paginate(TableName=self.table, **arguments):
-            yield from page.get("Items", [])
 
     def _put(self, record: GroupRecord) -> dict[str, Any]:
         item: dict[str, Any] = {
-            **self._key(GROUP_PREFIX + record.id),
+            **self.key(GROUP_PREFIX + record.id),
             "id": {"S": record.id},
             "doc": {"S": json.dumps(record.document, separators=(",", ":"), sort_keys=True)},
             "display_name": {"S": record.display_name},
@@ -327,7 +263,7 @@ class GroupTable:
 
     def _claim(self, record: GroupRecord) -> dict[str, Any]:
         item = {
-            **self._key(DISPLAY_NAME_PREFIX + record.display_name_key),
+            **self.key(DISPLAY_NAME_PREFIX + record.display_name_key),
             "group_id": {"S": record.id},
             "display_name": {"S": record.display_name},
         }
@@ -337,14 +273,14 @@ class GroupTable:
     def _release(self, record: GroupRecord) -> dict[str, Any]:
         return {
             "TableName": self.table,
-            "Key": self._key(DISPLAY_NAME_PREFIX + record.display_name_key),
+            "Key": self.key(DISPLAY_NAME_PREFIX + record.display_name_key),
             "ConditionExpression": "group_id = :id",
             "ExpressionAttributeValues": {":id": {"S": record.id}},
         }
 
     def _member_put(self, membership: Membership) -> dict[str, Any]:
         item: dict[str, Any] = {
-            **self._key(f"{MEMBER_PREFIX}{membership.group_id}#{membership.user_id}"),
+            **self.key(f"{MEMBER_PREFIX}{membership.group_id}#{membership.user_id}"),
             "group_id": {"S": membership.group_id},
             "user_id": {"S": membership.user_id},
             "member_key": {"S": f"{self.tenant}#{membership.user_id}"},

@@ -25,6 +25,7 @@ from typing import Any
 
 from chalicelib.store.batch import batch_write
 from chalicelib.store.groups import DISPLAY_NAME_PREFIX, GROUP_PREFIX, MEMBER_PREFIX
+from chalicelib.store.table import TenantTable
 from chalicelib.store.users import USER_NAME_PREFIX, USER_PREFIX
 
 
@@ -43,14 +44,7 @@ class Report:
 
 
 def _items(client: Any, table: str, tenant: str) -> Iterator[dict[str, Any]]:
-    paginator = client.get_paginator("query")
-    for page in paginator.paginate(
-        TableName=table,
-        KeyConditionExpression="pk = :t",
-        ExpressionAttributeValues={":t": {"S": tenant}},
-        ConsistentRead=True,
-    ):
-        yield from page.get("Items", [])
+    return TenantTable(client, table, tenant).starting_with("")
 
 
 def _check_meta(report: Report, kind: str, item: dict[str, Any]) -> None:

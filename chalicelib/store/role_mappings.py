@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from chalicelib.store.batch import batch_get
+from chalicelib.store.table import TenantTable
 
 PREFIX = "csr#"
 
@@ -33,13 +34,8 @@ def effective_roles(mappings: Sequence[RoleMapping]) -> tuple[list[str], list[st
     return data_access, application_access
 
 
-class RoleMappingTable:
+class RoleMappingTable(TenantTable):
     """The role mappings of one tenant."""
-
-    def __init__(self, client: Any, table_name: str, tenant: str) -> None:
-        self.client = client
-        self.table = table_name
-        self.tenant = tenant
 
     def put(self, mapping: RoleMapping) -> None:
         item: dict[str, Any] = {
@@ -67,16 +63,10 @@ class RoleMappingTable:
         return "Attributes" in response
 
     def all(self) -> Iterator[RoleMapping]:
-        paginator = self.client.get_paginator("query")
-        for page in paginator.paginate(
-            TableName=self.table,
-            KeyConditionExpression="pk = :t AND begins_with(sk, :p)",
-            ExpressionAttributeValues={":t": {"S": self.tenant}, ":p": {"S": PREFIX}},
-        ):
-            yield from (self._mapping(item) for item in page.get("Items", []))
+        return map(self._mapping, self.query(**self._prefix_query(PREFIX)))
 
     def _key(self, name: str) -> dict[str, Any]:
-        return {"pk": {"S": self.tenant}, "sk": {"S": PREFIX + role_key(name)}}
+        return self.key(PREFIX + role_key(name))
 
     @staticmethod
     def _mapping(item: dict[str, Any]) -> RoleMapping:

@@ -11,17 +11,16 @@ Items (``pk`` is the tenant):
 """
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import botocore.exceptions
-
 from chalicelib.store.batch import batch_get, batch_write
 from chalicelib.store.claims import ClaimIndex
-from chalicelib.store.counting import count_items
-from chalicelib.store.errors import Conflict, NotFound, Taken, cancellation_codes
-from chalicelib.store.limits import check_item, key_fits, partition_key_fits
+from chalicelib.store.errors import StoreError
+from chalicelib.store.guarded import NEW, VERSION, Write, at_version, claim_moves, commit, refusals
+from chalicelib.store.limits import check_item, partition_key_fits
+from chalicelib.store.table import TenantTable
 from chalicelib.store.tables import USERS_BY_EXTERNAL_ID
 
 USER_PREFIX = "user#"
@@ -46,27 +45,25 @@ class UserRecord:
     auto_assign_roles: bool = False
 
 
-class UserTable:
+class UserTable(TenantTable):
     """The users of one tenant. Every key it builds starts with that tenant."""
 
     def __init__(self, client: Any, table_name: str, tenant: str) -> None:
-        self.client = client
-        self.table = table_name
-        self.tenant = tenant
+        super().__init__(client, table_name, tenant)
         self.by_user_name = ClaimIndex(client, table_name, tenant, USER_NAME_PREFIX, "user_id")
 
     def get(self, user_id: str) -> UserRecord | None:
-        item = self._get_item(USER_PREFIX + user_id)
+        item = self.get_item(USER_PREFIX + user_id)
         return self._record(item) if item else None
 
     def get_many(self, user_ids: Sequence[str]) -> dict[str, UserRecord]:
         """Several users by id, 100 keys per call, strongly consistent."""
-        keys = [self._key(USER_PREFIX + user_id) for user_id in dict.fromkeys(user_ids)]
+        keys = [self.key(USER_PREFIX + user_id) for user_id in dict.fromkeys(user_ids)]
         return {record.id: record for record in map(self._record, batch_get(self.client, self.table, keys))}
 
     def find_by_user_name(self, user_name_key: str) -> UserRecord | None:
         """``userName eq``: the uniqueness item, then the user; two strongly consistent key reads."""
-        owner = self._get_item(USER_NAME_PREFIX + user_name_key)
+        owner = self.get_item(USER_NAME_PREFIX + user_name_key)
         return self.get(owner["user_id"]["S"]) if owner else None
 
     def find_by_external_id(self, external_id: str) -> list[UserRecord]:
@@ -76,7 +73,7 @@ class UserTable:
             return []
         return [
             self._record(item)
-            for item in self._query(
+            for item in self.query(
                 IndexName=USERS_BY_EXTERNAL_ID,
                 KeyConditionExpression="external_id_key = :k",
                 ExpressionAttributeValues={":k": {"S": key}},
@@ -85,37 +82,25 @@ class UserTable:
 
     def all(self) -> Iterator[UserRecord]:
         """Every user of the tenant, page by page (a query of the tenant's partition, never a scan)."""
-        for item in self._query(
-            KeyConditionExpression="pk = :t AND begins_with(sk, :p)",
-            ExpressionAttributeValues={":t": {"S": self.tenant}, ":p": {"S": USER_PREFIX}},
-            ConsistentRead=True,
-        ):
-            yield self._record(item)
+        return map(self._record, self.starting_with(USER_PREFIX))
 
     def count(self, active_only: bool = False) -> int:
         """How many users the tenant has (active ones only, if asked): a counting query, no item returned."""
         arguments: dict[str, Any] = {}
         if active_only:
             arguments = {"FilterExpression": "active = :yes", "ExpressionAttributeValues": {":yes": {"BOOL": True}}}
-        return count_items(self.client, self.table, self.tenant, USER_PREFIX, **arguments)
+        return self.count_starting_with(USER_PREFIX, **arguments)
 
     def insert(self, record: UserRecord) -> None:
         """Store a new user and claim its userName, atomically.
 
         :raises Taken: When another user of the tenant holds the userName.
         """
-        try:
-            self.client.transact_write_items(
-                TransactItems=[
-                    {"Put": {**self._put(record), "ConditionExpression": "attribute_not_exists(pk)"}},
-                    {"Put": {**self._claim(record), "ConditionExpression": "attribute_not_exists(pk)"}},
-                ]
-            )
-        except botocore.exceptions.ClientError as error:
-            codes = cancellation_codes(error)
-            if len(codes) > 1 and codes[1] == "ConditionalCheckFailed":
-                raise Taken("userName", record.user_name) from None
-            raise
+        writes = [
+            Write({"Put": {**self._put(record), **NEW}}, VERSION),
+            Write({"Put": {**self._claim(record), **NEW}}, "userName"),
+        ]
+        commit(self.client, writes, self._refused(record))
 
     def bulk_insert(self, records: Sequence[UserRecord]) -> None:
         """Load users known to be new and distinct (migrations, benchmarks): batch writes, no uniqueness check."""
@@ -130,71 +115,29 @@ class UserTable:
         :raises NotFound: When the user is gone.
         :raises Taken: When the new userName is held by another user.
         """
-        guarded = {
-            "ConditionExpression": "version = :v",
-            "ExpressionAttributeValues": {":v": {"N": str(current.version)}},
-        }
-        items: list[dict[str, Any]] = [{"Put": {**self._put(updated), **guarded}}]
-        if updated.user_name_key != current.user_name_key:
-            items.append({"Delete": self._release(current)})
-            items.append({"Put": {**self._claim(updated), "ConditionExpression": "attribute_not_exists(pk)"}})
-        elif updated.user_name != current.user_name:
-            items.append({"Put": self._claim(updated)})
-        try:
-            if len(items) == 1:
-                # The userName claim stays as it is: one conditional put, half a transaction's capacity.
-                self.client.put_item(**items[0]["Put"])
-            else:
-                self.client.transact_write_items(TransactItems=items)
-        except botocore.exceptions.ClientError as error:
-            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                raise (Conflict() if self.get(current.id) else NotFound()) from None
-            codes = cancellation_codes(error)
-            if codes and codes[0] == "ConditionalCheckFailed":
-                raise (Conflict() if self.get(current.id) else NotFound()) from None
-            if len(codes) > 2 and codes[2] == "ConditionalCheckFailed":
-                raise Taken("userName", updated.user_name) from None
-            raise
+        writes = [Write({"Put": {**self._put(updated), **at_version(current.version)}}, VERSION)]
+        # The userName claim staying as it is, the write is one conditional put.
+        writes += claim_moves(
+            "userName",
+            (current.user_name_key, current.user_name),
+            (updated.user_name_key, updated.user_name),
+            self._release(current),
+            self._claim(updated),
+        )
+        commit(self.client, writes, self._refused(updated))
 
     def delete(self, current: UserRecord) -> None:
         """Remove a user and free its userName, if nobody wrote it meanwhile."""
-        try:
-            self.client.transact_write_items(
-                TransactItems=[
-                    {
-                        "Delete": {
-                            "TableName": self.table,
-                            "Key": self._key(USER_PREFIX + current.id),
-                            "ConditionExpression": "version = :v",
-                            "ExpressionAttributeValues": {":v": {"N": str(current.version)}},
-                        }
-                    },
-                    {"Delete": self._release(current)},
-                ]
-            )
-        except botocore.exceptions.ClientError as error:
-            if cancellation_codes(error)[:1] == ["ConditionalCheckFailed"]:
-                raise (Conflict() if self.get(current.id) else NotFound()) from None
-            raise
+        user = {"TableName": self.table, "Key": self.key(USER_PREFIX + current.id), **at_version(current.version)}
+        writes = [Write({"Delete": user}, VERSION), Write({"Delete": self._release(current)})]
+        commit(self.client, writes, self._refused(current))
 
-    def _key(self, sk: str) -> dict[str, Any]:
-        return {"pk": {"S": self.tenant}, "sk": {"S": sk}}
-
-    def _get_item(self, sk: str) -> dict[str, Any] | None:
-        if not key_fits(self._key(sk)):
-            return None
-        response = self.client.get_item(TableName=self.table, Key=self._key(sk), ConsistentRead=True)
-        item: dict[str, Any] | None = response.get("Item")
-        return item
-
-    def _query(self, **arguments: Any) -> Iterator[dict[str, Any]]:
-        paginator = self.client.get_paginator("query")
-        for page in paginator.paginate(TableName=self.table, **arguments):
-            yield from page.get("Items", [])
+    def _refused(self, record: UserRecord) -> Callable[[str], StoreError]:
+        return refusals(lambda: self.get(record.id) is not None, record.user_name)
 
     def _put(self, record: UserRecord) -> dict[str, Any]:
         item: dict[str, Any] = {
-            **self._key(USER_PREFIX + record.id),
+            **self.key(USER_PREFIX + record.id),
             "id": {"S": record.id},
             "doc": {"S": json.dumps(record.document, separators=(",", ":"), sort_keys=True)},
             "user_name": {"S": record.user_name},
@@ -217,7 +160,7 @@ class UserTable:
 
     def _claim(self, record: UserRecord) -> dict[str, Any]:
         item = {
-            **self._key(USER_NAME_PREFIX + record.user_name_key),
+            **self.key(USER_NAME_PREFIX + record.user_name_key),
             "user_id": {"S": record.id},
             "user_name": {"S": record.user_name},
         }
@@ -227,7 +170,7 @@ class UserTable:
     def _release(self, record: UserRecord) -> dict[str, Any]:
         return {
             "TableName": self.table,
-            "Key": self._key(USER_NAME_PREFIX + record.user_name_key),
+            "Key": self.key(USER_NAME_PREFIX + record.user_name_key),
             "ConditionExpression": "user_id = :id",
             "ExpressionAttributeValues": {":id": {"S": record.id}},
         }

@@ -1,0 +1,18 @@
+"""Which storage serves a tenant: the one place where the provisioning rules meet a concrete storage."""
+
+from scim2_models import ScimProvider
+
+from chalicelib.config import Settings
+from chalicelib.provisioning.passwords import hash_password
+from chalicelib.provisioning.service import ProvisioningHandler, ProvisioningService
+from chalicelib.resources.storage import DynamoScimStorage
+
+
+def tenant_storage(provider: ScimProvider, settings: Settings, tenant: str) -> DynamoScimStorage:
+    """One tenant's users and groups on DynamoDB; user passwords are kept as argon2id hashes."""
+    return DynamoScimStorage.of_tenant(provider, settings, tenant, hash_password)
+
+
+def handler_for(service: ProvisioningService, settings: Settings, tenant: str) -> ProvisioningHandler:
+    """The handler of one request: the protocol and the product's rules, over the tenant's storage."""
+    return ProvisioningHandler(service.for_tenant(tenant), tenant_storage(service.provider, settings, tenant))

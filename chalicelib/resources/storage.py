@@ -1,0 +1,172 @@
+"""``ScimStorage`` on DynamoDB: the seam between scim2-server and our tables.
+
+It follows the rules of :class:`scim2_server.storage.ScimStorage` (copies in
+and out, fills ``id`` and ``meta``, versions every change, raises the SCIM
+exceptions), which ``tests/test_storage_contract.py`` checks with
+scim2-server's own ``ScimStorageContract``. One instance serves one tenant.
+Each call goes to the repository of its resource type (:mod:`.users`,
+:mod:`.groups`); the store's errors become SCIM exceptions here, once.
+
+A search reads the cheapest thing its filter allows (each repository's query
+plan), then evaluates the whole filter exactly in memory on what it read.
+"""
+
+import uuid
+from typing import Any
+
+from scim2_models import (
+    NotImplementedException,
+    Resource,
+    ResourceType,
+    ResponseParameters,
+    ScimProvider,
+    SearchRequest,
+)
+from scim2_server.storage import ScimStorage, SearchPage
+
+from chalicelib.config import Settings
+from chalicelib.resources.errors import translated
+from chalicelib.resources.groups import GroupChange, GroupRepository
+from chalicelib.resources.meta import now
+from chalicelib.resources.paging import page_in_memory, page_of_index
+from chalicelib.resources.query import equality
+from chalicelib.resources.repository import Clock, Repository
+from chalicelib.resources.users import PasswordHasher, UserRepository
+from chalicelib.store.connection import dynamodb
+from chalicelib.store.groups import GroupTable
+from chalicelib.store.role_mappings import RoleMappingTable
+from chalicelib.store.users import UserTable
+
+
+class DynamoScimStorage(ScimStorage):
+    """Users and groups (Customer Supplied Roles) of one tenant, on DynamoDB.
+
+    :param hash_password: Turns a cleartext password into what is stored; the
+        cleartext is never written.
+    """
+
+    supports_cursors = True
+
+    def __init__(
+        self,
+        provider: ScimProvider,
+        client: Any,
+        settings: Settings,
+        tenant: str,
+        hash_password: PasswordHasher,
+        clock: Clock = now,
+    ) -> None:
+        self.provider = provider
+        self.users = UserTable(client, settings.users_table, tenant)
+        self.groups = GroupTable(client, settings.groups_table, tenant)
+        self.role_mappings = RoleMappingTable(client, settings.role_mappings_table, tenant)
+        self.user_repository = UserRepository(
+            provider, self.users, self.groups, self.role_mappings, hash_password, clock
+        )
+        self.group_repository = GroupRepository(
+            provider, self.groups, self.users, settings.max_members_in_response, clock
+        )
+        self.repositories: dict[str, Repository] = {"User": self.user_repository, "Group": self.group_repository}
+        self.clock = clock
+        self.default_page_size = settings.default_page_size
+
+    @classmethod
+    def of_tenant(
+        cls, provider: ScimProvider, settings: Settings, tenant: str, hash_password: PasswordHasher
+    ) -> "DynamoScimStorage":
+        """The storage of one tenant, on the container's DynamoDB client."""
+        return cls(provider, dynamodb(settings), settings, tenant, hash_password)
+
+    def get(
+        self,
+        resource_type: ResourceType,
+        resource_id: str,
+        *,
+        response_parameters: ResponseParameters[Any] | None = None,
+    ) -> Resource[Any]:
+        with translated():
+            return self._repository(resource_type).get(resource_type, resource_id, response_parameters)
+
+    def search(
+        self,
+        resource_types: list[ResourceType],
+        search_request: SearchRequest[Any],
+        *,
+        position: Any = None,
+    ) -> SearchPage:
+        with translated():
+            if len(resource_types) == 1:
+                page = self._ordered_page(resource_types[0], search_request, position)
+                if page is not None:
+                    return page
+            found: list[Resource[Any]] = []
+            for resource_type in resource_types:
+                found.extend(self._repository(resource_type).matching(resource_type, search_request))
+            return page_in_memory(search_request, position, found, self._default_order)
+
+    def create(self, resource_type: ResourceType, resource: Resource[Any]) -> Resource[Any]:
+        stamp = self.clock().isoformat()
+        stored = {"id": str(uuid.uuid4()), "version": 1, "created": stamp, "last_modified": stamp}
+        with translated():
+            return self._repository(resource_type).create(resource_type, resource, stored)
+
+    def update(
+        self,
+        resource_type: ResourceType,
+        resource: Resource[Any],
+        *,
+        expected_version: str | None = None,
+    ) -> Resource[Any]:
+        with translated():
+            return self._repository(resource_type).update(resource_type, resource, expected_version)
+
+    def delete(self, resource_type: ResourceType, resource_id: str, *, expected_version: str | None = None) -> None:
+        with translated():
+            self._repository(resource_type).delete(resource_type, resource_id, expected_version)
+
+    def read_for_write(self, resource_type: ResourceType, resource_id: str) -> Resource[Any]:
+        """The stored resource a PUT, PATCH or DELETE starts from, read as cheaply as a write allows."""
+        with translated():
+            return self._repository(resource_type).read_for_write(resource_type, resource_id)
+
+    def unchanged(self, resource_type: ResourceType, resource: Resource[Any]) -> Resource[Any]:
+        """A resource from :meth:`read_for_write` that no write changed, complete as a response shows it."""
+        with translated():
+            return self._repository(resource_type).unchanged(resource_type, resource)
+
+    def patch_group(
+        self, resource_type: ResourceType, group_id: str, change: GroupChange, expected_version: str | None
+    ) -> Resource[Any]:
+        """A group PATCH that only moves members (or renames): O(changed members), whatever the group's size."""
+        with translated():
+            return self.group_repository.patch(resource_type, group_id, change, expected_version)
+
+    def _repository(self, resource_type: ResourceType) -> Repository:
+        repository = self.repositories.get(str(resource_type.name))
+        if repository is None:
+            raise NotImplementedException(detail=f"{resource_type.name} resources are not supported")
+        return repository
+
+    def _ordered_page(
+        self, resource_type: ResourceType, request: SearchRequest[Any], position: Any
+    ) -> SearchPage | None:
+        """A page read from the resource type's ordered index, when its query plan has one."""
+        repository = self._repository(resource_type)
+        plan = repository.ordered_plan(request)
+        if plan is None:
+            return None
+        index, key_prefix = plan
+
+        def load(ids: list[str]) -> list[Resource[Any]]:
+            resources = repository.load(resource_type, ids, request)
+            # The index answered the filter, unless it only narrowed it: then it is applied again, exactly.
+            if request.filter is None or equality(request.filter) is not None:
+                return resources
+            return repository.matches(resource_type, request.filter, resources)
+
+        return page_of_index(index, key_prefix, request, position, self.default_page_size, load)
+
+    def _default_order(self, resource: Resource[Any]) -> str:
+        """Users by userName, groups by displayName, without regard to case, as the ordered indexes list them."""
+        assert resource.meta is not None
+        return self.repositories[str(resource.meta.resource_type)].default_order(resource)

@@ -1,0 +1,77 @@
+"""The schemas we serve, defined once: their URNs, our extensions, and the User model.
+
+Every layer above the store names a schema through this module, never by
+spelling its URN again. /Schemas publishes these classes (:rfc:`RFC 7643 §7`).
+"""
+
+import re
+from typing import Annotated, Generic
+
+from pydantic import AfterValidator
+from scim2_models import Email, EnterpriseUser, Extension, Mutability
+from scim2_models import User as CoreUser
+from scim2_models.annotations import CaseExact
+from scim2_models.resources.resource import AnyExtension
+from scim2_models.urn import URN
+
+CORE_USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
+CORE_GROUP_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:Group"
+ENTERPRISE_USER_SCHEMA = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
+CUSTOM_USER_SCHEMA = "urn:ietf:params:scim:schemas:extension:custom:2.0:User"
+ONEMODEL_USER_SCHEMA = "urn:onemodel:params:scim:schemas:extension:2.0:User"
+
+
+class CustomUser(Extension):
+    """The customer's own user attributes: ``personId`` links the user to an HR person record."""
+
+    __schema__ = URN(CUSTOM_USER_SCHEMA)
+
+    person_id: Annotated[str | None, CaseExact.true] = None
+    """The HR person identifier of the user (attribute name ``personId``, case-sensitive)."""
+
+
+class OneModelUser(Extension):
+    """One Model's view of a provisioned user, read-only to SCIM clients."""
+
+    __schema__ = URN(ONEMODEL_USER_SCHEMA)
+
+    allow_sso_login: Annotated[bool | None, Mutability.read_only] = None
+    """Whether the user may sign in through the customer's SSO; set for every SCIM-created user."""
+
+    auto_assign_roles: Annotated[bool | None, Mutability.read_only] = None
+    """Whether the user's roles follow the Customer Supplied Role mapping; set for every SCIM-created user."""
+
+    customer_supplied_roles: Annotated[list[str] | None, Mutability.read_only] = None
+    """The Customer Supplied Roles (SCIM groups) the user belongs to, by displayName."""
+
+    data_access_roles: Annotated[list[str] | None, Mutability.read_only] = None
+    """The user's effective Data Access Roles: the union of the role mapping over the user's groups."""
+
+    application_access_roles: Annotated[list[str] | None, Mutability.read_only] = None
+    """The user's effective Application Access Roles: the union of the role mapping over the user's groups."""
+
+
+_EMAIL_ADDRESS = re.compile(r"[^@\s]+@[^@\s]+")
+
+
+def _valid_email(address: str | None) -> str | None:
+    if address is not None and not _EMAIL_ADDRESS.fullmatch(address):
+        raise ValueError("an email address is local-part@domain")
+    return address
+
+
+class VerbatimEmail(Email):
+    """An email address kept as sent. scim2-models' EmailStr lowercases the domain, while Entra ID expects
+    values "stored in the same format they were sent" (entra/06_create_user_with_nulls.json), and refuses
+    special-use domains, while Okta's own test users are ``@okta.local`` (okta/02_create_user.json)."""
+
+    value: Annotated[str | None, AfterValidator(_valid_email)] = None
+
+
+# The core User with verbatim emails. Named and undocumented like scim2-models' own User, since
+# /Schemas publishes the class name and docstring: discovery stays exactly RFC 7643 §8.7.1's User.
+class User(CoreUser[AnyExtension], Generic[AnyExtension]):
+    emails: list[VerbatimEmail] | None = None  # type: ignore[assignment]
+
+
+UserResource = User[EnterpriseUser | CustomUser | OneModelUser]
