@@ -18,7 +18,6 @@ from chalicelib.store.errors import Conflict, NotFound, StoreError, Taken, cance
 VERSION = "version"
 """The guard of a resource item: nobody wrote (or deleted) it since it was read; or, on insert, it is new."""
 
-_SINGLE_CALLS = {"Put": "put_item", "Update": "update_item", "Delete": "delete_item"}
 
 
 @dataclass(frozen=True)
@@ -44,8 +43,7 @@ def commit(client: Any, writes: Sequence[Write], refused: Callable[[str], StoreE
     """
     try:
         if len(writes) == 1:
-            ((operation, arguments),) = writes[0].request.items()
-            getattr(client, _SINGLE_CALLS[operation])(**arguments)
+            _write_one(client, writes[0].request)
         else:
             client.transact_write_items(TransactItems=[write.request for write in writes])
     except botocore.exceptions.ClientError as error:
@@ -53,6 +51,17 @@ def commit(client: Any, writes: Sequence[Write], refused: Callable[[str], StoreE
         if failed:
             raise refused(VERSION if VERSION in failed else failed[0]) from None
         raise
+
+
+def _write_one(client: Any, request: dict[str, Any]) -> None:
+    # Each call spelled out: the IAM policy test reads the store's DynamoDB calls from the code.
+    ((operation, arguments),) = request.items()
+    if operation == "Put":
+        client.put_item(**arguments)
+    elif operation == "Update":
+        client.update_item(**arguments)
+    else:
+        client.delete_item(**arguments)
 
 
 def _failed_guards(error: botocore.exceptions.ClientError, writes: Sequence[Write]) -> list[str]:
