@@ -14,8 +14,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from chalicelib.resources.roles import user_roles
 from chalicelib.store.groups import GroupTable
-from chalicelib.store.role_mappings import RoleMapping, RoleMappingTable, effective_roles, role_key
+from chalicelib.store.role_mappings import RoleMapping, RoleMappingTable
 from chalicelib.store.users import UserTable
 
 PROGRESS_EVERY = 500
@@ -35,7 +36,6 @@ class ExportedUser:
 
 def exported_users(users: UserTable, groups: GroupTable, mappings: list[RoleMapping]) -> Iterator[ExportedUser]:
     """Every user of the tenant with its roles; prints progress to stderr on long runs."""
-    by_name = {role_key(m.customer_supplied_role): m for m in mappings}
     names: dict[str, str | None] = {}
     for count, user in enumerate(users.all(), start=1):
         group_ids = groups.group_ids_of(user.id)
@@ -43,12 +43,17 @@ def exported_users(users: UserTable, groups: GroupTable, mappings: list[RoleMapp
         if unknown:
             live = groups.get_many(unknown)
             names.update({gid: live[gid].display_name if gid in live else None for gid in unknown})
-        roles = sorted((name for gid in group_ids if (name := names[gid]) is not None), key=str.lower)
-        data_access, application_access = effective_roles([by_name[k] for r in roles if (k := role_key(r)) in by_name])
+        roles = user_roles((name for gid in group_ids if (name := names[gid]) is not None), mappings)
         if count % PROGRESS_EVERY == 0:
             print(f"... {count} users exported", file=sys.stderr, flush=True)
         yield ExportedUser(
-            user.id, user.user_name, user.external_id, user.active, roles, data_access, application_access
+            user.id,
+            user.user_name,
+            user.external_id,
+            user.active,
+            roles.customer_supplied_roles,
+            roles.data_access_roles,
+            roles.application_access_roles,
         )
 
 

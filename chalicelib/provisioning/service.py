@@ -173,8 +173,9 @@ class ProvisioningStorage(Protocol):
         """The stored resource a PUT, PATCH or DELETE starts from, read as cheaply as a write allows."""
         ...
 
-    def unchanged(self, resource_type: ResourceType, resource: Resource[Any]) -> Resource[Any]:
-        """A resource from :meth:`read_for_write` that no write changed, complete as a response shows it."""
+    def repair_unchanged(self, resource_type: ResourceType, resource: Resource[Any]) -> Resource[Any]:
+        """A resource from :meth:`read_for_write` that no write changed, complete as a response shows it, after
+        repairing what an interrupted earlier write of it left undone (the only write it may make)."""
         ...
 
     def patch_group(
@@ -331,7 +332,7 @@ class ProvisioningHandler(ScimHandler):
                 if changed is not None:
                     result = self.storage.update(resource_type, changed, expected_version=version)
                 else:
-                    result = self.writes.unchanged(resource_type, current) if respond else current
+                    result = self.writes.repair_unchanged(resource_type, current) if respond else current
         assert result is not None
         return result
 

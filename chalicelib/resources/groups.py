@@ -10,7 +10,7 @@ batch read; no filter or ``displayName sw`` the displayName claims, page by
 page; anything else reads the tenant's groups.
 """
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, cast
 
@@ -21,22 +21,25 @@ from scim2_models import (
     Resource,
     ResourceType,
     ResponseParameters,
-    ScimFilter,
     ScimProvider,
     SearchRequest,
     TooManyException,
 )
 
 from chalicelib.resources.meta import check_version, meta
-from chalicelib.resources.projection import filter_needs, response_needs
-from chalicelib.resources.query import equality, ordered_by
-from chalicelib.resources.repository import Clock, Repository
-from chalicelib.store.claims import ClaimIndex
+from chalicelib.resources.query import filter_needs, ordered_by, response_needs
+from chalicelib.resources.repository import Clock, IndexPlan, Repository, one
+from chalicelib.schemas import CORE_GROUP_SCHEMA
 from chalicelib.store.groups import GroupRecord, GroupTable, Membership
 from chalicelib.store.users import UserTable
 
 _DISPLAY_NAME = Path[Group]("displayName").resolve()
 MAX_NAMED_IDS = 10
+ID = f"{CORE_GROUP_SCHEMA}:id"
+DISPLAY_NAME = f"{CORE_GROUP_SCHEMA}:displayName"
+EXTERNAL_ID = f"{CORE_GROUP_SCHEMA}:externalId"
+MEMBERS = f"{CORE_GROUP_SCHEMA}:members"
+MEMBERS_VALUE = f"{CORE_GROUP_SCHEMA}:members.value"
 
 
 class _Unchanged:
@@ -69,7 +72,7 @@ class GroupChange:
         return changes
 
 
-class GroupRepository(Repository):
+class GroupRepository(Repository[GroupRecord]):
     """The groups of one tenant as SCIM resources."""
 
     def __init__(
@@ -85,7 +88,7 @@ class GroupRepository(Repository):
     ) -> Resource[Any]:
         group = self.found(resource_type, resource_id, self.groups.get(resource_id))
         members = None
-        if response_needs(response_parameters, "members"):
+        if response_needs(response_parameters, self.model(resource_type), MEMBERS):
             # A response is bounded; an internal read-modify-write reads every member.
             limit = self.max_members_in_response + 1 if response_parameters else None
             members = self.groups.members(resource_id, limit)
@@ -155,11 +158,11 @@ class GroupRepository(Repository):
             "last_modified": self.clock().isoformat(),
         }
 
-    def ordered_plan(self, request: SearchRequest[Any]) -> tuple[ClaimIndex, str] | None:
+    def ordered_plan(self, resource_type: ResourceType, request: SearchRequest[Any]) -> IndexPlan | None:
         """Groups by displayName (no filter, or ``displayName sw``), in that order or unsorted."""
-        ordered, prefix = ordered_by(request, "displayname")
+        ordered, prefix = ordered_by(request, self.model(resource_type), DISPLAY_NAME)
         if ordered:
-            return self.groups.by_display_name, self.display_name_key(prefix) if prefix else ""
+            return IndexPlan(self.groups.by_display_name, self.display_name_key(prefix) if prefix else "")
         return None
 
     def load(self, resource_type: ResourceType, ids: list[str], request: SearchRequest[Any]) -> list[Resource[Any]]:
@@ -167,27 +170,30 @@ class GroupRepository(Repository):
         return [self._searched(resource_type, groups[i], request) for i in ids if i in groups]
 
     def matching(self, resource_type: ResourceType, request: SearchRequest[Any]) -> list[Resource[Any]]:
-        resources = [self._searched(resource_type, group, request) for group in self._candidates(request.filter)]
+        groups = self.candidates(resource_type, request.filter)
+        resources = [self._searched(resource_type, group, request) for group in groups]
         return resources if request.filter is None else self.matches(resource_type, request.filter, resources)
 
     def _searched(self, resource_type: ResourceType, group: GroupRecord, request: SearchRequest[Any]) -> Resource[Any]:
+        """A found group, with its members when the response shows them or the filter compares them."""
         members: list[Membership] | None = None
-        if response_needs(request, "members") or filter_needs(request.filter, "members"):
+        model = self.model(resource_type)
+        if response_needs(request, model, MEMBERS) or filter_needs(request.filter, model, MEMBERS):
             members = self.groups.members(group.id, self.max_members_in_response + 1)
             self.check_response_size(group.id, members)
         return self.resource(resource_type, group, members)
 
-    def _candidates(self, scim_filter: ScimFilter[Any] | None) -> Iterable[GroupRecord]:
-        match equality(scim_filter):
-            case ("id", value):
-                return [record] if (record := self.groups.get(value)) else []
-            case ("displayname", value):
-                found = self.groups.find_by_display_name(self.display_name_key(value))
-                return [found] if found else []
-            case ("externalid", value):
-                return self.groups.find_by_external_id(value)
-            case ("members.value", value) | ("members", value):
-                return list(self.groups.get_many(self.groups.group_ids_of(value)).values())
+    def lookups(self) -> Mapping[str, Callable[[str], Iterable[GroupRecord]]]:
+        """``id`` a key read; ``displayName`` two; ``externalId`` an index query; ``members.value`` (and
+        ``members``) a ``byMember`` index query and a batch read."""
+        return {
+            ID: lambda group_id: one(self.groups.get(group_id)),
+            DISPLAY_NAME: lambda name: one(self.groups.find_by_display_name(self.display_name_key(name))),
+            EXTERNAL_ID: self.groups.find_by_external_id,
+            MEMBERS_VALUE: lambda user_id: self.groups.get_many(self.groups.group_ids_of(user_id)).values(),
+        }
+
+    def every(self) -> Iterable[GroupRecord]:
         return self.groups.all()
 
     def default_order(self, resource: Resource[Any]) -> str:

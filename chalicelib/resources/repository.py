@@ -10,9 +10,10 @@ and is conditioned on the version read; uniqueness breaks raise
 """
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeVar, cast
+from typing import Any, Generic, TypeVar, cast
 
 from scim2_models import (
     InvalidFilterException,
@@ -24,14 +25,26 @@ from scim2_models import (
     ScimProvider,
     SearchRequest,
 )
+from scim2_models.path import CompareOperator
 
+from chalicelib.resources.query import comparison
 from chalicelib.store.claims import ClaimIndex
 
 Clock = Callable[[], datetime]
 Record = TypeVar("Record")
 
 
-class Repository(ABC):
+@dataclass(frozen=True)
+class IndexPlan:
+    """An ordered index that answers a search page by page."""
+
+    index: ClaimIndex
+    key_prefix: str = ""
+    exact: bool = False
+    """Whether the index answers the filter by itself; else the filter is evaluated on each page it reads."""
+
+
+class Repository(ABC, Generic[Record]):
     """The resources of one type, for one tenant."""
 
     def __init__(self, provider: ScimProvider, clock: Clock) -> None:
@@ -61,13 +74,14 @@ class Repository(ABC):
         """The stored resource a PUT, PATCH or DELETE starts from."""
         return self.get(resource_type, resource_id, None)
 
-    def unchanged(self, resource_type: ResourceType, resource: Resource[Any]) -> Resource[Any]:
-        """A resource from :meth:`read_for_write` that no write changed, complete as a response shows it."""
+    def repair_unchanged(self, resource_type: ResourceType, resource: Resource[Any]) -> Resource[Any]:
+        """A resource from :meth:`read_for_write` that no write changed, complete as a response shows it, after
+        repairing what an interrupted earlier write of it left undone (the only write it may make)."""
         return resource
 
     @abstractmethod
-    def ordered_plan(self, request: SearchRequest[Any]) -> tuple[ClaimIndex, str] | None:
-        """The ordered index (and the key prefix within it) that answers a search page by page, when one does."""
+    def ordered_plan(self, resource_type: ResourceType, request: SearchRequest[Any]) -> IndexPlan | None:
+        """The ordered index that answers a search page by page, when there is one."""
 
     @abstractmethod
     def load(self, resource_type: ResourceType, ids: list[str], request: SearchRequest[Any]) -> list[Resource[Any]]:
@@ -81,6 +95,23 @@ class Repository(ABC):
     def default_order(self, resource: Resource[Any]) -> str:
         """The sort key of a search without ``sortBy``: the order of the resource type's ordered index."""
 
+    @abstractmethod
+    def lookups(self) -> Mapping[str, Callable[[str], Iterable[Record]]]:
+        """How the records with an attribute equal to a string are read, by attribute URN: the indexed ones."""
+
+    @abstractmethod
+    def every(self) -> Iterable[Record]:
+        """Every record of the tenant, page by page."""
+
+    def candidates(self, resource_type: ResourceType, scim_filter: ScimFilter[Any] | None) -> Iterable[Record]:
+        """The records a search must look at: those an ``eq`` on an indexed attribute designates, else all."""
+        found = comparison(scim_filter, self.model(resource_type), CompareOperator.eq)
+        lookup = self.lookups().get(found[0]) if found is not None else None
+        return lookup(found[1]) if found is not None and lookup is not None else self.every()
+
+    def model(self, resource_type: ResourceType) -> type[Resource[Any]]:
+        return cast(type[Resource[Any]], self.provider.model_for(resource_type))
+
     def matches(
         self, resource_type: ResourceType, scim_filter: ScimFilter[Any], resources: Sequence[Resource[Any]]
     ) -> list[Resource[Any]]:
@@ -89,8 +120,7 @@ class Repository(ABC):
         :raises InvalidFilterException: For a comparison the values cannot make (a string against a date).
         """
         if not scim_filter.models:
-            unbound = cast(Any, ScimFilter)[self.provider.model_for(resource_type)]
-            scim_filter = cast(ScimFilter[Any], unbound(str(scim_filter)))
+            scim_filter = cast(ScimFilter[Any], cast(Any, ScimFilter)[self.model(resource_type)](str(scim_filter)))
         try:
             return [resource for resource in resources if scim_filter.match(resource)]
         except (TypeError, ValueError) as error:
@@ -102,3 +132,7 @@ class Repository(ABC):
         if record is None:
             raise NotFoundException(detail=f"{resource_type.name} {resource_id!r} not found")
         return record
+
+
+def one(record: Record | None) -> list[Record]:
+    return [] if record is None else [record]

@@ -29,7 +29,6 @@ from chalicelib.resources.errors import translated
 from chalicelib.resources.groups import GroupChange, GroupRepository
 from chalicelib.resources.meta import now
 from chalicelib.resources.paging import page_in_memory, page_of_index
-from chalicelib.resources.query import equality
 from chalicelib.resources.repository import Clock, Repository
 from chalicelib.resources.users import PasswordHasher, UserRepository
 from chalicelib.store.connection import dynamodb
@@ -66,7 +65,7 @@ class DynamoScimStorage(ScimStorage):
         self.group_repository = GroupRepository(
             provider, self.groups, self.users, settings.max_members_in_response, clock
         )
-        self.repositories: dict[str, Repository] = {"User": self.user_repository, "Group": self.group_repository}
+        self.repositories: dict[str, Repository[Any]] = {"User": self.user_repository, "Group": self.group_repository}
         self.clock = clock
         self.default_page_size = settings.default_page_size
 
@@ -129,10 +128,11 @@ class DynamoScimStorage(ScimStorage):
         with translated():
             return self._repository(resource_type).read_for_write(resource_type, resource_id)
 
-    def unchanged(self, resource_type: ResourceType, resource: Resource[Any]) -> Resource[Any]:
-        """A resource from :meth:`read_for_write` that no write changed, complete as a response shows it."""
+    def repair_unchanged(self, resource_type: ResourceType, resource: Resource[Any]) -> Resource[Any]:
+        """A resource from :meth:`read_for_write` that no write changed, complete as a response shows it, after
+        repairing what an interrupted earlier write of it left undone (the only write it may make)."""
         with translated():
-            return self._repository(resource_type).unchanged(resource_type, resource)
+            return self._repository(resource_type).repair_unchanged(resource_type, resource)
 
     def patch_group(
         self, resource_type: ResourceType, group_id: str, change: GroupChange, expected_version: str | None
@@ -141,7 +141,7 @@ class DynamoScimStorage(ScimStorage):
         with translated():
             return self.group_repository.patch(resource_type, group_id, change, expected_version)
 
-    def _repository(self, resource_type: ResourceType) -> Repository:
+    def _repository(self, resource_type: ResourceType) -> Repository[Any]:
         repository = self.repositories.get(str(resource_type.name))
         if repository is None:
             raise NotImplementedException(detail=f"{resource_type.name} resources are not supported")
@@ -152,19 +152,17 @@ class DynamoScimStorage(ScimStorage):
     ) -> SearchPage | None:
         """A page read from the resource type's ordered index, when its query plan has one."""
         repository = self._repository(resource_type)
-        plan = repository.ordered_plan(request)
+        plan = repository.ordered_plan(resource_type, request)
         if plan is None:
             return None
-        index, key_prefix = plan
 
         def load(ids: list[str]) -> list[Resource[Any]]:
             resources = repository.load(resource_type, ids, request)
-            # The index answered the filter, unless it only narrowed it: then it is applied again, exactly.
-            if request.filter is None or equality(request.filter) is not None:
+            if request.filter is None or plan.exact:
                 return resources
             return repository.matches(resource_type, request.filter, resources)
 
-        return page_of_index(index, key_prefix, request, position, self.default_page_size, load)
+        return page_of_index(plan.index, plan.key_prefix, request, position, self.default_page_size, load)
 
     def _default_order(self, resource: Resource[Any]) -> str:
         """Users by userName, groups by displayName, without regard to case, as the ordered indexes list them."""

@@ -15,16 +15,16 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import Any, cast
 
-from scim2_models import Path, Resource, ResourceType, ResponseParameters, ScimFilter, ScimProvider, SearchRequest
+from scim2_models import Path, Resource, ResourceType, ResponseParameters, ScimProvider, SearchRequest
+from scim2_models.path import CompareOperator
 
 from chalicelib.resources.meta import check_version, meta, version_of
-from chalicelib.resources.projection import filter_needs, response_needs
-from chalicelib.resources.query import equality, ordered_by
-from chalicelib.resources.repository import Clock, Repository
-from chalicelib.schemas import ONEMODEL_USER_SCHEMA, User
-from chalicelib.store.claims import ClaimIndex
-from chalicelib.store.groups import GroupTable
-from chalicelib.store.role_mappings import RoleMappingTable, effective_roles
+from chalicelib.resources.query import comparison, filter_needs, ordered_by, response_needs
+from chalicelib.resources.repository import Clock, IndexPlan, Repository, one
+from chalicelib.resources.roles import user_roles
+from chalicelib.schemas import CORE_USER_SCHEMA, ONEMODEL_USER_SCHEMA, User
+from chalicelib.store.groups import GroupTable, Membership
+from chalicelib.store.role_mappings import RoleMappingTable
 from chalicelib.store.users import UserRecord, UserTable
 
 PasswordHasher = Callable[[str], str]
@@ -32,14 +32,16 @@ PasswordHasher = Callable[[str], str]
 DERIVED = ("id", "meta", "password", "groups", ONEMODEL_USER_SCHEMA)
 MAX_CONCURRENT_QUERIES = 16
 _USER_NAME = Path[User[Any]]("userName").resolve()
+ID = f"{CORE_USER_SCHEMA}:id"
+USER_NAME = f"{CORE_USER_SCHEMA}:userName"
+EXTERNAL_ID = f"{CORE_USER_SCHEMA}:externalId"
+GROUPS = f"{CORE_USER_SCHEMA}:groups"
+GROUPS_VALUE = f"{CORE_USER_SCHEMA}:groups.value"
+# What the user's groups decide: the groups themselves, and the roles of the product extension.
+FROM_GROUPS = (GROUPS, ONEMODEL_USER_SCHEMA)
 
 
-def needs_groups(parameters: ResponseParameters[Any] | None) -> bool:
-    """Whether a response shows what the user's groups decide: ``groups``, and the roles of the product extension."""
-    return response_needs(parameters, "groups") or response_needs(parameters, ONEMODEL_USER_SCHEMA)
-
-
-class UserRepository(Repository):
+class UserRepository(Repository[UserRecord]):
     """The users of one tenant as SCIM resources.
 
     :param hash_password: Turns a cleartext password into what is stored; the cleartext is never written.
@@ -66,7 +68,7 @@ class UserRepository(Repository):
         self, resource_type: ResourceType, resource_id: str, response_parameters: ResponseParameters[Any] | None
     ) -> Resource[Any]:
         record = self.found(resource_type, resource_id, self.users.get(resource_id))
-        return self.resources(resource_type, [record], with_groups=needs_groups(response_parameters))[0]
+        return self.resources(resource_type, [record], self.needs_groups(resource_type, response_parameters))[0]
 
     def create(self, resource_type: ResourceType, resource: Resource[Any], stored: dict[str, Any]) -> Resource[Any]:
         flags = resource.model_dump(mode="json", scim_ctx=None, by_alias=True).get(ONEMODEL_USER_SCHEMA) or {}
@@ -102,9 +104,9 @@ class UserRepository(Repository):
         )
         if replace(updated, version=current.version, last_modified=current.last_modified) == current:
             # Nothing stored changes (say, a PATCH that sets what is already there): no write, no new version.
-            return self._written(resource_type, current)
+            return self._with_memberships(resource_type, current, self.repair_member_displays(current))
         self.users.replace(current, updated)
-        return self._written(resource_type, updated)
+        return self._with_memberships(resource_type, updated, self.repair_member_displays(updated))
 
     def delete(self, resource_type: ResourceType, resource_id: str, expected_version: str | None) -> None:
         user = self.found(resource_type, resource_id, self.users.get(resource_id))
@@ -123,19 +125,30 @@ class UserRepository(Repository):
         self._read_for_write[record.id] = record
         return self.resources(resource_type, [record], with_groups=False)[0]
 
-    def unchanged(self, resource_type: ResourceType, resource: Resource[Any]) -> Resource[Any]:
+    def repair_unchanged(self, resource_type: ResourceType, resource: Resource[Any]) -> Resource[Any]:
+        """The user a write left as it was, with its groups, after :meth:`repair_member_displays`: a retried
+        rename finds the user renamed, and maybe not yet all of its memberships."""
         record = self._read_for_write.get(str(resource.id))
-        return resource if record is None else self._written(resource_type, record)
+        if record is None:
+            return resource
+        return self._with_memberships(resource_type, record, self.repair_member_displays(record))
 
-    def _written(self, resource_type: ResourceType, record: UserRecord) -> Resource[Any]:
-        """The response to a user write, with its groups; memberships whose ``display`` is not the userName get it.
+    def repair_member_displays(self, record: UserRecord) -> list[Membership]:
+        """Set ``display`` to the userName on the user's memberships that show another; return the memberships.
 
-        The memberships come from the query the response's ``groups`` needs anyway, so
-        a rename costs one update per group, and any other write nothing more. A retried
-        rename repairs what an interrupted one left.
+        The one write a user write makes beyond the user. The memberships come from the
+        query the response's ``groups`` needs anyway, so a rename costs one update per
+        group, and any other write nothing more. A retried rename repairs what an
+        interrupted one left.
         """
         memberships = self.groups.memberships_of(record.id)
         self.groups.set_display([m for m in memberships if m.display != record.user_name], record.user_name)
+        return memberships
+
+    def _with_memberships(
+        self, resource_type: ResourceType, record: UserRecord, memberships: Sequence[Membership]
+    ) -> Resource[Any]:
+        """The user with its groups, from memberships already read."""
         group_ids = {record.id: [m.group_id for m in memberships]}
         return self.resources(resource_type, [record], with_groups=True, group_ids=group_ids)[0]
 
@@ -143,44 +156,54 @@ class UserRepository(Repository):
         password = getattr(resource, "password", None)
         return self.hash_password(password) if password is not None else None
 
-    def ordered_plan(self, request: SearchRequest[Any]) -> tuple[ClaimIndex, str] | None:
+    def needs_groups(self, resource_type: ResourceType, parameters: ResponseParameters[Any] | None) -> bool:
+        """Whether a response shows what the user's groups decide."""
+        return any(response_needs(parameters, self.model(resource_type), target) for target in FROM_GROUPS)
+
+    def ordered_plan(self, resource_type: ResourceType, request: SearchRequest[Any]) -> IndexPlan | None:
         """Users by userName (no filter, or ``userName sw``); a group's members by user id (``groups.value eq``)."""
-        ordered, prefix = ordered_by(request, "username")
+        model = self.model(resource_type)
+        ordered, prefix = ordered_by(request, model, USER_NAME)
         if ordered:
-            return self.users.by_user_name, self.user_name_key(prefix) if prefix else ""
-        members_of = equality(request.filter)
-        if request.sort_by is None and members_of is not None and members_of[0] == "groups.value":
-            return self.groups.members_index(members_of[1]), ""
+            return IndexPlan(self.users.by_user_name, self.user_name_key(prefix) if prefix else "")
+        members_of = comparison(request.filter, model, CompareOperator.eq)
+        if request.sort_by is None and members_of is not None and members_of[0] == GROUPS_VALUE:
+            return IndexPlan(self.groups.members_index(members_of[1]), exact=True)
         return None
 
     def load(self, resource_type: ResourceType, ids: list[str], request: SearchRequest[Any]) -> list[Resource[Any]]:
         users = self.users.get_many(ids)
-        return self.resources(resource_type, [users[i] for i in ids if i in users], needs_groups(request))
+        records = [users[i] for i in ids if i in users]
+        return self.resources(resource_type, records, self.needs_groups(resource_type, request))
 
     def matching(self, resource_type: ResourceType, request: SearchRequest[Any]) -> list[Resource[Any]]:
         scim_filter = request.filter
-        filter_needs_groups = filter_needs(scim_filter, "groups") or filter_needs(scim_filter, "roles")
-        users = list(self._candidates(scim_filter))
-        if scim_filter is not None and not filter_needs_groups and needs_groups(request):
+        model = self.model(resource_type)
+        filter_needs_groups = any(filter_needs(scim_filter, model, target) for target in FROM_GROUPS)
+        users = list(self.candidates(resource_type, scim_filter))
+        if scim_filter is not None and not filter_needs_groups and self.needs_groups(resource_type, request):
             # Filter first, then read the groups (a query per user) of the matches only.
             bare = self.resources(resource_type, users, with_groups=False)
             kept = {id(resource) for resource in self.matches(resource_type, scim_filter, bare)}
             users = [user for user, resource in zip(users, bare, strict=True) if id(resource) in kept]
             return self.resources(resource_type, users, with_groups=True)
-        resources = self.resources(resource_type, users, filter_needs_groups or needs_groups(request))
+        with_groups = filter_needs_groups or self.needs_groups(resource_type, request)
+        resources = self.resources(resource_type, users, with_groups)
         return resources if scim_filter is None else self.matches(resource_type, scim_filter, resources)
 
-    def _candidates(self, scim_filter: ScimFilter[Any] | None) -> Iterable[UserRecord]:
-        match equality(scim_filter):
-            case ("id", value):
-                return [record] if (record := self.users.get(value)) else []
-            case ("username", value):
-                found = self.users.find_by_user_name(self.user_name_key(value))
-                return [found] if found else []
-            case ("externalid", value):
-                return self.users.find_by_external_id(value)
-            case ("groups.value", value):
-                return list(self.users.get_many([m.user_id for m in self.groups.members(value)]).values())
+    def lookups(self) -> Mapping[str, Callable[[str], Iterable[UserRecord]]]:
+        """``id`` a key read; ``userName`` two; ``externalId`` an index query; ``groups.value`` the group's
+        memberships and a batch read."""
+        return {
+            ID: lambda user_id: one(self.users.get(user_id)),
+            USER_NAME: lambda user_name: one(self.users.find_by_user_name(self.user_name_key(user_name))),
+            EXTERNAL_ID: self.users.find_by_external_id,
+            GROUPS_VALUE: lambda group_id: self.users.get_many(
+                [m.user_id for m in self.groups.members(group_id)]
+            ).values(),
+        }
+
+    def every(self) -> Iterable[UserRecord]:
         return self.users.all()
 
     def default_order(self, resource: Resource[Any]) -> str:
@@ -260,10 +283,10 @@ class UserRepository(Repository):
                 {"value": gid, "display": name, "$ref": f"Groups/{gid}", "type": "direct"} for gid, name in groups
             ]
             names = [name for _, name in groups]
-            data_access, application_access = effective_roles(self.role_mappings.get_many(names) if names else [])
+            roles = user_roles(names, self.role_mappings.get_many(names) if names else [])
             product.update(
-                customerSuppliedRoles=names,
-                dataAccessRoles=data_access,
-                applicationAccessRoles=application_access,
+                customerSuppliedRoles=roles.customer_supplied_roles,
+                dataAccessRoles=roles.data_access_roles,
+                applicationAccessRoles=roles.application_access_roles,
             )
         return document

@@ -19,7 +19,6 @@ VERSION = "version"
 """The guard of a resource item: nobody wrote (or deleted) it since it was read; or, on insert, it is new."""
 
 
-
 @dataclass(frozen=True)
 class Write:
     """One entry of a ``TransactItems`` list (``{"Put": {...}}``, ``{"Update": ...}``, ``{"Delete": ...}``).

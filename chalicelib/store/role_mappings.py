@@ -27,13 +27,6 @@ class RoleMapping:
     application_access_roles: tuple[str, ...]
 
 
-def effective_roles(mappings: Sequence[RoleMapping]) -> tuple[list[str], list[str]]:
-    """A user's Data Access Roles and Application Access Roles: the union over the roles of its groups, sorted."""
-    data_access = sorted({role for mapping in mappings for role in mapping.data_access_roles})
-    application_access = sorted({role for mapping in mappings for role in mapping.application_access_roles})
-    return data_access, application_access
-
-
 class RoleMappingTable(TenantTable):
     """The role mappings of one tenant."""
 
