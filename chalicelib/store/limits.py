@@ -16,10 +16,8 @@ MAX_PARTITION_KEY_BYTES = 2048
 MAX_SORT_KEY_BYTES = 1024
 MAX_ITEM_BYTES = 400 * 1024
 # The key attributes of the tables and their indexes (chalicelib.store.tables), by kind.
-PARTITION_KEY_ATTRIBUTES = frozenset(
-    {"pk", "external_id_key", "user_list_pk", "member_key", "resource_key", "error_key"}
-)
-SORT_KEY_ATTRIBUTES = frozenset({"sk", "user_name_key"})
+PARTITION_KEY_ATTRIBUTES = frozenset({"pk", "external_id_key", "member_key", "resource_key", "error_key"})
+SORT_KEY_ATTRIBUTES = frozenset({"sk"})
 
 
 def _bytes(text: str) -> int:
@@ -77,7 +75,7 @@ def check_item(item: Mapping[str, Any], kind: str, attributes: Mapping[str, str]
     """Refuse an item DynamoDB would refuse, naming the client's attribute it comes from.
 
     :param kind: What the item is, for the message: ``user``, ``group``, ``membership``.
-    :param attributes: The client attribute (``userName``) each key attribute (``user_name_key``) holds.
+    :param attributes: The client attribute (``userName``) each key attribute (``external_id_key``) holds.
     :raises Unstorable: When a key attribute is empty or over its limit, or the item is over 400 KB.
     """
     for name, value in item.items():

@@ -12,7 +12,6 @@ import botocore.exceptions
 from chalicelib.config import Settings
 
 USERS_BY_EXTERNAL_ID = "byExternalId"
-USERS_BY_USER_NAME = "byUserName"
 GROUPS_BY_MEMBER = "byMember"
 GROUPS_BY_EXTERNAL_ID = "byExternalId"
 ACTIVITY_BY_RESOURCE = "byResource"
@@ -47,11 +46,9 @@ def table_definitions(settings: Settings) -> dict[str, dict[str, Any]]:
         "users": {
             "TableName": settings.users_table,
             "KeySchema": _key("pk", "sk"),
-            "AttributeDefinitions": _string_attributes("pk", "sk", "external_id_key", "user_list_pk", "user_name_key"),
-            "GlobalSecondaryIndexes": [
-                _index(USERS_BY_EXTERNAL_ID, "external_id_key", "sk"),
-                _index(USERS_BY_USER_NAME, "user_list_pk", "user_name_key"),
-            ],
+            "AttributeDefinitions": _string_attributes("pk", "sk", "external_id_key"),
+            # No index by userName: the userName claims list users in that order, strongly consistent.
+            "GlobalSecondaryIndexes": [_index(USERS_BY_EXTERNAL_ID, "external_id_key", "sk")],
             "BillingMode": "PAY_PER_REQUEST",
         },
         "groups": {

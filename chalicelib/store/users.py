@@ -3,11 +3,12 @@
 Items (``pk`` is the tenant):
 - ``sk = user#<id>``: the user. ``doc`` holds the SCIM attributes as JSON (no
   id, meta or password); ``version`` counts writes; ``user_name_key`` is the
-  case-folded userName (index ``byUserName``); ``external_id_key`` is
-  ``<tenant>#<externalId>`` (index ``byExternalId``).
-- ``sk = userName#<user_name_key>``: holds ``user_id``. Written in the same
-  transaction as the user, because a GSI is eventually consistent and cannot
-  enforce uniqueness; it also answers ``userName eq`` with two key reads.
+  userName in its comparison form; ``external_id_key`` is ``<tenant>#<externalId>``
+  (index ``byExternalId``, the table's only index).
+- ``sk = userName#<user_name_key>``: the claim, holding ``user_id``. Written in the
+  same transaction as the user, because a GSI is eventually consistent and cannot
+  enforce uniqueness; it answers ``userName eq`` with two key reads, and the
+  claims read in key order list the users by userName (:mod:`.claims`).
 """
 
 import json
@@ -17,7 +18,7 @@ from typing import Any
 
 from chalicelib.store.batch import batch_get, batch_write
 from chalicelib.store.claims import ClaimIndex
-from chalicelib.store.errors import StoreError
+from chalicelib.store.errors import StoreError, Unstorable
 from chalicelib.store.guarded import NEW, VERSION, Write, at_version, claim_moves, commit, refusals
 from chalicelib.store.limits import check_item, partition_key_fits
 from chalicelib.store.table import TenantTable
@@ -142,7 +143,6 @@ class UserTable(TenantTable):
             "doc": {"S": json.dumps(record.document, separators=(",", ":"), sort_keys=True)},
             "user_name": {"S": record.user_name},
             "user_name_key": {"S": record.user_name_key},
-            "user_list_pk": {"S": self.tenant},
             "active": {"BOOL": record.active},
             "version": {"N": str(record.version)},
             "created": {"S": record.created},
@@ -155,10 +155,13 @@ class UserTable(TenantTable):
             item["external_id_key"] = {"S": f"{self.tenant}#{record.external_id}"}
         if record.password_hash is not None:
             item["password_hash"] = {"S": record.password_hash}
-        check_item(item, "user", {"user_name_key": "userName", "external_id_key": "externalId"})
+        check_item(item, "user", {"external_id_key": "externalId"})
         return {"TableName": self.table, "Item": item}
 
     def _claim(self, record: UserRecord) -> dict[str, Any]:
+        if not record.user_name_key:
+            # The claim's key is the userName: an empty one would be the prefix of every other claim.
+            raise Unstorable("userName must not be empty")
         item = {
             **self.key(USER_NAME_PREFIX + record.user_name_key),
             "user_id": {"S": record.id},
