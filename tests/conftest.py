@@ -1,13 +1,16 @@
 """Shared fixtures: moto's DynamoDB, our tables, tenants with credentials, and a Chalice test client."""
 
 import base64
+import itertools
 import json
 import os
 import re
 import threading
-from collections.abc import Iterator
+import uuid
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -17,6 +20,7 @@ import botocore.exceptions
 import pytest
 from chalice.test import Client
 from moto import mock_aws
+from moto.core.base_backend import BackendDict, backend_lock
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 TEST_ENV = {
@@ -28,11 +32,14 @@ TEST_ENV = {
 os.environ.update(TEST_ENV)
 os.environ.pop("DYNAMODB_ENDPOINT_URL", None)
 
+from bench.moto_transactions import transactions_with_undo_log  # noqa: E402
 from chalicelib.auth.credentials import create_service_account, generate_credential  # noqa: E402
 from chalicelib.config import settings  # noqa: E402
+from chalicelib.schemas import CORE_USER_SCHEMA  # noqa: E402
 from chalicelib.store import connection, limits  # noqa: E402
 from chalicelib.store.credentials import CredentialStore  # noqa: E402
 from chalicelib.store.tables import create_tables  # noqa: E402
+from chalicelib.store.users import UserRecord, UserTable  # noqa: E402
 from devserver.gateway import emulate_gateway_responses  # noqa: E402
 
 SCIM = "application/scim+json"
@@ -50,13 +57,40 @@ class Tenant:
         return f"Basic {token}"
 
 
-@pytest.fixture
-def aws() -> Iterator[None]:
-    with mock_aws():
+@pytest.fixture(scope="module")
+def moto_dynamodb() -> Iterator[None]:
+    """One moto for a test module, with our tables created once (about 0.5 s each time, were it per test).
+
+    Transactions run with an undo log: moto otherwise deep-copies every table a transaction touches,
+    per item, which makes any write on a 10,000-item table take seconds (see bench/moto_transactions.py).
+    """
+    with mock_aws(), transactions_with_undo_log():
         connection.reset()
         create_tables(connection.dynamodb(settings()), settings())
         yield
     connection.reset()
+
+
+def empty_moto() -> None:
+    """What a fresh moto gives a test, without making our tables again: every DynamoDB table emptied
+    (moto keeps items in one dict per table and computes its indexes on each read), every other
+    service's state dropped."""
+    with backend_lock:
+        for backends in list(BackendDict._instances):  # type: ignore[misc]
+            for account in backends.values():
+                if backends.service_name != "dynamodb":
+                    account.reset()
+                    continue
+                for backend in account.values():
+                    for table in backend.tables.values():
+                        table.items.clear()
+
+
+@pytest.fixture
+def aws(moto_dynamodb: None) -> Iterator[None]:
+    """moto's DynamoDB with our tables, empty, and nothing of another AWS service."""
+    empty_moto()
+    yield
 
 
 @pytest.fixture
@@ -174,6 +208,42 @@ def user_body(user_name: str = "bjensen@example.com", **extra: Any) -> dict[str,
     }
     body.update(extra)
     return body
+
+
+SeedUsers = Callable[..., list[str]]
+
+
+@pytest.fixture
+def seed_users(aws: None) -> SeedUsers:
+    """``seed_users(count, tenant="acme")``: that many new users, loaded straight through the store with
+    batch writes (over HTTP a 10,000-user tenant would take minutes); returns their ids in userName order.
+
+    Each call adds users with userNames no earlier call used.
+    """
+    calls = itertools.count()
+
+    def seed(count: int, tenant: str = "acme") -> list[str]:
+        batch = next(calls)
+        now = datetime.now(UTC).isoformat()
+        names = [f"user{batch:02d}-{n:05d}@example.com" for n in range(count)]
+        records = [
+            UserRecord(
+                id=str(uuid.uuid4()),
+                document={"schemas": [CORE_USER_SCHEMA], "userName": name},
+                user_name=name,
+                user_name_key=name,
+                external_id=None,
+                active=True,
+                version=1,
+                created=now,
+                last_modified=now,
+            )
+            for name in names
+        ]
+        UserTable(connection.dynamodb(settings()), settings().users_table, tenant).bulk_insert(records)
+        return [record.id for record in records]
+
+    return seed
 
 
 def dynamodb_client() -> Any:

@@ -1,41 +1,17 @@
 """Groups of any size: 10,000 members in moto, O(1) work to add or remove one, and bounded responses."""
 
 import json
-import uuid
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
 from chalicelib.config import settings
 from chalicelib.store import connection
-from chalicelib.store.users import UserRecord, UserTable
-from tests.conftest import DynamoCalls, Scim
+from tests.conftest import DynamoCalls, Scim, SeedUsers
 
 GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
 PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 SIZE = int(__import__("os").environ.get("LARGE_GROUP_SIZE", "10000"))
-
-
-def seed_users(tenant: str, count: int) -> list[str]:
-    """Load users through the store layer with batch writes (HTTP would only slow the test down)."""
-    now = datetime.now(UTC).isoformat()
-    records = [
-        UserRecord(
-            id=str(uuid.uuid4()),
-            document={"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": f"u{n}@example.com"},
-            user_name=f"u{n}@example.com",
-            user_name_key=f"u{n}@example.com",
-            external_id=None,
-            active=True,
-            version=1,
-            created=now,
-            last_modified=now,
-        )
-        for n in range(count)
-    ]
-    UserTable(connection.dynamodb(settings()), settings().users_table, tenant).bulk_insert(records)
-    return [record.id for record in records]
 
 
 def add(ids: list[str]) -> dict[str, Any]:
@@ -59,9 +35,9 @@ def request_work(counted: DynamoCalls) -> tuple[int, int, int]:
 
 
 def test_a_10000_member_group_is_built_in_batches_read_whole_and_changed_one_member_at_a_time(
-    scim: Scim, dynamo_calls: DynamoCalls
+    scim: Scim, dynamo_calls: DynamoCalls, seed_users: SeedUsers
 ) -> None:
-    users = seed_users("acme", SIZE + 1)
+    users = seed_users(SIZE + 1)
     members, newcomer = users[:SIZE], users[SIZE]
     half = SIZE // 2
     created = scim.post(
@@ -96,9 +72,11 @@ def test_a_10000_member_group_is_built_in_batches_read_whole_and_changed_one_mem
     assert max(len(json.dumps(item)) for item in items) < 1_000
 
 
-def test_a_group_too_large_for_one_response_answers_too_many(scim: Scim, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_group_too_large_for_one_response_answers_too_many(
+    scim: Scim, monkeypatch: pytest.MonkeyPatch, seed_users: SeedUsers
+) -> None:
     monkeypatch.setenv("MAX_MEMBERS_IN_RESPONSE", "3")
-    users = seed_users("acme", 4)
+    users = seed_users(4)
     group_id = scim.post(
         "/Groups", {"schemas": [GROUP], "displayName": "Big", "members": [{"value": u} for u in users]}
     ).json["id"]

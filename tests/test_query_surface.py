@@ -1,16 +1,12 @@
 """The RFC 7644 query surface: filters, the query planner, sorting, paging by index and cursor, projection."""
 
 import threading
-import uuid
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
 from chalicelib.config import settings
-from chalicelib.store import connection
-from chalicelib.store.users import UserRecord, UserTable
-from tests.conftest import DynamoCalls, Scim, user_body
+from tests.conftest import DynamoCalls, Scim, SeedUsers, user_body
 
 ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
 CUSTOM = "urn:ietf:params:scim:schemas:extension:custom:2.0:User"
@@ -162,33 +158,10 @@ def test_sorting(scim: Scim, people: dict[str, str], sort_by: str, order: str, e
     assert grouped == expected
 
 
-def seed(tenant: str, count: int) -> set[str]:
-    now = datetime.now(UTC).isoformat()
-    records = [
-        UserRecord(
-            id=str(uuid.uuid4()),
-            document={
-                "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
-                "userName": f"user{n:05d}@example.com",
-            },
-            user_name=f"user{n:05d}@example.com",
-            user_name_key=f"user{n:05d}@example.com",
-            external_id=None,
-            active=True,
-            version=1,
-            created=now,
-            last_modified=now,
-        )
-        for n in range(count)
-    ]
-    UserTable(connection.dynamodb(settings()), settings().users_table, tenant).bulk_insert(records)
-    return {record.id for record in records}
-
-
 def test_paging_1000_users_by_index_and_by_cursor_returns_each_exactly_once(
-    scim: Scim, dynamo_calls: DynamoCalls
+    scim: Scim, dynamo_calls: DynamoCalls, seed_users: SeedUsers
 ) -> None:
-    ids = seed("acme", 1000)
+    ids = set(seed_users(1000))
 
     by_index: list[str] = []
     for start in range(1, 1001, 100):
@@ -213,8 +186,8 @@ def test_paging_1000_users_by_index_and_by_cursor_returns_each_exactly_once(
     assert max(pages_read) <= 3 + 101 + 100
 
 
-def test_cursor_pages_back_with_previous_cursor(scim: Scim) -> None:
-    seed("acme", 25)
+def test_cursor_pages_back_with_previous_cursor(scim: Scim, seed_users: SeedUsers) -> None:
+    seed_users(25)
     first = scim.get("/Users", query={"cursor": "", "count": "10"}).json
     second = scim.get("/Users", query={"cursor": first["nextCursor"], "count": "10"}).json
 
@@ -231,8 +204,8 @@ def test_a_forged_cursor_is_400_invalid_cursor(scim: Scim) -> None:
     assert response.json["scimType"] == "invalidCursor"
 
 
-def test_count_above_the_maximum_is_clamped(scim: Scim) -> None:
-    seed("acme", 3)
+def test_count_above_the_maximum_is_clamped(scim: Scim, seed_users: SeedUsers) -> None:
+    seed_users(3)
     response = scim.get("/Users", query={"count": str(settings().max_page_size + 5000)})
     assert response.status_code == 200
     assert response.json["itemsPerPage"] == 3

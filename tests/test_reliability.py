@@ -5,7 +5,6 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
 from typing import Any
 
 import botocore.exceptions
@@ -17,8 +16,7 @@ from moto.dynamodb.models import dynamodb_backends
 
 from chalicelib.config import settings
 from chalicelib.store import connection, invariants
-from chalicelib.store.users import UserRecord, UserTable
-from tests.conftest import Scim, user_body
+from tests.conftest import Scim, SeedUsers, user_body
 
 GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
 PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
@@ -59,29 +57,6 @@ def run_together(count: int, action: Callable[[int], Any]) -> list[Any]:
     return results
 
 
-def new_users(count: int, tenant: str = "acme") -> list[str]:
-    now = datetime.now(UTC).isoformat()
-    records = [
-        UserRecord(
-            id=str(uuid.uuid4()),
-            document={
-                "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
-                "userName": (name := f"{uuid.uuid4()}@x.com"),
-            },
-            user_name=name,
-            user_name_key=name,
-            external_id=None,
-            active=True,
-            version=1,
-            created=now,
-            last_modified=now,
-        )
-        for _ in range(count)
-    ]
-    UserTable(connection.dynamodb(settings()), settings().users_table, tenant).bulk_insert(records)
-    return [record.id for record in records]
-
-
 def members(ids: list[str]) -> list[dict[str, str]]:
     return [{"value": user_id} for user_id in ids]
 
@@ -99,8 +74,8 @@ def test_20_concurrent_creates_of_one_user_name_give_one_201_and_19_409(scim: Sc
     assert_invariants()
 
 
-def test_concurrent_patches_adding_different_members_keep_every_member(scim: Scim) -> None:
-    users = new_users(10)
+def test_concurrent_patches_adding_different_members_keep_every_member(scim: Scim, seed_users: SeedUsers) -> None:
+    users = seed_users(10)
     group = scim.post("/Groups", {"schemas": [GROUP], "displayName": "Crowd"}).json["id"]
 
     def add(n: int) -> int:
@@ -249,7 +224,7 @@ def _user_scenarios(scim: Scim) -> dict[str, Callable[[], Any]]:
     }
 
 
-def _group_scenarios(scim: Scim) -> dict[str, Callable[[], Any]]:
+def _group_scenarios(scim: Scim, new_users: SeedUsers) -> dict[str, Callable[[], Any]]:
     def group(size: int) -> str:
         body = {"schemas": [GROUP], "displayName": str(uuid.uuid4()), "members": members(new_users(size))}
         return str(scim.post("/Groups", body).json["id"])
@@ -294,9 +269,9 @@ def _group_scenarios(scim: Scim) -> dict[str, Callable[[], Any]]:
 
 @pytest.mark.parametrize("family", ["users", "groups"])
 def test_every_injected_fault_gives_success_or_503_and_keeps_the_invariants(
-    scim: Scim, faults: Faults, family: str
+    scim: Scim, faults: Faults, family: str, seed_users: SeedUsers
 ) -> None:
-    scenarios = _user_scenarios(scim) if family == "users" else _group_scenarios(scim)
+    scenarios = _user_scenarios(scim) if family == "users" else _group_scenarios(scim, seed_users)
     outcomes: dict[int, int] = {}
     retries = 0
     for name, prepare in scenarios.items():
