@@ -41,6 +41,7 @@ from chalicelib.store.credentials import CredentialStore  # noqa: E402
 from chalicelib.store.tables import create_tables  # noqa: E402
 from chalicelib.store.users import UserRecord, UserTable  # noqa: E402
 from devserver.gateway import emulate_gateway_responses  # noqa: E402
+from tests.moto_reads import reads_as_plain_json  # noqa: E402
 
 SCIM = "application/scim+json"
 
@@ -62,9 +63,10 @@ def moto_dynamodb() -> Iterator[None]:
     """One moto for a test module, with our tables created once (about 0.5 s each time, were it per test).
 
     Transactions run with an undo log: moto otherwise deep-copies every table a transaction touches,
-    per item, which makes any write on a 10,000-item table take seconds (see bench/moto_transactions.py).
+    per item, which makes any write on a 10,000-item table take seconds (see bench/moto_transactions.py);
+    and reads answer plain JSON (tests/moto_reads.py).
     """
-    with mock_aws(), transactions_with_undo_log():
+    with mock_aws(), transactions_with_undo_log(), reads_as_plain_json():
         connection.reset()
         create_tables(connection.dynamodb(settings()), settings())
         yield
