@@ -165,7 +165,7 @@ def served_app() -> Iterator[Client]:
 
     The fuzz and security-matrix modules send thousands of requests; a fresh moto per test (``aws``) costs 0.4 s.
     """
-    with mock_aws():
+    with mock_aws(), transactions_with_undo_log(), reads_as_plain_json():
         connection.reset()
         create_tables(connection.dynamodb(settings()), settings())
         emulate_gateway_responses()
