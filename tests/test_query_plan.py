@@ -10,8 +10,9 @@ from scim2_models.urn import URN
 from scim2_server.requests import ScimRequest
 
 from chalicelib.config import settings
+from chalicelib.provisioning.limits import RequestLimits
 from chalicelib.provisioning.passwords import PasswordPolicy, hash_password
-from chalicelib.provisioning.service import FilterLimits, ProvisioningHandler, ProvisioningService
+from chalicelib.provisioning.service import ProvisioningHandler, ProvisioningService
 from chalicelib.resources.storage import DynamoScimStorage
 from chalicelib.schemas import CORE_GROUP_SCHEMA, CORE_USER_SCHEMA, OneModelUser, User
 from chalicelib.scim.provider import POLICY, service_provider_config
@@ -46,7 +47,7 @@ def legacy_scim(aws: None) -> ProvisioningHandler:
         provider,
         PasswordPolicy.from_settings(config),
         config.cursor_secret,
-        FilterLimits(config.max_filter_length, config.max_filter_depth),
+        RequestLimits.from_settings(config),
     )
     storage = DynamoScimStorage(provider, connection.dynamodb(config), config, "legacy-tenant", hash_password)
     return ProvisioningHandler(service, storage)

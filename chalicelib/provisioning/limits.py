@@ -16,6 +16,8 @@ from typing import Any
 
 from scim2_models import InvalidFilterException, InvalidPathException, SCIMException, TooManyException
 
+from chalicelib.config import Settings
+
 # A term of a filter (RFC 7644 §3.4.2.2) is one attribute expression: exactly one operator each.
 # Operators are keywords only where an attribute name cannot continue (scim2-models' lexer rule).
 _OPERATOR = re.compile(r"(?<![A-Za-z0-9$_:.-])(?:eq|ne|co|sw|ew|gt|lt|ge|le|pr)(?![A-Za-z0-9$_-])", re.IGNORECASE)
@@ -32,6 +34,17 @@ class RequestLimits:
     max_terms: int
     max_attribute_paths: int
     max_patch_operations: int
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "RequestLimits":
+        return cls(
+            max_body_bytes=settings.max_body_bytes,
+            max_length=settings.max_filter_length,
+            max_depth=settings.max_filter_depth,
+            max_terms=settings.max_filter_terms,
+            max_attribute_paths=settings.max_attribute_paths,
+            max_patch_operations=settings.max_patch_operations,
+        )
 
     def check_filter(self, text: str) -> None:
         """:raises InvalidFilterException: When a search filter is over a limit."""

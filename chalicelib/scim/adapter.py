@@ -57,14 +57,7 @@ class ScimApi:
             self.provider,
             PasswordPolicy.from_settings(config),
             config.cursor_secret,
-            RequestLimits(
-                max_body_bytes=config.max_body_bytes,
-                max_length=config.max_filter_length,
-                max_depth=config.max_filter_depth,
-                max_terms=config.max_filter_terms,
-                max_attribute_paths=config.max_attribute_paths,
-                max_patch_operations=config.max_patch_operations,
-            ),
+            RequestLimits.from_settings(config),
         )
 
     def handler_for(self, tenant: str) -> ProvisioningHandler:
