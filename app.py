@@ -4,11 +4,14 @@ The authorizer Lambda loads this module too, so nothing here imports scim2 or
 pydantic at import time: the adapter is loaded on the first SCIM request.
 """
 
+import logging
 from typing import Any
 
 from chalice.app import AuthRequest, AuthResponse, Chalice, Response
 
-from chalicelib.auth.authorizer import CredentialsUnavailable, authenticate
+from chalicelib.auth.authorizer import ALLOWED, REFUSED, Decision, decide
+from chalicelib.gateway_responses import REFUSED_CREDENTIAL, SERVICE_UNAVAILABLE, GatewayResponse
+from chalicelib.stage_secrets import SecretUnavailable
 
 app = Chalice(app_name="onemodel-scim")
 
@@ -16,43 +19,45 @@ app = Chalice(app_name="onemodel-scim")
 # else must reach scim2-server, which answers 415 with a SCIM error instead of Chalice.
 CONTENT_TYPES = ["application/scim+json", "application/json", "*/*"]
 ROOT = "/scim/v2"
+log = logging.getLogger("scim")
 
 
 @app.authorizer(ttl_seconds=60)
 def scim_auth(auth_request: AuthRequest) -> AuthResponse:
-    """The tenant's client ID and secret, as HTTP Basic or as a bearer token; the tenant travels in the context.
+    """The tenant's client ID and secret, as HTTP Basic or as a bearer token; the decision travels in the context.
 
-    A refusal lets API Gateway answer, with the 401 gateway response of chalicelib.gateway_responses.
-    A cached allow lasts ``ttl_seconds``, which is how long a revoked credential may keep working.
+    Never a deny: the routes answer a refusal themselves (401, WWW-Authenticate, SCIM body), so a plain
+    ``chalice deploy`` needs no gateway response for it. API Gateway caches the decision ``ttl_seconds``
+    by Authorization header, which is how long a revoked credential may keep working.
     """
-    try:
-        principal = authenticate(auth_request.token)
-    except CredentialsUnavailable:
-        # Let the request through to a route that only answers 503 with Retry-After:
-        # an authorizer cannot answer 503 itself, and a 401 would tell the IdP the credential is bad.
-        return AuthResponse(routes=["*"], principal_id="unverified", context={"unavailable": "true"})
-    if principal is None:
-        return AuthResponse(routes=[], principal_id="anonymous")
-    # AWS passes context values as strings.
-    return AuthResponse(
-        routes=["*"],
-        principal_id=principal.client_id,
-        context={"tenant": principal.tenant, "client_id": principal.client_id},
-    )
+    decision = decide(auth_request.token)
+    return AuthResponse(routes=["*"], principal_id=decision.principal_id, context=decision.context())
+
+
+def _answer(answer: GatewayResponse) -> Response:
+    return Response(body=answer.body, status_code=answer.status, headers=dict(answer.headers))
 
 
 def _serve(authenticated: bool = True) -> Response:
-    from chalicelib.scim.adapter import Caller, scim_api
-
     request = app.current_request
     assert request is not None
-    caller = None
+    decision = None
     if authenticated:
-        context: dict[str, Any] = request.context.get("authorizer") or {}
-        if context.get("unavailable") or "tenant" not in context:
-            return scim_api().unavailable(request)
-        caller = Caller(tenant=str(context["tenant"]), client_id=str(context["client_id"]))
-    return scim_api().serve(request, caller)
+        # Every route behind the authorizer passes here first: a refused credential reaches nothing.
+        decision = Decision.from_context(request.context.get("authorizer"))
+        if decision.outcome == REFUSED:
+            return _answer(REFUSED_CREDENTIAL)
+        if decision.outcome != ALLOWED:
+            return _answer(SERVICE_UNAVAILABLE)
+    from chalicelib.scim.adapter import Caller, scim_api
+
+    try:
+        api = scim_api()
+    except SecretUnavailable as error:
+        log.error("answering 503: %s", error)
+        return _answer(SERVICE_UNAVAILABLE)
+    caller = Caller(tenant=decision.tenant, client_id=decision.client_id) if decision else None
+    return api.serve(request, caller)
 
 
 def _route(path: str, methods: list[str], authenticated: bool = True) -> Any:

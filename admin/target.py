@@ -39,6 +39,7 @@ def use_local_store() -> str:
             "DYNAMODB_ENDPOINT_URL": local["endpoint_url"],
             "TABLE_PREFIX": local["table_prefix"],
             "AWS_DEFAULT_REGION": local["region"],
+            "SCIM_DEV_SECRETS": "true",
             "AWS_ACCESS_KEY_ID": os.environ.get("AWS_ACCESS_KEY_ID", "local"),
             "AWS_SECRET_ACCESS_KEY": os.environ.get("AWS_SECRET_ACCESS_KEY", "local"),
         }
@@ -47,30 +48,26 @@ def use_local_store() -> str:
 
 
 def use_stage(stage: str) -> str:
-    """Point the settings at a deployed stage's tables, with the operator's AWS credentials."""
+    """Point the settings at a deployed stage's tables and secrets, with the operator's AWS credentials."""
     config = json.loads((PROJECT_DIR / ".chalice" / "config.json").read_text())
     stages = config.get("stages", {})
     if stage not in stages:
         raise TargetError(f"No stage {stage!r} in .chalice/config.json (stages: {', '.join(sorted(stages))}).")
     variables = {**config.get("environment_variables", {}), **stages[stage].get("environment_variables", {})}
-    os.environ.pop("DYNAMODB_ENDPOINT_URL", None)
+    for name in ("DYNAMODB_ENDPOINT_URL", "SECRETS_PREFIX", "SCIM_DEV_SECRETS"):
+        os.environ.pop(name, None)
     os.environ.update(variables)
-    if (PROJECT_DIR / ".chalice" / f"policy-{stage}.json").exists() and "CREDENTIAL_HASH_KEY" not in os.environ:
-        # A deployed stage: hash new secrets with the key its authorizer verifies them with.
-        os.environ["CREDENTIAL_HASH_KEY"] = _stage_secret(f"{variables['TABLE_PREFIX']}/credential-hash-key")
+    if "SECRETS_PREFIX" in variables:
+        # A deployed stage: hash new secrets with the key its authorizer verifies them with, read the same way.
+        from chalicelib.config import settings
+        from chalicelib.stage_secrets import CREDENTIAL_HASH_KEY, SecretUnavailable
+
+        try:
+            settings().secrets.read(CREDENTIAL_HASH_KEY)
+        except SecretUnavailable as error:
+            raise TargetError(
+                f"Cannot read the stage's secret {error.secret_id} from Secrets Manager ({error}). "
+                "Deploy the stage's infra first (make deploy-infra), and use AWS credentials and the region "
+                "of that account."
+            ) from None
     return f"stage {stage!r} on AWS"
-
-
-def _stage_secret(secret_id: str) -> str:
-    import boto3
-    import botocore.exceptions
-
-    try:
-        value: str = boto3.client("secretsmanager").get_secret_value(SecretId=secret_id)["SecretString"]
-    except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as error:
-        raise TargetError(
-            f"Cannot read the stage's secret {secret_id} from Secrets Manager ({error}). "
-            "Deploy the stage's infra first (make deploy-infra), use AWS credentials and the region of that "
-            "account, or export CREDENTIAL_HASH_KEY yourself."
-        ) from None
-    return value

@@ -47,6 +47,7 @@ def route_event() -> dict[str, Any]:
             "requestId": "cold-start",
             "stage": "api",
             "authorizer": {
+                "outcome": "allowed",
                 "tenant": os.environ["BENCH_TENANT"],
                 "client_id": os.environ["BENCH_CLIENT_ID"],
                 "principalId": os.environ["BENCH_CLIENT_ID"],

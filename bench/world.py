@@ -49,6 +49,7 @@ STAGE = "test"
 TENANT = "acme"
 BENCH_ENV = {
     "TABLE_PREFIX": "scim-test",
+    "SCIM_DEV_SECRETS": "true",
     "AWS_DEFAULT_REGION": "us-east-1",
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",

@@ -8,9 +8,7 @@ on each call rather than once at import, because Chalice's test client swaps
 import os
 from dataclasses import dataclass
 
-DEV_CREDENTIAL_HASH_KEY = "dev-only-credential-hash-key"
-# Cursors are sealed (AES-GCM) so clients cannot read or forge them; set a real secret per deployment.
-DEV_CURSOR_SECRET = "dev-only-cursor-secret"
+from chalicelib.stage_secrets import CREDENTIAL_HASH_KEY, CURSOR_SECRET, SecretSource
 
 
 @dataclass(frozen=True)
@@ -24,7 +22,7 @@ class Settings:
     stage: str
     dynamodb_endpoint_url: str | None
     region: str
-    credential_hash_key: bytes
+    secrets: SecretSource
     password_min_length: int
     password_max_length: int
     password_min_character_classes: int
@@ -37,9 +35,18 @@ class Settings:
     max_patch_operations: int
     max_body_bytes: int
     max_members_in_response: int
-    cursor_secret: str
     cursor_timeout_seconds: int
     public_base_url: str | None
+
+    @property
+    def credential_hash_key(self) -> bytes:
+        """Read from Secrets Manager once per container; raises ``SecretUnavailable`` (fail closed)."""
+        return self.secrets.read(CREDENTIAL_HASH_KEY).encode()
+
+    @property
+    def cursor_secret(self) -> str:
+        """Read from Secrets Manager once per container; raises ``SecretUnavailable`` (fail closed)."""
+        return self.secrets.read(CURSOR_SECRET)
 
 
 def _int(name: str, default: int) -> int:
@@ -50,6 +57,7 @@ def _int(name: str, default: int) -> int:
 def settings() -> Settings:
     """Return the settings in force now."""
     prefix = os.environ.get("TABLE_PREFIX", "scim-dev")
+    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
     return Settings(
         users_table=os.environ.get("USERS_TABLE", f"{prefix}-users"),
         groups_table=os.environ.get("GROUPS_TABLE", f"{prefix}-groups"),
@@ -61,8 +69,8 @@ def settings() -> Settings:
         # The Stage dimension of the CloudWatch metrics; the stages of .chalice/config.json set it.
         stage=os.environ.get("STAGE", prefix.removeprefix("scim-")),
         dynamodb_endpoint_url=os.environ.get("DYNAMODB_ENDPOINT_URL") or None,
-        region=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1",
-        credential_hash_key=os.environ.get("CREDENTIAL_HASH_KEY", DEV_CREDENTIAL_HASH_KEY).encode(),
+        region=region,
+        secrets=SecretSource.from_environment(region),
         password_min_length=_int("PASSWORD_MIN_LENGTH", 12),
         password_max_length=_int("PASSWORD_MAX_LENGTH", 256),
         password_min_character_classes=_int("PASSWORD_MIN_CHARACTER_CLASSES", 3),
@@ -75,7 +83,6 @@ def settings() -> Settings:
         max_patch_operations=_int("MAX_PATCH_OPERATIONS", 1000),
         max_body_bytes=_int("MAX_BODY_BYTES", 1_048_576),
         max_members_in_response=_int("MAX_MEMBERS_IN_RESPONSE", 20_000),
-        cursor_secret=os.environ.get("CURSOR_SECRET", DEV_CURSOR_SECRET),
         cursor_timeout_seconds=_int("CURSOR_TIMEOUT_SECONDS", 3600),
         # The URL IdPs are given, e.g. https://scim.example.com/scim/v2; unset, API Gateway's stage URL.
         public_base_url=os.environ.get("PUBLIC_BASE_URL") or None,

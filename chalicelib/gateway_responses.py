@@ -1,9 +1,11 @@
-"""The answers API Gateway gives before our code runs, made SCIM errors.
+"""The SCIM errors given before a request reaches the SCIM service: by API Gateway, or by the route gate.
 
-API Gateway (not the Lambda) answers a missing or refused credential, and an
-unknown path. SCIM clients expect 401 with ``WWW-Authenticate`` and an RFC 7644
-§3.12 body, so these gateway responses are defined once here and applied by
-``infra/`` on AWS, and by ``devserver.gateway`` under ``make run`` and in tests.
+API Gateway itself answers a request without an Authorization header and a path no route serves,
+before any of our code runs. SCIM clients expect 401 with ``WWW-Authenticate`` and an RFC 7644
+§3.12 body, so those two gateway responses are defined here and applied by ``make deploy`` after
+``chalice deploy`` (``infra.gateway``), and by ``devserver.gateway`` under ``make run`` and in tests.
+Every other refusal, and the 503 of a stage that cannot check credentials, is answered by app.py
+from the authorizer's decision, so a plain ``chalice deploy`` gives them.
 Must not import scim2 or pydantic (the authorizer imports app.py).
 """
 
@@ -13,19 +15,23 @@ from dataclasses import dataclass
 SCIM_ERROR_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:Error"
 # RFC 9110 §11.6.1: one challenge per scheme the credential can be presented with.
 WWW_AUTHENTICATE = 'Basic realm="SCIM", Bearer realm="SCIM"'
+RETRY_AFTER_SECONDS = "2"
 
 
 @dataclass(frozen=True)
 class GatewayResponse:
     status: int
     detail: str
-    challenge: bool
+    challenge: bool = False
+    retry_after: str | None = None
 
     @property
     def headers(self) -> dict[str, str]:
         headers = {"Content-Type": "application/scim+json", "Cache-Control": "no-store"}
         if self.challenge:
             headers["WWW-Authenticate"] = WWW_AUTHENTICATE
+        if self.retry_after:
+            headers["Retry-After"] = self.retry_after
         return headers
 
     @property
@@ -34,15 +40,19 @@ class GatewayResponse:
 
 
 GATEWAY_RESPONSES = {
-    # No Authorization header at all.
+    # No Authorization header at all: API Gateway does not call the authorizer.
     "UNAUTHORIZED": GatewayResponse(
         401,
         "Authentication required: send the client ID and secret with HTTP Basic, "
         "or as the bearer token <client id>.<client secret>",
         challenge=True,
     ),
-    # The authorizer refused the credential: malformed, unknown, wrong secret, revoked, or no permission.
-    "ACCESS_DENIED": GatewayResponse(401, "The credentials are invalid or have been revoked", challenge=True),
     # A path (or method) no route serves.
-    "MISSING_AUTHENTICATION_TOKEN": GatewayResponse(404, "No SCIM endpoint at this path", challenge=False),
+    "MISSING_AUTHENTICATION_TOKEN": GatewayResponse(404, "No SCIM endpoint at this path"),
 }
+
+# Answered by the routes, from the authorizer's decision.
+REFUSED_CREDENTIAL = GatewayResponse(401, "The credentials are invalid or have been revoked", challenge=True)
+SERVICE_UNAVAILABLE = GatewayResponse(
+    503, "The service is temporarily unavailable; retry later", retry_after=RETRY_AFTER_SECONDS
+)

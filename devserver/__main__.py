@@ -35,6 +35,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(prog="make run", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
+    parser.add_argument(
+        "--no-gateway-responses",
+        action="store_true",
+        help="answer a missing Authorization header and an unknown path as a plain `chalice deploy` does",
+    )
     args = parser.parse_args()
     # Ctrl-C (and a plain kill) stop the server and moto, even when started from a script.
     signal.signal(signal.SIGINT, _stop)
@@ -53,6 +58,7 @@ def main() -> int:
             "AWS_SECRET_ACCESS_KEY": "local",
             "AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION", "us-east-1"),
             "TABLE_PREFIX": "scim-local",
+            "SCIM_DEV_SECRETS": "true",
         }
     )
     try:
@@ -75,7 +81,7 @@ def main() -> int:
 
         from devserver.gateway import emulate_gateway_responses
 
-        emulate_gateway_responses()
+        emulate_gateway_responses(applied=not args.no_gateway_responses)
         logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(message)s")
         # Bind before printing, so whoever reads the lines can connect at once.
         server = create_local_server(CLIFactory(str(PROJECT_DIR)), args.host, args.port, STAGE)

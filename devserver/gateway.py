@@ -1,14 +1,15 @@
-"""Make Chalice's local gateway answer as API Gateway does once ``infra/`` set our gateway responses.
+"""Make Chalice's local gateway answer what API Gateway answers before our code runs.
 
-``chalice local`` and ``chalice.test.Client`` run the authorizer through
-``chalice.local.LocalGateway``, which answers a refusal with a bare 403, a
-missing header with a bare 401, and lets the app answer a method a path does not
-serve with a bare 405 (API Gateway: MISSING_AUTHENTICATION_TOKEN, as for an
-unknown path). On AWS, the gateway responses of
-:mod:`chalicelib.gateway_responses` replace those answers; this module applies
-the same table locally, so tests and ``make run`` see what an IdP sees in production.
+``chalice.local.LocalGateway`` (``make run``, ``chalice.test.Client``) answers a
+missing Authorization header with a bare 401, and lets the app answer a method a
+path does not serve with a bare 405, where API Gateway answers
+MISSING_AUTHENTICATION_TOKEN as for an unknown path. ``make deploy`` sets the
+gateway responses of :mod:`chalicelib.gateway_responses` for those two; a plain
+``chalice deploy`` leaves API Gateway's own answers. This module gives either,
+so tests and ``make run`` see what an IdP sees on AWS.
 """
 
+import json
 import uuid
 from typing import Any
 
@@ -16,24 +17,31 @@ from chalice import local
 
 from chalicelib.gateway_responses import GATEWAY_RESPONSES, GatewayResponse
 
-# Chalice's local errors, by the API Gateway response type they stand for.
-_RESPONSE_TYPES = {"AccessDeniedException": "ACCESS_DENIED"}
+# What API Gateway answers for those two without our gateway responses (no SCIM body, no challenge).
+AWS_DEFAULTS = {
+    "UNAUTHORIZED": GatewayResponse(401, "Unauthorized"),
+    "MISSING_AUTHENTICATION_TOKEN": GatewayResponse(403, "Missing Authentication Token"),
+}
+_ERROR_TYPES = {
+    "UNAUTHORIZED": "UnauthorizedException",
+    "MISSING_AUTHENTICATION_TOKEN": "MissingAuthenticationTokenException",
+}
+_applied = True
 
 
 class GatewayResponseError(local.LocalGatewayException):
     """A local gateway error carrying one of our gateway responses."""
 
-    def __init__(self, response: GatewayResponse, request_id: str) -> None:
-        super().__init__({**response.headers, "x-amzn-RequestId": request_id}, response.body.encode())
+    def __init__(self, response_type: str, request_id: str) -> None:
+        if _applied:
+            response = GATEWAY_RESPONSES[response_type]
+            headers, body = response.headers, response.body
+        else:
+            response = AWS_DEFAULTS[response_type]
+            headers = {"Content-Type": "application/json", "x-amzn-ErrorType": _ERROR_TYPES[response_type]}
+            body = json.dumps({"message": response.detail})
+        super().__init__({**headers, "x-amzn-RequestId": request_id}, body.encode())
         self.CODE = response.status
-
-
-def _response_type(error: local.LocalGatewayException) -> str | None:
-    if isinstance(error, local.NotAuthorizedError):
-        return "UNAUTHORIZED"
-    if isinstance(error, local.ForbiddenError):
-        return _RESPONSE_TYPES.get(error.headers.get("x-amzn-ErrorType", ""))
-    return None
 
 
 def _serves(gateway: Any, method: str, path: str) -> bool:
@@ -45,8 +53,13 @@ def _serves(gateway: Any, method: str, path: str) -> bool:
     return method in gateway._app_object.routes[route]
 
 
-def emulate_gateway_responses() -> None:
-    """Patch chalice.local.LocalGateway once, for this process."""
+def emulate_gateway_responses(applied: bool = True) -> None:
+    """Patch chalice.local.LocalGateway once, for this process.
+
+    :param applied: Answer as after ``make deploy`` (our gateway responses), else as after a plain ``chalice deploy``.
+    """
+    global _applied
+    _applied = applied
     gateway: Any = local.LocalGateway
     if getattr(gateway, "_scim_gateway_responses", False):
         return
@@ -55,16 +68,12 @@ def emulate_gateway_responses() -> None:
     def handle_request(self: Any, method: str, path: str, headers: Any, body: Any) -> Any:
         if not _serves(self, method, path):
             # A path, or a method of a path, that no route serves: one gateway response, as on AWS.
-            raise GatewayResponseError(GATEWAY_RESPONSES["MISSING_AUTHENTICATION_TOKEN"], str(uuid.uuid4()))
+            raise GatewayResponseError("MISSING_AUTHENTICATION_TOKEN", str(uuid.uuid4()))
         try:
             return original(self, method, path, headers, body)
-        except local.LocalGatewayException as error:
-            response_type = _response_type(error)
-            if response_type is None:
-                raise
-            raise GatewayResponseError(
-                GATEWAY_RESPONSES[response_type], error.headers.get("x-amzn-RequestId", "")
-            ) from None
+        except local.NotAuthorizedError as error:
+            # No Authorization header: API Gateway answers without calling the authorizer.
+            raise GatewayResponseError("UNAUTHORIZED", error.headers.get("x-amzn-RequestId", "")) from None
 
     gateway.handle_request = handle_request
     gateway._scim_gateway_responses = True

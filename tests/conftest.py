@@ -25,6 +25,7 @@ from moto.core.base_backend import BackendDict, backend_lock
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 TEST_ENV = {
     "TABLE_PREFIX": "scim-test",
+    "SCIM_DEV_SECRETS": "true",
     "AWS_DEFAULT_REGION": "us-east-1",
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",

@@ -13,6 +13,7 @@ from chalice.test import Client
 
 from admin.__main__ import main
 from admin.target import TargetError, use_stage
+from chalicelib import stage_secrets
 from chalicelib.config import settings
 from tests.conftest import Scim, dynamodb_client, user_body
 
@@ -214,28 +215,22 @@ def saved_environment() -> Iterator[None]:
 def test_a_deployed_stage_hashes_with_its_own_key_from_secrets_manager(
     aws: None, saved_environment: None, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    os.environ.pop("CREDENTIAL_HASH_KEY", None)
+    stage_secrets.reset()
     with pytest.raises(TargetError, match="scim-dev/credential-hash-key"):
         use_stage("dev")
 
     boto3.client("secretsmanager").create_secret(Name="scim-dev/credential-hash-key", SecretString="stage-key")
-    os.environ.pop("CREDENTIAL_HASH_KEY", None)
     assert use_stage("dev") == "stage 'dev' on AWS"
 
-    assert os.environ["CREDENTIAL_HASH_KEY"] == "stage-key"
+    assert settings().credential_hash_key == b"stage-key"
     assert os.environ["TABLE_PREFIX"] == "scim-dev"
+    assert "SCIM_DEV_SECRETS" not in os.environ
+    stage_secrets.reset()
 
 
-def test_an_exported_hash_key_wins_and_a_stage_without_deployment_needs_none(
-    aws: None, saved_environment: None
-) -> None:
-    os.environ["CREDENTIAL_HASH_KEY"] = "exported"
-    use_stage("prod")
-    assert os.environ["CREDENTIAL_HASH_KEY"] == "exported"
-
-    os.environ.pop("CREDENTIAL_HASH_KEY")
+def test_a_stage_without_deployment_keeps_the_dev_key(aws: None, saved_environment: None) -> None:
     use_stage("test")
-    assert "CREDENTIAL_HASH_KEY" not in os.environ
+    assert settings().credential_hash_key == stage_secrets.DEV_DEFAULTS[stage_secrets.CREDENTIAL_HASH_KEY].encode()
 
 
 def test_tenant_create_on_an_existing_tenant_changes_nothing_and_says_so(

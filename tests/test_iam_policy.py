@@ -305,3 +305,28 @@ def test_policies_name_each_table_exactly() -> None:
             for resource in _listed(statement["Resource"]):
                 table = resource.removeprefix(DYNAMODB_ARN).partition("/")[0]
                 assert not resource.startswith(DYNAMODB_ARN) or not set(table) & set("*?"), resource
+
+
+# Secrets Manager appends six random characters to a secret's ARN; "-??????" matches them and no other secret.
+SECRET_READERS = {"routes": "cursor-secret", "authorizer": "credential-hash-key"}
+
+
+@pytest.mark.parametrize("stage", DEPLOYED_STAGES)
+@pytest.mark.parametrize("role", SECRET_READERS)
+def test_each_role_reads_exactly_its_one_stage_secret(stage: str, role: str) -> None:
+    policy = _route_policy(stage) if role == "routes" else _authorizer_policy(stage)
+    secret_statements = [
+        statement
+        for statement in policy["Statement"]
+        if any(action.startswith("secretsmanager:") for action in _listed(statement["Action"]))
+    ]
+    assert [(_listed(s["Action"]), _listed(s["Resource"])) for s in secret_statements] == [
+        (
+            ["secretsmanager:GetSecretValue"],
+            [f"arn:aws:secretsmanager:*:*:secret:scim-{stage}/{SECRET_READERS[role]}-??????"],
+        )
+    ]
+    services = {
+        action.partition(":")[0] for statement in policy["Statement"] for action in _listed(statement["Action"])
+    }
+    assert services == {"dynamodb", "logs", "secretsmanager"}

@@ -10,10 +10,10 @@ import pytest
 from tests.conftest import PROJECT_DIR
 
 # Bottom to top; a module imports only from its own layer and those below it (DESIGN.md, "Request path").
-# config and metrics are leaves any layer uses; schemas is the SCIM vocabulary every layer above the store
-# speaks; auth is the authorizer's edge.
+# config (with stage_secrets, its secret part) and metrics are leaves any layer uses; schemas is the SCIM
+# vocabulary every layer above the store speaks; auth is the authorizer's edge.
 LAYERS = [
-    ["chalicelib.config", "chalicelib.metrics"],
+    ["chalicelib.config", "chalicelib.stage_secrets", "chalicelib.metrics"],
     ["chalicelib.store"],
     ["chalicelib.schemas", "chalicelib.resources"],
     ["chalicelib.provisioning"],

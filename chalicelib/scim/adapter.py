@@ -23,6 +23,7 @@ from scim2_server.responses import SCIM_MEDIA_TYPE, ScimResponse
 from scim2_server.service import scim_exception_of
 
 from chalicelib.config import Settings, settings
+from chalicelib.gateway_responses import RETRY_AFTER_SECONDS
 from chalicelib.metrics import request_metrics
 from chalicelib.provisioning.limits import RequestLimits
 from chalicelib.provisioning.passwords import PasswordPolicy
@@ -35,7 +36,6 @@ from chalicelib.scim.provider import build_provider
 from chalicelib.scim.wording import MAX_DETAIL, client_detail, shorten
 
 SCIM_ROOT = "/scim/v2"
-RETRY_AFTER_SECONDS = "2"
 log = logging.getLogger("scim")
 
 
@@ -93,11 +93,6 @@ class ScimApi:
             latency_ms=latency_ms,
         )
         return self.write_response(response)
-
-    def unavailable(self, request: Request) -> Response:
-        """503 with Retry-After, for a request whose credential could not be checked."""
-        log.warning("credentials table unavailable")
-        return self.write_response(self.error_response(request, ServiceUnavailableException()))
 
     def check_limits(self, request: ScimRequest) -> None:
         """Refuse what is over the announced limits before any work is done."""
