@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 
-.PHONY: run test lint typecheck clean bench bench-quick fuzz
+.PHONY: run test test-deploy lint typecheck clean bench bench-quick fuzz
 
 $(BIN)/.runtime: requirements.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,6 +21,11 @@ run: $(BIN)/.dev
 
 test: $(BIN)/.dev lint typecheck
 	$(BIN)/python -m pytest
+
+# tests/test_deploy.py: a real `chalice deploy --stage dev`, then `make deploy` from a fresh clone, against moto's
+# server on 127.0.0.1. Not in `make test`, which stays offline: Chalice downloads the Lambda wheels from PyPI.
+test-deploy: $(BIN)/.dev
+	SCIM_DEPLOY_TEST=1 $(BIN)/python -m pytest tests/test_deploy.py
 
 # tests/test_fuzz.py with many more generated requests than `make test` sends, a new seed each run.
 fuzz: $(BIN)/.dev
@@ -45,14 +50,13 @@ bench: $(BIN)/.dev
 bench-quick: $(BIN)/.dev
 	$(BIN)/python -m bench --quick --output bench/results-quick.json
 
-# Deploying to AWS (README, "Deploying to AWS"): `make deploy-infra STAGE=dev` once, then `make deploy STAGE=dev`.
-# Not run by CI: needs the AWS CLI, credentials and a region for the target account. STAGE is dev or prod.
-.PHONY: templates check-stage deploy-infra deploy
+# Deploying to AWS (README, "Deploying to AWS"): `make deploy-infra STAGE=dev` once, then every release
+# `chalice deploy --stage dev` (or `make deploy STAGE=dev`, which adds the two gateway responses). Not run by CI
+# against AWS (tests/test_deploy.py runs it against moto's server): needs the AWS CLI, credentials and a region.
+.PHONY: templates check-stage deploy-infra deploy flush-auth-cache
 INFRA_STACK = scim-$(STAGE)-infra
-API_STACK = onemodel-scim-$(STAGE)
-STACK_OUTPUT = aws cloudformation describe-stacks --output text --query "Stacks[0].Outputs[?OutputKey=='$(1)'].OutputValue" --stack-name
 
-# infra/*.json are generated from chalicelib/ (tables, gateway responses); a test fails when they are stale.
+# infra/stack.json is generated from chalicelib/ (tables, secrets); a test fails when it is stale.
 templates: $(BIN)/.runtime
 	$(BIN)/python -m infra.templates
 
@@ -61,31 +65,22 @@ check-stage:
 	@test -n "$(STAGE)" -a -f .chalice/policy-$(STAGE).json || \
 		{ echo "usage: make $(MAKECMDGOALS) STAGE=dev|prod (a stage with .chalice/policy-<stage>.json)" >&2; exit 2; }
 
-# The stage's tables, secrets and code bucket; termination protection on, and each table keeps deletion protection.
+# The stage's tables and secrets; termination protection on, and each table keeps deletion protection.
 deploy-infra: check-stage $(BIN)/.runtime
 	$(BIN)/python -m infra.templates --check
 	aws cloudformation deploy --stack-name $(INFRA_STACK) --template-file infra/stack.json \
 		--parameter-overrides Stage=$(STAGE) --tags app=onemodel-scim stage=$(STAGE) --no-fail-on-empty-changeset
 	aws cloudformation update-termination-protection --enable-termination-protection --stack-name $(INFRA_STACK)
 
-# Chalice's SAM template merged with infra/api.json (gateway responses, secrets), deployed as one stack.
+# The release: chalice deploy, then the gateway responses for a missing Authorization header and an unknown path.
+# .chalice/deployed/<stage>.json is the shared record of which API is the stage's: commit it after a deploy.
 deploy: check-stage $(BIN)/.runtime
-	$(BIN)/python -m infra.templates --check
-	@set -eu; build=$$(mktemp -d); trap 'rm -rf "$$build"' EXIT; \
-	bucket=$$($(call STACK_OUTPUT,ArtifactsBucket) $(INFRA_STACK)); \
-	test -n "$$bucket" -a "$$bucket" != None || { echo "No code bucket: run make deploy-infra STAGE=$(STAGE) first" >&2; exit 1; }; \
-	$(BIN)/chalice package --stage $(STAGE) --merge-template infra/api.json "$$build"; \
-	aws cloudformation package --template-file "$$build/sam.json" --output-template-file "$$build/packaged.json" \
-		--use-json --s3-bucket "$$bucket" --s3-prefix $(API_STACK); \
-	aws cloudformation deploy --stack-name $(API_STACK) --template-file "$$build/packaged.json" \
-		--s3-bucket "$$bucket" --s3-prefix $(API_STACK) --parameter-overrides Stage=$(STAGE) \
-		--capabilities CAPABILITY_IAM CAPABILITY_AUTO_EXPAND --tags app=onemodel-scim stage=$(STAGE) \
-		--no-fail-on-empty-changeset; \
-	echo "SCIM_BASE_URL=$$($(call STACK_OUTPUT,EndpointURL) $(API_STACK))scim/v2"
+	$(BIN)/python -m infra.release preflight $(STAGE)
+	$(BIN)/chalice deploy --stage $(STAGE)
+	$(BIN)/python -m infra.release gateway-responses $(STAGE)
+	@git status --porcelain -- .chalice/deployed 2>/dev/null | grep -q . && \
+		echo "Commit and push .chalice/deployed/$(STAGE).json, so the next deploy updates this API." >&2 || true
 
-# A revoked credential stays accepted while API Gateway caches the authorizer's allow (60 s, app.py); this ends it now.
-.PHONY: flush-auth-cache
-API_GATEWAY_STAGE = api
-flush-auth-cache: check-stage
-	aws apigateway flush-stage-authorizers-cache --stage-name $(API_GATEWAY_STAGE) \
-		--rest-api-id "$$($(call STACK_OUTPUT,RestAPIId) $(API_STACK))"
+# A revoked credential stays accepted while API Gateway caches the authorizer's decision (60 s, app.py); this ends it now.
+flush-auth-cache: check-stage $(BIN)/.runtime
+	$(BIN)/python -m infra.release flush-auth-cache $(STAGE)

@@ -1,17 +1,12 @@
 """A stage's CloudFormation, generated from the code's own definitions: ``python -m infra.templates`` writes it.
 
-Two files in ``infra/``, committed so that a review shows what changes on AWS; ``tests/test_infra.py``
-fails when either differs from what this module generates, so they cannot drift from the code:
-
-- ``stack.json`` (``make deploy-infra``): the stage's long-lived resources. The DynamoDB tables of
-  :func:`chalicelib.store.tables.table_definitions` (with their TTL), the stage's secrets, the bucket
-  ``aws cloudformation package`` uploads the Lambda code to, and the alarms on the metrics of
-  :mod:`chalicelib.metrics` with the SNS topic they notify (README, "When something goes wrong").
-- ``api.json`` (``make deploy``), merged into Chalice's SAM template by ``chalice package
-  --merge-template``: the gateway responses of :mod:`chalicelib.gateway_responses`, written into the
-  REST API's own definition so every deployment of the API carries them (``chalice deploy`` rewrites
-  the API, so responses set beside it would be lost), and each Lambda's secrets, which CloudFormation
-  resolves from Secrets Manager at deploy time, so no secret is ever in the repository.
+``infra/stack.json`` (``make deploy-infra``) holds the stage's long-lived resources: the DynamoDB
+tables of :func:`chalicelib.store.tables.table_definitions` (with their TTL), the stage's two
+secrets, whose values AWS generates (the Lambdas read them at run time, :mod:`chalicelib.stage_secrets`),
+and the alarms on the metrics of :mod:`chalicelib.metrics` with the SNS topic they notify (README,
+"When something goes wrong"). It is committed so that a review shows what changes on AWS;
+``tests/test_infra.py`` fails when it differs from what this module generates. The API itself is
+``chalice deploy``'s.
 """
 
 import argparse
@@ -25,8 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from chalicelib.config import Settings, settings
-from chalicelib.gateway_responses import GATEWAY_RESPONSES
 from chalicelib.metrics import NAMESPACE, STAGE
+from chalicelib.stage_secrets import CREDENTIAL_HASH_KEY, CURSOR_SECRET
 from chalicelib.store.tables import TIME_TO_LIVE, table_definitions
 
 INFRA_DIR = Path(__file__).resolve().parent
@@ -37,13 +32,6 @@ STAGE_PARAMETER = {
     "AllowedPattern": "^[a-z][a-z0-9]{0,15}$",
     "Description": "The Chalice stage (dev, prod): the tables are scim-<stage>-users, -groups, -role-mappings, ...",
 }
-# The logical IDs Chalice gives, in its SAM template, to the REST API, to the Lambda of the routes,
-# and to the Lambda of the authorizer scim_auth in app.py.
-REST_API = "RestAPI"
-API_HANDLER = "APIHandler"
-AUTHORIZER = "ScimAuth"
-# API Gateway picks a gateway response's body by content type; IdPs send either.
-ERROR_CONTENT_TYPES = ("application/json", "application/scim+json")
 RETAIN = {"DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain"}
 # CreateTable arguments that are AWS::DynamoDB::Table properties of the same name and shape.
 TABLE_PROPERTIES = {
@@ -58,15 +46,14 @@ TABLE_PROPERTIES = {
 
 @dataclass(frozen=True)
 class StageSecret:
-    """A setting of chalicelib.config whose dev default must never reach AWS: random per stage, in Secrets Manager."""
+    """A secret of :mod:`chalicelib.stage_secrets` whose dev default must never reach AWS: random per stage."""
 
-    variable: str
     name: str
-    functions: tuple[str, ...]
     description: str
 
     @property
     def secret_name(self) -> str:
+        # SECRETS_PREFIX of the deployed stages in .chalice/config.json is scim-<stage>, as TABLE_PREFIX.
         return f"{TABLE_PREFIX}/{self.name}"
 
     @property
@@ -76,17 +63,13 @@ class StageSecret:
 
 SECRETS = (
     StageSecret(
-        "CREDENTIAL_HASH_KEY",
-        "credential-hash-key",
-        (AUTHORIZER,),
-        "Key of the keyed SHA-256 under which SCIM client secrets are stored. Never change it: "
-        "every credential issued under it would stop verifying.",
+        CREDENTIAL_HASH_KEY,
+        "Key of the keyed SHA-256 under which SCIM client secrets are stored, read by the authorizer. "
+        "Changing it makes every credential issued under it stop verifying (README, rotation).",
     ),
     StageSecret(
-        "CURSOR_SECRET",
-        "cursor-secret",
-        (API_HANDLER,),
-        "Seals SCIM pagination cursors. Changing it only invalidates the cursors in flight.",
+        CURSOR_SECRET,
+        "Seals SCIM pagination cursors, read by the routes. Changing it only invalidates the cursors in flight.",
     ),
 )
 
@@ -137,27 +120,10 @@ def _secret(secret: StageSecret) -> dict[str, Any]:
         **RETAIN,
         "Properties": {
             "Name": {"Fn::Sub": secret.secret_name},
-            "Description": f"{secret.variable} of One Model SCIM: {secret.description}",
+            "Description": f"One Model SCIM: {secret.description}",
             "GenerateSecretString": {"PasswordLength": 64, "ExcludePunctuation": True},
         },
     }
-
-
-ARTIFACTS_BUCKET = {
-    "Type": "AWS::S3::Bucket",
-    "Properties": {
-        "BucketEncryption": {
-            "ServerSideEncryptionConfiguration": [{"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]
-        },
-        "PublicAccessBlockConfiguration": {
-            "BlockPublicAcls": True,
-            "BlockPublicPolicy": True,
-            "IgnorePublicAcls": True,
-            "RestrictPublicBuckets": True,
-        },
-        "OwnershipControls": {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]},
-    },
-}
 
 
 @dataclass(frozen=True)
@@ -259,7 +225,7 @@ def _alarm(alarm: Alarm) -> dict[str, Any]:
 
 
 def stack_template() -> dict[str, Any]:
-    """The stage's tables, secrets, code bucket and alarms: what outlives any deployment of the API."""
+    """The stage's tables, secrets and alarms: what outlives any deployment of the API."""
     definitions = table_definitions(settings_for({"TABLE_PREFIX": TABLE_PREFIX}))
     tables = {
         _camel(name) + "Table": _table(definition, TIME_TO_LIVE.get(name)) for name, definition in definitions.items()
@@ -270,65 +236,18 @@ def stack_template() -> dict[str, Any]:
         "Type": "AWS::SNS::Topic",
         "Properties": {"TopicName": {"Fn::Sub": "scim-${Stage}-alarms"}, "KmsMasterKeyId": "alias/aws/sns"},
     }
-    outputs = {
-        logical_id: {"Value": {"Ref": logical_id}} for logical_id in [*tables, *secrets, "ArtifactsBucket", ALARM_TOPIC]
-    }
+    outputs = {logical_id: {"Value": {"Ref": logical_id}} for logical_id in [*tables, *secrets, ALARM_TOPIC]}
     return {
         "AWSTemplateFormatVersion": "2010-09-09",
-        "Description": "One Model SCIM: a stage's DynamoDB tables, secrets, code bucket and alarms. "
+        "Description": "One Model SCIM: a stage's DynamoDB tables, secrets and alarms. "
         "Generated by `python -m infra.templates` from chalicelib/store/tables.py: do not edit.",
         "Parameters": {"Stage": STAGE_PARAMETER},
-        "Resources": {**tables, **secrets, "ArtifactsBucket": ARTIFACTS_BUCKET, ALARM_TOPIC: topic, **alarms},
+        "Resources": {**tables, **secrets, ALARM_TOPIC: topic, **alarms},
         "Outputs": outputs,
     }
 
 
-def _static(value: str) -> str:
-    # API Gateway reads a quoted response parameter as a literal; a quote inside would end it.
-    if "'" in value:
-        raise ValueError(f"A gateway response header cannot contain a single quote: {value!r}")
-    return f"'{value}'"
-
-
-def gateway_responses() -> dict[str, Any]:
-    """The ``x-amazon-apigateway-gateway-responses`` of :data:`chalicelib.gateway_responses.GATEWAY_RESPONSES`."""
-    return {
-        response_type: {
-            "statusCode": str(response.status),
-            "responseParameters": {
-                f"gatewayresponse.header.{name}": _static(value) for name, value in response.headers.items()
-            },
-            "responseTemplates": dict.fromkeys(ERROR_CONTENT_TYPES, response.body),
-        }
-        for response_type, response in GATEWAY_RESPONSES.items()
-    }
-
-
-def api_template() -> dict[str, Any]:
-    """What ``chalice package --merge-template`` adds to Chalice's SAM template of the API."""
-    functions: dict[str, dict[str, dict[str, str]]] = {}
-    for secret in SECRETS:
-        for function in secret.functions:
-            functions.setdefault(function, {})[secret.variable] = {
-                "Fn::Sub": "{{resolve:secretsmanager:" + secret.secret_name + "}}"
-            }
-    return {
-        "Description": "One Model SCIM: the SCIM API of a stage. Chalice's template merged with infra/api.json, "
-        "generated by `python -m infra.templates`.",
-        "Parameters": {"Stage": STAGE_PARAMETER},
-        "Resources": {
-            REST_API: {
-                "Properties": {"DefinitionBody": {"x-amazon-apigateway-gateway-responses": gateway_responses()}}
-            },
-            **{
-                function: {"Properties": {"Environment": {"Variables": variables}}}
-                for function, variables in functions.items()
-            },
-        },
-    }
-
-
-TEMPLATES: dict[str, Callable[[], dict[str, Any]]] = {"stack.json": stack_template, "api.json": api_template}
+TEMPLATES: dict[str, Callable[[], dict[str, Any]]] = {"stack.json": stack_template}
 
 
 def render(template: dict[str, Any]) -> str:

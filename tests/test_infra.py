@@ -1,12 +1,10 @@
-"""What `make deploy-infra` and `make deploy` put on AWS, checked offline: generated, linted, packaged, wired.
+"""What `make deploy-infra` puts on AWS, and what `make deploy` adds after `chalice deploy`, checked offline.
 
-No AWS call is made: cfn-lint validates the templates against its bundled resource schemas, `chalice
-package` builds the API's SAM template (from a copy of the project with no requirements to download,
-so it needs no network; only the code zip differs from a real deploy), and the Makefile's targets run
-against a fake AWS CLI that records what it is asked.
+No AWS call is made: cfn-lint validates the stack against its bundled resource schemas, and the
+Makefile's targets run against a fake AWS CLI that records what it is asked. The release itself
+(`chalice deploy` against moto's server) is tests/test_deploy.py's.
 """
 
-import ast
 import json
 import os
 import shutil
@@ -15,14 +13,17 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 from cfnlint.api import lint
 from cfnlint.config import ManualArgs
+from moto import mock_aws
 
 from chalicelib.gateway_responses import GATEWAY_RESPONSES, SCIM_ERROR_SCHEMA, WWW_AUTHENTICATE
 from chalicelib.metrics import NAMESPACE
+from chalicelib.stage_secrets import DEV_DEFAULTS
 from chalicelib.store.tables import TIME_TO_LIVE, table_definitions
-from infra import templates
+from infra import release, templates
 from infra.templates import SECRETS, TEMPLATES, render, settings_for
 from tests.conftest import PROJECT_DIR
 
@@ -40,26 +41,6 @@ import json, os, sys
 args = sys.argv[1:]
 with open(os.environ["FAKE_AWS_LOG"], "a") as log:
     log.write(json.dumps(args) + "\\n")
-def option(name):
-    return args[args.index(name) + 1] if name in args else None
-if args[:2] == ["cloudformation", "describe-stacks"]:
-    query = option("--query")
-    outputs = {{
-        "ArtifactsBucket": "scim-dev-infra-artifactsbucket-1a2b3c",
-        "EndpointURL": "https://abc123.execute-api.us-east-1.amazonaws.com/api/",
-        "RestAPIId": "abc123",
-    }}
-    print(next((value for key, value in outputs.items() if repr(key) in query), "None"))
-elif args[:2] == ["cloudformation", "package"]:
-    template = json.load(open(option("--template-file")))
-    for resource in template["Resources"].values():
-        if "CodeUri" in resource.get("Properties", {{}}):
-            resource["Properties"]["CodeUri"] = f"s3://{{option('--s3-bucket')}}/{{option('--s3-prefix')}}/code.zip"
-    json.dump(template, open(option("--output-template-file"), "w"))
-elif args[:2] == ["cloudformation", "deploy"]:
-    kept = os.path.join(os.environ["FAKE_AWS_TEMPLATES"], option("--stack-name") + ".json")
-    with open(option("--template-file")) as source, open(kept, "w") as target:
-        target.write(source.read())
 """
 
 
@@ -95,21 +76,6 @@ def _project_copy(destination: Path) -> Path:
 
 def _environment(**extra: str) -> dict[str, str]:
     return {**os.environ, "AWS_DEFAULT_REGION": "us-east-1", **extra}
-
-
-@pytest.fixture(scope="module", params=DEPLOYED_STAGES)
-def packaged(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
-    """(stage, Chalice's SAM template merged with infra/api.json), as `make deploy` builds it."""
-    stage: str = request.param
-    project = _project_copy(tmp_path_factory.mktemp(f"project-{stage}"))
-    subprocess.run(
-        [PROJECT_DIR / ".venv/bin/chalice", "package", "--stage", stage, "--merge-template", "infra/api.json", "out"],
-        cwd=project,
-        env=_environment(),
-        check=True,
-        capture_output=True,
-    )
-    return stage, (project / "out" / "sam.json").read_text()
 
 
 @pytest.mark.parametrize("file_name", TEMPLATES)
@@ -176,83 +142,57 @@ def test_every_alarm_has_its_section_in_the_readme() -> None:
         assert f"scim-<stage>-{alarm.logical_id.removesuffix('Alarm')}" in readme, alarm.logical_id
 
 
-def test_every_dev_default_secret_of_the_config_is_generated_per_stage_and_never_set_in_the_repo() -> None:
-    # config.py falls back to a DEV_* constant for each secret setting; AWS must never run on one.
-    tree = ast.parse((PROJECT_DIR / "chalicelib" / "config.py").read_text())
-    with_dev_default = {
-        node.args[0].value
-        for node in ast.walk(tree)
-        if isinstance(node, ast.Call)
-        and len(node.args) == 2
-        and isinstance(node.args[0], ast.Constant)
-        and isinstance(node.args[1], ast.Name)
-        and node.args[1].id.startswith("DEV_")
-    }
-    assert {secret.variable for secret in SECRETS} == with_dev_default
-    config = json.loads((PROJECT_DIR / ".chalice" / "config.json").read_text())
-    for stage in config["stages"].values():
-        assert not with_dev_default & set(stage.get("environment_variables", {}))
+def test_every_dev_default_secret_is_generated_per_stage_and_no_stage_sets_a_secret_value() -> None:
+    # stage_secrets falls back to a dev-only default for each secret; AWS must never run on one.
+    assert {secret.name for secret in SECRETS} == set(DEV_DEFAULTS)
     stack = templates.stack_template()["Resources"]
     for secret in SECRETS:
-        assert stack[secret.logical_id]["Properties"]["Name"] == {"Fn::Sub": secret.secret_name}
-        assert "SecretString" not in stack[secret.logical_id]["Properties"]
+        properties = stack[secret.logical_id]["Properties"]
+        assert properties["Name"] == {"Fn::Sub": f"scim-${{Stage}}/{secret.name}"}
+        assert "SecretString" not in properties and properties["GenerateSecretString"]["PasswordLength"] >= 64
+    config = json.loads((PROJECT_DIR / ".chalice" / "config.json").read_text())
+    for name, stage in config["stages"].items():
+        variables = stage.get("environment_variables", {})
+        assert not {"CREDENTIAL_HASH_KEY", "CURSOR_SECRET"} & set(variables), name
+        assert not set(DEV_DEFAULTS.values()) & set(variables.values()), name
+        if name in DEPLOYED_STAGES:
+            # The Lambdas read scim-<stage>/<secret> at run time, and never the dev defaults.
+            assert variables["SECRETS_PREFIX"] == variables["TABLE_PREFIX"] == f"scim-{name}"
+            assert "SCIM_DEV_SECRETS" not in variables
+        else:
+            assert "SECRETS_PREFIX" not in variables
 
 
-def test_packaged_api_passes_cfn_lint(packaged: tuple[str, str]) -> None:
-    _, template = packaged
-    assert _lint(template) == []
+@pytest.mark.parametrize("stage", DEPLOYED_STAGES)
+def test_each_lambda_of_a_deployed_stage_runs_with_its_own_policy_and_limits(stage: str) -> None:
+    config = _stage_config(stage)
+    assert config["autogen_policy"] is False
+    assert config["iam_policy_file"] == f"policy-{stage}.json"
+    assert config["lambda_timeout"] <= API_GATEWAY_TIMEOUT_SECONDS
+    authorizer = config["lambda_functions"]["scim_auth"]
+    assert authorizer["iam_policy_file"] == f"policy-{stage}-authorizer.json"
+    assert authorizer["lambda_timeout"] <= API_GATEWAY_TIMEOUT_SECONDS
+    assert min(config["lambda_memory_size"], authorizer["lambda_memory_size"]) >= 512
 
 
-def test_packaged_api_answers_refused_credentials_with_401_a_challenge_and_a_scim_error(
-    packaged: tuple[str, str],
-) -> None:
-    _, template = packaged
-    definition = json.loads(template)["Resources"]["RestAPI"]["Properties"]["DefinitionBody"]
-    responses = definition["x-amazon-apigateway-gateway-responses"]
-    assert set(responses) == set(GATEWAY_RESPONSES) >= {"UNAUTHORIZED", "ACCESS_DENIED"}
+def test_gateway_responses_are_scim_errors_and_the_401_challenges(tmp_path: Path) -> None:
+    requests = {request["responseType"]: request for request in release.gateway_response_requests("abc123")}
+    assert set(requests) == set(GATEWAY_RESPONSES) == {"UNAUTHORIZED", "MISSING_AUTHENTICATION_TOKEN"}
     for response_type, expected in GATEWAY_RESPONSES.items():
-        response = responses[response_type]
-        assert response["statusCode"] == str(expected.status)
+        request = requests[response_type]
+        assert request["statusCode"] == str(expected.status)
         headers = {
             name.removeprefix("gatewayresponse.header."): value.strip("'")
-            for name, value in response["responseParameters"].items()
+            for name, value in request["responseParameters"].items()
         }
         assert headers == expected.headers
-        for body in response["responseTemplates"].values():
+        assert set(request["responseTemplates"]) == {"application/json", "application/scim+json"}
+        for body in request["responseTemplates"].values():
             error = json.loads(body)
             assert error["schemas"] == [SCIM_ERROR_SCHEMA] and error["status"] == str(expected.status)
-    for refused in ("UNAUTHORIZED", "ACCESS_DENIED"):
-        challenge = responses[refused]["responseParameters"]["gatewayresponse.header.WWW-Authenticate"]
-        assert responses[refused]["statusCode"] == "401"
-        assert challenge == f"'{WWW_AUTHENTICATE}'"
-        assert 'Basic realm="SCIM"' in challenge
-
-
-def test_packaged_api_gets_each_secret_from_secrets_manager_at_deploy_time(packaged: tuple[str, str]) -> None:
-    stage, template = packaged
-    resources = json.loads(template)["Resources"]
-    for secret in SECRETS:
-        for function in secret.functions:
-            variables = resources[function]["Properties"]["Environment"]["Variables"]
-            assert variables[secret.variable] == {"Fn::Sub": "{{resolve:secretsmanager:" + secret.secret_name + "}}"}
-            assert variables["TABLE_PREFIX"] == f"scim-{stage}"
-
-
-def test_packaged_api_runs_each_lambda_with_its_own_policy_and_limits(packaged: tuple[str, str]) -> None:
-    stage, template = packaged
-    resources = json.loads(template)["Resources"]
-    chalice_dir = PROJECT_DIR / ".chalice"
-    for function, policy_file in (
-        ("APIHandler", f"policy-{stage}.json"),
-        ("ScimAuth", f"policy-{stage}-authorizer.json"),
-    ):
-        properties = resources[function]["Properties"]
-        role = resources[properties["Role"]["Fn::GetAtt"][0]]["Properties"]
-        assert [policy["PolicyDocument"] for policy in role["Policies"]] == [
-            json.loads((chalice_dir / policy_file).read_text())
-        ]
-        assert properties["Timeout"] <= API_GATEWAY_TIMEOUT_SECONDS
-        assert properties["MemorySize"] >= 512
+    challenge = requests["UNAUTHORIZED"]["responseParameters"]["gatewayresponse.header.WWW-Authenticate"]
+    assert requests["UNAUTHORIZED"]["statusCode"] == "401"
+    assert challenge == f"'{WWW_AUTHENTICATE}'"
 
 
 def _run_make(project: Path, tmp_path: Path, *arguments: str) -> tuple[subprocess.CompletedProcess[str], list[Any]]:
@@ -297,30 +237,6 @@ def test_make_deploy_infra_deploys_the_generated_stack_for_the_stage_and_protect
     ]
 
 
-def test_make_deploy_packages_the_api_and_deploys_it_as_one_stack(tmp_path: Path) -> None:
-    project = _project_copy(tmp_path / "project")
-    result, calls = _run_make(project, tmp_path, "deploy", "STAGE=dev")
-    assert result.returncode == 0, result.stderr
-    assert [call[:2] for call in calls] == [
-        ["cloudformation", "describe-stacks"],
-        ["cloudformation", "package"],
-        ["cloudformation", "deploy"],
-        ["cloudformation", "describe-stacks"],
-    ]
-    deploy = calls[2]
-    assert deploy[deploy.index("--stack-name") + 1] == "onemodel-scim-dev"
-    assert deploy[deploy.index("--parameter-overrides") + 1] == "Stage=dev"
-    assert {"CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"} <= set(deploy)
-    assert result.stdout.strip().splitlines()[-1] == (
-        "SCIM_BASE_URL=https://abc123.execute-api.us-east-1.amazonaws.com/api/scim/v2"
-    )
-    deployed = (tmp_path / "deployed" / "onemodel-scim-dev.json").read_text()
-    resources = json.loads(deployed)["Resources"]
-    assert resources["APIHandler"]["Properties"]["CodeUri"].startswith("s3://scim-dev-infra-artifactsbucket-1a2b3c/")
-    assert "x-amazon-apigateway-gateway-responses" in resources["RestAPI"]["Properties"]["DefinitionBody"]
-    assert _lint(deployed) == []
-
-
 @pytest.mark.parametrize("stage", ["", "local", "test"])
 def test_make_deploy_refuses_a_stage_without_its_own_policies(stage: str, tmp_path: Path) -> None:
     project = _project_copy(tmp_path / "project")
@@ -330,11 +246,25 @@ def test_make_deploy_refuses_a_stage_without_its_own_policies(stage: str, tmp_pa
     assert calls == []
 
 
-def test_make_flush_auth_cache_ends_the_authorizer_cache_of_the_stages_api(tmp_path: Path) -> None:
-    project = _project_copy(tmp_path / "project")
-    result, calls = _run_make(project, tmp_path, "flush-auth-cache", "STAGE=prod")
-    assert result.returncode == 0, result.stderr
-    describe, flush = calls
-    assert describe[describe.index("--stack-name") + 1] == "onemodel-scim-prod"
-    assert flush == ["apigateway", "flush-stage-authorizers-cache", "--stage-name", "api", "--rest-api-id", "abc123"]
-    assert _stage_config("prod")["api_gateway_stage"] == "api"
+def test_make_deploy_stops_before_chalice_when_the_stage_has_no_secrets(tmp_path: Path) -> None:
+    with mock_aws():
+        problems = release.preflight("dev")
+        assert [problem.split(":")[0] for problem in problems] == [
+            "secret scim-dev/credential-hash-key",
+            "secret scim-dev/cursor-secret",
+        ]
+        assert all("make deploy-infra STAGE=dev" in problem for problem in problems)
+        secretsmanager = boto3.client("secretsmanager", region_name="us-east-1")
+        for name in ("credential-hash-key", "cursor-secret"):
+            secretsmanager.create_secret(Name=f"scim-dev/{name}", SecretString="x" * 64)
+        assert release.preflight("dev") == []
+        assert release.preflight("test") == ["stage 'test' sets no SECRETS_PREFIX in .chalice/config.json"]
+
+
+def test_the_gateway_responses_step_needs_the_shared_deployed_state(tmp_path: Path) -> None:
+    with pytest.raises(release.NotDeployed, match=r"\.chalice/deployed/dev\.json is missing"):
+        release.deployed_rest_api(tmp_path, "dev")
+    (tmp_path / ".chalice" / "deployed").mkdir(parents=True)
+    api = {"name": "rest_api", "resource_type": "rest_api", "rest_api_id": "abc123", "rest_api_url": "https://x/api/"}
+    (tmp_path / ".chalice" / "deployed" / "dev.json").write_text(json.dumps({"resources": [api]}))
+    assert release.deployed_rest_api(tmp_path, "dev")["rest_api_id"] == "abc123"

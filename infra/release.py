@@ -1,0 +1,134 @@
+"""``make deploy``'s steps around ``chalice deploy``: a preflight check, then the two gateway responses.
+
+Before: the release Python (Chalice picks the Lambda runtime from the deploying interpreter) and the
+stage's secrets in Secrets Manager (without them the stage answers every request 503).
+After: API Gateway answers a request without an Authorization header, and a path no route serves, before
+any of our code runs; :data:`chalicelib.gateway_responses.GATEWAY_RESPONSES` makes those SCIM
+errors. ``chalice deploy`` rewrites the REST API from its own definition on every deploy, so this
+step puts them again each time (idempotent) and redeploys the API stage so they take effect. It
+finds the API in ``.chalice/deployed/<stage>.json``, the deployed state the repository shares.
+"""
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import boto3
+import botocore.exceptions
+
+from chalicelib.gateway_responses import GATEWAY_RESPONSES
+from chalicelib.stage_secrets import CREDENTIAL_HASH_KEY, CURSOR_SECRET
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+# API Gateway picks a gateway response's body by content type; IdPs send either.
+ERROR_CONTENT_TYPES = ("application/json", "application/scim+json")
+# Chalice picks the Lambda runtime from the deploying interpreter: releases run on the Python CI tests on.
+RELEASE_PYTHON = "3.11"
+
+
+class NotDeployed(Exception):
+    """The stage has no REST API in .chalice/deployed/."""
+
+
+def deployed_rest_api(project_dir: Path, stage: str) -> dict[str, Any]:
+    """The ``rest_api`` resource ``chalice deploy`` recorded for the stage: its id and URL."""
+    path = project_dir / ".chalice" / "deployed" / f"{stage}.json"
+    if not path.exists():
+        raise NotDeployed(f"{path.relative_to(project_dir)} is missing: run `chalice deploy --stage {stage}` first")
+    for resource in json.loads(path.read_text())["resources"]:
+        if resource["resource_type"] == "rest_api":
+            api: dict[str, Any] = resource
+            return api
+    raise NotDeployed(f"{path.relative_to(project_dir)} records no REST API")
+
+
+def api_gateway_stage(project_dir: Path, stage: str) -> str:
+    config = json.loads((project_dir / ".chalice" / "config.json").read_text())
+    name: str = config["stages"][stage].get("api_gateway_stage") or config.get("api_gateway_stage", "api")
+    return name
+
+
+def _static(value: str) -> str:
+    # API Gateway reads a quoted response parameter as a literal; a quote inside would end it.
+    if "'" in value:
+        raise ValueError(f"A gateway response header cannot contain a single quote: {value!r}")
+    return f"'{value}'"
+
+
+def gateway_response_requests(rest_api_id: str) -> list[dict[str, Any]]:
+    """The ``PutGatewayResponse`` calls for :data:`GATEWAY_RESPONSES`."""
+    return [
+        {
+            "restApiId": rest_api_id,
+            "responseType": response_type,
+            "statusCode": str(response.status),
+            "responseParameters": {
+                f"gatewayresponse.header.{name}": _static(value) for name, value in response.headers.items()
+            },
+            "responseTemplates": dict.fromkeys(ERROR_CONTENT_TYPES, response.body),
+        }
+        for response_type, response in GATEWAY_RESPONSES.items()
+    ]
+
+
+def apply_gateway_responses(apigateway: Any, rest_api_id: str, stage_name: str) -> None:
+    """Put every gateway response, then deploy the API to its stage: they only take effect in a deployment."""
+    for request in gateway_response_requests(rest_api_id):
+        apigateway.put_gateway_response(**request)
+    apigateway.create_deployment(
+        restApiId=rest_api_id, stageName=stage_name, description="make deploy: SCIM gateway responses"
+    )
+
+
+def preflight(stage: str) -> list[str]:
+    """What stops a release of the stage, in words for the operator; empty when it may go."""
+    problems = []
+    version = f"{sys.version_info.major}.{sys.version_info.minor}"
+    if version != RELEASE_PYTHON:
+        problems.append(
+            f"Python {version}: releases run on Python {RELEASE_PYTHON} (the Lambda runtime follows the "
+            "deploying interpreter, and CI tests on it); run `make clean`, then `make deploy` with python3.11"
+        )
+    variables = json.loads((PROJECT_DIR / ".chalice" / "config.json").read_text())["stages"][stage]
+    prefix = variables.get("environment_variables", {}).get("SECRETS_PREFIX")
+    if not prefix:
+        return [*problems, f"stage {stage!r} sets no SECRETS_PREFIX in .chalice/config.json"]
+    secretsmanager = boto3.client("secretsmanager")
+    for name in (CREDENTIAL_HASH_KEY, CURSOR_SECRET):
+        try:
+            secretsmanager.describe_secret(SecretId=f"{prefix}/{name}")
+        except botocore.exceptions.ClientError as error:
+            code = error.response["Error"]["Code"]
+            problems.append(f"secret {prefix}/{name}: {code} (run `make deploy-infra STAGE={stage}` first)")
+    return problems
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m infra.release", description=__doc__)
+    parser.add_argument("step", choices=["preflight", "gateway-responses", "flush-auth-cache"])
+    parser.add_argument("stage")
+    args = parser.parse_args(argv)
+    if args.step == "preflight":
+        problems = preflight(args.stage)
+        for problem in problems:
+            print(f"make deploy: {problem}", file=sys.stderr)
+        return 1 if problems else 0
+    try:
+        api = deployed_rest_api(PROJECT_DIR, args.stage)
+    except NotDeployed as error:
+        print(error, file=sys.stderr)
+        return 1
+    apigateway = boto3.client("apigateway")
+    stage_name = api_gateway_stage(PROJECT_DIR, args.stage)
+    if args.step == "flush-auth-cache":
+        apigateway.flush_stage_authorizers_cache(restApiId=api["rest_api_id"], stageName=stage_name)
+        return 0
+    apply_gateway_responses(apigateway, api["rest_api_id"], stage_name)
+    print(f"SCIM_BASE_URL={api['rest_api_url'].rstrip('/')}/scim/v2")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
