@@ -160,8 +160,9 @@ ALARMS = (
     ),
     Alarm(
         "AuthorizerErrorsAlarm",
-        "The authorizer could not read the credentials table 5 times in 5 minutes: every IdP of every tenant "
-        "gets 503. Check the authorizer's role, the credentials table and DynamoDB's health.",
+        "The authorizer could not read the credentials table or its hash key secret 5 times in 5 minutes: "
+        "every IdP of every tenant gets 503. Check the authorizer's role, the credentials table, the secret "
+        "and DynamoDB's health.",
         "AuthorizerErrors",
         5,
     ),
