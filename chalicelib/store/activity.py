@@ -26,6 +26,7 @@ import botocore.exceptions
 
 from chalicelib.store.errors import Unavailable
 from chalicelib.store.limits import partition_key_fits
+from chalicelib.store.table import items
 from chalicelib.store.tables import ACTIVITY_BY_ERROR, ACTIVITY_BY_RESOURCE
 
 MAX_CHANGES = 50
@@ -186,17 +187,13 @@ class ActivityTable:
             arguments["IndexName"] = index
         if only_writes:
             arguments["FilterExpression"] = "attribute_not_exists(error_key)"
-        returned = 0
-        while True:
-            if limit is not None:
-                arguments["Limit"] = limit - returned
-            response = self.client.query(**arguments)
-            for item in response.get("Items", []):
-                yield self._entry(item)
-                returned += 1
-            if "LastEvaluatedKey" not in response or (limit is not None and returned >= limit):
+        if limit is not None:
+            arguments["Limit"] = limit
+        # The store's one query loop; stopping here stops the reads: no page is read beyond the limit.
+        for returned, item in enumerate(items(self.client, **arguments), start=1):
+            yield self._entry(item)
+            if limit is not None and returned >= limit:
                 return
-            arguments["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
     def _resource_key(self, resource_type: str, resource_id: str) -> str:
         return f"{self.tenant}#{resource_type}#{resource_id}"
