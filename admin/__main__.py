@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from admin import activity, backup
+from admin import activity, backup, names
 from admin.target import TargetError, use_local_store, use_stage
 from chalicelib.auth.credentials import (
     TENANT_NAME_RULE,
@@ -100,6 +100,14 @@ def _parser() -> argparse.ArgumentParser:
     state = commands.add_parser("status", help="is provisioning working? credential, last write, errors, roles")
     state.add_argument("tenant")
     state.add_argument("--json", action="store_true", help="one JSON object, for scripts")
+    names_parser = commands.add_parser("names", help="userName and displayName claims").add_subparsers(
+        dest="action", required=True
+    )
+    rekey_names = names_parser.add_parser(
+        "rekey", help="file every userName/displayName claim under its canonical form (idempotent)"
+    )
+    rekey_names.add_argument("--tenant", help="one tenant (default: every tenant of the stage)")
+    rekey_names.add_argument("--dry-run", action="store_true", help="report what would move, write nothing")
     checking = commands.add_parser("check", help="verify the tenant's data (uniqueness claims, memberships, versions)")
     checking.add_argument("tenant")
     checking.add_argument("--repair", action="store_true", help="delete leftovers, set stale member displays")
@@ -151,6 +159,8 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if args.command in ("activity", "status"):
         return _activity(args, config, client, credentials)
+    if args.command == "names":
+        return names.rekey_stage(client, config, args.tenant, args.dry_run)
     if args.command == "check":
         report = invariants.check(client, config.users_table, config.groups_table, args.tenant)
         print(f"{report.users} users, {report.groups} groups, {report.memberships} memberships checked")

@@ -26,6 +26,7 @@ from scim2_models import (
     TooManyException,
 )
 
+from chalicelib.canonical import legacy_key
 from chalicelib.resources.meta import check_version, meta
 from chalicelib.resources.query import filter_needs, ordered_by, response_needs
 from chalicelib.resources.repository import Clock, IndexPlan, Repository, one
@@ -200,8 +201,11 @@ class GroupRepository(Repository[GroupRecord]):
         return self.display_name_key(cast(Group, resource).display_name or "")
 
     def display_name_key(self, display_name: str) -> str:
-        """displayName is unique per tenant without regard to case, as userName is."""
-        return self.provider.policy.comparison_key(_DISPLAY_NAME, display_name)
+        """Unique per tenant in its canonical form (chalicelib.canonical), as the policy compares."""
+        try:
+            return self.provider.policy.comparison_key(_DISPLAY_NAME, display_name)
+        except ValueError:  # refused by the canonical form: stored before it, or only searched for
+            return legacy_key(display_name)
 
     def record(self, resource: Resource[Any], **stored: Any) -> GroupRecord:
         group = cast(Group, resource)

@@ -18,6 +18,7 @@ from typing import Any, cast
 from scim2_models import Path, Resource, ResourceType, ResponseParameters, ScimProvider, SearchRequest
 from scim2_models.path import CompareOperator
 
+from chalicelib.canonical import legacy_key
 from chalicelib.resources.meta import check_version, meta, version_of
 from chalicelib.resources.query import comparison, filter_needs, ordered_by, response_needs
 from chalicelib.resources.repository import Clock, IndexPlan, Repository, one
@@ -210,8 +211,11 @@ class UserRepository(Repository[UserRecord]):
         return self.user_name_key(getattr(resource, "user_name", None) or "")
 
     def user_name_key(self, user_name: str) -> str:
-        """userName is unique without regard to case (:rfc:`RFC 7643 §4.1.1`), compared as the policy compares."""
-        return self.provider.policy.comparison_key(_USER_NAME, user_name)
+        """Unique per tenant in its canonical form (chalicelib.canonical), as the policy compares."""
+        try:
+            return self.provider.policy.comparison_key(_USER_NAME, user_name)
+        except ValueError:  # refused by the canonical form: stored before it, or only searched for
+            return legacy_key(user_name)
 
     def record(self, resource: Resource[Any], **stored: Any) -> UserRecord:
         """What the users table keeps of a user resource: no derived attributes, the password only as a hash."""

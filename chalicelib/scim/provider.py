@@ -4,6 +4,8 @@
 is one the storage really implements.
 """
 
+from typing import Any
+
 from scim2_models import (
     AuthenticationScheme,
     Bulk,
@@ -20,9 +22,11 @@ from scim2_models import (
     ScimProvider,
     ServiceProviderConfig,
     Sort,
+    default_comparison_key,
 )
 from scim2_models.reference import External
 
+from chalicelib.canonical import display_name_key, user_name_key
 from chalicelib.config import Settings
 from chalicelib.schemas import CustomUser, OneModelUser, User, UserResource
 
@@ -70,7 +74,24 @@ def service_provider_config(settings: Settings) -> ServiceProviderConfig:
 # What real IdPs send and the strict reading refuses (see ../shared/IDP-NOTES.md):
 # Entra ID removes members with the target in "value", and replaces
 # emails[type eq "work"].value on users that have no work email yet.
+USER_NAME_URN = "urn:ietf:params:scim:schemas:core:2.0:User:userName"
+DISPLAY_NAME_URN = "urn:ietf:params:scim:schemas:core:2.0:Group:displayName"
+_CANONICAL_KEYS = {USER_NAME_URN: user_name_key, DISPLAY_NAME_URN: display_name_key}
+
+
+def comparison_key(binding: Any, value: str) -> str:
+    """What uniqueness, filters and sorting compare: userName and displayName in their PRECIS form
+    (chalicelib.canonical), every other string as scim2-models does (NFC, lowercase unless caseExact).
+
+    A refused userName or displayName raises :class:`~chalicelib.canonical.RefusedIdentifier`, a
+    ValueError, so scim2-models refuses the write with ``invalidValue`` and a filter on it matches nothing.
+    """
+    canonical = _CANONICAL_KEYS.get(binding.urn)
+    return default_comparison_key(binding, value) if canonical is None else canonical(value)
+
+
 POLICY = ScimPolicy(
+    comparison_key=comparison_key,
     unknown=ScimPolicy.Unknown.forbid,
     remove_value_as_filter=ScimPolicy.RemoveValue.apply,
     unmatched_path_filter=ScimPolicy.UnmatchedPathFilter.create,

@@ -8,6 +8,7 @@ from typing import Any
 
 from scim2_models import Group, Path, User
 
+from chalicelib.canonical import legacy_key
 from chalicelib.scim.provider import POLICY
 
 _NAME_ATTRIBUTES = {
@@ -18,4 +19,7 @@ _NAME_ATTRIBUTES = {
 
 def name_key(resource_type: str, name: str) -> str:
     """The key a userName or displayName is unique by, as the storage compares them."""
-    return POLICY.comparison_key(_NAME_ATTRIBUTES[resource_type], name)
+    try:
+        return POLICY.comparison_key(_NAME_ATTRIBUTES[resource_type], name)
+    except ValueError:  # a name the canonical form refuses, kept under its old key (chalicelib.canonical)
+        return legacy_key(name)

@@ -32,6 +32,8 @@ _JSON_KINDS = {
 }
 _REWRITES: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"^Value error, "), ""),
+    # scim2-models' prefix to a refusal of the canonical form, which names the attribute itself.
+    (re.compile(r"'urn:[^']*' holds a value that cannot be compared: "), ""),
     (re.compile(r"(?:a )?valid dictionary or instance of \w+"), "an object"),
     (re.compile(r"(?:a valid |an )?instance of \w+"), "an object"),
 )
