@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from admin import activity, backup, names
+from admin import activity, backup, names, password_policy
 from admin.target import TargetError, use_local_store, use_stage
 from chalicelib.auth.credentials import (
     TENANT_NAME_RULE,
@@ -100,6 +100,16 @@ def _parser() -> argparse.ArgumentParser:
     state = commands.add_parser("status", help="is provisioning working? credential, last write, errors, roles")
     state.add_argument("tenant")
     state.add_argument("--json", action="store_true", help="one JSON object, for scripts")
+    policy = commands.add_parser("password-policy", help="the tenant's password policy").add_subparsers(
+        dest="action", required=True
+    )
+    policy.add_parser("show", help="the policy in force").add_argument("tenant")
+    policy.add_parser("reset", help="back to the stage's default").add_argument("tenant")
+    set_policy = policy.add_parser("set", help="set any of its rules; the others keep their value")
+    set_policy.add_argument("tenant")
+    set_policy.add_argument("--min-length", type=int, help="in user-perceived characters")
+    set_policy.add_argument("--max-length", type=int)
+    set_policy.add_argument("--min-classes", type=int, help="of: lowercase, uppercase, digit, symbol (0-4)")
     names_parser = commands.add_parser("names", help="userName and displayName claims").add_subparsers(
         dest="action", required=True
     )
@@ -159,6 +169,8 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if args.command in ("activity", "status"):
         return _activity(args, config, client, credentials)
+    if args.command == "password-policy":
+        return password_policy.run(args, client, config)
     if args.command == "names":
         return names.rekey_stage(client, config, args.tenant, args.dry_run)
     if args.command == "check":

@@ -17,6 +17,7 @@ import hashlib
 import random
 import time
 from collections.abc import Callable, Mapping
+from functools import cache
 from http import HTTPStatus
 from typing import Any, Protocol, cast, runtime_checkable
 
@@ -62,15 +63,23 @@ class ProvisioningService(ScimService):
         self.password_policy = password_policy
         self.limits = limits
         self.tenant: str | None = None
+        self.tenant_password_policy: Callable[[], PasswordPolicy] = lambda: password_policy
 
-    def for_tenant(self, tenant: str) -> ProvisioningService:
-        """This service for one tenant's requests, whose cursors are sealed to that tenant.
+    def for_tenant(
+        self, tenant: str, password_policy: Callable[[], PasswordPolicy] | None = None
+    ) -> ProvisioningService:
+        """This service for one tenant's requests: its cursors sealed to the tenant, its password policy.
 
         :rfc:`RFC 9865 §5.2`: a cursor must not reveal or serve anything beyond its query; another
         tenant's cursor (which would tell where that tenant's page ended) is a 400 ``invalidCursor``.
+
+        :param password_policy: Reads the tenant's policy; called once, and only for a request
+            that sets a password.
         """
         bound = copy.copy(self)
         bound.tenant = tenant
+        if password_policy is not None:
+            bound.tenant_password_policy = cache(password_policy)
         return bound
 
     def _query_digest(self, resource_types: list[ResourceType], search_request: SearchRequest[Any]) -> str:  # type: ignore[override]
@@ -146,7 +155,7 @@ class ProvisioningService(ScimService):
         if user.user_name is not None and len(user.user_name) > MAX_USER_NAME_LENGTH:
             raise InvalidValueException(detail=f"userName must be at most {MAX_USER_NAME_LENGTH} characters long")
         if user.password is not None:
-            broken = self.password_policy.violation(user.password, user.user_name)
+            broken = self.tenant_password_policy().violation(user.password, user.user_name)
             if broken:
                 raise InvalidValueException(detail=f"password does not meet the password policy: {broken}")
 

@@ -1,11 +1,15 @@
 """Which storage serves a tenant: the one place where the provisioning rules meet a concrete storage."""
 
+import botocore.exceptions
 from scim2_models import ScimProvider
 
 from chalicelib.config import Settings
-from chalicelib.provisioning.passwords import hash_password
+from chalicelib.provisioning.passwords import PasswordPolicy, hash_password
 from chalicelib.provisioning.service import ProvisioningHandler, ProvisioningService
+from chalicelib.resources.errors import ServiceUnavailableException
 from chalicelib.resources.storage import DynamoScimStorage
+from chalicelib.store.connection import dynamodb
+from chalicelib.store.password_policies import PasswordPolicyTable
 
 
 def tenant_storage(provider: ScimProvider, settings: Settings, tenant: str) -> DynamoScimStorage:
@@ -13,6 +17,19 @@ def tenant_storage(provider: ScimProvider, settings: Settings, tenant: str) -> D
     return DynamoScimStorage.of_tenant(provider, settings, tenant, hash_password)
 
 
+def tenant_password_policy(service: ProvisioningService, settings: Settings, tenant: str) -> PasswordPolicy:
+    """The tenant's password policy (``python -m admin password-policy``), else the stage's default."""
+    table = PasswordPolicyTable(dynamodb(settings), settings.role_mappings_table, tenant)
+    try:
+        stored = table.get()
+    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as error:
+        raise ServiceUnavailableException() from error
+    return PasswordPolicy.of_tenant(stored, service.password_policy)
+
+
 def handler_for(service: ProvisioningService, settings: Settings, tenant: str) -> ProvisioningHandler:
     """The handler of one request: the protocol and the product's rules, over the tenant's storage."""
-    return ProvisioningHandler(service.for_tenant(tenant), tenant_storage(service.provider, settings, tenant))
+    return ProvisioningHandler(
+        service.for_tenant(tenant, lambda: tenant_password_policy(service, settings, tenant)),
+        tenant_storage(service.provider, settings, tenant),
+    )
