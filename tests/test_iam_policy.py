@@ -27,7 +27,8 @@ STORE_DIR = PROJECT_DIR / "chalicelib" / "store"
 DEPLOYED_STAGES = ["dev", "prod"]
 # The store modules no Lambda runs for SCIM: credentials is the admin CLI's and the authorizer's
 # (the authorizer's calls are observed below), tables creates tables for tests and `make run` only.
-NOT_ROUTE_MODULES = {"credentials.py", "tables.py"}
+# rekey.py is the operators' migration (python -m admin names rekey), run with their own credentials.
+NOT_ROUTE_MODULES = {"credentials.py", "tables.py", "rekey.py"}
 _MODEL = botocore.session.get_session().get_service_model("dynamodb")
 OPERATIONS = {xform_name(name): name for name in _MODEL.operation_names}
 # IAM has no action for a transaction: each of its items needs the action of that kind of write or read.
