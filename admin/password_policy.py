@@ -8,7 +8,7 @@ from typing import Any
 
 from chalicelib.config import Settings
 from chalicelib.provisioning.passwords import PasswordPolicy
-from chalicelib.store.password_policies import PasswordPolicyTable
+from chalicelib.store.password_policies import PasswordPolicyTable, StoredPasswordPolicy
 
 
 def run(args: Any, client: Any, config: Settings) -> int:
@@ -32,7 +32,7 @@ def run(args: Any, client: Any, config: Settings) -> int:
     if problems:
         print(f"error: nothing changed: {'; '.join(problems)}")
         return 2
-    table.put(wanted.stored())
+    table.put(StoredPasswordPolicy(wanted.min_length, wanted.max_length, wanted.min_character_classes))
     print(f"{args.tenant}: {wanted.describe()}")
     print("Passwords already set are not re-checked (only their hash is kept); the policy applies to the next one.")
     return 0

@@ -3,7 +3,7 @@
 import unicodedata
 from dataclasses import dataclass
 from functools import cache
-from typing import Any
+from typing import Any, Protocol
 from unicodedata import category
 
 from argon2 import PasswordHasher
@@ -11,7 +11,6 @@ from argon2.exceptions import VerificationError
 from precis_i18n import get_profile
 
 from chalicelib.config import Settings
-from chalicelib.store.password_policies import StoredPasswordPolicy
 
 MAX_POLICY_LENGTH = 1024
 """The largest maximum length a tenant may set: argon2 hashes what it is given, in time that grows with it."""
@@ -24,6 +23,19 @@ _CLASSES = (
     ("a digit", frozenset({"Nd"})),
     ("a symbol", frozenset({"Pc", "Pd", "Ps", "Pe", "Pi", "Pf", "Po", "Sm", "Sc", "Sk", "So"})),
 )
+
+
+class PolicyRules(Protocol):
+    """A password policy's three numbers, whoever keeps them."""
+
+    @property
+    def min_length(self) -> int: ...
+
+    @property
+    def max_length(self) -> int: ...
+
+    @property
+    def min_character_classes(self) -> int: ...
 
 
 @dataclass(frozen=True)
@@ -48,14 +60,11 @@ class PasswordPolicy:
         )
 
     @classmethod
-    def of_tenant(cls, stored: StoredPasswordPolicy | None, default: "PasswordPolicy") -> "PasswordPolicy":
-        """The tenant's own policy, or the stage's default when it has none."""
+    def of_tenant(cls, stored: "PolicyRules | None", default: "PasswordPolicy") -> "PasswordPolicy":
+        """The tenant's own policy (as the store keeps it), or the stage's default when it has none."""
         if stored is None:
             return default
         return cls(stored.min_length, stored.max_length, stored.min_character_classes)
-
-    def stored(self) -> StoredPasswordPolicy:
-        return StoredPasswordPolicy(self.min_length, self.max_length, self.min_character_classes)
 
     def problems(self) -> list[str]:
         """Why this policy cannot be set, in words for the operator; empty when it can."""

@@ -1,15 +1,12 @@
 """Which storage serves a tenant: the one place where the provisioning rules meet a concrete storage."""
 
-import botocore.exceptions
 from scim2_models import ScimProvider
 
 from chalicelib.config import Settings
 from chalicelib.provisioning.passwords import PasswordPolicy, hash_password
 from chalicelib.provisioning.service import ProvisioningHandler, ProvisioningService
-from chalicelib.resources.errors import ServiceUnavailableException
+from chalicelib.resources.password_policies import read_password_policy
 from chalicelib.resources.storage import DynamoScimStorage
-from chalicelib.store.connection import dynamodb
-from chalicelib.store.password_policies import PasswordPolicyTable
 
 
 def tenant_storage(provider: ScimProvider, settings: Settings, tenant: str) -> DynamoScimStorage:
@@ -19,12 +16,7 @@ def tenant_storage(provider: ScimProvider, settings: Settings, tenant: str) -> D
 
 def tenant_password_policy(service: ProvisioningService, settings: Settings, tenant: str) -> PasswordPolicy:
     """The tenant's password policy (``python -m admin password-policy``), else the stage's default."""
-    table = PasswordPolicyTable(dynamodb(settings), settings.role_mappings_table, tenant)
-    try:
-        stored = table.get()
-    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as error:
-        raise ServiceUnavailableException() from error
-    return PasswordPolicy.of_tenant(stored, service.password_policy)
+    return PasswordPolicy.of_tenant(read_password_policy(settings, tenant), service.password_policy)
 
 
 def handler_for(service: ProvisioningService, settings: Settings, tenant: str) -> ProvisioningHandler:
