@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 
-.PHONY: run test test-deploy lint typecheck clean bench bench-quick fuzz
+.PHONY: run test test-deploy lint typecheck clean bench bench-quick fuzz load load-quick
 
 $(BIN)/.runtime: requirements.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -49,6 +49,17 @@ bench: $(BIN)/.dev
 # The same at 1/10 of the large sizes, in under a minute; writes bench/results-quick.json.
 bench-quick: $(BIN)/.dev
 	$(BIN)/python -m bench --quick --output bench/results-quick.json
+
+# A fresh `make run` driven over HTTP as an IdP's first sync: LOAD_USERS created by LOAD_CLIENTS keep-alive
+# clients at once, then GETs and filters (README, "Performance"). Prints creates/s, errors, RSS; writes bench/load.json.
+LOAD_USERS ?= 10000
+LOAD_CLIENTS ?= 4
+load: $(BIN)/.dev
+	$(BIN)/python -m bench.load --users $(LOAD_USERS) --clients $(LOAD_CLIENTS)
+
+# The same with 1,000 users, in about half a minute; writes bench/load-quick.json.
+load-quick: $(BIN)/.dev
+	$(BIN)/python -m bench.load --users 1000 --clients $(LOAD_CLIENTS) --output bench/load-quick.json
 
 # Deploying to AWS (README, "Deploying to AWS"): `make deploy-infra STAGE=dev` once, then every release
 # `chalice deploy --stage dev` (or `make deploy STAGE=dev`, which adds the two gateway responses). Not run by CI

@@ -7,7 +7,6 @@ of each under ``-X importtime`` names the imports that cost the most.
 """
 
 import json
-import logging
 import os
 import socket
 import statistics
@@ -17,12 +16,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 
-from moto.server import ThreadedMotoServer
-
 from bench.world import PROJECT_DIR, TENANT, issue_credential, tenant_storage, use_bench_environment, user_records
 from chalicelib.config import settings
 from chalicelib.store import connection
 from chalicelib.store.tables import create_tables
+from devserver.embedded_dynamodb import dynamodb_server
 
 KINDS = ("floor", "authorizer", "route")
 TOP_IMPORTS = 8
@@ -53,31 +51,26 @@ def _free_port() -> int:
 def _dynamodb_server() -> Iterator[dict[str, str]]:
     """A moto server with the tenant, its credential and one user; yields the probes' environment."""
     use_bench_environment()
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    port = _free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    try:
-        endpoint = f"http://127.0.0.1:{port}"
-        config = replace(settings(), dynamodb_endpoint_url=endpoint)
-        client = connection.dynamodb(config)
-        create_tables(client, config)
-        client_id, authorization = issue_credential(client, config)
-        storage = tenant_storage(client, config)
-        (user,) = user_records(storage, [0])
-        storage.users.insert(user)
-        yield {
-            **os.environ,
-            "DYNAMODB_ENDPOINT_URL": endpoint,
-            "PYTHONPATH": str(PROJECT_DIR),
-            "BENCH_AUTHORIZATION": authorization,
-            "BENCH_CLIENT_ID": client_id,
-            "BENCH_TENANT": TENANT,
-            "BENCH_USER_ID": user.id,
-        }
-    finally:
-        connection.reset()
-        server.stop()
+    with dynamodb_server(_free_port()) as endpoint:
+        try:
+            config = replace(settings(), dynamodb_endpoint_url=endpoint)
+            client = connection.dynamodb(config)
+            create_tables(client, config)
+            client_id, authorization = issue_credential(client, config)
+            storage = tenant_storage(client, config)
+            (user,) = user_records(storage, [0])
+            storage.users.insert(user)
+            yield {
+                **os.environ,
+                "DYNAMODB_ENDPOINT_URL": endpoint,
+                "PYTHONPATH": str(PROJECT_DIR),
+                "BENCH_AUTHORIZATION": authorization,
+                "BENCH_CLIENT_ID": client_id,
+                "BENCH_TENANT": TENANT,
+                "BENCH_USER_ID": user.id,
+            }
+        finally:
+            connection.reset()
 
 
 def _probe(kind: str, environment: dict[str, str], *options: str) -> subprocess.CompletedProcess[str]:

@@ -12,8 +12,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from bench.people import CORE_GROUP, CORE_USER, external_id, user_name
 from bench.work import Work, WorkCounter
-from bench.world import CORE_GROUP, CORE_USER, World, external_id, user_name
+from bench.world import World
 
 PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 USERS = "/scim/v2/Users"

@@ -30,7 +30,7 @@ from scim2_models import Context, ResourceType
 
 from app import app
 from bench.floor import floor_app
-from bench.moto_transactions import transactions_with_undo_log
+from bench.people import CORE_GROUP, user_body, user_name
 from chalicelib.auth.credentials import create_service_account, generate_credential
 from chalicelib.config import Settings, settings
 from chalicelib.provisioning.passwords import hash_password
@@ -42,6 +42,7 @@ from chalicelib.store.groups import Membership
 from chalicelib.store.role_mappings import RoleMapping
 from chalicelib.store.tables import create_tables
 from chalicelib.store.users import UserRecord
+from devserver.embedded_dynamodb import embedded_dynamodb
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 STAGE = "test"
@@ -54,10 +55,6 @@ BENCH_ENV = {
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",
 }
-CORE_USER = "urn:ietf:params:scim:schemas:core:2.0:User"
-CORE_GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
-DIRECTOR_EVERY = 100
-"""One user in this many is a Director: what the non-indexed filter finds."""
 SMALL_GROUP = 10
 LOAD_CHUNK = 5_000
 
@@ -66,27 +63,6 @@ def use_bench_environment() -> None:
     """Point the app's settings at moto's in-process DynamoDB (the test stage's tables)."""
     os.environ.update(BENCH_ENV)
     os.environ.pop("DYNAMODB_ENDPOINT_URL", None)
-
-
-def user_name(index: int) -> str:
-    return f"user{index:06d}@example.com"
-
-
-def external_id(index: int) -> str:
-    return f"00u{index:07d}"
-
-
-def user_body(index: int) -> dict[str, Any]:
-    """A user as Okta provisions one: names, a work email, an externalId, a title."""
-    return {
-        "schemas": [CORE_USER],
-        "userName": user_name(index),
-        "externalId": external_id(index),
-        "name": {"givenName": f"Given{index}", "familyName": f"Family{index}"},
-        "emails": [{"value": user_name(index), "type": "work", "primary": True}],
-        "title": "Director" if index % DIRECTOR_EVERY == 0 else "Engineer",
-        "active": True,
-    }
 
 
 def resource_type(storage: DynamoScimStorage, name: str) -> ResourceType:
@@ -240,9 +216,9 @@ class World:
 @contextlib.contextmanager
 def moto_world(users: int) -> Iterator[World]:
     """A fresh moto DynamoDB holding one tenant of ``users`` users, its credential, two groups of 10 and
-    their role mappings; transactions run with moto's undo log (:mod:`bench.moto_transactions`)."""
+    their role mappings, on the embedded DynamoDB of ``make run`` (:mod:`devserver.embedded_dynamodb`)."""
     use_bench_environment()
-    with mock_aws(), transactions_with_undo_log():
+    with mock_aws(), embedded_dynamodb():
         connection.reset()
         config = settings()
         client = connection.dynamodb(config)

@@ -1,10 +1,11 @@
 """``make run``: the SCIM API on this machine, with moto's server as an in-memory DynamoDB.
 
-Starts moto on 127.0.0.1, creates the tables from the definitions ``infra/``
-deploys, creates a demo tenant with its SCIM service account and one
+Starts moto on 127.0.0.1 as the embedded DynamoDB (:mod:`devserver.embedded_dynamodb`: flat
+write cost, bounded memory, safe under concurrent clients), creates the tables from the
+definitions ``infra/`` deploys, creates a demo tenant with its SCIM service account and one
 credential, prints the four lines a person or a script can source, then
-serves the API through Chalice's local server (``chalice local``'s code path)
-with API Gateway's 401 answers emulated. Ctrl-C stops everything.
+serves the API through Chalice's local server (``chalice local``'s code path,
+:mod:`devserver.local_server`) with API Gateway's 401 answers emulated. Ctrl-C stops everything.
 """
 
 import argparse
@@ -45,15 +46,24 @@ def main() -> int:
     signal.signal(signal.SIGINT, _stop)
     signal.signal(signal.SIGTERM, _stop)
 
-    from moto.server import ThreadedMotoServer
+    from admin.target import forget_local_store
+    from devserver.embedded_dynamodb import dynamodb_server
 
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    moto_port = _free_port()
-    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=moto_port, verbose=False)
-    moto.start()
+    try:
+        with dynamodb_server(_free_port()) as endpoint:
+            serve(args.host, args.port, endpoint, gateway_responses=not args.no_gateway_responses)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        forget_local_store()
+    return 0
+
+
+def serve(host: str, port: int, dynamodb_endpoint: str, gateway_responses: bool = True) -> None:
+    """Tables, the demo tenant and its credential on the embedded DynamoDB, then the API until Ctrl-C."""
     os.environ.update(
         {
-            "DYNAMODB_ENDPOINT_URL": f"http://127.0.0.1:{moto_port}",
+            "DYNAMODB_ENDPOINT_URL": dynamodb_endpoint,
             "AWS_ACCESS_KEY_ID": "local",
             "AWS_SECRET_ACCESS_KEY": "local",
             "AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION", "us-east-1"),
@@ -61,52 +71,38 @@ def main() -> int:
             "SCIM_DEV_SECRETS": "true",
         }
     )
-    try:
-        from admin.target import write_local_store
-        from chalicelib.auth.credentials import create_service_account, generate_credential
-        from chalicelib.config import settings
-        from chalicelib.store.connection import dynamodb
-        from chalicelib.store.credentials import CredentialStore
-        from chalicelib.store.tables import create_tables
+    from admin.target import write_local_store
+    from chalicelib.auth.credentials import create_service_account, generate_credential
+    from chalicelib.config import settings
+    from chalicelib.store.connection import dynamodb
+    from chalicelib.store.credentials import CredentialStore
+    from chalicelib.store.tables import create_tables
+    from devserver.gateway import emulate_gateway_responses
+    from devserver.local_server import local_server
 
-        config = settings()
-        create_tables(dynamodb(config), config)
-        write_local_store(os.environ["DYNAMODB_ENDPOINT_URL"], "scim-local", config.region)
-        store = CredentialStore(dynamodb(config), config.credentials_table)
-        create_service_account(store, DEMO_TENANT, name="Demo SCIM service account")
-        issued = generate_credential(store, config.credential_hash_key, DEMO_TENANT, "make run demo")
+    config = settings()
+    create_tables(dynamodb(config), config)
+    write_local_store(dynamodb_endpoint, "scim-local", config.region)
+    store = CredentialStore(dynamodb(config), config.credentials_table)
+    create_service_account(store, DEMO_TENANT, name="Demo SCIM service account")
+    issued = generate_credential(store, config.credential_hash_key, DEMO_TENANT, "make run demo")
 
-        from chalice.cli import create_local_server
-        from chalice.cli.factory import CLIFactory
-
-        from devserver.gateway import emulate_gateway_responses
-
-        emulate_gateway_responses(applied=not args.no_gateway_responses)
-        logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(message)s")
-        # Bind before printing, so whoever reads the lines can connect at once.
-        server = create_local_server(CLIFactory(str(PROJECT_DIR)), args.host, args.port, STAGE)
-        print(f"SCIM_BASE_URL=http://{args.host}:{args.port}/scim/v2")
-        print(f"SCIM_CLIENT_ID={issued.client_id}")
-        print(f"SCIM_CLIENT_SECRET={issued.client_secret}")
-        print(f"SCIM_BEARER_TOKEN={issued.bearer_token}", flush=True)
-        # Everything else goes to stderr, so stdout holds only the lines above, ready to source.
-        sys.stdout = sys.stderr
-        print(
-            f"# Serving tenant {DEMO_TENANT!r} on http://{args.host}:{args.port} "
-            f"(DynamoDB: moto on 127.0.0.1:{moto_port}); Ctrl-C stops.",
-            file=sys.stderr,
-            flush=True,
-        )
-
-        server.serve_forever()
-    except KeyboardInterrupt:
-        return 0
-    finally:
-        from admin.target import forget_local_store
-
-        forget_local_store()
-        moto.stop()
-    return 0
+    emulate_gateway_responses(applied=gateway_responses)
+    logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(message)s")
+    # Bind before printing, so whoever reads the lines can connect at once.
+    server = local_server(PROJECT_DIR, host, port, STAGE)
+    print(f"SCIM_BASE_URL=http://{host}:{port}/scim/v2")
+    print(f"SCIM_CLIENT_ID={issued.client_id}")
+    print(f"SCIM_CLIENT_SECRET={issued.client_secret}")
+    print(f"SCIM_BEARER_TOKEN={issued.bearer_token}", flush=True)
+    # Everything else goes to stderr, so stdout holds only the lines above, ready to source.
+    sys.stdout = sys.stderr
+    print(
+        f"# Serving tenant {DEMO_TENANT!r} on http://{host}:{port} (DynamoDB: {dynamodb_endpoint}); Ctrl-C stops.",
+        file=sys.stderr,
+        flush=True,
+    )
+    server.serve_forever()
 
 
 if __name__ == "__main__":

@@ -3,9 +3,10 @@
 import json
 from typing import Any
 
+from bench.people import CORE_USER, user_body
 from bench.report import render, results
 from bench.runner import Sizes, run
-from bench.world import CORE_USER, TENANT, World, moto_world, user_body
+from bench.world import TENANT, World, moto_world
 from chalicelib.config import settings
 
 TINY = Sizes(

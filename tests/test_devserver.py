@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -141,3 +142,29 @@ def test_ctrl_c_stops_everything(devserver: dict[str, str]) -> None:
         while time.monotonic() < deadline:
             call(devserver, "GET", "/ServiceProviderConfig", auth=False)
             time.sleep(0.1)
+
+
+def test_make_runs_server_turns_nagle_off_on_every_connection(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Headers and body go out in two writes: with Nagle on, a keep-alive client waited ~43 ms for each answer."""
+    from devserver.local_server import NoDelayRequestHandler, local_server
+
+    nodelay: list[int] = []
+    setup = NoDelayRequestHandler.setup
+
+    def recording_setup(handler: NoDelayRequestHandler) -> None:
+        setup(handler)
+        nodelay.append(handler.connection.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+
+    monkeypatch.setattr(NoDelayRequestHandler, "setup", recording_setup)
+    monkeypatch.setattr(os, "environ", os.environ.copy())  # Chalice sets the stage's variables on load
+    server = local_server(PROJECT_DIR, "127.0.0.1", 0, "test")
+    accepting = threading.Thread(target=server.server.handle_request)
+    accepting.start()
+    try:
+        with socket.create_connection(server.server.server_address[:2], timeout=10):
+            pass
+        accepting.join(timeout=10)
+    finally:
+        server.server.server_close()
+
+    assert len(nodelay) == 1 and nodelay[0] != 0
