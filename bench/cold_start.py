@@ -3,7 +3,9 @@
 A moto server in this process plays DynamoDB over HTTP on 127.0.0.1, holding the tenant, its
 credential and one user, so that a probe (:mod:`bench.cold_probe`) imports nothing but what the
 Lambda would. Each kind runs ``repeats`` times, interleaved, and the median counts; one more run
-of each under ``-X importtime`` names the imports that cost the most.
+of each under ``-X importtime`` names the imports that cost the most. Each kind runs twice: from
+this checkout (the development venv, with the bytecode pip compiled at install), and from the
+package ``chalice deploy`` uploads, unpacked read-only as Lambda runs it (:mod:`bench.artifact`).
 """
 
 import json
@@ -16,6 +18,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 
+from bench.artifact import Artifact, probe_command, unpacked
 from bench.world import PROJECT_DIR, TENANT, issue_credential, tenant_storage, use_bench_environment, user_records
 from chalicelib.config import settings
 from chalicelib.store import connection
@@ -32,12 +35,21 @@ class ColdStarts:
     rss_mb: dict[str, list[float]] = field(default_factory=lambda: {kind: [] for kind in KINDS})
     authorizer_loads_protocol: bool = False
     top_imports: dict[str, list[tuple[str, float]]] = field(default_factory=dict)
+    artifact_ms: dict[str, list[float]] = field(default_factory=lambda: {kind: [] for kind in KINDS})
+    """The same kinds, run from the unpacked deployment package (its floor imports its own chalice and boto3)."""
+    artifact: Artifact | None = None
 
     def median(self, kind: str) -> float:
         return statistics.median(self.ms[kind])
 
     def ratio(self, kind: str) -> float:
         return self.median(kind) / self.median("floor")
+
+    def artifact_median(self, kind: str) -> float:
+        return statistics.median(self.artifact_ms[kind])
+
+    def artifact_ratio(self, kind: str) -> float:
+        return self.artifact_median(kind) / self.artifact_median("floor")
 
 
 def _free_port() -> int:
@@ -96,10 +108,16 @@ def top_imports(importtime: str, count: int = TOP_IMPORTS) -> list[tuple[str, fl
     return sorted(found, key=lambda entry: entry[1], reverse=True)[:count]
 
 
+def _artifact_probe(artifact: Artifact, kind: str, environment: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    command, probe_environment = probe_command(artifact, kind, environment)
+    return subprocess.run(command, cwd=artifact.root, env=probe_environment, capture_output=True, text=True, check=True)
+
+
 def measure_cold_starts(repeats: int, import_profile: bool = True) -> ColdStarts:
-    """The cold starts, ``repeats`` of each kind; with ``import_profile``, the top imports of each as well."""
+    """The cold starts, ``repeats`` of each kind from each tree; with ``import_profile``, the top imports too."""
     cold = ColdStarts()
-    with _dynamodb_server() as environment:
+    with _dynamodb_server() as environment, unpacked() as artifact:
+        cold.artifact = artifact
         for _ in range(repeats):
             for kind in KINDS:
                 result = _result(kind, _probe(kind, environment))
@@ -107,6 +125,7 @@ def measure_cold_starts(repeats: int, import_profile: bool = True) -> ColdStarts
                 cold.rss_mb[kind].append(float(result["rss_mb"]))
                 if kind == "authorizer":
                     cold.authorizer_loads_protocol |= bool(result["protocol_loaded"])
+                cold.artifact_ms[kind].append(float(_result(kind, _artifact_probe(artifact, kind, environment))["ms"]))
         for kind in ("authorizer", "route") if import_profile else ():
             cold.top_imports[kind] = top_imports(_probe(kind, environment, "-X", "importtime").stderr)
     return cold

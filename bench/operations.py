@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bench.people import CORE_GROUP, CORE_USER, external_id, user_name
+from bench.route_clock import RouteTime
 from bench.work import Work, WorkCounter
 from bench.world import World
 
@@ -200,10 +201,28 @@ class Measurements:
     latencies_ms: list[float] = field(default_factory=list)
     works: list[Work] = field(default_factory=list)
     authorizer: Work = field(default_factory=Work)
+    routes: list[RouteTime] = field(default_factory=list)
+    """The API Lambda's part of each run: the route alone, as behind API Gateway's authorizer cache."""
 
     @property
     def median_ms(self) -> float:
         return statistics.median(self.latencies_ms)
+
+    @property
+    def route_ms(self) -> float:
+        """Median wall time of the route alone (moto's DynamoDB included)."""
+        return statistics.median(route.wall_ms for route in self.routes)
+
+    @property
+    def cpu_ms(self) -> float:
+        """Median CPU of our code in the route: everything but moto."""
+        return statistics.median(route.cpu_ms for route in self.routes)
+
+    def modelled_ms(self, round_trip_ms: float) -> float:
+        """What the route would take on DynamoDB: our CPU plus one round trip per call in sequence (median of runs)."""
+        return statistics.median(
+            route.cpu_ms + round_trip_ms * work.round_trips for route, work in zip(self.routes, self.works, strict=True)
+        )
 
     @property
     def p95_ms(self) -> float:
@@ -225,19 +244,32 @@ class BenchError(RuntimeError):
     """An operation answered something other than what it must: the figures would mean nothing."""
 
 
-def run_once(world: World, counter: WorkCounter, operation: Operation, tag: str) -> tuple[float, Work, Work]:
-    """Send the operation's request once: its latency in ms, its route's work and the authorizer's."""
+@dataclass(frozen=True)
+class Run:
+    """One timed request: its latency, the route's part of it, and the DynamoDB work of the route and the authorizer."""
+
+    latency_ms: float
+    route: RouteTime
+    work: Work
+    authorizer: Work
+
+
+def run_once(world: World, counter: WorkCounter, operation: Operation, tag: str) -> Run:
+    """Send the operation's request once."""
     call = operation.prepare(world, f"{tag}-{operation.name}")
     client = world.floor if operation.floor else world.scim
+    world.clock.last = None
     with counter.measure() as measured:
         started = time.perf_counter()
         status, body = client.request(call.method, call.path, call.body, call.query)
         elapsed = (time.perf_counter() - started) * 1000
     if status != call.expect:
         raise BenchError(f"{operation.name}: {call.method} {call.path} answered {status}, not {call.expect}: {body}")
+    if world.clock.last is None:
+        raise BenchError(f"{operation.name}: the request never reached a route")
     if operation.after is not None:
         operation.after(world, body)
-    return elapsed, measured.work, measured.authorizer
+    return Run(elapsed, world.clock.last, measured.work, measured.authorizer)
 
 
 def measure(
@@ -255,10 +287,11 @@ def measure(
             limit = operation.max_rounds
             if limit is not None and not 0 <= measured_round < limit:
                 continue
-            elapsed, work, authorizer = run_once(world, counter, operation, f"{phase}-{round_number}")
+            run = run_once(world, counter, operation, f"{phase}-{round_number}")
             if measured_round >= 0:
                 result = results[operation.name]
-                result.latencies_ms.append(elapsed)
-                result.works.append(work)
-                result.authorizer = authorizer
+                result.latencies_ms.append(run.latency_ms)
+                result.routes.append(run.route)
+                result.works.append(run.work)
+                result.authorizer = run.authorizer
     return results

@@ -8,6 +8,8 @@ from bench.runner import BenchRun
 from bench.work import Work
 
 WRITE_CALLS = {"TransactWriteItems", "BatchWriteItem", "PutItem", "UpdateItem", "DeleteItem"}
+ROUND_TRIP_MS = 4.0
+"""What one DynamoDB call costs a Lambda in the same region, in the model: moto's per-call cost is not DynamoDB's."""
 
 
 def _round(value: float) -> float:
@@ -15,8 +17,10 @@ def _round(value: float) -> float:
 
 
 def results(bench: BenchRun) -> dict[str, Any]:
-    """The run as ``bench/results.json`` records it (issue #8 fixes the shape)."""
+    """The run as ``bench/results.json`` records it (issue #8 fixes the shape; issue #17 adds the route alone,
+    the round trips in sequence, the modelled latency, write units and the cold start from the artifact)."""
     floor = bench.floor_ms
+    route_floor = bench.small["floor"].route_ms
     ops = {
         name: {
             "median_ms": _round(m.median_ms),
@@ -25,6 +29,12 @@ def results(bench: BenchRun) -> dict[str, Any]:
             "ddb_calls": len(m.work.calls),
             "items_read": m.work.items_read,
             "items_written": m.work.items_written,
+            "route_ms": _round(m.route_ms),
+            "route_ratio_to_floor": _round(m.route_ms / route_floor),
+            "cpu_ms": _round(m.cpu_ms),
+            "round_trips": m.work.round_trips,
+            "modelled_ms": _round(m.modelled_ms(ROUND_TRIP_MS)),
+            "write_units": m.work.write_units,
         }
         for name, m in bench.small.items()
         if not m.operation.floor
@@ -38,12 +48,25 @@ def results(bench: BenchRun) -> dict[str, Any]:
     cold = bench.cold
     return {
         "floor_ms": _round(floor),
+        "route_floor_ms": _round(route_floor),
+        "round_trip_ms": ROUND_TRIP_MS,
         "ops": ops,
         "scaling": scaling,
         "cold_start": {
             "authorizer": {"ms": _round(cold.median("authorizer")), "ratio": _round(cold.ratio("authorizer"))},
             "route": {"ms": _round(cold.median("route")), "ratio": _round(cold.ratio("route"))},
             "floor_ms": _round(cold.median("floor")),
+            "artifact": {
+                "authorizer": {
+                    "ms": _round(cold.artifact_median("authorizer")),
+                    "ratio": _round(cold.artifact_ratio("authorizer")),
+                },
+                "route": {"ms": _round(cold.artifact_median("route")), "ratio": _round(cold.artifact_ratio("route"))},
+                "floor_ms": _round(cold.artifact_median("floor")),
+                "files": cold.artifact.files if cold.artifact else 0,
+                "compiled_files": cold.artifact.compiled if cold.artifact else 0,
+                "zip_mb": _round(cold.artifact.zip_bytes / 1e6) if cold.artifact else 0.0,
+            },
         },
         "peak_rss_mb": {"bench": _round(bench.peak_rss_mb), "cold": _round(max(cold.rss_mb["route"]))},
     }
@@ -122,6 +145,34 @@ def targets(bench: BenchRun) -> list[Target]:
         Target(
             "SCIM route cold start within 3x the floor", cold["route"]["ratio"] <= 3.0, f"{cold['route']['ratio']}x"
         ),
+        *_issue_17_targets(ops, cold["artifact"]),
+    ]
+
+
+def _issue_17_targets(ops: dict[str, Any], artifact: dict[str, Any]) -> list[Target]:
+    def trips(name: str, bound: int) -> Target:
+        found = ops[name]["round_trips"]
+        return Target(f"{name}: at most {bound} round trips in sequence", found <= bound, str(found))
+
+    return [
+        trips("get_user", 2),
+        trips("filter_user_name", 2),
+        trips("patch_user", 3),
+        Target(
+            f"modelled GET user (CPU + {ROUND_TRIP_MS:g} ms per round trip) at most 10 ms",
+            ops["get_user"]["modelled_ms"] <= 10.0,
+            f"{ops['get_user']['modelled_ms']} ms",
+        ),
+        Target(
+            "authorizer cold start from the artifact within 1.5x its floor",
+            artifact["authorizer"]["ratio"] <= 1.5,
+            f"{artifact['authorizer']['ratio']}x ({artifact['authorizer']['ms']:.0f} ms)",
+        ),
+        Target(
+            "SCIM route cold start from the artifact within 3x its floor",
+            artifact["route"]["ratio"] <= 3.0,
+            f"{artifact['route']['ratio']}x ({artifact['route']['ms']:.0f} ms)",
+        ),
     ]
 
 
@@ -142,8 +193,11 @@ def render(bench: BenchRun) -> str:
     lines = [
         f"Revision {bench.revision}. Per operation, {sizes.users:,} users, {sizes.rounds} rounds, in-process "
         "(chalice.test.Client, moto). "
-        f"Floor: {floor} ms median (GetItem behind the same authorizer).",
+        f"Floor: {floor} ms median (GetItem behind the same authorizer); route-only floor "
+        f"{found['route_floor_ms']} ms (the same GetItem route, authorizer cached as API Gateway does).",
         f"DynamoDB work is the route's; the authorizer adds {authorizer.summary()} to every request, floor included.",
+        f"route: the API Lambda's handler alone; CPU: ours, moto's taken out; trips: round trips in sequence; "
+        f"modelled: CPU + {ROUND_TRIP_MS:g} ms a trip; WCU: write units as DynamoDB bills them.",
         "",
     ]
     rows = []
@@ -156,15 +210,21 @@ def render(bench: BenchRun) -> str:
             [
                 m.operation.label,
                 f"{entry['median_ms']:.1f}",
-                f"{entry['p95_ms']:.1f}",
                 f"{entry['ratio_to_floor']:.2f}",
+                f"{entry['route_ms']:.1f}",
+                f"{entry['route_ratio_to_floor']:.2f}",
+                f"{entry['cpu_ms']:.1f}",
+                str(entry["round_trips"]),
+                f"{entry['modelled_ms']:.1f}",
                 str(entry["ddb_calls"]),
                 str(entry["items_read"]),
                 str(entry["items_written"]),
+                str(entry["write_units"]),
                 m.work.summary() + steady,
             ]
         )
-    lines += _table(["operation", "median ms", "p95 ms", "x floor", "calls", "read", "written", "calls made"], rows)
+    header = ["operation", "median ms", "x floor", "route ms", "x route floor", "CPU ms", "trips", "modelled ms"]
+    lines += _table([*header, "calls", "read", "written", "WCU", "calls made"], rows)
     small_label, large_label = f"{sizes.users:,} users", f"{sizes.large_users:,} users"
     lines += [
         "",
@@ -197,23 +257,36 @@ def render(bench: BenchRun) -> str:
         f"{bench.large['floor'].median_ms:.0f} ms)"
     )
     cold = found["cold_start"]
+    artifact = cold["artifact"]
     lines += [
         "",
-        f"Cold start, fresh processes, median of {sizes.cold_repeats} (DynamoDB: a moto server on 127.0.0.1):",
+        f"Cold start, fresh processes, median of {sizes.cold_repeats} (DynamoDB: a moto server on 127.0.0.1), "
+        "from the development venv and from the package chalice deploy uploads, unpacked read-only "
+        f"({artifact['files']:,} files, {artifact['compiled_files']:,} of them .pyc, {artifact['zip_mb']} MB zipped):",
         "",
         *_table(
-            ["cold start", "median ms", "x floor"],
+            ["cold start", "venv ms", "x floor", "artifact ms", "x floor"],
             [
-                ['floor: python -c "import chalice, boto3"', f"{cold['floor_ms']:.0f}", "1.00"],
+                [
+                    'floor: python -c "import chalice, boto3"',
+                    f"{cold['floor_ms']:.0f}",
+                    "1.00",
+                    f"{artifact['floor_ms']:.0f}",
+                    "1.00",
+                ],
                 [
                     "authorizer: import app, answer one token",
                     f"{cold['authorizer']['ms']:.0f}",
                     f"{cold['authorizer']['ratio']:.2f}",
+                    f"{artifact['authorizer']['ms']:.0f}",
+                    f"{artifact['authorizer']['ratio']:.2f}",
                 ],
                 [
                     "SCIM route: import app, GET /Users/{id}",
                     f"{cold['route']['ms']:.0f}",
                     f"{cold['route']['ratio']:.2f}",
+                    f"{artifact['route']['ms']:.0f}",
+                    f"{artifact['route']['ratio']:.2f}",
                 ],
             ],
         ),

@@ -1,19 +1,34 @@
-"""The DynamoDB work of a request, counted exactly with botocore event hooks: calls, items read, items written.
+"""The DynamoDB work of a request, counted exactly with botocore event hooks.
 
 Counted as ``tests/conftest.py``'s ``DynamoCalls`` counts (items read: GetItem hits, BatchGetItem
 responses, the ScannedCount of a Query or Scan; items written: every Put/Update/Delete request,
-one per transaction item). The authorizer's reads of the credentials table are kept apart, so an
-operation's work is its route's alone, which is what the targets speak of.
+one per transaction item), plus what DynamoDB's latency and bill follow: the **round trips in
+sequence** (calls made at once count once: the longest chain of calls each started after the
+previous one answered) and the **write units** (:mod:`bench.write_units`, from the items before
+and after each write, read from moto's tables beside the call). The authorizer's reads of the
+credentials table are kept apart, so an operation's work is its route's alone, which is what
+the targets speak of.
 """
 
 import threading
+import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
+
+from bench.write_units import Item, Write
 
 WRITE_OPERATIONS = {"PutItem", "UpdateItem", "DeleteItem"}
+
+
+class Tables(Protocol):
+    """What the write-unit count reads beside a call: an item as it is now, and a table's index keys."""
+
+    def item(self, table: str, key_or_item: Item) -> Item | None: ...
+
+    def index_keys(self, table: str) -> Sequence[Sequence[str]]: ...
 
 
 @dataclass(frozen=True)
@@ -23,6 +38,9 @@ class Work:
     calls: tuple[str, ...] = ()
     items_read: int = 0
     items_written: int = 0
+    round_trips: int = 0
+    """Calls in sequence: calls that ran at once count once."""
+    write_units: int = 0
 
     @property
     def items(self) -> int:
@@ -42,9 +60,39 @@ class _Tally:
     calls: list[str] = field(default_factory=list)
     items_read: int = 0
     items_written: int = 0
+    spans: list[tuple[float, float]] = field(default_factory=list)
+    write_units: int = 0
 
     def work(self) -> Work:
-        return Work(tuple(self.calls), self.items_read, self.items_written)
+        return Work(tuple(self.calls), self.items_read, self.items_written, round_trips(self.spans), self.write_units)
+
+
+def round_trips(spans: list[tuple[float, float]]) -> int:
+    """The longest chain of calls, each started after the one before it answered: the round trips in sequence."""
+    chain: list[tuple[float, int]] = []
+    for start, end in sorted(spans, key=lambda span: span[1]):
+        depth = 1 + max((length for ended, length in chain if ended <= start), default=0)
+        chain.append((end, depth))
+    return max((length for _, length in chain), default=0)
+
+
+def _writes(operation: str, params: dict[str, Any]) -> list[tuple[str, Item, bool, bool]]:
+    """Each write action of a call: (table, its key or item, transactional, a condition check)."""
+    if operation == "TransactWriteItems":
+        found = []
+        for entry in params["TransactItems"]:
+            kind, action = next(iter(entry.items()))
+            found.append((action["TableName"], action.get("Item") or action["Key"], True, kind == "ConditionCheck"))
+        return found
+    if operation == "BatchWriteItem":
+        return [
+            (table, request.get("PutRequest", {}).get("Item") or request["DeleteRequest"]["Key"], False, False)
+            for table, requests in params["RequestItems"].items()
+            for request in requests
+        ]
+    if operation in WRITE_OPERATIONS:
+        return [(params["TableName"], params.get("Item") or params["Key"], False, False)]
+    return []
 
 
 def _tables(params: dict[str, Any]) -> set[str]:
@@ -81,9 +129,10 @@ class WorkCounter:
     Thread-safe: a user page queries each user's groups from a thread pool.
     """
 
-    def __init__(self, client: Any, authorizer_table: str) -> None:
+    def __init__(self, client: Any, authorizer_table: str, tables: Tables | None = None) -> None:
         self.client = client
         self.authorizer_table = authorizer_table
+        self.tables = tables
         self._lock = threading.Lock()
         self._route = _Tally()
         self._authorizer = _Tally()
@@ -109,11 +158,27 @@ class WorkCounter:
             tally.calls.append(model.name)
             tally.items_written += _written(model.name, params)
         self._pending.tally = tally
+        self._pending.writes = [
+            (table, key, transactional, check, self._peek(table, key))
+            for table, key, transactional, check in _writes(model.name, params)
+        ]
+        self._pending.started = time.perf_counter()
 
     def _after(self, http_response: Any, parsed: dict[str, Any], model: Any, **kwargs: Any) -> None:
+        ended = time.perf_counter()
         tally = getattr(self._pending, "tally", self._route)
+        units = 0
+        if self.tables is not None and "Error" not in parsed:
+            for table, key, transactional, check, before in getattr(self._pending, "writes", []):
+                after = self._peek(table, key)
+                units += Write(self.tables.index_keys(table), before, after, transactional, check).units()
         with self._lock:
             tally.items_read += _read(model.name, parsed)
+            tally.spans.append((getattr(self._pending, "started", ended), ended))
+            tally.write_units += units
+
+    def _peek(self, table: str, key: Item) -> Item | None:
+        return None if self.tables is None else self.tables.item(table, key)
 
     @contextmanager
     def measure(self) -> Iterator["Measured"]:

@@ -31,6 +31,7 @@ from scim2_models import Context, ResourceType
 from app import app
 from bench.floor import floor_app
 from bench.people import CORE_GROUP, user_body, user_name
+from bench.route_clock import RouteClock
 from chalicelib.auth.credentials import create_service_account, generate_credential
 from chalicelib.config import Settings, settings
 from chalicelib.provisioning.passwords import hash_password
@@ -147,6 +148,26 @@ class MotoBackendWriter:
         return getattr(self._client, name)
 
 
+class MotoTables:
+    """Items and index keys straight from moto's backend: what :class:`bench.work.WorkCounter` reads beside a call
+    to count write units, without a DynamoDB call of its own."""
+
+    def __init__(self, region: str) -> None:
+        self._backend = dynamodb_backends[DEFAULT_ACCOUNT_ID][region]
+
+    def item(self, table: str, key_or_item: dict[str, Any]) -> dict[str, Any] | None:
+        found = self._backend.get_table(table)
+        key = {found.hash_key_attr: key_or_item[found.hash_key_attr]}
+        if found.range_key_attr is not None:
+            key[found.range_key_attr] = key_or_item[found.range_key_attr]
+        item = self._backend.get_item(table, key)
+        return None if item is None else dict(item.to_json()["Attributes"])
+
+    def index_keys(self, table: str) -> list[list[str]]:
+        indexes = self._backend.get_table(table).all_indexes()
+        return [[key["AttributeName"] for key in index.schema] for index in indexes]
+
+
 @dataclass
 class World:
     """One tenant on moto: its users (ids in load order), two groups, and the clients that call it."""
@@ -154,6 +175,8 @@ class World:
     scim: ScimClient
     floor: ScimClient
     client: Any
+    clock: RouteClock
+    tables: MotoTables
     storage: DynamoScimStorage
     loader: DynamoScimStorage
     """The same store, writing its batches through :class:`MotoBackendWriter`."""
@@ -218,7 +241,7 @@ def moto_world(users: int) -> Iterator[World]:
     """A fresh moto DynamoDB holding one tenant of ``users`` users, its credential, two groups of 10 and
     their role mappings, on the embedded DynamoDB of ``make run`` (:mod:`devserver.embedded_dynamodb`)."""
     use_bench_environment()
-    with mock_aws(), embedded_dynamodb():
+    with mock_aws(), RouteClock().installed() as clock, embedded_dynamodb():
         connection.reset()
         config = settings()
         client = connection.dynamodb(config)
@@ -233,6 +256,8 @@ def moto_world(users: int) -> Iterator[World]:
                 scim=ScimClient(app_client.http, authorization),
                 floor=ScimClient(floor_client.http, authorization),
                 client=client,
+                clock=clock,
+                tables=MotoTables(config.region),
                 storage=storage,
                 loader=tenant_storage(MotoBackendWriter(client, config.region), config),
             )

@@ -21,7 +21,20 @@ TINY = Sizes(
     batch=5,
     import_profile=False,
 )
-OPERATION_FIGURES = {"median_ms", "p95_ms", "ratio_to_floor", "ddb_calls", "items_read", "items_written"}
+OPERATION_FIGURES = {
+    "median_ms",
+    "p95_ms",
+    "ratio_to_floor",
+    "ddb_calls",
+    "items_read",
+    "items_written",
+    "route_ms",
+    "route_ratio_to_floor",
+    "cpu_ms",
+    "round_trips",
+    "modelled_ms",
+    "write_units",
+}
 
 
 def _tenant_items(world: World) -> list[dict[str, Any]]:
@@ -37,19 +50,27 @@ def test_a_tiny_run_records_every_figure_of_results_json_and_counts_dynamodb_wor
     bench = run(TINY)
     found = json.loads(json.dumps(results(bench)))
 
-    assert set(found) == {"floor_ms", "ops", "scaling", "cold_start", "peak_rss_mb"}
+    assert set(found) == {"floor_ms", "route_floor_ms", "round_trip_ms", "ops", "scaling", "cold_start", "peak_rss_mb"}
     assert all(set(figures) == OPERATION_FIGURES for figures in found["ops"].values())
     assert {"get_user", "filter_user_name", "filter_title", "patch_user", "create_group_5"} <= set(found["ops"])
     assert all(set(entry) == {"small", "large", "ratio"} for entry in found["scaling"].values())
     assert "filter_title" not in found["scaling"]
-    assert set(found["cold_start"]) == {"authorizer", "route", "floor_ms"}
+    assert set(found["cold_start"]) == {"authorizer", "route", "floor_ms", "artifact"}
     assert all(set(found["cold_start"][kind]) == {"ms", "ratio"} for kind in ("authorizer", "route"))
+    artifact = found["cold_start"]["artifact"]
+    assert all(set(artifact[kind]) == {"ms", "ratio"} for kind in ("authorizer", "route"))
+    assert artifact["files"] > 0 and artifact["authorizer"]["ms"] > 0
     assert set(found["peak_rss_mb"]) == {"bench", "cold"}
     # The counts are exact: GET user by id reads the user, its groups (one index query) and their
     # names and role mappings (two batch reads), because the default response carries groups and roles.
     assert bench.small["get_user"].work.calls == ("GetItem", "Query", "BatchGetItem", "BatchGetItem")
     # The authorizer reads the secret's hash alone, then the credential and its account.
     assert bench.small["get_user"].authorizer.calls == ("GetItem", "GetItem", "GetItem")
+    # Each of the route's calls waits for the one before it; a create is one transaction of two small items: 2 units
+    # each, plus the user's entries in the userName and externalId indexes.
+    assert bench.small["get_user"].work.round_trips == 4
+    assert bench.small["create_user"].work.write_units == 2 * 2 + 2
+    assert all(m.route_ms > 0 and m.cpu_ms > 0 for m in bench.small.values())
     without_groups = bench.small["get_user_without_groups"].work
     assert (without_groups.calls, without_groups.items_read, without_groups.items_written) == (("GetItem",), 1, 0)
     assert bench.small["floor"].work.calls == ("GetItem",)
