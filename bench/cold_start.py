@@ -38,6 +38,10 @@ class ColdStarts:
     artifact_ms: dict[str, list[float]] = field(default_factory=lambda: {kind: [] for kind in KINDS})
     """The same kinds, run from the unpacked deployment package (its floor imports its own chalice and boto3)."""
     artifact: Artifact | None = None
+    artifact_cpu_ms: dict[str, list[float]] = field(default_factory=lambda: {kind: [] for kind in KINDS})
+    """The CPU of each cold start from the package (what Lambda's memory size scales)."""
+    artifact_warm_cpu_ms: dict[str, list[float]] = field(default_factory=lambda: {kind: [] for kind in KINDS})
+    """The CPU of one more request once warm, from the package."""
 
     def median(self, kind: str) -> float:
         return statistics.median(self.ms[kind])
@@ -125,7 +129,10 @@ def measure_cold_starts(repeats: int, import_profile: bool = True) -> ColdStarts
                 cold.rss_mb[kind].append(float(result["rss_mb"]))
                 if kind == "authorizer":
                     cold.authorizer_loads_protocol |= bool(result["protocol_loaded"])
-                cold.artifact_ms[kind].append(float(_result(kind, _artifact_probe(artifact, kind, environment))["ms"]))
+                from_artifact = _result(kind, _artifact_probe(artifact, kind, environment))
+                cold.artifact_ms[kind].append(float(from_artifact["ms"]))
+                cold.artifact_cpu_ms[kind].append(float(from_artifact["cpu_ms"]))
+                cold.artifact_warm_cpu_ms[kind].append(float(from_artifact["warm_cpu_ms"]))
         for kind in ("authorizer", "route") if import_profile else ():
             cold.top_imports[kind] = top_imports(_probe(kind, environment, "-X", "importtime").stderr)
     return cold

@@ -1,9 +1,11 @@
 """What a run found: ``results.json`` (one shape, so that runs compare over time), the printed tables, the targets."""
 
 import math
+import statistics
 from dataclasses import dataclass
 from typing import Any
 
+from bench.lambda_memory import INVOCATIONS_A_MONTH, MemoryChoice, choices
 from bench.runner import BenchRun
 from bench.work import Work
 
@@ -69,7 +71,26 @@ def results(bench: BenchRun) -> dict[str, Any]:
             },
         },
         "peak_rss_mb": {"bench": _round(bench.peak_rss_mb), "cold": _round(max(cold.rss_mb["route"]))},
+        "authorizer_memory": [
+            {
+                "memory_mb": choice.memory_mb,
+                "cold_ms": _round(choice.cold_ms),
+                "warm_ms": _round(choice.warm_ms),
+                "dollars_a_month": round(choice.dollars_a_month, 4),
+            }
+            for choice in authorizer_memory(bench)
+        ],
     }
+
+
+def authorizer_memory(bench: BenchRun) -> list[MemoryChoice]:
+    """The authorizer at each memory size, from its CPU measured cold and warm from the package."""
+    cold = bench.cold
+    return choices(
+        statistics.median(cold.artifact_cpu_ms["authorizer"]),
+        statistics.median(cold.artifact_warm_cpu_ms["authorizer"]),
+        ROUND_TRIP_MS,
+    )
 
 
 def _ratio(large: float, small: float) -> float:
@@ -296,6 +317,22 @@ def render(bench: BenchRun) -> str:
             f"top imports of the {kind} by cumulative time (-X importtime): "
             + ", ".join(f"{name} {ms:.0f} ms" for name, ms in imports)
         )
+    lines += [
+        "",
+        "Authorizer memory size, modelled: its CPU measured from the package (cold "
+        f"{statistics.median(bench.cold.artifact_cpu_ms['authorizer']):.0f} ms, warm "
+        f"{statistics.median(bench.cold.artifact_warm_cpu_ms['authorizer']):.1f} ms) scaled by Lambda's CPU share, "
+        f"plus its 2 round trips; cost for one credential in use all month ({INVOCATIONS_A_MONTH:,} invocations, "
+        "one call a minute under the 60 s cache, 1 in 60 cold):",
+        "",
+        *_table(
+            ["memory MB", "cold start ms", "warm ms", "$ a month"],
+            [
+                [str(c.memory_mb), f"{c.cold_ms:.0f}", f"{c.warm_ms:.1f}", f"{c.dollars_a_month:.4f}"]
+                for c in authorizer_memory(bench)
+            ],
+        ),
+    ]
     lines += [
         "",
         f"Peak RSS: this process at {sizes.large_users:,} users {found['peak_rss_mb']['bench']:.0f} MB "

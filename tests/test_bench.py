@@ -50,7 +50,17 @@ def test_a_tiny_run_records_every_figure_of_results_json_and_counts_dynamodb_wor
     bench = run(TINY)
     found = json.loads(json.dumps(results(bench)))
 
-    assert set(found) == {"floor_ms", "route_floor_ms", "round_trip_ms", "ops", "scaling", "cold_start", "peak_rss_mb"}
+    assert set(found) == {
+        "floor_ms",
+        "route_floor_ms",
+        "round_trip_ms",
+        "ops",
+        "scaling",
+        "cold_start",
+        "peak_rss_mb",
+        "authorizer_memory",
+    }
+    assert [choice["memory_mb"] for choice in found["authorizer_memory"]] == [512, 1024, 1769]
     assert all(set(figures) == OPERATION_FIGURES for figures in found["ops"].values())
     assert {"get_user", "filter_user_name", "filter_title", "patch_user", "create_group_5"} <= set(found["ops"])
     assert all(set(entry) == {"small", "large", "ratio"} for entry in found["scaling"].values())
