@@ -7,10 +7,8 @@ on ``PYTHONPATH`` and as the working directory; ``PYTHONDONTWRITEBYTECODE``, sin
 read-only to Lambda but not to a root user here).
 """
 
-import os
 import shutil
 import stat
-import subprocess
 import sys
 import tempfile
 import zipfile
@@ -20,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.world import PROJECT_DIR
+from infra.bytecode import chalice_package
 
 STAGE = "dev"
 """The stage packaged: what ships to AWS."""
@@ -34,21 +33,6 @@ class Artifact:
     zip_bytes: int
 
 
-def package(workdir: Path, stage: str = STAGE) -> Path:
-    """``chalice package`` of this project: the deployment.zip ``chalice deploy`` would upload."""
-    chalice = Path(sys.executable).with_name("chalice")
-    environment = {**os.environ, "AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION", "us-east-1")}
-    subprocess.run(
-        [str(chalice), "package", "--stage", stage, str(workdir / "package")],
-        cwd=PROJECT_DIR,
-        env=environment,
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    return workdir / "package" / "deployment.zip"
-
-
 def _read_only(root: Path) -> None:
     for path in [*root.rglob("*"), root]:
         mode = path.stat().st_mode
@@ -60,7 +44,7 @@ def unpacked(stage: str = STAGE) -> Iterator[Artifact]:
     """The package of ``stage``, built and unzipped into a read-only temporary tree."""
     workdir = Path(tempfile.mkdtemp(prefix="scim-artifact-"))
     try:
-        deployment = package(workdir, stage)
+        deployment = chalice_package(PROJECT_DIR, workdir / "package", stage)
         root = workdir / "task"
         with zipfile.ZipFile(deployment) as archive:
             names = [name for name in archive.namelist() if not name.endswith("/")]

@@ -207,9 +207,20 @@ def _run_make(project: Path, tmp_path: Path, *arguments: str) -> tuple[subproces
         FAKE_AWS_LOG=str(log),
         FAKE_AWS_TEMPLATES=str(tmp_path / "deployed"),
     )
-    # -o: the shared virtualenv is up to date; never reinstall it from the copy's empty requirements.
+    # -o: the shared virtualenv is up to date (never reinstall it from the copy's empty requirements), and the
+    # bytecode step is tested on its own (tests/test_bytecode.py).
     result = subprocess.run(
-        ["make", "--no-print-directory", "-o", ".venv/bin/.runtime", *arguments],
+        [
+            "make",
+            "--no-print-directory",
+            "-o",
+            ".venv/bin/.runtime",
+            "-o",
+            ".venv/bin/.dev",
+            "-o",
+            "bytecode",
+            *arguments,
+        ],
         cwd=project,
         env=environment,
         capture_output=True,
