@@ -32,6 +32,14 @@ class Artifact:
     """``.pyc`` files among them."""
     zip_bytes: int
 
+    def without_bytecode(self) -> "Artifact":
+        """The same package with every ``__pycache__`` left out: what a deploy without ``make bytecode`` ships."""
+        root = self.root.with_name(self.root.name + "-source-only")
+        if not root.exists():
+            shutil.copytree(self.root, root, ignore=shutil.ignore_patterns("__pycache__"))
+            _read_only(root)
+        return Artifact(root, self.files - self.compiled, 0, 0)
+
 
 def _read_only(root: Path) -> None:
     for path in [*root.rglob("*"), root]:
@@ -52,7 +60,7 @@ def unpacked(stage: str = STAGE) -> Iterator[Artifact]:
         _read_only(root)
         yield Artifact(root, len(names), sum(name.endswith(".pyc") for name in names), deployment.stat().st_size)
     finally:
-        for path in [workdir, *workdir.rglob("*")]:
+        for path in [workdir, *workdir.rglob("*")]:  # read-only for Lambda's sake: writable again to delete
             if path.is_dir():
                 path.chmod(path.stat().st_mode | stat.S_IWUSR)
         shutil.rmtree(workdir, ignore_errors=True)

@@ -42,6 +42,8 @@ class ColdStarts:
     """The CPU of each cold start from the package (what Lambda's memory size scales)."""
     artifact_warm_cpu_ms: dict[str, list[float]] = field(default_factory=lambda: {kind: [] for kind in KINDS})
     """The CPU of one more request once warm, from the package."""
+    source_only_ms: dict[str, list[float]] = field(default_factory=lambda: {kind: [] for kind in KINDS})
+    """The same kinds from the package with its bytecode left out (a deploy without ``make bytecode``)."""
 
     def median(self, kind: str) -> float:
         return statistics.median(self.ms[kind])
@@ -54,6 +56,9 @@ class ColdStarts:
 
     def artifact_ratio(self, kind: str) -> float:
         return self.artifact_median(kind) / self.artifact_median("floor")
+
+    def source_only_median(self, kind: str) -> float:
+        return statistics.median(self.source_only_ms[kind])
 
 
 def _free_port() -> int:
@@ -122,6 +127,7 @@ def measure_cold_starts(repeats: int, import_profile: bool = True) -> ColdStarts
     cold = ColdStarts()
     with _dynamodb_server() as environment, unpacked() as artifact:
         cold.artifact = artifact
+        source_only = artifact.without_bytecode()
         for _ in range(repeats):
             for kind in KINDS:
                 result = _result(kind, _probe(kind, environment))
@@ -133,6 +139,8 @@ def measure_cold_starts(repeats: int, import_profile: bool = True) -> ColdStarts
                 cold.artifact_ms[kind].append(float(from_artifact["ms"]))
                 cold.artifact_cpu_ms[kind].append(float(from_artifact["cpu_ms"]))
                 cold.artifact_warm_cpu_ms[kind].append(float(from_artifact["warm_cpu_ms"]))
+                from_source = _result(kind, _artifact_probe(source_only, kind, environment))
+                cold.source_only_ms[kind].append(float(from_source["ms"]))
         for kind in ("authorizer", "route") if import_profile else ():
             cold.top_imports[kind] = top_imports(_probe(kind, environment, "-X", "importtime").stderr)
     return cold

@@ -70,6 +70,7 @@ def test_a_tiny_run_records_every_figure_of_results_json_and_counts_dynamodb_wor
     artifact = found["cold_start"]["artifact"]
     assert all(set(artifact[kind]) == {"ms", "ratio"} for kind in ("authorizer", "route"))
     assert artifact["files"] > 0 and artifact["authorizer"]["ms"] > 0
+    assert set(artifact["without_bytecode_ms"]) == {"floor", "authorizer", "route"}
     assert set(found["peak_rss_mb"]) == {"bench", "cold"}
     # The counts are exact: GET user by id reads the user, its groups (one index query) and their
     # names and role mappings (two batch reads), because the default response carries groups and roles.
