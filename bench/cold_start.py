@@ -10,7 +10,6 @@ package ``chalice deploy`` uploads, unpacked read-only as Lambda runs it (:mod:`
 
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -24,6 +23,7 @@ from chalicelib.config import settings
 from chalicelib.store import connection
 from chalicelib.store.tables import create_tables
 from devserver.embedded_dynamodb import dynamodb_server
+from devserver.ports import free_port
 
 KINDS = ("floor", "authorizer", "route")
 TOP_IMPORTS = 8
@@ -61,18 +61,11 @@ class ColdStarts:
         return statistics.median(self.source_only_ms[kind])
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 @contextmanager
 def _dynamodb_server() -> Iterator[dict[str, str]]:
     """A moto server with the tenant, its credential and one user; yields the probes' environment."""
     use_bench_environment()
-    with dynamodb_server(_free_port()) as endpoint:
+    with dynamodb_server(free_port()) as endpoint:
         try:
             config = replace(settings(), dynamodb_endpoint_url=endpoint)
             client = connection.dynamodb(config)

@@ -17,7 +17,6 @@ import json
 import os
 import random
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -32,6 +31,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 from bench.people import user_body, user_name
+from devserver.ports import free_port
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 RESULTS = Path(__file__).resolve().parent / "load.json"
@@ -92,13 +92,6 @@ class DevServer:
         return urlsplit(self.base_url).path
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 @contextmanager
 def fresh_devserver() -> Iterator[DevServer]:
     """``make run`` in a child process, on a free port, stopped with Ctrl-C's signal at the end."""
@@ -108,7 +101,7 @@ def fresh_devserver() -> Iterator[DevServer]:
     environment["SCIM_LOCAL_STORE_FILE"] = str(workdir / "store.json")
     with log.open("w") as stderr:
         process = subprocess.Popen(
-            [sys.executable, "-m", "devserver", "--port", str(_free_port())],
+            [sys.executable, "-m", "devserver", "--port", str(free_port())],
             cwd=PROJECT_DIR,
             env=environment,
             stdout=subprocess.PIPE,

@@ -12,20 +12,12 @@ import argparse
 import logging
 import os
 import signal
-import socket
 import sys
 from pathlib import Path
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 STAGE = "local"
 DEMO_TENANT = "demo"
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def _stop(signum: int, frame: object) -> None:
@@ -48,9 +40,10 @@ def main() -> int:
 
     from admin.target import forget_local_store
     from devserver.embedded_dynamodb import dynamodb_server
+    from devserver.ports import free_port
 
     try:
-        with dynamodb_server(_free_port()) as endpoint:
+        with dynamodb_server(free_port()) as endpoint:
             serve(args.host, args.port, endpoint, gateway_responses=not args.no_gateway_responses)
     except KeyboardInterrupt:
         pass

@@ -1,7 +1,6 @@
 """The embedded DynamoDB of `make run` and the bench holds a real tenant: no table copies, no kept objects,
 no errors when clients write and read at once."""
 
-import socket
 import threading
 import uuid
 from collections.abc import Iterator
@@ -14,6 +13,7 @@ from moto.dynamodb.models.dynamo_type import Item
 from moto.dynamodb.models.table import Table
 
 from devserver.embedded_dynamodb import dynamodb_server, embedded_dynamodb
+from devserver.ports import free_port
 
 TABLE = "embedded-test"
 KEY_SCHEMA = [{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}]
@@ -94,13 +94,6 @@ def test_moto_keeps_none_of_the_items_it_writes_or_copies(in_process: Any) -> No
     assert len(Item.instances_tracked) == tracked  # type: ignore[attr-defined]
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 def _preload(client: Any, count: int) -> None:
     """A tenant that already has users: what moto copied on every transaction."""
     for start in range(0, count, 25):
@@ -115,7 +108,7 @@ def test_clients_writing_and_reading_at_once_over_http_meet_no_error_and_no_half
     errors: list[str] = []
     writers, creates = 4, 25
 
-    with dynamodb_server(_free_port()) as endpoint:
+    with dynamodb_server(free_port()) as endpoint:
         _create_table(_client(endpoint))
         _preload(_client(endpoint), 500)
 
