@@ -6,8 +6,7 @@ import sys
 import zipfile
 from pathlib import Path
 
-from infra.bytecode import _chalice_package as chalice_package
-from infra.bytecode import build
+from infra.bytecode import build, chalice_package
 from tests.conftest import PROJECT_DIR
 
 TAG = sys.implementation.cache_tag
