@@ -33,7 +33,6 @@ TEST_ENV = {
 os.environ.update(TEST_ENV)
 os.environ.pop("DYNAMODB_ENDPOINT_URL", None)
 
-from bench.moto_transactions import transactions_with_undo_log  # noqa: E402
 from chalicelib.auth.credentials import create_service_account, generate_credential  # noqa: E402
 from chalicelib.config import settings  # noqa: E402
 from chalicelib.schemas import CORE_USER_SCHEMA  # noqa: E402
@@ -41,6 +40,7 @@ from chalicelib.store import connection, limits  # noqa: E402
 from chalicelib.store.credentials import CredentialStore  # noqa: E402
 from chalicelib.store.tables import create_tables  # noqa: E402
 from chalicelib.store.users import UserRecord, UserTable  # noqa: E402
+from devserver.embedded_dynamodb import transactions_with_undo_log  # noqa: E402
 from devserver.gateway import emulate_gateway_responses  # noqa: E402
 from tests.moto_reads import reads_as_plain_json  # noqa: E402
 
@@ -64,7 +64,7 @@ def moto_dynamodb() -> Iterator[None]:
     """One moto for a test module, with our tables created once (about 0.5 s each time, were it per test).
 
     Transactions run with an undo log: moto otherwise deep-copies every table a transaction touches,
-    per item, which makes any write on a 10,000-item table take seconds (see bench/moto_transactions.py);
+    per item, which makes any write on a 10,000-item table take seconds (see devserver/embedded_dynamodb.py);
     and reads answer plain JSON (tests/moto_reads.py).
     """
     with mock_aws(), transactions_with_undo_log(), reads_as_plain_json():
