@@ -23,9 +23,10 @@ test: $(BIN)/.dev lint typecheck
 	$(BIN)/python -m pytest
 
 # tests/test_deploy.py: a real `chalice deploy --stage dev`, then `make deploy` from a fresh clone, against moto's
-# server on 127.0.0.1. Not in `make test`, which stays offline: Chalice downloads the Lambda wheels from PyPI.
+# server on 127.0.0.1; and the package it ships: its bytecode (tests/test_bytecode.py), the bench's cold starts from
+# it (tests/test_bench.py). Not in `make test`, which stays offline: Chalice downloads the Lambda wheels from PyPI.
 test-deploy: $(BIN)/.dev
-	SCIM_DEPLOY_TEST=1 $(BIN)/python -m pytest tests/test_deploy.py
+	SCIM_DEPLOY_TEST=1 $(BIN)/python -m pytest tests/test_deploy.py tests/test_bytecode.py tests/test_bench.py
 
 # tests/test_fuzz.py with many more generated requests than `make test` sends, a new seed each run.
 fuzz: $(BIN)/.dev

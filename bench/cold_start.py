@@ -14,7 +14,7 @@ import statistics
 import subprocess
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field, replace
 
 from bench.artifact import Artifact, probe_command, unpacked
@@ -32,6 +32,8 @@ TOP_IMPORTS = 8
 @dataclass
 class ColdStarts:
     ms: dict[str, list[float]] = field(default_factory=lambda: {kind: [] for kind in KINDS})
+    cpu_ms: dict[str, list[float]] = field(default_factory=lambda: {kind: [] for kind in KINDS})
+    warm_cpu_ms: dict[str, list[float]] = field(default_factory=lambda: {kind: [] for kind in KINDS})
     rss_mb: dict[str, list[float]] = field(default_factory=lambda: {kind: [] for kind in KINDS})
     authorizer_loads_protocol: bool = False
     top_imports: dict[str, list[tuple[str, float]]] = field(default_factory=dict)
@@ -115,24 +117,31 @@ def _artifact_probe(artifact: Artifact, kind: str, environment: dict[str, str]) 
     return subprocess.run(command, cwd=artifact.root, env=probe_environment, capture_output=True, text=True, check=True)
 
 
-def measure_cold_starts(repeats: int, import_profile: bool = True) -> ColdStarts:
-    """The cold starts, ``repeats`` of each kind from each tree; with ``import_profile``, the top imports too."""
+def measure_cold_starts(repeats: int, import_profile: bool = True, package: bool = True) -> ColdStarts:
+    """The cold starts, ``repeats`` of each kind from each tree; with ``import_profile``, the top imports too.
+
+    :param package: Whether to build the package and measure from it too (``chalice package`` downloads the
+        Lambda's wheels from PyPI).
+    """
     cold = ColdStarts()
-    with _dynamodb_server() as environment, unpacked() as artifact:
+    with _dynamodb_server() as environment, unpacked() if package else nullcontext() as artifact:
         cold.artifact = artifact
-        source_only = artifact.without_bytecode()
         for _ in range(repeats):
             for kind in KINDS:
                 result = _result(kind, _probe(kind, environment))
                 cold.ms[kind].append(float(result["ms"]))
+                cold.cpu_ms[kind].append(float(result["cpu_ms"]))
+                cold.warm_cpu_ms[kind].append(float(result["warm_cpu_ms"]))
                 cold.rss_mb[kind].append(float(result["rss_mb"]))
                 if kind == "authorizer":
                     cold.authorizer_loads_protocol |= bool(result["protocol_loaded"])
+                if artifact is None:
+                    continue
                 from_artifact = _result(kind, _artifact_probe(artifact, kind, environment))
                 cold.artifact_ms[kind].append(float(from_artifact["ms"]))
                 cold.artifact_cpu_ms[kind].append(float(from_artifact["cpu_ms"]))
                 cold.artifact_warm_cpu_ms[kind].append(float(from_artifact["warm_cpu_ms"]))
-                from_source = _result(kind, _artifact_probe(source_only, kind, environment))
+                from_source = _result(kind, _artifact_probe(artifact.without_bytecode(), kind, environment))
                 cold.source_only_ms[kind].append(float(from_source["ms"]))
         for kind in ("authorizer", "route") if import_profile else ():
             cold.top_imports[kind] = top_imports(_probe(kind, environment, "-X", "importtime").stderr)

@@ -49,29 +49,30 @@ def results(bench: BenchRun) -> dict[str, Any]:
         small_items, large_items = bench.small[name].work.items, large.work.items
         scaling[name] = {"small": small_items, "large": large_items, "ratio": _ratio(large_items, small_items)}
     cold = bench.cold
+    cold_start: dict[str, Any] = {
+        "authorizer": {"ms": _round(cold.median("authorizer")), "ratio": _round(cold.ratio("authorizer"))},
+        "route": {"ms": _round(cold.median("route")), "ratio": _round(cold.ratio("route"))},
+        "floor_ms": _round(cold.median("floor")),
+    }
+    if cold.artifact is not None:
+        cold_start["artifact"] = {
+            **{
+                kind: {"ms": _round(cold.artifact_median(kind)), "ratio": _round(cold.artifact_ratio(kind))}
+                for kind in ("authorizer", "route")
+            },
+            "floor_ms": _round(cold.artifact_median("floor")),
+            "files": cold.artifact.files,
+            "compiled_files": cold.artifact.compiled,
+            "zip_mb": _round(cold.artifact.zip_bytes / 1e6),
+            "without_bytecode_ms": {kind: _round(cold.source_only_median(kind)) for kind in KINDS},
+        }
     return {
         "floor_ms": _round(floor),
         "route_floor_ms": _round(route_floor),
         "round_trip_ms": ROUND_TRIP_MS,
         "ops": ops,
         "scaling": scaling,
-        "cold_start": {
-            "authorizer": {"ms": _round(cold.median("authorizer")), "ratio": _round(cold.ratio("authorizer"))},
-            "route": {"ms": _round(cold.median("route")), "ratio": _round(cold.ratio("route"))},
-            "floor_ms": _round(cold.median("floor")),
-            "artifact": {
-                "authorizer": {
-                    "ms": _round(cold.artifact_median("authorizer")),
-                    "ratio": _round(cold.artifact_ratio("authorizer")),
-                },
-                "route": {"ms": _round(cold.artifact_median("route")), "ratio": _round(cold.artifact_ratio("route"))},
-                "floor_ms": _round(cold.artifact_median("floor")),
-                "files": cold.artifact.files if cold.artifact else 0,
-                "compiled_files": cold.artifact.compiled if cold.artifact else 0,
-                "zip_mb": _round(cold.artifact.zip_bytes / 1e6) if cold.artifact else 0.0,
-                "without_bytecode_ms": {kind: _round(cold.source_only_median(kind)) for kind in KINDS},
-            },
-        },
+        "cold_start": cold_start,
         "peak_rss_mb": {"bench": _round(bench.peak_rss_mb), "cold": _round(max(cold.rss_mb["route"]))},
         "authorizer_memory": [
             {
@@ -85,14 +86,18 @@ def results(bench: BenchRun) -> dict[str, Any]:
     }
 
 
-def authorizer_memory(bench: BenchRun) -> list[MemoryChoice]:
-    """The authorizer at each memory size, from its CPU measured cold and warm from the package."""
+def _authorizer_cpu(bench: BenchRun) -> tuple[float, float]:
+    """The authorizer's CPU cold and warm (ms): from the package when it was measured, else from the venv."""
     cold = bench.cold
-    return choices(
-        statistics.median(cold.artifact_cpu_ms["authorizer"]),
-        statistics.median(cold.artifact_warm_cpu_ms["authorizer"]),
-        ROUND_TRIP_MS,
-    )
+    packaged = cold.artifact is not None
+    cpu = cold.artifact_cpu_ms if packaged else cold.cpu_ms
+    warm = cold.artifact_warm_cpu_ms if packaged else cold.warm_cpu_ms
+    return statistics.median(cpu["authorizer"]), statistics.median(warm["authorizer"])
+
+
+def authorizer_memory(bench: BenchRun) -> list[MemoryChoice]:
+    """The authorizer at each memory size, from its CPU measured cold and warm."""
+    return choices(*_authorizer_cpu(bench), ROUND_TRIP_MS)
 
 
 def _ratio(large: float, small: float) -> float:
@@ -168,16 +173,16 @@ def targets(bench: BenchRun) -> list[Target]:
         Target(
             "SCIM route cold start within 3x the floor", cold["route"]["ratio"] <= 3.0, f"{cold['route']['ratio']}x"
         ),
-        *_issue_17_targets(ops, cold["artifact"]),
+        *_issue_17_targets(ops, cold.get("artifact")),
     ]
 
 
-def _issue_17_targets(ops: dict[str, Any], artifact: dict[str, Any]) -> list[Target]:
+def _issue_17_targets(ops: dict[str, Any], artifact: dict[str, Any] | None) -> list[Target]:
     def trips(name: str, bound: int) -> Target:
         found = ops[name]["round_trips"]
         return Target(f"{name}: at most {bound} round trips in sequence", found <= bound, str(found))
 
-    return [
+    found = [
         trips("get_user", 2),
         trips("filter_user_name", 2),
         trips("patch_user", 3),
@@ -186,6 +191,11 @@ def _issue_17_targets(ops: dict[str, Any], artifact: dict[str, Any]) -> list[Tar
             ops["get_user"]["modelled_ms"] <= 10.0,
             f"{ops['get_user']['modelled_ms']} ms",
         ),
+    ]
+    if artifact is None:
+        return found
+    return [
+        *found,
         Target(
             "authorizer cold start from the artifact within 1.5x its floor",
             artifact["authorizer"]["ratio"] <= 1.5,
@@ -206,6 +216,40 @@ def _table(header: list[str], rows: list[list[str]]) -> list[str]:
         return "| " + " | ".join(cell.ljust(width) for cell, width in zip(cells, widths, strict=True)) + " |"
 
     return [line(header), "|" + "|".join("-" * (width + 2) for width in widths) + "|", *map(line, rows)]
+
+
+COLD_LABELS = {
+    "floor": 'floor: python -c "import chalice, boto3"',
+    "authorizer": "authorizer: import app, answer one token",
+    "route": "SCIM route: import app, GET /Users/{id}",
+}
+
+
+def _cold_start_table(repeats: int, cold: dict[str, Any]) -> list[str]:
+    """Cold starts from the venv and, when it was built, from the package with and without its bytecode."""
+    artifact = cold.get("artifact")
+
+    def figures(tree: dict[str, Any], kind: str) -> list[str]:
+        if kind == "floor":
+            return [f"{tree['floor_ms']:.0f}", "1.00"]
+        return [f"{tree[kind]['ms']:.0f}", f"{tree[kind]['ratio']:.2f}"]
+
+    header = ["cold start", "venv ms", "x floor"]
+    title = f"Cold start, fresh processes, median of {repeats} (DynamoDB: a moto server on 127.0.0.1), from the venv"
+    if artifact is not None:
+        header += ["package ms", "x floor", "package without .pyc ms"]
+        title += (
+            " and from the package chalice deploy uploads, unpacked read-only "
+            f"({artifact['files']:,} files, {artifact['compiled_files']:,} of them .pyc, "
+            f"{artifact['zip_mb']} MB zipped)"
+        )
+    rows = []
+    for kind, label in COLD_LABELS.items():
+        row = [label, *figures(cold, kind)]
+        if artifact is not None:
+            row += [*figures(artifact, kind), f"{artifact['without_bytecode_ms'][kind]:.0f}"]
+        rows.append(row)
+    return [title + ":", "", *_table(header, rows)]
 
 
 def render(bench: BenchRun) -> str:
@@ -279,44 +323,7 @@ def render(bench: BenchRun) -> str:
         f"(the non-indexed filter reads every user: not compared; floor under moto at {large_label}: "
         f"{bench.large['floor'].median_ms:.0f} ms)"
     )
-    cold = found["cold_start"]
-    artifact = cold["artifact"]
-    lines += [
-        "",
-        f"Cold start, fresh processes, median of {sizes.cold_repeats} (DynamoDB: a moto server on 127.0.0.1), "
-        "from the development venv and from the package chalice deploy uploads, unpacked read-only "
-        f"({artifact['files']:,} files, {artifact['compiled_files']:,} of them .pyc, {artifact['zip_mb']} MB zipped):",
-        "",
-        *_table(
-            ["cold start", "venv ms", "x floor", "package ms", "x floor", "package without .pyc ms"],
-            [
-                [
-                    'floor: python -c "import chalice, boto3"',
-                    f"{cold['floor_ms']:.0f}",
-                    "1.00",
-                    f"{artifact['floor_ms']:.0f}",
-                    "1.00",
-                    f"{artifact['without_bytecode_ms']['floor']:.0f}",
-                ],
-                [
-                    "authorizer: import app, answer one token",
-                    f"{cold['authorizer']['ms']:.0f}",
-                    f"{cold['authorizer']['ratio']:.2f}",
-                    f"{artifact['authorizer']['ms']:.0f}",
-                    f"{artifact['authorizer']['ratio']:.2f}",
-                    f"{artifact['without_bytecode_ms']['authorizer']:.0f}",
-                ],
-                [
-                    "SCIM route: import app, GET /Users/{id}",
-                    f"{cold['route']['ms']:.0f}",
-                    f"{cold['route']['ratio']:.2f}",
-                    f"{artifact['route']['ms']:.0f}",
-                    f"{artifact['route']['ratio']:.2f}",
-                    f"{artifact['without_bytecode_ms']['route']:.0f}",
-                ],
-            ],
-        ),
-    ]
+    lines += ["", *_cold_start_table(sizes.cold_repeats, found["cold_start"])]
     for kind, imports in bench.cold.top_imports.items():
         lines.append(
             f"top imports of the {kind} by cumulative time (-X importtime): "
@@ -324,9 +331,9 @@ def render(bench: BenchRun) -> str:
         )
     lines += [
         "",
-        "Authorizer memory size, modelled: its CPU measured from the package (cold "
-        f"{statistics.median(bench.cold.artifact_cpu_ms['authorizer']):.0f} ms, warm "
-        f"{statistics.median(bench.cold.artifact_warm_cpu_ms['authorizer']):.1f} ms) scaled by Lambda's CPU share, "
+        "Authorizer memory size, modelled: its CPU measured from the "
+        f"{'package' if bench.cold.artifact else 'venv'} (cold {_authorizer_cpu(bench)[0]:.0f} ms, warm "
+        f"{_authorizer_cpu(bench)[1]:.1f} ms) scaled by Lambda's CPU share, "
         f"plus its 2 round trips; cost for one credential in use all month ({INVOCATIONS_A_MONTH:,} invocations, "
         "one call a minute under the 60 s cache, 1 in 60 cold):",
         "",

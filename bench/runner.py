@@ -31,6 +31,8 @@ class Sizes:
     batch: int = 100
     """Members one large member PATCH adds, then removes: over 97, it takes the batch path."""
     import_profile: bool = True
+    package: bool = True
+    """Whether cold starts are measured from the package too (``chalice package`` downloads from PyPI)."""
 
     @property
     def small_group(self) -> int:
@@ -76,7 +78,7 @@ def run(sizes: Sizes, progress: bool = False) -> BenchRun:
             print(f"[{time.perf_counter() - started:6.1f} s] {text}", flush=True)
 
     say(f"cold starts, {sizes.cold_repeats} fresh processes of each kind")
-    bench.cold = measure_cold_starts(sizes.cold_repeats, sizes.import_profile)
+    bench.cold = measure_cold_starts(sizes.cold_repeats, sizes.import_profile, sizes.package)
     every = [FLOOR, *operations(sizes.group_members, sizes.batch)]
     say(f"{sizes.users:,} users on moto; {sizes.rounds} rounds of {len(every)} requests")
     with moto_world(sizes.users) as world:
