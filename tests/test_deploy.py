@@ -97,7 +97,7 @@ def _origin(destination: Path) -> Path:
 
 def _clone(origin: Path, destination: Path) -> Path:
     _git(origin.parent, "clone", "--quiet", str(origin), str(destination))
-    # The clone's virtualenv is the project's; -o below keeps make from reinstalling it.
+    # The clone's virtualenv is the project's; -o below keeps make from reinstalling it (runtime and dev requirements).
     (destination / ".venv").symlink_to(PROJECT_DIR / ".venv")
     return destination
 
@@ -171,8 +171,8 @@ def release(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Release]:
             # When a second operator releases from a fresh clone with `make deploy`
             second_clone = _clone(origin, work / "second")
             second = _run(
-                second_clone, environment, "make", "--no-print-directory", "-o", ".venv/bin/.runtime", "deploy",
-                f"STAGE={STAGE}",
+                second_clone, environment, "make", "--no-print-directory", "-o", ".venv/bin/.runtime",
+                "-o", ".venv/bin/.dev", "deploy", f"STAGE={STAGE}",
             )  # fmt: skip
             assert second.returncode == 0, second.stdout + second.stderr
             second_deployed = json.loads((second_clone / ".chalice" / "deployed" / f"{STAGE}.json").read_text())
