@@ -3,7 +3,9 @@
 A moto server in this process plays DynamoDB over HTTP on 127.0.0.1, holding the tenant, its
 credential and one user, so that a probe (:mod:`bench.cold_probe`) imports nothing but what the
 Lambda would. Each kind runs ``repeats`` times, interleaved, and the median counts; one more run
-of each under ``-X importtime`` names the imports that cost the most.
+of each under ``-X importtime`` names the imports that cost the most. The metrics library
+(Powertools Metrics, :mod:`chalicelib.metrics`) is timed on its own the same way: what it adds to a
+route's cold start, and that an authorizer allowing a request never loads it.
 """
 
 import json
@@ -26,6 +28,12 @@ from chalicelib.store.tables import create_tables
 
 KINDS = ("floor", "authorizer", "route")
 TOP_IMPORTS = 8
+METRICS_LIBRARY = "aws_lambda_powertools"
+# What a route's first request imports on top of app.py for its metrics; the authorizer's allow path stops before.
+METRICS_PROBE = (
+    "import sys, app; from chalicelib.auth.authorizer import authenticate; "
+    f"print({METRICS_LIBRARY!r} in sys.modules); import chalicelib.metrics"
+)
 
 
 @dataclass
@@ -34,6 +42,9 @@ class ColdStarts:
     rss_mb: dict[str, list[float]] = field(default_factory=lambda: {kind: [] for kind in KINDS})
     authorizer_loads_protocol: bool = False
     top_imports: dict[str, list[tuple[str, float]]] = field(default_factory=dict)
+    metrics_import_ms: list[float] = field(default_factory=list)
+    """Each fresh process's import of the metrics library, after app.py (-X importtime, cumulative)."""
+    authorizer_loads_metrics: bool = False
 
     def median(self, kind: str) -> float:
         return statistics.median(self.ms[kind])
@@ -92,6 +103,15 @@ def _result(kind: str, completed: subprocess.CompletedProcess[str]) -> dict[str,
     return result
 
 
+def metrics_library_import(environment: dict[str, str]) -> tuple[float, bool]:
+    """The ms a fresh process spends importing the metrics library after app.py, and whether app.py and the
+    authorizer had loaded it already."""
+    command = [sys.executable, "-X", "importtime", "-c", METRICS_PROBE]
+    completed = subprocess.run(command, cwd=PROJECT_DIR, env=environment, capture_output=True, text=True, check=True)
+    imports = dict(top_imports(completed.stderr, count=10_000))
+    return imports.get(METRICS_LIBRARY, 0.0), completed.stdout.strip() == "True"
+
+
 def top_imports(importtime: str, count: int = TOP_IMPORTS) -> list[tuple[str, float]]:
     """The slowest imports by cumulative time (ms), from ``-X importtime``'s report on stderr."""
     found: list[tuple[str, float]] = []
@@ -114,6 +134,9 @@ def measure_cold_starts(repeats: int, import_profile: bool = True) -> ColdStarts
                 cold.rss_mb[kind].append(float(result["rss_mb"]))
                 if kind == "authorizer":
                     cold.authorizer_loads_protocol |= bool(result["protocol_loaded"])
+            import_ms, loaded = metrics_library_import(environment)
+            cold.metrics_import_ms.append(import_ms)
+            cold.authorizer_loads_metrics |= loaded
         for kind in ("authorizer", "route") if import_profile else ():
             cold.top_imports[kind] = top_imports(_probe(kind, environment, "-X", "importtime").stderr)
     return cold

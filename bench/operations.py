@@ -199,6 +199,8 @@ class Measurements:
     latencies_ms: list[float] = field(default_factory=list)
     works: list[Work] = field(default_factory=list)
     authorizer: Work = field(default_factory=Work)
+    trail: Work = field(default_factory=Work)
+    """What the request added to the activity trail (not in ``works``)."""
 
     @property
     def median_ms(self) -> float:
@@ -225,7 +227,10 @@ class BenchError(RuntimeError):
 
 
 def run_once(world: World, counter: WorkCounter, operation: Operation, tag: str) -> tuple[float, Work, Work]:
-    """Send the operation's request once: its latency in ms, its route's work and the authorizer's."""
+    """Send the operation's request once: its latency in ms, its route's work and the authorizer's.
+
+    The trail's work is left in ``counter.last_trail``.
+    """
     call = operation.prepare(world, f"{tag}-{operation.name}")
     client = world.floor if operation.floor else world.scim
     with counter.measure() as measured:
@@ -236,6 +241,7 @@ def run_once(world: World, counter: WorkCounter, operation: Operation, tag: str)
         raise BenchError(f"{operation.name}: {call.method} {call.path} answered {status}, not {call.expect}: {body}")
     if operation.after is not None:
         operation.after(world, body)
+    counter.last_trail = measured.trail
     return elapsed, measured.work, measured.authorizer
 
 
@@ -260,4 +266,5 @@ def measure(
                 result.latencies_ms.append(elapsed)
                 result.works.append(work)
                 result.authorizer = authorizer
+                result.trail = counter.last_trail
     return results

@@ -36,7 +36,7 @@ def test_a_tiny_run_records_every_figure_of_results_json_and_counts_dynamodb_wor
     bench = run(TINY)
     found = json.loads(json.dumps(results(bench)))
 
-    assert set(found) == {"floor_ms", "ops", "scaling", "cold_start", "peak_rss_mb"}
+    assert set(found) == {"floor_ms", "ops", "scaling", "cold_start", "peak_rss_mb", "activity"}
     assert all(set(figures) == OPERATION_FIGURES for figures in found["ops"].values())
     assert {"get_user", "filter_user_name", "filter_title", "patch_user", "create_group_5"} <= set(found["ops"])
     assert all(set(entry) == {"small", "large", "ratio"} for entry in found["scaling"].values())
@@ -54,6 +54,8 @@ def test_a_tiny_run_records_every_figure_of_results_json_and_counts_dynamodb_wor
     assert bench.small["floor"].work.calls == ("GetItem",)
     assert found["scaling"]["get_user"]["ratio"] == 1.0
     assert not bench.cold.authorizer_loads_protocol
+    assert not bench.cold.authorizer_loads_metrics and bench.cold.metrics_import_ms[0] > 0
+    assert found["activity"]["trail"]["get_user"] == {"ddb_calls": 0, "items_written": 0}
     assert "Targets" in render(bench)
 
 
