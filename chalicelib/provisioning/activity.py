@@ -16,8 +16,8 @@ from typing import Any
 
 from scim2_models import Resource
 
+from chalicelib.resources.activity import AttributeChange
 from chalicelib.schemas import ONEMODEL_USER_SCHEMA
-from chalicelib.store.activity import AttributeChange
 
 # Read-only or derived: not something an IdP changes (members are counted apart).
 _NOT_CHANGES = frozenset({"id", "meta", "schemas", "groups", "members", ONEMODEL_USER_SCHEMA})

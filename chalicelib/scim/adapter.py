@@ -30,13 +30,12 @@ from chalicelib.provisioning.limits import RequestLimits
 from chalicelib.provisioning.passwords import PasswordPolicy
 from chalicelib.provisioning.service import ProvisioningHandler, ProvisioningService
 from chalicelib.provisioning.wiring import handler_for
+from chalicelib.resources.activity import tenant_trail
 from chalicelib.resources.errors import ServiceUnavailableException
 from chalicelib.scim import dialects, trail
 from chalicelib.scim.access_log import log_request
 from chalicelib.scim.provider import build_provider
 from chalicelib.scim.wording import MAX_DETAIL, client_detail, shorten
-from chalicelib.store.activity import ActivityTable
-from chalicelib.store.connection import dynamodb
 
 SCIM_ROOT = "/scim/v2"
 log = logging.getLogger("scim")
@@ -110,13 +109,7 @@ class ScimApi:
             log.exception("activity entry not built, request id %s", request_id)
             return
         if entry is not None:
-            table = ActivityTable(
-                dynamodb(self.settings),
-                self.settings.activity_table,
-                caller.tenant,
-                self.settings.activity_retention_days,
-            )
-            trail.record(table, entry, self.settings)
+            trail.record(tenant_trail(self.settings, caller.tenant), entry, self.settings)
 
     def check_limits(self, request: ScimRequest) -> None:
         """Refuse what is over the announced limits before any work is done."""

@@ -21,8 +21,8 @@ from chalicelib.canonical import legacy_key
 from chalicelib.config import Settings
 from chalicelib.metrics import count
 from chalicelib.provisioning.activity import WriteNotes, is_secret
+from chalicelib.resources.activity import ActivityEntry, ActivityTable, now
 from chalicelib.scim.provider import POLICY
-from chalicelib.store.activity import ActivityEntry, ActivityTable, now
 
 _NAME_ATTRIBUTES = {
     "User": Path[User[Any]]("userName").resolve(),
