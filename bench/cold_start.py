@@ -6,6 +6,8 @@ Lambda would. Each kind runs ``repeats`` times, interleaved, and the median coun
 of each under ``-X importtime`` names the imports that cost the most. Each kind runs twice: from
 this checkout (the development venv, with the bytecode pip compiled at install), and from the
 package ``chalice deploy`` uploads, unpacked read-only as Lambda runs it (:mod:`bench.artifact`).
+The metrics library (Powertools Metrics, :mod:`chalicelib.metrics`) is timed on its own the same
+way: what it adds to a route's cold start, and that an authorizer allowing a request never loads it.
 """
 
 import json
@@ -27,6 +29,12 @@ from devserver.ports import free_port
 
 KINDS = ("floor", "authorizer", "route")
 TOP_IMPORTS = 8
+METRICS_LIBRARY = "aws_lambda_powertools"
+# What a route's first request imports on top of app.py for its metrics; the authorizer's allow path stops before.
+METRICS_PROBE = (
+    "import sys, app; from chalicelib.auth.authorizer import authenticate; "
+    f"print({METRICS_LIBRARY!r} in sys.modules); import chalicelib.metrics"
+)
 
 
 @dataclass
@@ -46,6 +54,9 @@ class ColdStarts:
     """The CPU of one more request once warm, from the package."""
     source_only_ms: dict[str, list[float]] = field(default_factory=lambda: {kind: [] for kind in KINDS})
     """The same kinds from the package with its bytecode left out (a deploy without ``make bytecode``)."""
+    metrics_import_ms: list[float] = field(default_factory=list)
+    """Each fresh process's import of the metrics library, after app.py (-X importtime, cumulative)."""
+    authorizer_loads_metrics: bool = False
 
     def median(self, kind: str) -> float:
         return statistics.median(self.ms[kind])
@@ -101,6 +112,15 @@ def _result(kind: str, completed: subprocess.CompletedProcess[str]) -> dict[str,
     return result
 
 
+def metrics_library_import(environment: dict[str, str]) -> tuple[float, bool]:
+    """The ms a fresh process spends importing the metrics library after app.py, and whether app.py and the
+    authorizer had loaded it already."""
+    command = [sys.executable, "-X", "importtime", "-c", METRICS_PROBE]
+    completed = subprocess.run(command, cwd=PROJECT_DIR, env=environment, capture_output=True, text=True, check=True)
+    imports = dict(top_imports(completed.stderr, count=10_000))
+    return imports.get(METRICS_LIBRARY, 0.0), completed.stdout.strip() == "True"
+
+
 def top_imports(importtime: str, count: int = TOP_IMPORTS) -> list[tuple[str, float]]:
     """The slowest imports by cumulative time (ms), from ``-X importtime``'s report on stderr."""
     found: list[tuple[str, float]] = []
@@ -143,6 +163,9 @@ def measure_cold_starts(repeats: int, import_profile: bool = True, package: bool
                 cold.artifact_warm_cpu_ms[kind].append(float(from_artifact["warm_cpu_ms"]))
                 from_source = _result(kind, _artifact_probe(artifact.without_bytecode(), kind, environment))
                 cold.source_only_ms[kind].append(float(from_source["ms"]))
+            import_ms, loaded = metrics_library_import(environment)
+            cold.metrics_import_ms.append(import_ms)
+            cold.authorizer_loads_metrics |= loaded
         for kind in ("authorizer", "route") if import_profile else ():
             cold.top_imports[kind] = top_imports(_probe(kind, environment, "-X", "importtime").stderr)
     return cold

@@ -203,6 +203,8 @@ class Measurements:
     authorizer: Work = field(default_factory=Work)
     routes: list[RouteTime] = field(default_factory=list)
     """The API Lambda's part of each run: the route alone, as behind API Gateway's authorizer cache."""
+    trail: Work = field(default_factory=Work)
+    """What the request added to the activity trail (not in ``works``)."""
 
     @property
     def median_ms(self) -> float:
@@ -252,6 +254,8 @@ class Run:
     route: RouteTime
     work: Work
     authorizer: Work
+    trail: Work
+    """What the request added to the activity trail (not in ``work``)."""
 
 
 def run_once(world: World, counter: WorkCounter, operation: Operation, tag: str) -> Run:
@@ -269,7 +273,7 @@ def run_once(world: World, counter: WorkCounter, operation: Operation, tag: str)
         raise BenchError(f"{operation.name}: the request never reached a route")
     if operation.after is not None:
         operation.after(world, body)
-    return Run(elapsed, world.clock.last, measured.work, measured.authorizer)
+    return Run(elapsed, world.clock.last, measured.work, measured.authorizer, measured.trail)
 
 
 def measure(
@@ -294,4 +298,5 @@ def measure(
                 result.routes.append(run.route)
                 result.works.append(run.work)
                 result.authorizer = run.authorizer
+                result.trail = run.trail
     return results

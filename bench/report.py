@@ -83,6 +83,25 @@ def results(bench: BenchRun) -> dict[str, Any]:
             }
             for choice in authorizer_memory(bench)
         ],
+        "activity": activity(bench),
+    }
+
+
+def activity(bench: BenchRun) -> dict[str, Any]:
+    """What the activity trail adds to each operation, and what the metrics library adds to a cold start."""
+    cold = bench.cold
+    import_ms = statistics.median(cold.metrics_import_ms) if cold.metrics_import_ms else 0.0
+    return {
+        "trail": {
+            name: {"ddb_calls": len(m.trail.calls), "items_written": m.trail.items_written}
+            for name, m in bench.small.items()
+            if not m.operation.floor
+        },
+        "metrics_library": {
+            "import_ms": _round(import_ms),
+            "share_of_route_cold_start": _round(import_ms / cold.median("route")) if cold.ms["route"] else 0.0,
+            "authorizer_allow_loads_it": cold.authorizer_loads_metrics,
+        },
     }
 
 
@@ -172,6 +191,16 @@ def targets(bench: BenchRun) -> list[Target]:
         ),
         Target(
             "SCIM route cold start within 3x the floor", cold["route"]["ratio"] <= 3.0, f"{cold['route']['ratio']}x"
+        ),
+        Target(
+            "activity trail: at most one write call per SCIM request",
+            all(entry["ddb_calls"] <= 1 for entry in found["activity"]["trail"].values()),
+            ", ".join(sorted({bench.small[name].trail.summary() for name in found["activity"]["trail"]})),
+        ),
+        Target(
+            "an authorizer allowing a request loads no metrics library",
+            not bench.cold.authorizer_loads_metrics,
+            "loads it" if bench.cold.authorizer_loads_metrics else "not loaded",
         ),
         *_issue_17_targets(ops, cold.get("artifact")),
     ]
@@ -324,6 +353,19 @@ def render(bench: BenchRun) -> str:
         f"{bench.large['floor'].median_ms:.0f} ms)"
     )
     lines += ["", *_cold_start_table(sizes.cold_repeats, found["cold_start"])]
+    trail = found["activity"]["trail"]
+    written = [name for name, entry in trail.items() if entry["ddb_calls"]]
+    metrics_library = found["activity"]["metrics_library"]
+    lines += [
+        "",
+        f"Activity trail: {len(written)} of {len(trail)} operations leave an entry, each one PutItem of one item "
+        "(the writes; reads leave none), after the SCIM write and apart from the route's figures above: "
+        + (", ".join(f"{name} {bench.small[name].trail.summary()}" for name in written) or "none"),
+        f"Metrics library (Powertools Metrics): {metrics_library['import_ms']:.0f} ms of import in a cold SCIM "
+        f"route ({100 * metrics_library['share_of_route_cold_start']:.0f}% of its cold start, -X importtime, "
+        f"median of {len(bench.cold.metrics_import_ms)}); an authorizer allowing a request loads it: "
+        f"{'yes' if metrics_library['authorizer_allow_loads_it'] else 'no'} (it loads on a first refusal or error).",
+    ]
     for kind, imports in bench.cold.top_imports.items():
         lines.append(
             f"top imports of the {kind} by cumulative time (-X importtime): "

@@ -82,7 +82,7 @@ def run(sizes: Sizes, progress: bool = False) -> BenchRun:
     every = [FLOOR, *operations(sizes.group_members, sizes.batch)]
     say(f"{sizes.users:,} users on moto; {sizes.rounds} rounds of {len(every)} requests")
     with moto_world(sizes.users) as world:
-        counter = WorkCounter(world.client, settings().credentials_table, world.tables)
+        counter = WorkCounter(world.client, settings().credentials_table, settings().activity_table, world.tables)
         counter.install()
         try:
             bench.small = measure_operations(world, counter, every, sizes.rounds, sizes.warmup, "small")

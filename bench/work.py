@@ -7,7 +7,8 @@ sequence** (calls made at once count once: the longest chain of calls each start
 previous one answered) and the **write units** (:mod:`bench.write_units`, from the items before
 and after each write, read from moto's tables beside the call). The authorizer's reads of the
 credentials table are kept apart, so an operation's work is its route's alone, which is what
-the targets speak of.
+the targets speak of; so is the route's write of the activity trail (one PutItem per write or
+refused request), reported on its own.
 """
 
 import threading
@@ -129,13 +130,17 @@ class WorkCounter:
     Thread-safe: a user page queries each user's groups from a thread pool.
     """
 
-    def __init__(self, client: Any, authorizer_table: str, tables: Tables | None = None) -> None:
+    def __init__(
+        self, client: Any, authorizer_table: str, trail_table: str | None = None, tables: Tables | None = None
+    ) -> None:
         self.client = client
         self.authorizer_table = authorizer_table
+        self.trail_table = trail_table
         self.tables = tables
         self._lock = threading.Lock()
         self._route = _Tally()
         self._authorizer = _Tally()
+        self._trail = _Tally()
         # botocore hands the request's parameters to the first hook and the response to the second.
         self._pending = threading.local()
 
@@ -150,7 +155,10 @@ class WorkCounter:
         events.unregister("after-call.dynamodb.*", self._after)
 
     def _tally(self, params: dict[str, Any]) -> _Tally:
-        return self._authorizer if _tables(params) == {self.authorizer_table} else self._route
+        tables = _tables(params)
+        if tables == {self.trail_table}:
+            return self._trail
+        return self._authorizer if tables == {self.authorizer_table} else self._route
 
     def _before(self, model: Any, params: dict[str, Any], **kwargs: Any) -> None:
         with self._lock:
@@ -184,7 +192,7 @@ class WorkCounter:
     def measure(self) -> Iterator["Measured"]:
         """Count the work of the block: the route's, and the authorizer's apart."""
         with self._lock:
-            self._route, self._authorizer = _Tally(), _Tally()
+            self._route, self._authorizer, self._trail = _Tally(), _Tally(), _Tally()
         measured = Measured()
         try:
             yield measured
@@ -192,9 +200,11 @@ class WorkCounter:
             with self._lock:
                 measured.work = self._route.work()
                 measured.authorizer = self._authorizer.work()
+                measured.trail = self._trail.work()
 
 
 @dataclass
 class Measured:
     work: Work = field(default_factory=Work)
     authorizer: Work = field(default_factory=Work)
+    trail: Work = field(default_factory=Work)

@@ -15,6 +15,8 @@ GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
 ENTERPRISE_USER = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
 CUSTOM_USER = "urn:ietf:params:scim:schemas:extension:custom:2.0:User"
 ONEMODEL_USER = "urn:onemodel:params:scim:schemas:extension:2.0:User"
+PASSWORD = "Correct-Horse-9-Battery"
+"""The password of every generated valid user: the leak checks look for it in what the service keeps."""
 PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 SEARCH_REQUEST = "urn:ietf:params:scim:api:messages:2.0:SearchRequest"
 BULK_REQUEST = "urn:ietf:params:scim:api:messages:2.0:BulkRequest"
@@ -221,7 +223,7 @@ def valid_user(user_name: st.SearchStrategy[str] | None = None) -> st.SearchStra
             "name": {"givenName": "Ada", "familyName": "Lovelace"},
             "emails": [{"value": name, "type": "work", "primary": True}],
             "active": True,
-            "password": "Correct-Horse-9-Battery",
+            "password": PASSWORD,
             CUSTOM_USER: {"personId": person_id},
         },
         names,

@@ -135,7 +135,7 @@ def test_activity_of_an_existing_user_by_user_name_finds_it_by_id(
     user = scim.post("/Users", user_body("ada@example.com")).json
     trail("acme").record(entry(1, resource_id=user["id"], path=f"/Users/{user['id']}"))
     entries = json.loads(cli(capsys, "activity", "acme", "--user", "ADA@example.com", "--json")[1])
-    assert [e["resource_id"] for e in entries] == [user["id"]]
+    assert [(e["operation"], e["resource_id"]) for e in entries] == [("create", user["id"]), ("patch", user["id"])]
 
 
 def test_activity_since_and_errors_only(kept: list[ActivityEntry], capsys: pytest.CaptureFixture[str]) -> None:

@@ -62,6 +62,7 @@ def test_a_tiny_run_records_every_figure_of_results_json_and_counts_dynamodb_wor
         "cold_start",
         "peak_rss_mb",
         "authorizer_memory",
+        "activity",
     }
     assert [choice["memory_mb"] for choice in found["authorizer_memory"]] == [512, 1024, 1769]
     assert all(set(figures) == OPERATION_FIGURES for figures in found["ops"].values())
@@ -91,6 +92,8 @@ def test_a_tiny_run_records_every_figure_of_results_json_and_counts_dynamodb_wor
     assert bench.small["floor"].work.calls == ("GetItem",)
     assert found["scaling"]["get_user"]["ratio"] == 1.0
     assert not bench.cold.authorizer_loads_protocol
+    assert not bench.cold.authorizer_loads_metrics and bench.cold.metrics_import_ms[0] > 0
+    assert found["activity"]["trail"]["get_user"] == {"ddb_calls": 0, "items_written": 0}
     assert "Targets" in render(bench)
 
 

@@ -178,6 +178,16 @@ class Requests:
         TALLY.invariant_checks += 1
         assert report.violations == []
         assert report.garbage == []
+        # The activity trail names a password change but never keeps a password or its hash.
+        trail = client.query(
+            TableName=config.activity_table,
+            KeyConditionExpression="pk = :t",
+            ExpressionAttributeValues={":t": {"S": self.tenant.name}},
+            ScanIndexForward=False,
+            Limit=200,
+        )["Items"]
+        kept = json.dumps(trail)
+        assert "$argon2" not in kept and s.PASSWORD not in kept and self.tenant.client_secret not in kept
 
 
 def seed_user(user_name: str) -> bytes:

@@ -440,9 +440,23 @@ def test_passwords_and_secrets_never_reach_a_response_or_a_log_line(
     captured = capsys.readouterr()
     assert response.status_code < 500, response.body
     seen = response.body.decode() + json.dumps(dict(response.headers)) + captured.out + captured.err + caplog.text
+    seen += activity_trail_of(tenants.b_tenant.name)
     assert "scim.request" in captured.out
+    assert "$argon2" not in seen
     for secret in (PASSWORD, tenants.b_tenant.client_secret, tenants.b_tenant.authorization.split()[1]):
         assert secret not in seen
+
+
+def activity_trail_of(tenant: str) -> str:
+    """Every item of the tenant's activity trail, as stored."""
+    config = settings()
+    items = connection.dynamodb(config).query(
+        TableName=config.activity_table,
+        KeyConditionExpression="pk = :t",
+        ExpressionAttributeValues={":t": {"S": tenant}},
+    )["Items"]
+    assert items, "every write and every refused request leaves an entry"
+    return json.dumps(items)
 
 
 NO_STORE = [
@@ -483,3 +497,30 @@ def test_every_response_carries_cache_control_no_store(
     response = Scim(tenants.a.client, authorization).request(method, path.format(**tenants.ids), body, headers=headers)
 
     assert response.headers.get("Cache-Control") == "no-store", (response.status_code, dict(response.headers))
+
+
+def test_b_s_activity_and_status_show_only_b_s_own_requests(tenants: Tenants) -> None:
+    # Given A's trail (A created users and groups) and B's (B's own requests, some aimed at A's ids)
+    def command(*arguments: str) -> Any:
+        out = io.StringIO()
+        with redirect_stdout(out):
+            admin(["--stage", "test", *arguments, "--json"])
+        return json.loads(out.getvalue())
+
+    ids = tenants.ids
+    # When the operator lists B's trail every way there is
+    listings = [
+        command("activity", "globex"),
+        command("activity", "globex", "--errors"),
+        command("activity", "globex", "--user", ids["a_user"]),
+        command("activity", "globex", "--user", ids["a_user_name"]),
+        command("activity", "globex", "--group", ids["a_group"]),
+    ]
+    report = command("status", "globex")
+    # Then every entry is one of B's requests, and A's trail is A's alone
+    entries = [entry for listing in listings for entry in listing]
+    assert entries and {entry["client_id"] for entry in entries} == {tenants.b_tenant.client_id}
+    assert not [entry for entry in entries if entry["status"] < 400 and entry["resource_id"] in tenants.a_markers()]
+    for shown in (report["last_successful_write"], report["last_error"]):
+        assert shown is None or shown["client_id"] == tenants.b_tenant.client_id
+    assert {entry["client_id"] for entry in command("activity", "acme")} == {tenants.a_tenant.client_id}

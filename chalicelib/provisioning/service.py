@@ -42,6 +42,7 @@ from scim2_server.routing import Operation
 from scim2_server.service import ScimService
 from scim2_server.storage import ScimStorage, projection
 
+from chalicelib.provisioning.activity import WriteNotes, document_of
 from chalicelib.provisioning.group_patch import group_change
 from chalicelib.provisioning.limits import RequestLimits
 from chalicelib.provisioning.passwords import PasswordPolicy
@@ -193,15 +194,23 @@ class ProvisioningStorage(Protocol):
         """Apply a member-only group PATCH in O(changed members); the group comes back without members."""
         ...
 
+    def last_member_move(self) -> tuple[list[str], list[str]]:
+        """The member ids the last :meth:`patch_group` added and removed (none when it changed nothing)."""
+        ...
+
 
 Change = Callable[[Resource[Any]], Resource[Any] | None]
 
 
 class ProvisioningHandler(ScimHandler):
-    """scim2-server's handler, with soft delete for users and retries on lost races."""
+    """scim2-server's handler, with soft delete for users and retries on lost races.
 
-    def __init__(self, service: ScimService, storage: ScimStorage) -> None:
+    Each write it makes is noted in ``notes`` for the provisioning activity trail.
+    """
+
+    def __init__(self, service: ScimService, storage: ScimStorage, notes: WriteNotes | None = None) -> None:
         super().__init__(service, storage)
+        self.notes = notes if notes is not None else WriteNotes()
         if not isinstance(storage, ProvisioningStorage):
             raise TypeError(f"{type(storage).__qualname__} lacks the operations of ProvisioningStorage")
         self.writes = storage
@@ -217,6 +226,7 @@ class ProvisioningHandler(ScimHandler):
             resource = self.service.read_creation(resource_type, request.body, request.header("Content-Type"))
             with self.storage.operation():
                 created = self.storage.create(resource_type, resource)
+            self.notes.wrote(resource_type.name, None, created, sent=resource)
             response = self.service.creation_response(request.base_url, created)
             if response_parameters.attributes or response_parameters.excluded_attributes:
                 published = self.service.publish(request.base_url, created)
@@ -231,6 +241,7 @@ class ProvisioningHandler(ScimHandler):
         """DELETE of a user deactivates it: the data stays, and GET shows ``active: false``."""
         if resource_type.name != "User":
             super().delete_resource(resource_type, resource_id, conditions)
+            self.notes.deleted(resource_type.name, resource_id)
             return
 
         def deactivated(current: Resource[Any]) -> Resource[Any] | None:
@@ -274,6 +285,7 @@ class ProvisioningHandler(ScimHandler):
             with attempt:
                 result = self.writes.patch_group(resource_type, group_id, change, conditions.if_match)
         assert result is not None
+        self.notes.patched_group(resource_type.name, result, change.attributes(), *self.writes.last_member_move())
         return result
 
     def patch_resource(
@@ -337,11 +349,14 @@ class ProvisioningHandler(ScimHandler):
                 current = self.writes.read_for_write(resource_type, resource_id)
                 assert current.meta is not None
                 version = current.meta.version
+                before = document_of(current)
                 changed = change(current)
                 if changed is not None:
                     result = self.storage.update(resource_type, changed, expected_version=version)
                 else:
                     result = self.writes.repair_unchanged(resource_type, current) if respond else current
+                # The state written, with what the client sent that it no longer shows (a password).
+                self.notes.wrote_documents(resource_type.name, before, document_of(result), document_of(changed))
         assert result is not None
         return result
 

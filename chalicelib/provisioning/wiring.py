@@ -3,6 +3,7 @@
 from scim2_models import ScimProvider
 
 from chalicelib.config import Settings
+from chalicelib.provisioning.activity import WriteNotes
 from chalicelib.provisioning.passwords import PasswordPolicy, hash_password
 from chalicelib.provisioning.service import ProvisioningHandler, ProvisioningService
 from chalicelib.resources.password_policies import read_password_policy
@@ -19,9 +20,15 @@ def tenant_password_policy(service: ProvisioningService, settings: Settings, ten
     return PasswordPolicy.of_tenant(read_password_policy(settings, tenant), service.password_policy)
 
 
-def handler_for(service: ProvisioningService, settings: Settings, tenant: str) -> ProvisioningHandler:
-    """The handler of one request: the protocol and the product's rules, over the tenant's storage."""
+def handler_for(
+    service: ProvisioningService, settings: Settings, tenant: str, notes: WriteNotes | None = None
+) -> ProvisioningHandler:
+    """The handler of one request: the protocol and the product's rules, over the tenant's storage.
+
+    ``notes`` receives what the request wrote, for the activity trail.
+    """
     return ProvisioningHandler(
         service.for_tenant(tenant, lambda: tenant_password_policy(service, settings, tenant)),
         tenant_storage(service.provider, settings, tenant),
+        notes,
     )

@@ -83,6 +83,8 @@ class GroupRepository(Repository[GroupRecord]):
         self.groups = groups
         self.users = users
         self.max_members_in_response = max_members_in_response
+        # The member ids the last patch added and removed, for the activity trail.
+        self.last_move: tuple[list[str], list[str]] = ([], [])
 
     def get(
         self, resource_type: ResourceType, resource_id: str, response_parameters: ResponseParameters[Any] | None
@@ -149,6 +151,7 @@ class GroupRepository(Repository[GroupRecord]):
         renamed = self.resource(resource_type, replace(current, document=document), None)
         updated = self.record(renamed, **self._next_version(current))
         written = self.groups.change(current, updated, memberships, removed, pinned=expected_version is not None)
+        self.last_move = (added, removed)
         return self.resource(resource_type, written, None)
 
     def _next_version(self, current: GroupRecord) -> dict[str, Any]:

@@ -141,6 +141,10 @@ class DynamoScimStorage(ScimStorage):
         with translated():
             return self.group_repository.patch(resource_type, group_id, change, expected_version)
 
+    def last_member_move(self) -> tuple[list[str], list[str]]:
+        """The member ids the last :meth:`patch_group` added and removed, for the activity trail."""
+        return self.group_repository.last_move
+
     def _repository(self, resource_type: ResourceType) -> Repository[Any]:
         repository = self.repositories.get(str(resource_type.name))
         if repository is None:

@@ -25,12 +25,14 @@ from scim2_server.service import scim_exception_of
 from chalicelib.config import Settings, settings
 from chalicelib.gateway_responses import RETRY_AFTER_SECONDS
 from chalicelib.metrics import request_metrics
+from chalicelib.provisioning.activity import WriteNotes
 from chalicelib.provisioning.limits import RequestLimits
 from chalicelib.provisioning.passwords import PasswordPolicy
 from chalicelib.provisioning.service import ProvisioningHandler, ProvisioningService
 from chalicelib.provisioning.wiring import handler_for
+from chalicelib.resources.activity import tenant_trail
 from chalicelib.resources.errors import ServiceUnavailableException
-from chalicelib.scim import dialects
+from chalicelib.scim import dialects, trail
 from chalicelib.scim.access_log import log_request
 from chalicelib.scim.provider import build_provider
 from chalicelib.scim.wording import MAX_DETAIL, client_detail, shorten
@@ -60,12 +62,13 @@ class ScimApi:
             RequestLimits.from_settings(config),
         )
 
-    def handler_for(self, tenant: str) -> ProvisioningHandler:
-        return handler_for(self.service, self.settings, tenant)
+    def handler_for(self, tenant: str, notes: WriteNotes | None = None) -> ProvisioningHandler:
+        return handler_for(self.service, self.settings, tenant, notes)
 
     def serve(self, request: Request, caller: Caller | None) -> Response:
         started = time.perf_counter()
         scim_request = self.read_request(request)
+        notes = WriteNotes()
         try:
             self.check_limits(scim_request)
             scim_request = dialects.normalise(scim_request)
@@ -76,9 +79,11 @@ class ScimApi:
                 response = self.service.service_provider_config(scim_request.url, scim_request.query)
             else:
                 scim_request.subject = caller
-                response = self.handler_for(caller.tenant).handle(scim_request)
+                response = self.handler_for(caller.tenant, notes).handle(scim_request)
         except Exception as exception:  # the one edge where every error becomes a SCIM error
             response = self.error_response(request, exception)
+        if caller is not None:
+            self.record_activity(scim_request, response, caller, notes, _request_id(request))
         status, scim_type = int(response.status), (response.body or {}).get("scimType")
         latency_ms = round((time.perf_counter() - started) * 1000, 1)
         log_request(
@@ -93,6 +98,18 @@ class ScimApi:
             latency_ms=latency_ms,
         )
         return self.write_response(response)
+
+    def record_activity(
+        self, request: ScimRequest, response: ScimResponse, caller: Caller, notes: WriteNotes, request_id: str | None
+    ) -> None:
+        """Add the request to the tenant's trail when it wrote or was refused; never changes ``response``."""
+        try:
+            entry = trail.entry_for(request, response, caller.client_id, notes, request_id)
+        except Exception:
+            log.exception("activity entry not built, request id %s", request_id)
+            return
+        if entry is not None:
+            trail.record(tenant_trail(self.settings, caller.tenant), entry, self.settings)
 
     def check_limits(self, request: ScimRequest) -> None:
         """Refuse what is over the announced limits before any work is done."""

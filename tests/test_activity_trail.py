@@ -1,0 +1,283 @@
+"""The activity trail written by the routes: one entry per write or refused request, never a secret."""
+
+import json
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from chalicelib.config import settings
+from chalicelib.store import connection
+from chalicelib.store.activity import ActivityEntry, ActivityTable
+from chalicelib.store.errors import Unavailable
+from tests.conftest import DynamoCalls, Scim, Tenant, user_body
+
+PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
+PASSWORD = "Zebra-Piano-4711-Quartz"
+
+
+def patch(*operations: dict[str, Any]) -> dict[str, Any]:
+    return {"schemas": [PATCH_OP], "Operations": list(operations)}
+
+
+def entries(tenant: str = "acme") -> list[ActivityEntry]:
+    return ActivityTable(connection.dynamodb(settings()), settings().activity_table, tenant).newest(limit=1000)
+
+
+def raw_items() -> str:
+    client = connection.dynamodb(settings())
+    return json.dumps(client.scan(TableName=settings().activity_table)["Items"])
+
+
+def paths(entry: ActivityEntry) -> list[str]:
+    return [change.path for change in entry.changes]
+
+
+@pytest.fixture
+def ada(scim: Scim) -> dict[str, Any]:
+    user: dict[str, Any] = scim.post("/Users", user_body("ada@example.com", externalId="00u-ada")).json
+    return user
+
+
+@pytest.fixture
+def finance(scim: Scim, ada: dict[str, Any]) -> dict[str, Any]:
+    group: dict[str, Any] = scim.post(
+        "/Groups", {"schemas": [GROUP], "displayName": "Finance", "members": [{"value": ada["id"]}]}
+    ).json
+    return group
+
+
+def one_new_entry(action: Callable[[], Any]) -> tuple[Any, ActivityEntry]:
+    before = entries()
+    response = action()
+    after = entries()
+    assert len(after) == len(before) + 1, [e.operation for e in after[: len(after) - len(before)]]
+    return response, after[0]
+
+
+def test_creating_a_user_leaves_one_entry_with_its_attributes(scim: Scim, tenant: Tenant) -> None:
+    response, entry = one_new_entry(lambda: scim.post("/Users", user_body("ada@example.com", password=PASSWORD)))
+    assert response.status_code == 201
+    assert (entry.operation, entry.method, entry.status, entry.resource_type) == ("create", "POST", 201, "User")
+    assert (entry.resource_id, entry.resource_name, entry.client_id) == (
+        response.json["id"],
+        "ada@example.com",
+        tenant.client_id,
+    )
+    assert {"userName", "name.givenName", "name.familyName", "emails", "active", "password"} <= set(paths(entry))
+    password = next(change for change in entry.changes if change.path == "password")
+    assert password.secret and password.old is None and password.new is None
+    given = next(change for change in entry.changes if change.path == "name.givenName")
+    assert (given.old, given.new) == (None, "Barbara")
+
+
+@pytest.mark.parametrize(
+    ("name", "method", "body", "operation", "changed"),
+    [
+        (
+            "patch a name",
+            "PATCH",
+            patch({"op": "replace", "path": "name.givenName", "value": "Augusta"}),
+            "patch",
+            {"name.givenName": ("Barbara", "Augusta")},
+        ),
+        (
+            "patch Entra's way",
+            "PATCH",
+            patch({"op": "Replace", "path": "active", "value": "False"}),
+            "patch",
+            {"active": (True, False)},
+        ),
+        (
+            "patch the custom extension",
+            "PATCH",
+            patch(
+                {
+                    "op": "add",
+                    "path": "urn:ietf:params:scim:schemas:extension:custom:2.0:User:personId",
+                    "value": "P-1",
+                }
+            ),
+            "patch",
+            {"urn:ietf:params:scim:schemas:extension:custom:2.0:User:personId": (None, "P-1")},
+        ),
+        (
+            "replace with a new family name",
+            "PUT",
+            user_body("ada@example.com", externalId="00u-ada", name={"givenName": "Barbara", "familyName": "King"}),
+            "replace",
+            {"name.familyName": ("Jensen", "King")},
+        ),
+        ("deactivate", "DELETE", None, "deactivate", {"active": (True, False)}),
+        (
+            "a patch that changes nothing",
+            "PATCH",
+            patch({"op": "replace", "path": "active", "value": True}),
+            "patch",
+            {},
+        ),
+    ],
+)
+def test_each_user_write_leaves_exactly_one_entry_with_the_paths_it_changed(
+    scim: Scim,
+    ada: dict[str, Any],
+    name: str,
+    method: str,
+    body: Any,
+    operation: str,
+    changed: dict[str, tuple[Any, Any]],
+) -> None:
+    response, entry = one_new_entry(lambda: scim.request(method, f"/Users/{ada['id']}", body))
+    assert response.status_code < 300, response.json
+    assert (entry.operation, entry.resource_id, entry.resource_name) == (operation, ada["id"], "ada@example.com")
+    assert {c.path: (c.old, c.new) for c in entry.changes} == changed
+
+
+def test_group_writes_each_leave_one_entry_with_members_counted(
+    scim: Scim, ada: dict[str, Any], finance: dict[str, Any]
+) -> None:
+    created = entries()[0]
+    assert (created.operation, created.resource_name, created.members_added) == ("create", "Finance", 1)
+    assert created.members_added_sample == (ada["id"],)
+    others = [scim.post("/Users", user_body(f"user{n}@example.com")).json["id"] for n in range(12)]
+    group = f"/Groups/{finance['id']}"
+
+    _, added = one_new_entry(
+        lambda: scim.patch(group, patch({"op": "add", "path": "members", "value": [{"value": i} for i in others]}))
+    )
+    assert (added.operation, added.members_added, added.members_removed) == ("patch", 12, 0)
+    assert added.members_added_sample == tuple(others[:10])
+    assert added.resource_name == "Finance"
+
+    _, removed = one_new_entry(
+        lambda: scim.patch(group, patch({"op": "Remove", "path": "members", "value": [{"value": others[0]}]}))
+    )
+    assert (removed.members_added, removed.members_removed_sample) == (0, (others[0],))
+
+    _, renamed = one_new_entry(
+        lambda: scim.patch(
+            group, patch({"op": "replace", "value": {"id": finance["id"], "displayName": "Finance EMEA"}})
+        )
+    )
+    assert {c.path: (c.old, c.new) for c in renamed.changes} == {"displayName": (None, "Finance EMEA")}
+
+    _, replaced = one_new_entry(
+        lambda: scim.put(group, {"schemas": [GROUP], "displayName": "Finance EU", "members": [{"value": ada["id"]}]})
+    )
+    assert replaced.operation == "replace"
+    assert {c.path: (c.old, c.new) for c in replaced.changes} == {"displayName": ("Finance EMEA", "Finance EU")}
+    assert (replaced.members_added, replaced.members_removed) == (0, 11)
+
+    _, deleted = one_new_entry(lambda: scim.delete(group))
+    assert (deleted.operation, deleted.status, deleted.resource_id) == ("delete", 204, finance["id"])
+
+
+def test_refused_requests_leave_their_status_scim_type_and_detail_but_reads_and_401_leave_nothing(
+    scim: Scim, ada: dict[str, Any]
+) -> None:
+    _, taken = one_new_entry(lambda: scim.post("/Users", user_body("ADA@example.com")))
+    assert (taken.status, taken.scim_type, taken.operation, taken.resource_id) == (409, "uniqueness", "create", None)
+    assert taken.resource_name == "ADA@example.com" and taken.detail
+
+    _, missing = one_new_entry(
+        lambda: scim.patch("/Users/nobody", patch({"op": "replace", "path": "active", "value": False}))
+    )
+    assert (missing.status, missing.resource_id) == (404, "nobody")
+
+    _, bad_filter = one_new_entry(lambda: scim.get("/Users?filter=userName eq"))
+    assert (bad_filter.status, bad_filter.scim_type, bad_filter.operation) == (400, "invalidFilter", "search")
+
+    count = len(entries())
+    assert scim.get(f"/Users/{ada['id']}").status_code == 200
+    assert scim.get('/Users?filter=userName eq "ada@example.com"').status_code == 200
+    assert Scim(scim.client, "Bearer scim-nobody.x").get("/Users").status_code == 401
+    assert len(entries()) == count
+
+
+def test_the_trail_of_one_user_is_one_query_newest_first(
+    scim: Scim, ada: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    scim.patch(f"/Users/{ada['id']}", patch({"op": "replace", "path": "name.givenName", "value": "Augusta"}))
+    scim.delete(f"/Users/{ada['id']}")
+    trail = ActivityTable(connection.dynamodb(settings()), settings().activity_table, "acme")
+    assert [e.operation for e in trail.of_resource("User", ada["id"])] == ["deactivate", "patch", "create"]
+
+
+def test_a_failed_trail_write_leaves_the_scim_answer_unchanged(
+    scim: Scim, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    # Given the same requests answered with the trail working, and then with every trail write failing
+    def session(prefix: str) -> list[tuple[int, Any]]:
+        created = scim.post("/Users", user_body(f"{prefix}@example.com"))
+        answers = [created, scim.post("/Users", user_body(f"{prefix}@example.com"))]
+        answers.append(
+            scim.patch(f"/Users/{created.json['id']}", patch({"op": "replace", "path": "active", "value": False}))
+        )
+        answers.append(scim.get("/Users/nobody"))
+        return [(a.status_code, _comparable(a.json)) for a in answers]
+
+    working = session("first")
+
+    def failing(self: ActivityTable, entry: ActivityEntry) -> None:
+        raise Unavailable("the activity table is throttled")
+
+    monkeypatch.setattr(ActivityTable, "record", failing)
+    caplog.set_level(logging.WARNING)
+    capsys.readouterr()
+    failed = session("second")
+    # Then the answers are the same, and the lost entries are logged and counted
+    assert [(s, _renamed(b)) for s, b in failed] == [(s, _renamed(b)) for s, b in working]
+    lost = [json.loads(r.getMessage()) for r in caplog.records if "activity.lost" in r.getMessage()]
+    assert [(line["status"], line["operation"]) for line in lost] == [
+        (201, "create"),
+        (409, "create"),
+        (200, "patch"),
+        (404, "read"),
+    ]
+    counted = [line for line in capsys.readouterr().out.splitlines() if '"ActivityWriteFailures":[1.0]' in line]
+    assert len(counted) == 4
+
+
+def _comparable(body: Any) -> Any:
+    if not isinstance(body, dict):
+        return body
+    return {k: v for k, v in body.items() if k not in ("id", "meta")}
+
+
+def _renamed(body: Any) -> str:
+    return json.dumps(body).replace("second", "X").replace("first", "X")
+
+
+def test_no_password_secret_or_hash_reaches_the_trail(scim: Scim, tenant: Tenant, ada: dict[str, Any]) -> None:
+    scim.post("/Users", user_body("grace@example.com", password=PASSWORD))
+    scim.patch(f"/Users/{ada['id']}", patch({"op": "replace", "path": "password", "value": PASSWORD + "x"}))
+    scim.patch(f"/Users/{ada['id']}", patch({"op": "replace", "value": {"password": PASSWORD + "y"}}))
+    scim.put(f"/Users/{ada['id']}", user_body("ada@example.com", password=PASSWORD + "z"))
+    scim.patch(f"/Users/{ada['id']}", patch({"op": "replace", "path": "password", "value": [PASSWORD + "w"]}))
+    scim.post("/Users", user_body("short@example.com", password="Tiny7!"))
+    scim.post("/Users", user_body("typed@example.com", password={"value": PASSWORD + "v"}))
+    kept = raw_items()
+    assert len(entries()) == 8
+    for secret in (PASSWORD, "Tiny7!", "$argon2", tenant.client_secret):
+        assert secret not in kept
+    assert sum(change.secret for entry in entries() for change in entry.changes) == 4
+
+
+def test_a_write_costs_one_put_item_more_for_its_trail(
+    scim: Scim, ada: dict[str, Any], dynamo_calls: DynamoCalls
+) -> None:
+    dynamo_calls.reset()
+    scim.patch(f"/Users/{ada['id']}", patch({"op": "replace", "path": "name.givenName", "value": "Augusta"}))
+    trail_writes = [p for name, p in dynamo_calls.calls if p.get("TableName") == settings().activity_table]
+    assert [name for name, p in dynamo_calls.calls if p.get("TableName") == settings().activity_table] == ["PutItem"]
+    assert len(trail_writes) == 1
+
+
+def test_tenant_b_never_sees_tenant_a_s_trail(scim: Scim, other_scim: Scim, ada: dict[str, Any]) -> None:
+    assert other_scim.get(f"/Users/{ada['id']}").status_code == 404
+    assert other_scim.post("/Users", user_body("ada@example.com")).status_code == 201
+    assert [e.resource_name for e in entries("acme")] == ["ada@example.com"]
+    assert [(e.status, e.operation) for e in entries("globex")] == [(201, "create"), (404, "read")]
+    assert all(e.resource_id != ada["id"] or e.status == 404 for e in entries("globex"))
