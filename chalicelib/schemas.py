@@ -5,14 +5,18 @@ spelling its URN again. /Schemas publishes these classes (:rfc:`RFC 7643 §7`).
 """
 
 import re
+import unicodedata
 from typing import Annotated, Generic
 
-from pydantic import AfterValidator
-from scim2_models import Email, EnterpriseUser, Extension, Mutability
+from pydantic import AfterValidator, Field
+from scim2_models import Email, EnterpriseUser, Extension, Mutability, Photo
 from scim2_models import User as CoreUser
 from scim2_models.annotations import CaseExact
+from scim2_models.reference import External
 from scim2_models.resources.resource import AnyExtension
 from scim2_models.urn import URN
+
+from chalicelib.references import UriReference
 
 CORE_USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
 CORE_GROUP_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:Group"
@@ -55,7 +59,11 @@ _EMAIL_ADDRESS = re.compile(r"[^@\s]+@[^@\s]+")
 
 
 def _valid_email(address: str | None) -> str | None:
-    if address is not None and not _EMAIL_ADDRESS.fullmatch(address):
+    if address is None:
+        return None
+    if any(unicodedata.category(character) == "Cc" for character in address):
+        raise ValueError("an email address holds no control character")
+    if not _EMAIL_ADDRESS.fullmatch(address):
         raise ValueError("an email address is local-part@domain")
     return address
 
@@ -65,13 +73,27 @@ class VerbatimEmail(Email):
     values "stored in the same format they were sent" (entra/06_create_user_with_nulls.json), and refuses
     special-use domains, while Okta's own test users are ``@okta.local`` (okta/02_create_user.json)."""
 
-    value: Annotated[str | None, AfterValidator(_valid_email)] = None
+    value: Annotated[str | None, AfterValidator(_valid_email)] = Field(
+        None, description=Email.model_fields["value"].description
+    )
 
 
-# The core User with verbatim emails. Named and undocumented like scim2-models' own User, since
-# /Schemas publishes the class name and docstring: discovery stays exactly RFC 7643 §8.7.1's User.
+class RelativePhoto(Photo):
+    """A photo whose URL may be any URI reference (chalicelib/references.py)."""
+
+    value: UriReference[External] | None = Field(None, description=Photo.model_fields["value"].description)  # type: ignore[assignment,type-arg]
+
+
+def _described_as_in_rfc(name: str) -> str | None:
+    return CoreUser.model_fields[name].description
+
+
+# The core User with verbatim emails and any URI reference in its URL attributes. Named and undocumented
+# like scim2-models' own User, since /Schemas publishes the class name: discovery stays RFC 7643 §8.7.1's User.
 class User(CoreUser[AnyExtension], Generic[AnyExtension]):
-    emails: list[VerbatimEmail] | None = None  # type: ignore[assignment]
+    profile_url: UriReference[External] | None = Field(None, description=_described_as_in_rfc("profile_url"))  # type: ignore[assignment,type-arg]
+    emails: list[VerbatimEmail] | None = Field(None, description=_described_as_in_rfc("emails"))  # type: ignore[assignment]
+    photos: list[RelativePhoto] | None = Field(None, description=_described_as_in_rfc("photos"))  # type: ignore[assignment]
 
 
 UserResource = User[EnterpriseUser | CustomUser | OneModelUser]

@@ -494,8 +494,8 @@ def test_a_method_api_gateway_does_not_route_is_the_scim_404(scim: Scim) -> None
 @pytest.mark.parametrize(
     ("body", "named"),
     [
-        # Refused by the canonical form first (an empty name, like 256 emoji, is no username at all).
-        ({"schemas": [USER], "userName": ""}, "userName must hold at least one visible character"),
+        # "" clears an attribute (Entra's form, issue #16): an empty userName is a missing one.
+        ({"schemas": [USER], "userName": ""}, "Field 'userName' is required"),
         # 256 letters of four bytes each (CJK Extension B): a valid username, over DynamoDB's 1,024-byte key.
         ({"schemas": [USER], "userName": "\U00020000" * 256}, "userName is too long"),
         (user_body("x@example.com", externalId="e" * 2100), "externalId is too long"),

@@ -46,6 +46,7 @@ from chalicelib.provisioning.activity import WriteNotes, document_of
 from chalicelib.provisioning.group_patch import group_change
 from chalicelib.provisioning.limits import RequestLimits
 from chalicelib.provisioning.passwords import PasswordPolicy
+from chalicelib.references import references, refused_references
 from chalicelib.resources.groups import GroupChange
 from chalicelib.schemas import OneModelUser
 
@@ -121,6 +122,7 @@ class ProvisioningService(ScimService):
 
     def read_creation(self, resource_type: ResourceType, body: bytes, content_type: str | None) -> Resource[Any]:
         resource = super().read_creation(resource_type, body, content_type)
+        check_references(resource)
         if isinstance(resource, User):
             self.check_user(resource)
             resource[OneModelUser] = OneModelUser(allow_sso_login=True, auto_assign_roles=True)
@@ -135,6 +137,7 @@ class ProvisioningService(ScimService):
             # RFC 7644 §3.5.1 lets an omitted readWrite attribute keep its value: a PUT without
             # active (OneLogin's templates) neither disables nor re-enables the account.
             replacement.active = getattr(current, "active", None)
+        check_references(replacement, stored=current)
         replaced = super().apply_replacement(current, replacement, conditions)
         if isinstance(replaced, User):
             self.check_user(replaced)
@@ -143,7 +146,10 @@ class ProvisioningService(ScimService):
     def apply_patch(
         self, current: Resource[Any], patch_op: PatchOp[Any], conditions: Conditions
     ) -> Resource[Any] | None:
+        stored = set(references(current))
         patched = super().apply_patch(current, patch_op, conditions)
+        if patched is not None:
+            check_references(patched, stored)
         if isinstance(patched, User):
             self.check_user(patched)
         return patched
@@ -173,6 +179,18 @@ class ProvisioningService(ScimService):
         response = self.replacement_response(base_url, resource, response_parameters)
         response.status = HTTPStatus.OK
         return response
+
+
+def check_references(resource: Resource[Any], stored: Resource[Any] | set[tuple[str, str]] | None = None) -> None:
+    """Refuse a reference the one rule refuses (chalicelib/references.py); what was ``stored`` before is let be.
+
+    :raises InvalidValueException: naming the attribute.
+    """
+    if isinstance(stored, Resource):
+        stored = set(references(stored))
+    refused = refused_references(resource, stored or set())
+    if refused:
+        raise InvalidValueException(detail=refused)
 
 
 @runtime_checkable
