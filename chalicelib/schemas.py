@@ -25,34 +25,35 @@ CUSTOM_USER_SCHEMA = "urn:ietf:params:scim:schemas:extension:custom:2.0:User"
 ONEMODEL_USER_SCHEMA = "urn:onemodel:params:scim:schemas:extension:2.0:User"
 
 
+# Field docstrings are the descriptions /Schemas publishes: written for the admin who maps attributes in the IdP.
 class CustomUser(Extension):
-    """The customer's own user attributes: ``personId`` links the user to an HR person record."""
+    """The customer's own user attributes: personId links the user to a person in the HR data."""
 
     __schema__ = URN(CUSTOM_USER_SCHEMA)
 
     person_id: Annotated[str | None, CaseExact.true] = None
-    """The HR person identifier of the user (attribute name ``personId``, case-sensitive)."""
+    """The identifier of the user's person record in the HR data. The name personId is case-sensitive."""
 
 
 class OneModelUser(Extension):
-    """One Model's view of a provisioned user, read-only to SCIM clients."""
+    """How One Model treats a provisioned user; set by One Model, read-only for identity providers."""
 
     __schema__ = URN(ONEMODEL_USER_SCHEMA)
 
     allow_sso_login: Annotated[bool | None, Mutability.read_only] = None
-    """Whether the user may sign in through the customer's SSO; set for every SCIM-created user."""
+    """Whether the user may sign in with the customer's single sign-on; true for every provisioned user."""
 
     auto_assign_roles: Annotated[bool | None, Mutability.read_only] = None
-    """Whether the user's roles follow the Customer Supplied Role mapping; set for every SCIM-created user."""
+    """Whether the user's roles follow the Customer Supplied Role mapping; true for every provisioned user."""
 
     customer_supplied_roles: Annotated[list[str] | None, Mutability.read_only] = None
-    """The Customer Supplied Roles (SCIM groups) the user belongs to, by displayName."""
+    """The Customer Supplied Roles (the groups provisioned to One Model) the user belongs to, by name."""
 
     data_access_roles: Annotated[list[str] | None, Mutability.read_only] = None
-    """The user's effective Data Access Roles: the union of the role mapping over the user's groups."""
+    """The user's Data Access Roles: those the role mapping gives the user's Customer Supplied Roles."""
 
     application_access_roles: Annotated[list[str] | None, Mutability.read_only] = None
-    """The user's effective Application Access Roles: the union of the role mapping over the user's groups."""
+    """The user's Application Access Roles: those the role mapping gives the user's Customer Supplied Roles."""
 
 
 _EMAIL_ADDRESS = re.compile(r"[^@\s]+@[^@\s]+")

@@ -29,6 +29,7 @@ from scim2_models.reference import External
 from chalicelib.canonical import display_name_key, user_name_key
 from chalicelib.config import Settings
 from chalicelib.schemas import CustomUser, OneModelUser, User, UserResource
+from chalicelib.scim.published_schemas import PublishingProvider
 
 BASIC_SCHEME = AuthenticationScheme(
     type=AuthenticationScheme.Type.httpbasic,
@@ -100,7 +101,7 @@ POLICY = ScimPolicy(
 
 def build_provider(settings: Settings) -> ScimProvider:
     """Return the provider: core User with its extensions, and Group (a Customer Supplied Role)."""
-    return ScimProvider(
+    return PublishingProvider(
         models=[User, EnterpriseUser, CustomUser, OneModelUser, Group],
         resource_types=[
             ResourceType.from_resource(UserResource),
