@@ -23,14 +23,12 @@ from typing import Any, Protocol, cast, runtime_checkable
 
 from scim2_models import (
     Context,
-    InvalidSyntaxException,
     InvalidValueException,
     PatchOp,
     PreconditionFailedException,
     Resource,
     ResourceType,
     ResponseParameters,
-    SCIMException,
     SearchRequest,
     User,
 )
@@ -44,6 +42,7 @@ from scim2_server.storage import ScimStorage, projection
 
 from chalicelib.provisioning.activity import WriteNotes, document_of
 from chalicelib.provisioning.group_patch import group_change
+from chalicelib.provisioning.ignored import patch_ignored, set_aside
 from chalicelib.provisioning.limits import RequestLimits
 from chalicelib.provisioning.passwords import PasswordPolicy
 from chalicelib.references import references, refused_references
@@ -52,7 +51,6 @@ from chalicelib.schemas import OneModelUser
 
 MAX_WRITE_ATTEMPTS = 8
 MAX_USER_NAME_LENGTH = 256
-UNKNOWN_ATTRIBUTE_PREFIX = "Extra inputs are not permitted: "
 
 
 class ProvisioningService(ScimService):
@@ -106,19 +104,6 @@ class ProvisioningService(ScimService):
         """:rfc:`RFC 7644 §3.5.2`, its operations and paths within our limits before any of them is parsed."""
         self.limits.check_patch(self.decode_body(body, content_type))
         return super().read_patch(resource_type, body, content_type)
-
-    def read_body(self, model: Any, body: bytes, content_type: str | None, scim_ctx: Context) -> Any:
-        """Validate a body; an attribute we do not define is named in words an IdP admin can act on."""
-        try:
-            return super().read_body(model, body, content_type, scim_ctx)
-        except SCIMException as error:
-            unknown = (error.detail or "").removeprefix(UNKNOWN_ATTRIBUTE_PREFIX)
-            if unknown != error.detail:
-                raise InvalidSyntaxException(
-                    detail=f"Unknown attribute {unknown!r}: this service provider does not define it; "
-                    "check the attribute mapping in the identity provider (see /Schemas)"
-                ) from error
-            raise
 
     def read_creation(self, resource_type: ResourceType, body: bytes, content_type: str | None) -> Resource[Any]:
         resource = super().read_creation(resource_type, body, content_type)
@@ -223,11 +208,14 @@ Change = Callable[[Resource[Any]], Resource[Any] | None]
 class ProvisioningHandler(ScimHandler):
     """scim2-server's handler, with soft delete for users and retries on lost races.
 
+    Built for one request: ``ignored_attributes`` names what its body held that no schema defines.
+
     Each write it makes is noted in ``notes`` for the provisioning activity trail.
     """
 
     def __init__(self, service: ScimService, storage: ScimStorage, notes: WriteNotes | None = None) -> None:
         super().__init__(service, storage)
+        self.ignored_attributes: list[str] = []
         self.notes = notes if notes is not None else WriteNotes()
         if not isinstance(storage, ProvisioningStorage):
             raise TypeError(f"{type(storage).__qualname__} lacks the operations of ProvisioningStorage")
@@ -242,6 +230,7 @@ class ProvisioningHandler(ScimHandler):
             self.service.authorize(request, target, resource_type)
             response_parameters = self.service.read_response_parameters(resource_type, request.query)
             resource = self.service.read_creation(resource_type, request.body, request.header("Content-Type"))
+            self.ignored_attributes = set_aside(resource)
             with self.storage.operation():
                 created = self.storage.create(resource_type, resource)
             self.notes.wrote(resource_type.name, None, created, sent=resource)
@@ -281,6 +270,7 @@ class ProvisioningHandler(ScimHandler):
             self.service.authorize(request, target, resource_type)
             response_parameters = self.service.read_response_parameters(resource_type, request.query)
             patch_op = self.service.read_patch(resource_type, request.body, request.header("Content-Type"))
+            self.ignored_attributes = patch_ignored(self.service.get_model(resource_type), patch_op)
             conditions = self.service.read_conditions(request)
             resource_id = cast(str, target.resource_id)
             change = group_change(patch_op) if resource_type.name == "Group" else None
@@ -327,6 +317,7 @@ class ProvisioningHandler(ScimHandler):
             self.service.authorize(request, target, resource_type)
             response_parameters = self.service.read_response_parameters(resource_type, request.query)
             replacement = self.service.read_replacement(resource_type, request.body, request.header("Content-Type"))
+            self.ignored_attributes = set_aside(replacement)
             with self.storage.operation():
                 resource = self.replace_by_id(
                     resource_type,
