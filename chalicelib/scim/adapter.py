@@ -31,6 +31,7 @@ from chalicelib.provisioning.passwords import PasswordPolicy
 from chalicelib.provisioning.service import ProvisioningHandler, ProvisioningService
 from chalicelib.provisioning.wiring import handler_for
 from chalicelib.resources.activity import tenant_trail
+from chalicelib.resources.budget import request_budget
 from chalicelib.resources.errors import ServiceUnavailableException
 from chalicelib.scim import dialects, trail
 from chalicelib.scim.access_log import log_request
@@ -81,7 +82,8 @@ class ScimApi:
             else:
                 scim_request.subject = caller
                 handler = self.handler_for(caller.tenant, notes)
-                response = handler.handle(scim_request)
+                with request_budget():
+                    response = handler.handle(scim_request)
                 ignored = handler.ignored_attributes
         except Exception as exception:  # the one edge where every error becomes a SCIM error
             response = self.error_response(request, exception)
