@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import json
 import random
 import time
 from collections.abc import Callable, Mapping
@@ -41,6 +42,7 @@ from scim2_server.service import ScimService
 from scim2_server.storage import ScimStorage, projection
 
 from chalicelib.provisioning.activity import WriteNotes, document_of
+from chalicelib.provisioning.attribute_names import ExtensionNames
 from chalicelib.provisioning.group_patch import group_change
 from chalicelib.provisioning.ignored import patch_ignored, set_aside
 from chalicelib.provisioning.limits import RequestLimits
@@ -62,6 +64,7 @@ class ProvisioningService(ScimService):
         super().__init__(provider, secret=cursor_secret)
         self.password_policy = password_policy
         self.limits = limits
+        self._extension_names: dict[str, ExtensionNames] = {}
         self.tenant: str | None = None
         self.tenant_password_policy: Callable[[], PasswordPolicy] = lambda: password_policy
 
@@ -91,19 +94,55 @@ class ProvisioningService(ScimService):
         """:rfc:`RFC 7644 §3.4.2.2`, within our limits, for GET and POST .search alike."""
         if isinstance(payload, dict):
             self.limits.check_search(payload)
+            if len(resource_types) == 1:
+                payload = self.qualified_parameters(resource_types[0], payload)
         return super().read_search(resource_types, payload)
 
     def read_response_parameters(
         self, resource_type: ResourceType, query: Mapping[str, str]
     ) -> ResponseParameters[Any]:
-        """``attributes`` and ``excludedAttributes`` (:rfc:`RFC 7644 §3.9`), within our limits."""
+        """``attributes`` and ``excludedAttributes`` (:rfc:`RFC 7644 §3.9`), within our limits, names qualified."""
         self.limits.check_search({key: query[key] for key in ("attributes", "excludedAttributes") if key in query})
-        return super().read_response_parameters(resource_type, query)
+        return super().read_response_parameters(resource_type, self.qualified_parameters(resource_type, query))
 
     def read_patch(self, resource_type: ResourceType, body: bytes, content_type: str | None) -> PatchOp[Any]:
-        """:rfc:`RFC 7644 §3.5.2`, its operations and paths within our limits before any of them is parsed."""
-        self.limits.check_patch(self.decode_body(body, content_type))
+        """:rfc:`RFC 7644 §3.5.2`, within our limits before any path is parsed, extension attributes qualified."""
+        patch = self.decode_body(body, content_type)
+        self.limits.check_patch(patch)
+        names = self.extension_names(resource_type)
+        operations = _member(patch, "Operations") if isinstance(patch, dict) else None
+        changed = False
+        for operation in operations if isinstance(operations, list) and names.urns else []:
+            path = _member(operation, "path") if isinstance(operation, dict) else None
+            value = _member(operation, "value") if isinstance(operation, dict) else None
+            if isinstance(path, str) and names.path(path) != path:
+                _set_member(operation, "path", names.path(path))
+                changed = True
+            elif path is None and isinstance(value, dict) and any(names.path(key) != key for key in value):
+                _set_member(operation, "value", {names.path(key): item for key, item in value.items()})
+                changed = True
+        if changed:
+            body = json.dumps(patch).encode()
         return super().read_patch(resource_type, body, content_type)
+
+    def qualified_parameters(self, resource_type: ResourceType, parameters: Mapping[str, Any]) -> dict[str, Any]:
+        """Query parameters with unqualified extension attributes qualified (attribute_names.py)."""
+        names = self.extension_names(resource_type)
+        qualified = dict(parameters)
+        for key, value in parameters.items():
+            if not isinstance(value, str) or not names.urns:
+                continue
+            if key.lower() == "filter":
+                qualified[key] = names.filter(value)
+            elif key.lower() in ("attributes", "excludedattributes", "sortby"):
+                qualified[key] = names.attribute_list(value)
+        return qualified
+
+    def extension_names(self, resource_type: ResourceType) -> ExtensionNames:
+        names = self._extension_names.get(str(resource_type.id))
+        if names is None:
+            names = self._extension_names[str(resource_type.id)] = ExtensionNames(self.get_model(resource_type))
+        return names
 
     def read_creation(self, resource_type: ResourceType, body: bytes, content_type: str | None) -> Resource[Any]:
         resource = super().read_creation(resource_type, body, content_type)
@@ -164,6 +203,16 @@ class ProvisioningService(ScimService):
         response = self.replacement_response(base_url, resource, response_parameters)
         response.status = HTTPStatus.OK
         return response
+
+
+def _member(members: dict[str, Any], name: str) -> Any:
+    """A JSON member by its name, whatever its case (RFC 7643 §2.1)."""
+    return next((value for key, value in members.items() if key.lower() == name.lower()), None)
+
+
+def _set_member(members: dict[str, Any], name: str, value: Any) -> None:
+    key = next((key for key in members if key.lower() == name.lower()), name)
+    members[key] = value
 
 
 def check_references(resource: Resource[Any], stored: Resource[Any] | set[tuple[str, str]] | None = None) -> None:
