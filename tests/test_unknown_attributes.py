@@ -76,6 +76,16 @@ def test_a_patch_of_an_unknown_attribute_changes_nothing_and_is_logged(
     assert line["ignored_attributes"] == ["favouriteColour", "shoeSize"]
 
 
+def test_a_patch_of_only_unknown_attributes_keeps_the_version(scim: Scim) -> None:
+    user = scim.post("/Users", user_body()).json
+    operation = {"op": "replace", "path": "nosuch", "value": 1}
+
+    response = scim.patch(f"/Users/{user['id']}", {"schemas": [PATCH_OP], "Operations": [operation]})
+
+    assert response.status_code == 200
+    assert response.json["meta"]["version"] == user["meta"]["version"]
+
+
 def test_a_request_without_unknown_attributes_logs_no_such_field(
     scim: Scim, capsys: pytest.CaptureFixture[str]
 ) -> None:
