@@ -12,7 +12,9 @@ from pathlib import Path
 import botocore.exceptions
 import pytest
 
+from chalicelib.config import settings
 from chalicelib.resources.errors import ServiceUnavailableException, translated
+from chalicelib.scim import adapter
 from chalicelib.store import deadline
 from chalicelib.store.connection import _CLIENT_CONFIG
 from tests.conftest import Scim, user_body
@@ -21,17 +23,22 @@ CHALICE_CONFIG = Path(__file__).resolve().parent.parent / ".chalice" / "config.j
 
 
 @pytest.mark.parametrize("stage", ["dev", "prod"])
-def test_a_request_ends_before_the_lambda_timeout_whatever_dynamodb_does(stage: str) -> None:
-    lambda_timeout = json.loads(CHALICE_CONFIG.read_text())["stages"][stage]["lambda_timeout"]
+def test_a_request_ends_before_the_lambda_timeout_whatever_dynamodb_does(
+    stage: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = json.loads(CHALICE_CONFIG.read_text())["stages"][stage]
+    for name, value in config.get("environment_variables", {}).items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("REQUEST_BUDGET_SECONDS", raising=False)
     one_attempt = _CLIENT_CONFIG.connect_timeout + _CLIENT_CONFIG.read_timeout
 
-    assert deadline.REQUEST_BUDGET_SECONDS + one_attempt <= lambda_timeout - 5
+    assert settings().request_budget_seconds + one_attempt <= config["lambda_timeout"] - 5
 
 
 def test_a_request_whose_budget_is_spent_is_a_503_with_retry_after_and_writes_nothing(
     scim: Scim, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(deadline, "REQUEST_BUDGET_SECONDS", -1.0)
+    monkeypatch.setattr(adapter, "request_budget", lambda seconds: deadline.request_budget(-1.0))
 
     response = scim.post("/Users", user_body())
 

@@ -82,7 +82,7 @@ class ScimApi:
             else:
                 scim_request.subject = caller
                 handler = self.handler_for(caller.tenant, notes)
-                with request_budget():
+                with request_budget(self.settings.request_budget_seconds):
                     response = handler.handle(scim_request)
                 ignored = handler.ignored_attributes
         except Exception as exception:  # the one edge where every error becomes a SCIM error

@@ -4,7 +4,8 @@ botocore retries each call on its own (throttling, 5xx, connection errors: ``con
 request makes several calls, some inside our own retry loops. Without a bound across them a request
 ran 65.9 s against ``make run`` (issue #16, README "Reliability"): moto's TransactWriteItems answered
 500 under concurrent writes and every retry waited longer. The budget is checked before every HTTP
-attempt, so a request spends at most ``REQUEST_BUDGET_SECONDS`` plus one attempt's timeouts.
+attempt, so a request spends at most its budget (``REQUEST_BUDGET_SECONDS``, 15 s on AWS) plus one
+attempt's timeouts (2 s to connect, 5 s to read): it ends by 22 s, inside the 29 s Lambda timeout.
 """
 
 import time
@@ -15,10 +16,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError
 
-REQUEST_BUDGET_SECONDS = 15.0
-"""With connect (2 s) and read (5 s) timeouts per attempt, a request ends by 22 s: the Lambda timeout is 29 s."""
-
-_ENDS_AT: ContextVar[float | None] = ContextVar("dynamodb_request_ends_at", default=None)
+_BUDGET: ContextVar[tuple[float, float] | None] = ContextVar("dynamodb_request_budget", default=None)
 
 
 class BudgetSpent(BotoCoreError):  # type: ignore[misc]
@@ -28,17 +26,17 @@ class BudgetSpent(BotoCoreError):  # type: ignore[misc]
 
 
 @contextmanager
-def request_budget(seconds: float | None = None) -> Iterator[None]:
-    """Bound the DynamoDB work done inside the block (one request), by default to ``REQUEST_BUDGET_SECONDS``."""
-    token = _ENDS_AT.set(time.monotonic() + (REQUEST_BUDGET_SECONDS if seconds is None else seconds))
+def request_budget(seconds: float) -> Iterator[None]:
+    """Bound the DynamoDB work done inside the block (one request) to ``seconds``."""
+    token = _BUDGET.set((time.monotonic() + seconds, seconds))
     try:
         yield
     finally:
-        _ENDS_AT.reset(token)
+        _BUDGET.reset(token)
 
 
 def refuse_when_spent(**_: Any) -> None:
     """botocore's ``before-send`` hook: raising here ends the call without a retry (botocore re-raises it)."""
-    ends_at = _ENDS_AT.get()
-    if ends_at is not None and time.monotonic() > ends_at:
-        raise BudgetSpent(seconds=REQUEST_BUDGET_SECONDS)
+    budget = _BUDGET.get()
+    if budget is not None and time.monotonic() > budget[0]:
+        raise BudgetSpent(seconds=budget[1])
