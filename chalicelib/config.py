@@ -37,6 +37,7 @@ class Settings:
     max_members_in_response: int
     cursor_timeout_seconds: int
     public_base_url: str | None
+    request_budget_seconds: int
 
     @property
     def credential_hash_key(self) -> bytes:
@@ -86,4 +87,7 @@ def settings() -> Settings:
         cursor_timeout_seconds=_int("CURSOR_TIMEOUT_SECONDS", 3600),
         # The URL IdPs are given, e.g. https://scim.example.com/scim/v2; unset, API Gateway's stage URL.
         public_base_url=os.environ.get("PUBLIC_BASE_URL") or None,
+        # The DynamoDB time of one request (chalicelib/store/deadline.py): with one attempt's timeouts it
+        # ends within API Gateway's and the Lambda's 29 s. The local and test stages give moto more.
+        request_budget_seconds=_int("REQUEST_BUDGET_SECONDS", 15),
     )

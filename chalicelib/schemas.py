@@ -5,14 +5,18 @@ spelling its URN again. /Schemas publishes these classes (:rfc:`RFC 7643 §7`).
 """
 
 import re
+import unicodedata
 from typing import Annotated, Generic
 
-from pydantic import AfterValidator
-from scim2_models import Email, EnterpriseUser, Extension, Mutability
+from pydantic import AfterValidator, Field
+from scim2_models import Email, EnterpriseUser, Extension, Mutability, Photo
 from scim2_models import User as CoreUser
 from scim2_models.annotations import CaseExact
+from scim2_models.reference import External
 from scim2_models.resources.resource import AnyExtension
 from scim2_models.urn import URN
+
+from chalicelib.references import UriReference
 
 CORE_USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
 CORE_GROUP_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:Group"
@@ -21,41 +25,46 @@ CUSTOM_USER_SCHEMA = "urn:ietf:params:scim:schemas:extension:custom:2.0:User"
 ONEMODEL_USER_SCHEMA = "urn:onemodel:params:scim:schemas:extension:2.0:User"
 
 
+# Field docstrings are the descriptions /Schemas publishes: written for the admin who maps attributes in the IdP.
 class CustomUser(Extension):
-    """The customer's own user attributes: ``personId`` links the user to an HR person record."""
+    """The customer's own user attributes: personId links the user to a person in the HR data."""
 
     __schema__ = URN(CUSTOM_USER_SCHEMA)
 
     person_id: Annotated[str | None, CaseExact.true] = None
-    """The HR person identifier of the user (attribute name ``personId``, case-sensitive)."""
+    """The identifier of the user's person record in the HR data. The name personId is case-sensitive."""
 
 
 class OneModelUser(Extension):
-    """One Model's view of a provisioned user, read-only to SCIM clients."""
+    """How One Model treats a provisioned user; set by One Model, read-only for identity providers."""
 
     __schema__ = URN(ONEMODEL_USER_SCHEMA)
 
     allow_sso_login: Annotated[bool | None, Mutability.read_only] = None
-    """Whether the user may sign in through the customer's SSO; set for every SCIM-created user."""
+    """Whether the user may sign in with the customer's single sign-on; true for every provisioned user."""
 
     auto_assign_roles: Annotated[bool | None, Mutability.read_only] = None
-    """Whether the user's roles follow the Customer Supplied Role mapping; set for every SCIM-created user."""
+    """Whether the user's roles follow the Customer Supplied Role mapping; true for every provisioned user."""
 
     customer_supplied_roles: Annotated[list[str] | None, Mutability.read_only] = None
-    """The Customer Supplied Roles (SCIM groups) the user belongs to, by displayName."""
+    """The Customer Supplied Roles (the groups provisioned to One Model) the user belongs to, by name."""
 
     data_access_roles: Annotated[list[str] | None, Mutability.read_only] = None
-    """The user's effective Data Access Roles: the union of the role mapping over the user's groups."""
+    """The user's Data Access Roles: those the role mapping gives the user's Customer Supplied Roles."""
 
     application_access_roles: Annotated[list[str] | None, Mutability.read_only] = None
-    """The user's effective Application Access Roles: the union of the role mapping over the user's groups."""
+    """The user's Application Access Roles: those the role mapping gives the user's Customer Supplied Roles."""
 
 
 _EMAIL_ADDRESS = re.compile(r"[^@\s]+@[^@\s]+")
 
 
 def _valid_email(address: str | None) -> str | None:
-    if address is not None and not _EMAIL_ADDRESS.fullmatch(address):
+    if address is None:
+        return None
+    if any(unicodedata.category(character) == "Cc" for character in address):
+        raise ValueError("an email address holds no control character")
+    if not _EMAIL_ADDRESS.fullmatch(address):
         raise ValueError("an email address is local-part@domain")
     return address
 
@@ -65,13 +74,27 @@ class VerbatimEmail(Email):
     values "stored in the same format they were sent" (entra/06_create_user_with_nulls.json), and refuses
     special-use domains, while Okta's own test users are ``@okta.local`` (okta/02_create_user.json)."""
 
-    value: Annotated[str | None, AfterValidator(_valid_email)] = None
+    value: Annotated[str | None, AfterValidator(_valid_email)] = Field(
+        None, description=Email.model_fields["value"].description
+    )
 
 
-# The core User with verbatim emails. Named and undocumented like scim2-models' own User, since
-# /Schemas publishes the class name and docstring: discovery stays exactly RFC 7643 §8.7.1's User.
+class RelativePhoto(Photo):
+    """A photo whose URL may be any URI reference (chalicelib/references.py)."""
+
+    value: UriReference[External] | None = Field(None, description=Photo.model_fields["value"].description)  # type: ignore[assignment,type-arg]
+
+
+def _described_as_in_rfc(name: str) -> str | None:
+    return CoreUser.model_fields[name].description
+
+
+# The core User with verbatim emails and any URI reference in its URL attributes. Named and undocumented
+# like scim2-models' own User, since /Schemas publishes the class name: discovery stays RFC 7643 §8.7.1's User.
 class User(CoreUser[AnyExtension], Generic[AnyExtension]):
-    emails: list[VerbatimEmail] | None = None  # type: ignore[assignment]
+    profile_url: UriReference[External] | None = Field(None, description=_described_as_in_rfc("profile_url"))  # type: ignore[assignment,type-arg]
+    emails: list[VerbatimEmail] | None = Field(None, description=_described_as_in_rfc("emails"))  # type: ignore[assignment]
+    photos: list[RelativePhoto] | None = Field(None, description=_described_as_in_rfc("photos"))  # type: ignore[assignment]
 
 
 UserResource = User[EnterpriseUser | CustomUser | OneModelUser]

@@ -94,6 +94,64 @@ def patch(*operations: dict[str, Any], **extra: Any) -> dict[str, Any]:
             patch({"op": "replace", "value": {f"{ENTERPRISE}:manager": MANAGER, "title": "x"}}),
             id="entra-flagged-pathless-manager",
         ),
+        pytest.param(
+            ("PATCH", "/Users/u-1", patch({"op": "Replace", "path": "title", "value": ""})),
+            patch({"op": "Remove", "path": "title"}),
+            id="entra-empty-string-clears",
+        ),
+        pytest.param(
+            ("PATCH", "/Users/u-1", patch({"op": "replace", "path": "title", "value": None})),
+            patch({"op": "remove", "path": "title"}),
+            id="null-clears",
+        ),
+        pytest.param(
+            ("PATCH", "/Users/u-1", patch({"op": "Replace", "path": 'emails[type eq "work"].value', "value": ""})),
+            patch({"op": "Remove", "path": 'emails[type eq "work"]'}),
+            id="entra-clearing-the-work-email-removes-it",
+        ),
+        pytest.param(
+            ("PATCH", "/Users/u-1", patch({"op": "Replace", "path": f"{ENTERPRISE}:manager", "value": ""})),
+            patch({"op": "Remove", "path": f"{ENTERPRISE}:manager"}),
+            id="entra-empty-manager-removes-it",
+        ),
+        pytest.param(
+            (
+                "PATCH",
+                "/Users/u-1",
+                patch({"op": "replace", "value": {"name.givenName": "", "title": "x", ENTERPRISE: {"department": ""}}}),
+            ),
+            patch(
+                {"op": "replace", "value": {"title": "x"}},
+                {"op": "remove", "path": "name.givenName"},
+                {"op": "remove", "path": f"{ENTERPRISE}:department"},
+            ),
+            id="entra-flagged-pathless-clears",
+        ),
+        pytest.param(
+            ("PATCH", "/Users/u-1", patch({"op": "replace", "value": {f"{ENTERPRISE}:manager": {"value": ""}}})),
+            patch({"op": "remove", "path": f"{ENTERPRISE}:manager"}),
+            id="pathless-manager-with-an-empty-value",
+        ),
+        pytest.param(
+            ("POST", "/Users", {"userName": "a", "title": "", "emails": [{"value": "", "type": "work"}]}),
+            {"userName": "a", "emails": []},
+            id="entra-empty-strings-on-create-are-absent",
+        ),
+        pytest.param(
+            ("POST", "/Users", {"userName": "a", ENTERPRISE.upper(): {"Manager": {"Value": "m-1"}}}),
+            {"userName": "a", ENTERPRISE.upper(): {"Manager": MANAGER}},
+            id="attribute-names-are-case-insensitive",
+        ),
+        pytest.param(
+            ("PATCH", "/Users/u-1", {"OPERATIONS": [{"OP": "Add", "PATH": "Manager", "VALUE": {"Value": "m-1"}}]}),
+            {"OPERATIONS": [{"op": "Add", "path": f"{ENTERPRISE}:manager", "value": MANAGER}]},
+            id="patch-member-names-are-case-insensitive",
+        ),
+        pytest.param(
+            ("PATCH", "/Users/u-1", patch({"op": "replace", "value": {ENTERPRISE: {"Manager": {"Value": "m-1"}}}})),
+            patch({"op": "replace", "value": {ENTERPRISE: {"Manager": MANAGER}}}),
+            id="pathless-enterprise-object-with-a-manager",
+        ),
     ],
 )
 def test_idp_forms_are_rewritten_into_the_rfc_form(idp_request: tuple[str, str, Any], rfc_request: Any) -> None:
@@ -103,7 +161,7 @@ def test_idp_forms_are_rewritten_into_the_rfc_form(idp_request: tuple[str, str, 
 @pytest.mark.parametrize(
     ("method", "path", "body"),
     [
-        ("PATCH", "/Users/u-1", patch({"op": "replace", "path": "title", "value": None})),
+        ("PATCH", "/Users/u-1", patch({"op": "replace", "path": "title", "value": "x"})),
         ("POST", "/Users/.search", {"filter": "userName eq null", "attributes": None}),
         ("GET", "/Users", {"schemas": ["urn:scim:schemas:core:1.0"]}),
         ("POST", "/Users", {"schemas": [USER], "userName": "a", "emails": [{"value": "A@Example.com"}]}),

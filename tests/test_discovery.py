@@ -75,6 +75,74 @@ def test_schemas_describe_our_attributes_truthfully(scim: Scim) -> None:
         assert attribute(product, name)["mutability"] == "readOnly"
 
 
+@pytest.mark.parametrize("resource", ["User", "Group"])
+def test_schemas_list_the_common_attributes_idps_map(scim: Scim, resource: str) -> None:
+    """Microsoft's gallery-onboarding validator requires externalId in discovery; Entra maps it (issue #16)."""
+    schema = scim.get(f"/Schemas/urn:ietf:params:scim:schemas:core:2.0:{resource}").json
+
+    assert attribute(schema, "externalId") | {"description": ""} == {
+        "name": "externalId",
+        "type": "string",
+        "multiValued": False,
+        "description": "",
+        "required": False,
+        "caseExact": True,
+        "mutability": "readWrite",
+        "returned": "default",
+        "uniqueness": "none",
+    }
+    assert {key: attribute(schema, "id")[key] for key in ("mutability", "returned", "uniqueness", "caseExact")} == {
+        "mutability": "readOnly",
+        "returned": "always",
+        "uniqueness": "server",
+        "caseExact": True,
+    }
+
+
+def test_member_display_is_published_read_only_as_it_behaves(scim: Scim) -> None:
+    group = scim.get("/Schemas/urn:ietf:params:scim:schemas:core:2.0:Group").json
+
+    display = next(sub for sub in attribute(group, "members")["subAttributes"] if sub["name"] == "display")
+    assert display["mutability"] == "readOnly"
+
+
+def texts(value: Any) -> Any:
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if key in ("name", "description") and isinstance(item, str):
+                yield item
+            yield from texts(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from texts(item)
+
+
+def test_schemas_are_written_for_an_idp_admin(scim: Scim) -> None:
+    """No Python class name, no reStructuredText, a description for every attribute (issue #14 item 10)."""
+    listing = scim.get("/Schemas").json["Resources"]
+    published = list(texts(listing))
+
+    assert {schema["name"] for schema in listing} == {
+        "User",
+        "Group",
+        "EnterpriseUser",
+        "Custom User",
+        "One Model User",
+    }
+    for text in published:
+        assert not any(
+            mark in text for mark in ("``", ":rfc:", ":class:", "OneModelUser", "CustomUser", "Resource[")
+        ), text
+
+    def undescribed(attributes: list[dict[str, Any]], prefix: str = "") -> Any:
+        for item in attributes:
+            if not item.get("description"):
+                yield prefix + item["name"]
+            yield from undescribed(item.get("subAttributes", []), item["name"] + ".")
+
+    assert [name for schema in listing for name in undescribed(schema["attributes"])] == []
+
+
 def test_resource_types_bind_the_extensions(scim: Scim) -> None:
     listing = scim.get("/ResourceTypes").json
     user = scim.get("/ResourceTypes/User").json

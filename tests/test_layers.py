@@ -15,7 +15,7 @@ from tests.conftest import PROJECT_DIR
 LAYERS = [
     ["chalicelib.config", "chalicelib.stage_secrets", "chalicelib.metrics"],
     ["chalicelib.store"],
-    ["chalicelib.schemas", "chalicelib.canonical", "chalicelib.resources"],
+    ["chalicelib.schemas", "chalicelib.canonical", "chalicelib.references", "chalicelib.resources"],
     ["chalicelib.provisioning"],
     ["chalicelib.scim", "chalicelib.auth", "chalicelib.gateway_responses"],
     ["app"],

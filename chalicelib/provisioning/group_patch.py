@@ -22,6 +22,7 @@ from typing import Any
 
 from scim2_models import InvalidValueException, PatchOp
 
+from chalicelib.references import reference_problem
 from chalicelib.resources.groups import GroupChange
 from chalicelib.schemas import CORE_GROUP_SCHEMA
 
@@ -43,13 +44,16 @@ def _member_ids(value: Any) -> list[str]:
     entries = value if isinstance(value, list) else [value]
     ids: list[str] = []
     for entry in entries:
-        if not isinstance(entry, dict) or not isinstance(entry.get("value"), str) or not entry["value"]:
+        # RFC 7643 §2.1: attribute names are case-insensitive, "Value" included.
+        member = {key.lower(): item for key, item in entry.items()} if isinstance(entry, dict) else {}
+        user_id, kind, ref = member.get("value"), member.get("type"), member.get("$ref")
+        if not isinstance(user_id, str) or not user_id:
             raise InvalidValueException(detail="members: each member must be an object with a string value")
-        if entry.get("type") not in (None, "User"):
-            raise InvalidValueException(
-                detail=f"members: {entry['value']!r} is a {entry['type']}; only Users can be members"
-            )
-        ids.append(entry["value"])
+        if kind not in (None, "User"):
+            raise InvalidValueException(detail=f"members: {user_id!r} is a {kind}; only Users can be members")
+        if isinstance(ref, str) and (problem := reference_problem(ref)):
+            raise InvalidValueException(detail=f"members.$ref {problem}")
+        ids.append(user_id)
     return ids
 
 

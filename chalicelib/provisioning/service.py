@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import json
 import random
 import time
 from collections.abc import Callable, Mapping
@@ -23,14 +24,12 @@ from typing import Any, Protocol, cast, runtime_checkable
 
 from scim2_models import (
     Context,
-    InvalidSyntaxException,
     InvalidValueException,
     PatchOp,
     PreconditionFailedException,
     Resource,
     ResourceType,
     ResponseParameters,
-    SCIMException,
     SearchRequest,
     User,
 )
@@ -43,15 +42,17 @@ from scim2_server.service import ScimService
 from scim2_server.storage import ScimStorage, projection
 
 from chalicelib.provisioning.activity import WriteNotes, document_of
+from chalicelib.provisioning.attribute_names import ExtensionNames
 from chalicelib.provisioning.group_patch import group_change
+from chalicelib.provisioning.ignored import patch_ignored, set_aside
 from chalicelib.provisioning.limits import RequestLimits
 from chalicelib.provisioning.passwords import PasswordPolicy
+from chalicelib.references import references, refused_references
 from chalicelib.resources.groups import GroupChange
 from chalicelib.schemas import OneModelUser
 
 MAX_WRITE_ATTEMPTS = 8
 MAX_USER_NAME_LENGTH = 256
-UNKNOWN_ATTRIBUTE_PREFIX = "Extra inputs are not permitted: "
 
 
 class ProvisioningService(ScimService):
@@ -63,6 +64,7 @@ class ProvisioningService(ScimService):
         super().__init__(provider, secret=cursor_secret)
         self.password_policy = password_policy
         self.limits = limits
+        self._extension_names: dict[str, ExtensionNames] = {}
         self.tenant: str | None = None
         self.tenant_password_policy: Callable[[], PasswordPolicy] = lambda: password_policy
 
@@ -92,35 +94,59 @@ class ProvisioningService(ScimService):
         """:rfc:`RFC 7644 §3.4.2.2`, within our limits, for GET and POST .search alike."""
         if isinstance(payload, dict):
             self.limits.check_search(payload)
+            if len(resource_types) == 1:
+                payload = self.qualified_parameters(resource_types[0], payload)
         return super().read_search(resource_types, payload)
 
     def read_response_parameters(
         self, resource_type: ResourceType, query: Mapping[str, str]
     ) -> ResponseParameters[Any]:
-        """``attributes`` and ``excludedAttributes`` (:rfc:`RFC 7644 §3.9`), within our limits."""
+        """``attributes`` and ``excludedAttributes`` (:rfc:`RFC 7644 §3.9`), within our limits, names qualified."""
         self.limits.check_search({key: query[key] for key in ("attributes", "excludedAttributes") if key in query})
-        return super().read_response_parameters(resource_type, query)
+        return super().read_response_parameters(resource_type, self.qualified_parameters(resource_type, query))
 
     def read_patch(self, resource_type: ResourceType, body: bytes, content_type: str | None) -> PatchOp[Any]:
-        """:rfc:`RFC 7644 §3.5.2`, its operations and paths within our limits before any of them is parsed."""
-        self.limits.check_patch(self.decode_body(body, content_type))
+        """:rfc:`RFC 7644 §3.5.2`, within our limits before any path is parsed, extension attributes qualified."""
+        patch = self.decode_body(body, content_type)
+        self.limits.check_patch(patch)
+        names = self.extension_names(resource_type)
+        operations = _member(patch, "Operations") if isinstance(patch, dict) else None
+        changed = False
+        for operation in operations if isinstance(operations, list) and names.urns else []:
+            path = _member(operation, "path") if isinstance(operation, dict) else None
+            value = _member(operation, "value") if isinstance(operation, dict) else None
+            if isinstance(path, str) and names.path(path) != path:
+                _set_member(operation, "path", names.path(path))
+                changed = True
+            elif path is None and isinstance(value, dict) and any(names.path(key) != key for key in value):
+                _set_member(operation, "value", {names.path(key): item for key, item in value.items()})
+                changed = True
+        if changed:
+            body = json.dumps(patch).encode()
         return super().read_patch(resource_type, body, content_type)
 
-    def read_body(self, model: Any, body: bytes, content_type: str | None, scim_ctx: Context) -> Any:
-        """Validate a body; an attribute we do not define is named in words an IdP admin can act on."""
-        try:
-            return super().read_body(model, body, content_type, scim_ctx)
-        except SCIMException as error:
-            unknown = (error.detail or "").removeprefix(UNKNOWN_ATTRIBUTE_PREFIX)
-            if unknown != error.detail:
-                raise InvalidSyntaxException(
-                    detail=f"Unknown attribute {unknown!r}: this service provider does not define it; "
-                    "check the attribute mapping in the identity provider (see /Schemas)"
-                ) from error
-            raise
+    def qualified_parameters(self, resource_type: ResourceType, parameters: Mapping[str, Any]) -> dict[str, Any]:
+        """Query parameters with unqualified extension attributes qualified (attribute_names.py)."""
+        names = self.extension_names(resource_type)
+        qualified = dict(parameters)
+        for key, value in parameters.items():
+            if not isinstance(value, str) or not names.urns:
+                continue
+            if key.lower() == "filter":
+                qualified[key] = names.filter(value)
+            elif key.lower() in ("attributes", "excludedattributes", "sortby"):
+                qualified[key] = names.attribute_list(value)
+        return qualified
+
+    def extension_names(self, resource_type: ResourceType) -> ExtensionNames:
+        names = self._extension_names.get(str(resource_type.id))
+        if names is None:
+            names = self._extension_names[str(resource_type.id)] = ExtensionNames(self.get_model(resource_type))
+        return names
 
     def read_creation(self, resource_type: ResourceType, body: bytes, content_type: str | None) -> Resource[Any]:
         resource = super().read_creation(resource_type, body, content_type)
+        check_references(resource)
         if isinstance(resource, User):
             self.check_user(resource)
             resource[OneModelUser] = OneModelUser(allow_sso_login=True, auto_assign_roles=True)
@@ -135,6 +161,7 @@ class ProvisioningService(ScimService):
             # RFC 7644 §3.5.1 lets an omitted readWrite attribute keep its value: a PUT without
             # active (OneLogin's templates) neither disables nor re-enables the account.
             replacement.active = getattr(current, "active", None)
+        check_references(replacement, stored=current)
         replaced = super().apply_replacement(current, replacement, conditions)
         if isinstance(replaced, User):
             self.check_user(replaced)
@@ -143,7 +170,10 @@ class ProvisioningService(ScimService):
     def apply_patch(
         self, current: Resource[Any], patch_op: PatchOp[Any], conditions: Conditions
     ) -> Resource[Any] | None:
+        stored = set(references(current))
         patched = super().apply_patch(current, patch_op, conditions)
+        if patched is not None:
+            check_references(patched, stored)
         if isinstance(patched, User):
             self.check_user(patched)
         return patched
@@ -173,6 +203,28 @@ class ProvisioningService(ScimService):
         response = self.replacement_response(base_url, resource, response_parameters)
         response.status = HTTPStatus.OK
         return response
+
+
+def _member(members: dict[str, Any], name: str) -> Any:
+    """A JSON member by its name, whatever its case (RFC 7643 §2.1)."""
+    return next((value for key, value in members.items() if key.lower() == name.lower()), None)
+
+
+def _set_member(members: dict[str, Any], name: str, value: Any) -> None:
+    key = next((key for key in members if key.lower() == name.lower()), name)
+    members[key] = value
+
+
+def check_references(resource: Resource[Any], stored: Resource[Any] | set[tuple[str, str]] | None = None) -> None:
+    """Refuse a reference the one rule refuses (chalicelib/references.py); what was ``stored`` before is let be.
+
+    :raises InvalidValueException: naming the attribute.
+    """
+    if isinstance(stored, Resource):
+        stored = set(references(stored))
+    refused = refused_references(resource, stored or set())
+    if refused:
+        raise InvalidValueException(detail=refused)
 
 
 @runtime_checkable
@@ -205,11 +257,14 @@ Change = Callable[[Resource[Any]], Resource[Any] | None]
 class ProvisioningHandler(ScimHandler):
     """scim2-server's handler, with soft delete for users and retries on lost races.
 
+    Built for one request: ``ignored_attributes`` names what its body held that no schema defines.
+
     Each write it makes is noted in ``notes`` for the provisioning activity trail.
     """
 
     def __init__(self, service: ScimService, storage: ScimStorage, notes: WriteNotes | None = None) -> None:
         super().__init__(service, storage)
+        self.ignored_attributes: list[str] = []
         self.notes = notes if notes is not None else WriteNotes()
         if not isinstance(storage, ProvisioningStorage):
             raise TypeError(f"{type(storage).__qualname__} lacks the operations of ProvisioningStorage")
@@ -224,6 +279,7 @@ class ProvisioningHandler(ScimHandler):
             self.service.authorize(request, target, resource_type)
             response_parameters = self.service.read_response_parameters(resource_type, request.query)
             resource = self.service.read_creation(resource_type, request.body, request.header("Content-Type"))
+            self.ignored_attributes = set_aside(resource)
             with self.storage.operation():
                 created = self.storage.create(resource_type, resource)
             self.notes.wrote(resource_type.name, None, created, sent=resource)
@@ -263,6 +319,7 @@ class ProvisioningHandler(ScimHandler):
             self.service.authorize(request, target, resource_type)
             response_parameters = self.service.read_response_parameters(resource_type, request.query)
             patch_op = self.service.read_patch(resource_type, request.body, request.header("Content-Type"))
+            self.ignored_attributes = patch_ignored(self.service.get_model(resource_type), patch_op)
             conditions = self.service.read_conditions(request)
             resource_id = cast(str, target.resource_id)
             change = group_change(patch_op) if resource_type.name == "Group" else None
@@ -309,6 +366,7 @@ class ProvisioningHandler(ScimHandler):
             self.service.authorize(request, target, resource_type)
             response_parameters = self.service.read_response_parameters(resource_type, request.query)
             replacement = self.service.read_replacement(resource_type, request.body, request.header("Content-Type"))
+            self.ignored_attributes = set_aside(replacement)
             with self.storage.operation():
                 resource = self.replace_by_id(
                     resource_type,

@@ -48,8 +48,10 @@ def translated() -> Iterator[None]:
         raise ServiceUnavailableException() from error
     except botocore.exceptions.ClientError as error:
         code = error.response.get("Error", {}).get("Code")
-        # A transaction that collided with another one on the same items: the client retries.
-        if code in _RETRYABLE_CODES or "TransactionConflict" in cancellation_codes(error):
+        status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+        # A transaction that collided with another one on the same items, or a 5xx still failing after
+        # botocore's retries (moto answers a bare 500): the client retries later.
+        if code in _RETRYABLE_CODES or status >= 500 or "TransactionConflict" in cancellation_codes(error):
             raise ServiceUnavailableException() from error
         raise
     except botocore.exceptions.BotoCoreError as error:

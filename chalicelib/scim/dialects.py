@@ -11,6 +11,7 @@ to refuse as it would.
 
 Shapes the library already accepts (Entra's ``Replace``/``"False"``, path-less dotted
 keys, ``members`` removal with a ``value``, Okta's ``{"active": false}``) are not here.
+Member names are read case-insensitively (:rfc:`RFC 7643 §2.1`), as the library does.
 """
 
 from __future__ import annotations
@@ -38,6 +39,9 @@ ENTRA_GROUP_SCHEMA = "http://schemas.microsoft.com/2006/11/ResourceManagement/AD
 ENTRA_MISSPELLED_ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0User"
 
 _RESOURCE_PATH = re.compile(r"^/(Users|Groups)(?:/(?!\.search$)[^/]+)?/?$")
+# A path to the value of the entries a filter selects, such as emails[type eq "work"].value.
+_SELECTED_VALUE = re.compile(r"^(.+\])\.value$", re.IGNORECASE)
+_CLEARED = (None, "")
 
 
 def normalise(request: ScimRequest) -> ScimRequest:
@@ -67,13 +71,17 @@ def _resource(body: dict[str, Any], core_schema: str, base: str) -> dict[str, An
     # Entra ID sends unmapped attributes as JSON nulls, some of them outside any schema
     # ("department": null, "manager": null at the top level); RFC 7643 §2.5 makes null
     # the same as absent (entra/06_create_user_with_nulls.json).
-    resource: dict[str, Any] = _without_nulls(body)
-    schemas = resource.get("schemas")
-    if isinstance(schemas, list):
-        resource["schemas"] = _schemas(schemas, core_schema)
-    enterprise = resource.get(ENTERPRISE_USER)
-    if isinstance(enterprise, dict) and "manager" in enterprise:
-        enterprise["manager"] = _manager(enterprise["manager"], base)
+    # Entra ID clears an attribute with "" (entra/50_replace_user_with_capitalised_manager.json):
+    # on a create or a replacement that is the same as leaving it out.
+    resource: dict[str, Any] = _without_cleared(body)
+    schemas = _key(resource, "schemas")
+    if schemas is not None and isinstance(resource[schemas], list):
+        resource[schemas] = _schemas(resource[schemas], core_schema)
+    enterprise = _key(resource, ENTERPRISE_USER)
+    if enterprise is not None and isinstance(resource[enterprise], dict):
+        manager = _key(resource[enterprise], "manager")
+        if manager is not None:
+            resource[enterprise][manager] = _manager(resource[enterprise][manager], base)
     return resource
 
 
@@ -104,9 +112,12 @@ def _manager(manager: Any, base: str) -> Any:
         manager = manager[0]  # Entra's PATCH sends the single-valued manager as a one-element list
     if isinstance(manager, str) and manager:
         manager = {"value": manager}
-    if isinstance(manager, dict) and isinstance(manager.get("value"), str) and manager["value"]:
-        manager = {**manager}
-        manager.setdefault("$ref", f"{base}/Users/{manager['value']}")
+    if isinstance(manager, dict):
+        # "Manager": {"Value": ...} is the same attribute (entra/49_manager_with_capitalised_names.json,
+        # entra/50_replace_user_with_capitalised_manager.json).
+        manager = {key.lower() if key.lower() in ("value", "$ref") else key: item for key, item in manager.items()}
+        if isinstance(manager.get("value"), str) and manager["value"]:
+            manager.setdefault("$ref", f"{base}/Users/{manager['value']}")
     return manager
 
 
@@ -114,39 +125,103 @@ def _patch(body: dict[str, Any], base: str) -> dict[str, Any]:
     """A PatchOp body."""
     # Entra ID puts the resource's id in the PatchOp message, which RFC 7644 §3.5.2 does
     # not define; like a read-only attribute echoed on PUT, it is ignored (entra/20_enable_user_with_id_and_name.json).
-    patch = {key: value for key, value in body.items() if key != "id"}
-    operations = patch.get("Operations")
-    if isinstance(operations, list):
-        patch["Operations"] = [_operation(operation, base) for operation in operations]
+    patch = {key: value for key, value in body.items() if key.lower() != "id"}
+    operations = _key(patch, "Operations")
+    if operations is not None and isinstance(patch[operations], list):
+        patch[operations] = [rewritten for operation in patch[operations] for rewritten in _operation(operation, base)]
     return patch
 
 
-def _operation(operation: Any, base: str) -> Any:
+def _operation(operation: Any, base: str) -> list[Any]:
+    """One operation, as the operations of the RFC that do the same."""
     if not isinstance(operation, dict):
-        return operation
+        return [operation]
     # Entra ID names its operations ("name": "..."), a member RFC 7644 §3.5.2 does not
-    # define (entra/20_enable_user_with_id_and_name.json).
-    operation = {key: value for key, value in operation.items() if key != "name"}
-    path = operation.get("path")
+    # define (entra/20_enable_user_with_id_and_name.json). Member names are case-insensitive.
+    operation = {key.lower(): value for key, value in operation.items() if key.lower() != "name"}
+    op, path, value = operation.get("op"), operation.get("path"), operation.get("value")
+    replace = isinstance(op, str) and op.lower() == "replace"
+    if replace and isinstance(path, str) and value in _CLEARED:
+        return [_clear(op, path)]
     if isinstance(path, str) and path.lower() in ("manager", MANAGER_PATH.lower()) and "value" in operation:
         # Entra ID's manager update: path "manager" (the enterprise attribute, unqualified)
         # with a one-element list, or the qualified path with the id as a string (entra/13_add_manager.json,
         # entra/17_replace_manager_by_id.json).
         operation["path"] = MANAGER_PATH
-        operation["value"] = _manager(operation["value"], base)
-    value = operation.get("value")
+        operation["value"] = _manager(value, base)
     if path is None and isinstance(value, dict):
-        operation["value"] = {
-            key: _manager(item, base) if key.lower() == MANAGER_PATH.lower() else item for key, item in value.items()
-        }
-    return operation
+        if replace:
+            cleared = list(_cleared_paths(value, ""))
+            if cleared:
+                kept = _without_cleared(value)
+                return [*([{**operation, "value": kept}] if kept else []), *(_clear(op, key) for key in cleared)]
+        operation["value"] = {key: _pathless_member(key, item, base) for key, item in value.items()}
+    return [operation]
 
 
-def _without_nulls(value: Any) -> Any:
+def _pathless_member(key: str, item: Any, base: str) -> Any:
+    """A member of a path-less value: the manager, by its path or inside the enterprise object."""
+    if key.lower() == MANAGER_PATH.lower():
+        return _manager(item, base)
+    manager = _key(item, "manager") if key.lower() == ENTERPRISE_USER.lower() and isinstance(item, dict) else None
+    return {**item, manager: _manager(item[manager], base)} if manager is not None else item
+
+
+def _clear(op: str, path: str) -> dict[str, Any]:
+    """Entra ID's ``replace`` with ``""`` or null: the RFC's remove (entra/44_clear_attributes_with_empty_strings.json,
+    entra/45_clear_attributes_with_nulls.json, entra/48_remove_manager_with_empty_string.json).
+
+    Clearing the value of selected entries (``emails[type eq "work"].value``) removes those entries:
+    an email without its address is no email (entra/44_clear_attributes_with_empty_strings.json).
+    """
+    selected = _SELECTED_VALUE.match(path)
+    remove = "Remove" if op[:1].isupper() else "remove"
+    return {"op": remove, "path": selected.group(1) if selected else path}
+
+
+def _cleared_paths(value: dict[str, Any], prefix: str) -> Any:
+    """The attribute paths a path-less replace clears, its keys valued ``""`` or null, at any depth.
+
+    Entra ID with aadOptscim062020 sends ``{"name.givenName": "", "urn:...:User:department": ""}``
+    (entra/46_clear_attributes_flagged.json);
+    a key inside a schema URN's object is joined with ":", inside a complex attribute with ".".
+    """
+    for key, item in value.items():
+        path = prefix + key
+        if item in _CLEARED or (
+            path.lower() == MANAGER_PATH.lower() and isinstance(item, dict) and _value_of(item) in _CLEARED
+        ):
+            yield path
+        elif isinstance(item, dict) and key.lower() != "schemas":
+            yield from _cleared_paths(item, path + (":" if key.lower().startswith("urn:") else "."))
+
+
+def _value_of(manager: dict[str, Any]) -> Any:
+    key = _key(manager, "value")
+    return manager[key] if key is not None else None
+
+
+def _key(members: dict[str, Any], name: str) -> str | None:
+    """The key of ``members`` that names ``name``, whatever its case (RFC 7643 §2.1), or None."""
+    if name in members:
+        return name
+    folded = name.lower()
+    return next((key for key in members if isinstance(key, str) and key.lower() == folded), None)
+
+
+def _without_cleared(value: Any) -> Any:
+    """``value`` without its JSON nulls and ``""``; a list entry whose ``value`` is cleared goes too."""
     if isinstance(value, dict):
-        return {key: _without_nulls(item) for key, item in value.items() if item is not None}
+        kept = {key: _without_cleared(item) for key, item in value.items() if item not in _CLEARED}
+        # An object left empty by its cleared members ({"name": {"givenName": ""}}) says nothing more.
+        return {key: item for key, item in kept.items() if item != {} or value[key] == {}}
     if isinstance(value, list):
-        return [_without_nulls(item) for item in value if item is not None]
+        return [
+            _without_cleared(item)
+            for item in value
+            if item not in _CLEARED
+            and not (isinstance(item, dict) and _key(item, "value") and _value_of(item) in _CLEARED)
+        ]
     return value
 
 

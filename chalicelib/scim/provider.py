@@ -29,6 +29,7 @@ from scim2_models.reference import External
 from chalicelib.canonical import display_name_key, user_name_key
 from chalicelib.config import Settings
 from chalicelib.schemas import CustomUser, OneModelUser, User, UserResource
+from chalicelib.scim.published_schemas import PublishingProvider
 
 BASIC_SCHEME = AuthenticationScheme(
     type=AuthenticationScheme.Type.httpbasic,
@@ -73,7 +74,8 @@ def service_provider_config(settings: Settings) -> ServiceProviderConfig:
 
 # What real IdPs send and the strict reading refuses (see ../shared/IDP-NOTES.md):
 # Entra ID removes members with the target in "value", and replaces
-# emails[type eq "work"].value on users that have no work email yet.
+# emails[type eq "work"].value on users that have no work email yet. An attribute no
+# schema defines is ignored and named on the access log line (chalicelib/provisioning/ignored.py).
 USER_NAME_URN = "urn:ietf:params:scim:schemas:core:2.0:User:userName"
 DISPLAY_NAME_URN = "urn:ietf:params:scim:schemas:core:2.0:Group:displayName"
 _CANONICAL_KEYS = {USER_NAME_URN: user_name_key, DISPLAY_NAME_URN: display_name_key}
@@ -92,7 +94,7 @@ def comparison_key(binding: Any, value: str) -> str:
 
 POLICY = ScimPolicy(
     comparison_key=comparison_key,
-    unknown=ScimPolicy.Unknown.forbid,
+    unknown=ScimPolicy.Unknown.ignore,
     remove_value_as_filter=ScimPolicy.RemoveValue.apply,
     unmatched_path_filter=ScimPolicy.UnmatchedPathFilter.create,
 )
@@ -100,7 +102,7 @@ POLICY = ScimPolicy(
 
 def build_provider(settings: Settings) -> ScimProvider:
     """Return the provider: core User with its extensions, and Group (a Customer Supplied Role)."""
-    return ScimProvider(
+    return PublishingProvider(
         models=[User, EnterpriseUser, CustomUser, OneModelUser, Group],
         resource_types=[
             ResourceType.from_resource(UserResource),

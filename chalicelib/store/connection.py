@@ -12,9 +12,11 @@ import boto3
 from botocore.config import Config
 
 from chalicelib.config import Settings
+from chalicelib.store.deadline import refuse_when_spent
 
-# Standard retry mode backs off on throttling and transient 5xx errors.
-_CLIENT_CONFIG = Config(retries={"max_attempts": 5, "mode": "standard"}, connect_timeout=3, read_timeout=10)
+# Standard retry mode backs off on throttling and transient 5xx errors; deadline.py bounds a request's
+# attempts all together. DynamoDB answers in milliseconds: 5 s of silence is a lost attempt.
+_CLIENT_CONFIG = Config(retries={"max_attempts": 5, "mode": "standard"}, connect_timeout=2, read_timeout=5)
 
 
 @cache
@@ -24,7 +26,9 @@ def _session() -> boto3.session.Session:
 
 @cache
 def _client(endpoint_url: str | None, region: str) -> Any:
-    return _session().client("dynamodb", endpoint_url=endpoint_url, region_name=region, config=_CLIENT_CONFIG)
+    client = _session().client("dynamodb", endpoint_url=endpoint_url, region_name=region, config=_CLIENT_CONFIG)
+    client.meta.events.register("before-send.dynamodb", refuse_when_spent)
+    return client
 
 
 def dynamodb(settings: Settings) -> Any:

@@ -1,0 +1,65 @@
+"""Every request ends well before the Lambda timeout (issue #16 item 8: a group PATCH ran 65.9 s against make run).
+
+The evidence (README "Reliability"): moto's TransactWriteItems deep-copies the table it writes without a lock,
+so concurrent writers made it answer 500, and botocore's retries of each call, 10 s read timeouts and growing
+backoff, had no bound across a request. Now the request's DynamoDB work has one budget, checked before every
+attempt, and a 5xx still failing after the retries is a 503 with Retry-After, never a 500.
+"""
+
+import json
+from pathlib import Path
+
+import botocore.exceptions
+import pytest
+
+from chalicelib.config import settings
+from chalicelib.resources.errors import ServiceUnavailableException, translated
+from chalicelib.scim import adapter
+from chalicelib.store import deadline
+from chalicelib.store.connection import _CLIENT_CONFIG
+from tests.conftest import Scim, user_body
+
+CHALICE_CONFIG = Path(__file__).resolve().parent.parent / ".chalice" / "config.json"
+
+
+@pytest.mark.parametrize("stage", ["dev", "prod"])
+def test_a_request_ends_before_the_lambda_timeout_whatever_dynamodb_does(
+    stage: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = json.loads(CHALICE_CONFIG.read_text())["stages"][stage]
+    for name, value in config.get("environment_variables", {}).items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("REQUEST_BUDGET_SECONDS", raising=False)
+    one_attempt = _CLIENT_CONFIG.connect_timeout + _CLIENT_CONFIG.read_timeout
+
+    assert settings().request_budget_seconds + one_attempt <= config["lambda_timeout"] - 5
+
+
+def test_a_request_whose_budget_is_spent_is_a_503_with_retry_after_and_writes_nothing(
+    scim: Scim, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(adapter, "request_budget", lambda seconds: deadline.request_budget(-1.0))
+
+    response = scim.post("/Users", user_body())
+
+    assert (response.status_code, response.json["status"]) == (503, "503")
+    assert response.headers["Retry-After"]
+    monkeypatch.undo()
+    assert scim.get("/Users").json["totalResults"] == 0
+
+
+def test_the_budget_only_bounds_the_request_it_was_opened_for() -> None:
+    with deadline.request_budget(-1.0), pytest.raises(deadline.BudgetSpent):
+        deadline.refuse_when_spent()
+
+    deadline.refuse_when_spent()
+
+
+def test_a_dynamodb_5xx_still_failing_after_the_retries_is_unavailable_not_a_500() -> None:
+    moto_500 = botocore.exceptions.ClientError(
+        {"Error": {"Code": "500", "Message": "<!doctype html>"}, "ResponseMetadata": {"HTTPStatusCode": 500}},
+        "TransactWriteItems",
+    )
+
+    with pytest.raises(ServiceUnavailableException), translated():
+        raise moto_500
