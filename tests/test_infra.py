@@ -257,9 +257,14 @@ def test_make_deploy_refuses_a_stage_without_its_own_policies(stage: str, tmp_pa
     assert calls == []
 
 
-def test_make_deploy_stops_before_chalice_when_the_stage_has_no_secrets(tmp_path: Path) -> None:
+def _secret_problems(problems: list[str]) -> list[str]:
+    # The first check, the release Python, is the next test's.
+    return [problem for problem in problems if not problem.startswith("Python ")]
+
+
+def test_make_deploy_stops_before_chalice_when_the_stage_has_no_secrets() -> None:
     with mock_aws():
-        problems = release.preflight("dev")
+        problems = _secret_problems(release.preflight("dev"))
         assert [problem.split(":")[0] for problem in problems] == [
             "secret scim-dev/credential-hash-key",
             "secret scim-dev/cursor-secret",
@@ -268,8 +273,19 @@ def test_make_deploy_stops_before_chalice_when_the_stage_has_no_secrets(tmp_path
         secretsmanager = boto3.client("secretsmanager", region_name="us-east-1")
         for name in ("credential-hash-key", "cursor-secret"):
             secretsmanager.create_secret(Name=f"scim-dev/{name}", SecretString="x" * 64)
-        assert release.preflight("dev") == []
-        assert release.preflight("test") == ["stage 'test' sets no SECRETS_PREFIX in .chalice/config.json"]
+        assert _secret_problems(release.preflight("dev")) == []
+        assert _secret_problems(release.preflight("test")) == [
+            "stage 'test' sets no SECRETS_PREFIX in .chalice/config.json"
+        ]
+
+
+def test_make_deploy_refuses_a_python_other_than_the_release_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Chalice ships the Lambda runtime of the interpreter that deploys.
+    running = f"{sys.version_info.major}.{sys.version_info.minor}"
+    monkeypatch.setattr(release, "RELEASE_PYTHON", "3.99")
+    with mock_aws():
+        problems = release.preflight("dev")
+    assert problems[0].startswith(f"Python {running}: releases run on Python 3.99")
 
 
 def test_the_gateway_responses_step_needs_the_shared_deployed_state(tmp_path: Path) -> None:
