@@ -2,9 +2,13 @@
 
 API Gateway caches the authorizer's answer for a credential (``ttl_seconds`` in ``app.py``), so
 most requests an IdP sends in production run the route alone: the time spent inside
-``Chalice.__call__``, which the authorizer is not part of. moto's CPU is measured inside its
-DynamoDB handler, under the embedded store's lock (so no two calls overlap) and taken out: what
-is left is our code, the libraries it calls and botocore, which DynamoDB would not replace.
+``Chalice.__call__``, which the authorizer is not part of. moto's CPU is measured around all of
+its work for a call (botocore hands the prepared request to moto's stubber, which parses it,
+runs DynamoDB's handler and serialises the answer), in the thread that makes the call
+(``thread_time``, so the pool's other threads running our code beside it are not taken out with
+it), and taken out: what is left is our code, the libraries it calls and botocore's own work on
+both sides of the wire, which DynamoDB would not replace. Before 2026-11-29 only the handler was
+timed, so about 1 ms a call of moto's request parsing counted as ours.
 """
 
 import threading
@@ -15,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from chalice.app import Chalice
-from moto.dynamodb.responses import DynamoHandler
+from moto.core.botocore_stubber import BotocoreStubber
 
 
 @dataclass(frozen=True)
@@ -40,18 +44,17 @@ class RouteClock:
 
     @contextmanager
     def installed(self) -> Iterator["RouteClock"]:
-        """Install the clock; enter it before :func:`devserver.embedded_dynamodb.embedded_dynamodb`, so that
-        moto's handler is timed inside that module's lock."""
-        handle = DynamoHandler.call_action
+        """Install the clock (around moto's stubber, so a wait for the embedded store's lock costs no CPU)."""
+        handle = BotocoreStubber.__call__
         serve = Chalice.__call__
         clock = self
 
-        def call_action(handler: DynamoHandler) -> Any:
-            started = time.process_time()
+        def call_action(stubber: BotocoreStubber, *args: Any, **kwargs: Any) -> Any:
+            started = time.thread_time()
             try:
-                return handle(handler)
+                return handle(stubber, *args, **kwargs)
             finally:
-                clock._add_moto_cpu(time.process_time() - started)
+                clock._add_moto_cpu(time.thread_time() - started)
 
         def timed_call(app: Chalice, event: Any, context: Any) -> Any:
             wall, cpu, moto = time.perf_counter(), time.process_time(), clock._moto_cpu
@@ -64,10 +67,10 @@ class RouteClock:
                     cpu_ms=max(0.0, time.process_time() - cpu - moto_cpu) * 1000,
                 )
 
-        DynamoHandler.call_action = call_action  # type: ignore[method-assign]
+        BotocoreStubber.__call__ = call_action  # type: ignore[method-assign,assignment]
         Chalice.__call__ = timed_call  # type: ignore[method-assign,assignment]
         try:
             yield self
         finally:
-            DynamoHandler.call_action = handle  # type: ignore[method-assign]
+            BotocoreStubber.__call__ = handle  # type: ignore[method-assign]
             Chalice.__call__ = serve  # type: ignore[method-assign]

@@ -9,16 +9,23 @@ and after each write, read from moto's tables beside the call). The authorizer's
 credentials table are kept apart, so an operation's work is its route's alone, which is what
 the targets speak of; so is the route's write of the activity trail (one PutItem per write or
 refused request), reported on its own.
+
+A call handed to the pool of :mod:`chalicelib.store.waves` starts when it is handed over: on
+DynamoDB the caller's own call waits on the network and the pool's thread sends at once, but
+the embedded store answers one call at a time with the GIL held, so the pool's thread may only
+reach botocore after the caller's call has answered. Timing its start from the hand-over counts
+the round trips as DynamoDB would see them.
 """
 
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+import chalicelib.store.waves
 from bench.write_units import Item, Write
 
 WRITE_OPERATIONS = {"PutItem", "UpdateItem", "DeleteItem"}
@@ -143,16 +150,32 @@ class WorkCounter:
         self._trail = _Tally()
         # botocore hands the request's parameters to the first hook and the response to the second.
         self._pending = threading.local()
+        self._submit = chalicelib.store.waves._submit
 
     def install(self) -> None:
         events = self.client.meta.events
         events.register("provide-client-params.dynamodb.*", self._before)
         events.register("after-call.dynamodb.*", self._after)
+        chalicelib.store.waves._submit = self._handed_over
 
     def uninstall(self) -> None:
         events = self.client.meta.events
         events.unregister("provide-client-params.dynamodb.*", self._before)
         events.unregister("after-call.dynamodb.*", self._after)
+        chalicelib.store.waves._submit = self._submit
+
+    def _handed_over(self, call: Callable[[], Any]) -> Any:
+        """Submit to the pool, stamping when: the first DynamoDB call of that task started then."""
+        handed = time.perf_counter()
+
+        def stamped() -> Any:
+            self._pending.handed = handed
+            try:
+                return call()
+            finally:
+                self._pending.handed = None
+
+        return self._submit(stamped)
 
     def _tally(self, params: dict[str, Any]) -> _Tally:
         tables = _tables(params)
@@ -170,7 +193,9 @@ class WorkCounter:
             (table, key, transactional, check, self._peek(table, key))
             for table, key, transactional, check in _writes(model.name, params)
         ]
-        self._pending.started = time.perf_counter()
+        handed = getattr(self._pending, "handed", None)
+        self._pending.handed = None  # only the task's first call was sent at the hand-over
+        self._pending.started = handed if handed is not None else time.perf_counter()
 
     def _after(self, http_response: Any, parsed: dict[str, Any], model: Any, **kwargs: Any) -> None:
         ended = time.perf_counter()

@@ -77,14 +77,17 @@ def test_a_tiny_run_records_every_figure_of_results_json_and_counts_dynamodb_wor
         assert artifact["files"] > 0 and artifact["authorizer"]["ms"] > 0
         assert set(artifact["without_bytecode_ms"]) == {"floor", "authorizer", "route"}
     assert set(found["peak_rss_mb"]) == {"bench", "cold"}
-    # The counts are exact: GET user by id reads the user, its groups (one index query) and their
-    # names and role mappings (two batch reads), because the default response carries groups and roles.
-    assert bench.small["get_user"].work.calls == ("GetItem", "Query", "BatchGetItem", "BatchGetItem")
+    # The counts are exact: GET user by id reads the user and its memberships (one index query) at once,
+    # then its groups' names (a batch read) beside the tenant's role mappings (one query), because the
+    # default response carries groups and roles: two round trips in sequence.
+    assert sorted(bench.small["get_user"].work.calls) == ["BatchGetItem", "GetItem", "Query", "Query"]
     # The authorizer reads the secret's hash alone, then the credential and its account.
     assert bench.small["get_user"].authorizer.calls == ("GetItem", "GetItem", "GetItem")
-    # Each of the route's calls waits for the one before it; a create is one transaction of two small items: 2 units
-    # each, plus the user's entry in the externalId index.
-    assert bench.small["get_user"].work.round_trips == 4
+    # A PATCH writes the user beside the reads its response needs; a create is one transaction of two small
+    # items: 2 units each, plus the user's entry in the externalId index.
+    assert bench.small["get_user"].work.round_trips == 2
+    assert bench.small["patch_user"].work.round_trips == 2
+    assert bench.small["filter_user_name"].work.round_trips == 3
     assert bench.small["create_user"].work.write_units == 2 * 2 + 1
     assert all(m.route_ms > 0 and m.cpu_ms > 0 for m in bench.small.values())
     without_groups = bench.small["get_user_without_groups"].work

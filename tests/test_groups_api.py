@@ -5,6 +5,7 @@ from typing import Any
 import pytest
 
 from chalicelib.config import settings
+from chalicelib.resources import users
 from chalicelib.store import connection
 from chalicelib.store.role_mappings import RoleMapping, RoleMappingTable
 from tests.conftest import DynamoCalls, Scim, user_body
@@ -348,7 +349,12 @@ def test_delete_group_removes_it_and_its_memberships_and_keeps_the_users(scim: S
     assert scim.post("/Groups", group_body("Finance")).status_code == 201
 
 
-def test_users_groups_and_effective_roles_follow_memberships_and_mappings(scim: Scim, alice: str) -> None:
+@pytest.mark.parametrize("read_whole", [100, 1], ids=["mappings read whole", "mappings read by key"])
+def test_users_groups_and_effective_roles_follow_memberships_and_mappings(
+    scim: Scim, alice: str, read_whole: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A tenant with more mappings than a user read takes whole reads those of the user's groups by key.
+    monkeypatch.setattr(users, "MAPPINGS_READ_WHOLE", read_whole)
     mappings = RoleMappingTable(connection.dynamodb(settings()), settings().role_mappings_table, "acme")
     mappings.put(RoleMapping("Finance", ("Payroll data",), ("Dashboards",)))
     mappings.put(RoleMapping("legal", ("Contracts data", "Payroll data"), ("Reports",)))
@@ -368,6 +374,17 @@ def test_users_groups_and_effective_roles_follow_memberships_and_mappings(scim: 
     assert user[ONEMODEL]["customerSuppliedRoles"] == ["Finance", "Legal"]
     assert user[ONEMODEL]["dataAccessRoles"] == ["Contracts data", "Payroll data"]
     assert user[ONEMODEL]["applicationAccessRoles"] == ["Dashboards", "Reports"]
+
+    # A user write answers with the same groups and roles, read beside the write.
+    patched = scim.patch(f"/Users/{alice}", patch({"op": "replace", "path": "title", "value": "Controller"})).json
+    assert patched["groups"] == user["groups"]
+    assert patched[ONEMODEL] == user[ONEMODEL]
+    listed = scim.get(f'/Users?filter=userName eq "{patched["userName"]}"').json["Resources"]
+    assert [found[ONEMODEL] for found in listed] == [user[ONEMODEL]]
+    paged = scim.get("/Users?count=10").json["Resources"]
+    assert [found[ONEMODEL]["dataAccessRoles"] for found in paged if found["id"] == alice] == [
+        ["Contracts data", "Payroll data"]
+    ]
 
     mappings.put(RoleMapping("Finance", ("Headcount data",), ()))
     scim.patch(f"/Groups/{legal}", patch({"op": "remove", "path": f'members[value eq "{alice}"]'}))

@@ -63,3 +63,13 @@ def test_a_dynamodb_5xx_still_failing_after_the_retries_is_unavailable_not_a_500
 
     with pytest.raises(ServiceUnavailableException), translated():
         raise moto_500
+
+
+def test_a_read_whose_budget_is_spent_in_the_pool_threads_is_a_503(scim: Scim, monkeypatch: pytest.MonkeyPatch) -> None:
+    user = scim.post("/Users", user_body()).json["id"]
+    monkeypatch.setattr(adapter, "request_budget", lambda seconds: deadline.request_budget(-1.0))
+
+    # GET user reads the user and its memberships at once: the budget holds in the pool's thread too.
+    response = scim.get(f"/Users/{user}")
+
+    assert (response.status_code, response.json["status"]) == (503, "503")

@@ -246,13 +246,13 @@ class GroupRepository(Repository[GroupRecord]):
 
         :raises InvalidValueException: Naming the ids that are not users of this tenant; nothing is written.
         """
-        found = self.users.get_many(user_ids) if user_ids else {}
+        found = self.users.user_names_of(user_ids) if user_ids else {}
         unknown = [user_id for user_id in user_ids if user_id not in found]
         if unknown:
             named = ", ".join(repr(user_id) for user_id in unknown[:MAX_NAMED_IDS])
             more = f" and {len(unknown) - MAX_NAMED_IDS} more" if len(unknown) > MAX_NAMED_IDS else ""
             raise InvalidValueException(detail=f"members: no user with id {named}{more} in this tenant")
-        return [Membership(group_id, user_id, found[user_id].user_name) for user_id in user_ids]
+        return [Membership(group_id, user_id, found[user_id]) for user_id in user_ids]
 
     def check_response_size(self, group_id: str, members: Sequence[Membership]) -> None:
         """A group too large for one response answers 400 tooMany, naming the ways to read it."""

@@ -4,6 +4,14 @@ A user's ``groups`` and the product extension's roles are not stored on the
 user: they come from the memberships (``byMember`` index) and the role
 mappings, read only when a response or a filter needs them.
 
+Round trips: the memberships need only the user's id, so they are read beside
+the user's item; the groups' names and the tenant's role mappings then come
+together. A GET of a user is two round trips in sequence, a PATCH or PUT two
+(three when a rename moves the memberships' display), ``userName eq`` three
+(its claim names the id). Effective roles are returned by default: they cost
+no round trip of their own, and an administrator reading a user over SCIM
+sees what the user may do; ``excludedAttributes`` drops them and the reads.
+
 Query plan: ``id eq`` a key read; ``userName eq`` two key reads; ``externalId
 eq`` one index query; ``groups.value eq`` a page of the group's memberships and
 one batch read; no filter or ``userName sw`` the userName claims, page by page;
@@ -11,8 +19,8 @@ anything else reads the tenant's users.
 """
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from functools import partial
 from typing import Any, cast
 
 from scim2_models import Path, Resource, ResourceType, ResponseParameters, ScimProvider, SearchRequest
@@ -24,14 +32,17 @@ from chalicelib.resources.query import comparison, filter_needs, ordered_by, res
 from chalicelib.resources.repository import Clock, IndexPlan, Repository, one
 from chalicelib.resources.roles import user_roles
 from chalicelib.schemas import CORE_USER_SCHEMA, ONEMODEL_USER_SCHEMA, User
-from chalicelib.store.groups import GroupTable, Membership
-from chalicelib.store.role_mappings import RoleMappingTable
+from chalicelib.store.groups import GroupRecord, GroupTable, Membership
+from chalicelib.store.role_mappings import RoleMapping, RoleMappingTable
 from chalicelib.store.users import UserRecord, UserTable
+from chalicelib.store.waves import together
 
 PasswordHasher = Callable[[str], str]
 # Attributes derived at read time, never written to the users table.
 DERIVED = ("id", "meta", "password", "groups", ONEMODEL_USER_SCHEMA)
-MAX_CONCURRENT_QUERIES = 16
+# A tenant with at most this many role mappings has them read whole, beside its groups' names (one
+# round trip); one with more reads those of the user's groups by key after them (one more).
+MAPPINGS_READ_WHOLE = 100
 _USER_NAME = Path[User[Any]]("userName").resolve()
 ID = f"{CORE_USER_SCHEMA}:id"
 USER_NAME = f"{CORE_USER_SCHEMA}:userName"
@@ -40,6 +51,22 @@ GROUPS = f"{CORE_USER_SCHEMA}:groups"
 GROUPS_VALUE = f"{CORE_USER_SCHEMA}:groups.value"
 # What the user's groups decide: the groups themselves, and the roles of the product extension.
 FROM_GROUPS = (GROUPS, ONEMODEL_USER_SCHEMA)
+
+
+@dataclass(frozen=True)
+class ReadForWrite:
+    """A user read for a write, and its memberships read beside it, for the write's response and repair."""
+
+    record: UserRecord
+    memberships: list[Membership]
+
+
+@dataclass(frozen=True)
+class UserGroups:
+    """What the groups of some users decide: each one's groups as (id, displayName), and the roles' mappings."""
+
+    by_user: Mapping[str, list[tuple[str, str]]]
+    mappings: Sequence[RoleMapping]
 
 
 class UserRepository(Repository[UserRecord]):
@@ -63,13 +90,32 @@ class UserRepository(Repository[UserRecord]):
         self.role_mappings = role_mappings
         self.hash_password = hash_password
         # Users read by read_for_write, so that the write that follows does not read them again.
-        self._read_for_write: dict[str, UserRecord] = {}
+        self._read_for_write: dict[str, ReadForWrite] = {}
+        # Group ids read beside a user's item, for the resource built next (read once per request).
+        self._group_ids_read: dict[str, list[str]] = {}
+        # Whether a search's key reads (id eq, userName eq) read the user's memberships beside it.
+        self._groups_beside = False
 
     def get(
         self, resource_type: ResourceType, resource_id: str, response_parameters: ResponseParameters[Any] | None
     ) -> Resource[Any]:
-        record = self.found(resource_type, resource_id, self.users.get(resource_id))
-        return self.resources(resource_type, [record], self.needs_groups(resource_type, response_parameters))[0]
+        with_groups = self.needs_groups(resource_type, response_parameters)
+        record = self.found(resource_type, resource_id, self._user(resource_id, with_groups))
+        return self.resources(resource_type, [record], with_groups)[0]
+
+    def _user(self, user_id: str, with_groups: bool) -> UserRecord | None:
+        """A user by id; ``with_groups``, its group ids are read in the same round trip (they need only the id)."""
+        if not with_groups:
+            return self.users.get(user_id)
+        record, group_ids = together(partial(self.users.get, user_id), partial(self.groups.group_ids_of, user_id))
+        if record is not None:
+            self._group_ids_read[record.id] = group_ids
+        return cast(UserRecord | None, record)
+
+    def _by_user_name(self, user_name: str) -> list[UserRecord]:
+        """``userName eq``: the claim names the id, then the user (and its group ids, beside it)."""
+        user_id = self.users.owner_of(self.user_name_key(user_name))
+        return one(self._user(user_id, self._groups_beside)) if user_id is not None else []
 
     def create(self, resource_type: ResourceType, resource: Resource[Any], stored: dict[str, Any]) -> Resource[Any]:
         flags = resource.model_dump(mode="json", scim_ctx=None, by_alias=True).get(ONEMODEL_USER_SCHEMA) or {}
@@ -81,16 +127,22 @@ class UserRepository(Repository[UserRecord]):
             auto_assign_roles=flags.get("autoAssignRoles") is True,
         )
         self.users.insert(user)
-        in_no_group: dict[str, list[str]] = {user.id: []}  # yet: no query needed
-        return self.resources(resource_type, [user], True, group_ids=in_no_group)[0]
+        in_no_group = UserGroups({user.id: []}, [])  # yet: nothing to read
+        return self._built(resource_type, [user], in_no_group)[0]
 
     def update(
         self, resource_type: ResourceType, resource: Resource[Any], expected_version: str | None
     ) -> Resource[Any]:
+        """Write the user, reading its groups' names and role mappings for the response at the same time.
+
+        Round trips after :meth:`read_for_write`: the write beside the reads, then (on a rename, or to
+        finish an interrupted one) the memberships' display.
+        """
         user_id = cast(str, resource.id)
-        current = self._read_for_write.pop(user_id, None)
-        if current is None or version_of(expected_version) != current.version:
-            current = self.found(resource_type, user_id, self.users.get(user_id))
+        read = self._read_for_write.pop(user_id, None)
+        if read is None or version_of(expected_version) != read.record.version:
+            read = self._read_with_memberships(resource_type, user_id)
+        current = read.record
         check_version(expected_version, current.version)
         updated = self.record(
             resource,
@@ -105,9 +157,10 @@ class UserRepository(Repository[UserRecord]):
         )
         if replace(updated, version=current.version, last_modified=current.last_modified) == current:
             # Nothing stored changes (say, a PATCH that sets what is already there): no write, no new version.
-            return self._with_memberships(resource_type, current, self.repair_member_displays(current))
-        self.users.replace(current, updated)
-        return self._with_memberships(resource_type, updated, self.repair_member_displays(updated))
+            return self._written(resource_type, ReadForWrite(current, read.memberships), None)
+        return self._written(
+            resource_type, ReadForWrite(updated, read.memberships), partial(self.users.replace, current, updated)
+        )
 
     def delete(self, resource_type: ResourceType, resource_id: str, expected_version: str | None) -> None:
         user = self.found(resource_type, resource_id, self.users.get(resource_id))
@@ -115,43 +168,48 @@ class UserRepository(Repository[UserRecord]):
         self.users.delete(user)
 
     def read_for_write(self, resource_type: ResourceType, resource_id: str) -> Resource[Any]:
-        """The stored user a PUT, PATCH or DELETE starts from: one key read.
+        """The stored user a PUT, PATCH or DELETE starts from: its item, and its memberships in the same round trip.
 
         It comes without ``groups`` and effective roles: they are read-only, so no
-        write uses them, and leaving them out saves a query and two batch reads. The
-        record is kept for the update that follows (its write is conditioned on the
-        version read here, so nothing another writer did in between is lost).
+        write uses them. The record and memberships are kept for the update that
+        follows (its write is conditioned on the version read here, so nothing
+        another writer did in between is lost; the memberships give its response's
+        ``groups`` and the displays a rename moves).
         """
-        record = self.found(resource_type, resource_id, self.users.get(resource_id))
-        self._read_for_write[record.id] = record
-        return self.resources(resource_type, [record], with_groups=False)[0]
+        read = self._read_with_memberships(resource_type, resource_id)
+        self._read_for_write[read.record.id] = read
+        return self.resources(resource_type, [read.record], with_groups=False)[0]
+
+    def _read_with_memberships(self, resource_type: ResourceType, user_id: str) -> ReadForWrite:
+        record, memberships = together(partial(self.users.get, user_id), partial(self.groups.memberships_of, user_id))
+        return ReadForWrite(self.found(resource_type, user_id, record), memberships)
 
     def repair_unchanged(self, resource_type: ResourceType, resource: Resource[Any]) -> Resource[Any]:
-        """The user a write left as it was, with its groups, after :meth:`repair_member_displays`: a retried
+        """The user a write left as it was, with its groups, after repairing the memberships' display: a retried
         rename finds the user renamed, and maybe not yet all of its memberships."""
-        record = self._read_for_write.get(str(resource.id))
-        if record is None:
+        read = self._read_for_write.get(str(resource.id))
+        if read is None:
             return resource
-        return self._with_memberships(resource_type, record, self.repair_member_displays(record))
+        return self._written(resource_type, read, None)
 
-    def repair_member_displays(self, record: UserRecord) -> list[Membership]:
-        """Set ``display`` to the userName on the user's memberships that show another; return the memberships.
-
-        The one write a user write makes beyond the user. The memberships come from the
-        query the response's ``groups`` needs anyway, so a rename costs one update per
-        group, and any other write nothing more. A retried rename repairs what an
-        interrupted one left.
-        """
-        memberships = self.groups.memberships_of(record.id)
-        self.groups.set_display([m for m in memberships if m.display != record.user_name], record.user_name)
-        return memberships
-
-    def _with_memberships(
-        self, resource_type: ResourceType, record: UserRecord, memberships: Sequence[Membership]
+    def _written(
+        self, resource_type: ResourceType, read: ReadForWrite, write: Callable[[], None] | None
     ) -> Resource[Any]:
-        """The user with its groups, from memberships already read."""
-        group_ids = {record.id: [m.group_id for m in memberships]}
-        return self.resources(resource_type, [record], with_groups=True, group_ids=group_ids)[0]
+        """Make the write (if any) beside the reads of the response's groups and roles; then set ``display``
+        to the userName on the memberships that show another.
+
+        That display is the one write a user write makes beyond the user, and only after
+        it succeeded (a refused rename must not show on its groups): one update per group
+        on a rename, nothing otherwise. A retried rename repairs what an interrupted one left.
+        """
+        record, memberships = read.record, read.memberships
+        group_ids = [m.group_id for m in memberships]
+        _, live, mappings = together(
+            write or (lambda: None), partial(self.groups.get_many, group_ids), partial(self._mappings_if, group_ids)
+        )
+        self.groups.set_display([m for m in memberships if m.display != record.user_name], record.user_name)
+        groups = self._user_groups({record.id: group_ids}, live, mappings)
+        return self._built(resource_type, [record], groups)[0]
 
     def _hashed(self, resource: Resource[Any]) -> str | None:
         password = getattr(resource, "password", None)
@@ -173,15 +231,27 @@ class UserRepository(Repository[UserRecord]):
         return None
 
     def load(self, resource_type: ResourceType, ids: list[str], request: SearchRequest[Any]) -> list[Resource[Any]]:
-        users = self.users.get_many(ids)
+        """A page of users by id; with groups, every user's group ids are read beside the users, in one wave."""
+        with_groups = self.needs_groups(resource_type, request)
+        if with_groups:
+            users, *group_ids = together(
+                partial(self.users.get_many, ids), *(partial(self.groups.group_ids_of, i) for i in ids)
+            )
+            self._group_ids_read.update((i, found) for i, found in zip(ids, group_ids, strict=True) if i in users)
+        else:
+            users = self.users.get_many(ids)
         records = [users[i] for i in ids if i in users]
-        return self.resources(resource_type, records, self.needs_groups(resource_type, request))
+        return self.resources(resource_type, records, with_groups)
 
     def matching(self, resource_type: ResourceType, request: SearchRequest[Any]) -> list[Resource[Any]]:
         scim_filter = request.filter
         model = self.model(resource_type)
         filter_needs_groups = any(filter_needs(scim_filter, model, target) for target in FROM_GROUPS)
-        users = list(self.candidates(resource_type, scim_filter))
+        self._groups_beside = filter_needs_groups or self.needs_groups(resource_type, request)
+        try:
+            users = list(self.candidates(resource_type, scim_filter))
+        finally:
+            self._groups_beside = False
         if scim_filter is not None and not filter_needs_groups and self.needs_groups(resource_type, request):
             # Filter first, then read the groups (a query per user) of the matches only.
             bare = self.resources(resource_type, users, with_groups=False)
@@ -194,10 +264,11 @@ class UserRepository(Repository[UserRecord]):
 
     def lookups(self) -> Mapping[str, Callable[[str], Iterable[UserRecord]]]:
         """``id`` a key read; ``userName`` two; ``externalId`` an index query; ``groups.value`` the group's
-        memberships and a batch read."""
+        memberships and a batch read. The key reads read the user's group ids beside the user when the
+        search needs them."""
         return {
-            ID: lambda user_id: one(self.users.get(user_id)),
-            USER_NAME: lambda user_name: one(self.users.find_by_user_name(self.user_name_key(user_name))),
+            ID: lambda user_id: one(self._user(user_id, self._groups_beside)),
+            USER_NAME: self._by_user_name,
             EXTERNAL_ID: self.users.find_by_external_id,
             GROUPS_VALUE: lambda group_id: self.users.get_many(
                 [m.user_id for m in self.groups.members(group_id)]
@@ -240,37 +311,50 @@ class UserRepository(Repository[UserRecord]):
         with_groups: bool,
         group_ids: Mapping[str, list[str]] | None = None,
     ) -> list[Resource[Any]]:
-        """Build the resources of some users; with ``with_groups``, one index query per user and two batch reads.
+        """Build the resources of some users; with ``with_groups``, their groups and roles too: the group ids
+        not read yet (one index query per user, all at once), then the groups and role mappings (together).
 
         :param group_ids: The groups of users whose memberships the caller has already read.
         """
-        memberships = self._memberships(records, group_ids or {}) if with_groups else {}
-        model = cast(type[Resource[Any]], self.provider.model_for(resource_type))
-        return [
-            model.model_validate(self._document(resource_type, record, memberships.get(record.id)), scim_ctx=None)
-            for record in records
-        ]
-
-    def _memberships(
-        self, records: Sequence[UserRecord], known: Mapping[str, list[str]]
-    ) -> dict[str, list[tuple[str, str]]]:
-        """Each user's groups as (id, displayName); memberships of deleted groups are ignored."""
+        if not with_groups:
+            return self._built(resource_type, records, None)
+        known = {r.id: self._group_ids_read.pop(r.id) for r in records if r.id in self._group_ids_read}
+        known.update(group_ids or {})
         unknown = [record.id for record in records if record.id not in known]
-        # One index query per user; run concurrently, so a page costs a few round trips, not one per user.
-        found: list[list[str]] = []
-        if unknown:
-            with ThreadPoolExecutor(max_workers=min(MAX_CONCURRENT_QUERIES, len(unknown))) as pool:
-                found = list(pool.map(self.groups.group_ids_of, unknown))
-        group_ids = {**known, **dict(zip(unknown, found, strict=True))}
-        live = self.groups.get_many([gid for ids in group_ids.values() for gid in ids])
-        return {
+        found = together(*(partial(self.groups.group_ids_of, user_id) for user_id in unknown))
+        every = {**known, **dict(zip(unknown, found, strict=True))}
+        wanted = [gid for ids in every.values() for gid in ids]
+        live, mappings = together(partial(self.groups.get_many, wanted), partial(self._mappings_if, wanted))
+        return self._built(resource_type, records, self._user_groups(every, live, mappings))
+
+    def _mappings_if(self, group_ids: Sequence[str]) -> list[RoleMapping] | None:
+        """The tenant's role mappings when some group is to be named and they are few; None when they are many."""
+        return self.role_mappings.all_if_few(MAPPINGS_READ_WHOLE) if group_ids else []
+
+    def _user_groups(
+        self,
+        group_ids: Mapping[str, list[str]],
+        live: Mapping[str, GroupRecord],
+        mappings: Sequence[RoleMapping] | None,
+    ) -> UserGroups:
+        """Each user's groups as (id, displayName), sorted; memberships of deleted groups are ignored."""
+        by_user = {
             user_id: sorted(((gid, live[gid].display_name) for gid in ids if gid in live), key=lambda g: g[1].lower())
             for user_id, ids in group_ids.items()
         }
+        if mappings is None:  # too many to read whole: those of these groups, by key
+            mappings = self.role_mappings.get_many(sorted({name for groups in by_user.values() for _, name in groups}))
+        return UserGroups(by_user, mappings)
 
-    def _document(
-        self, resource_type: ResourceType, record: UserRecord, groups: list[tuple[str, str]] | None
-    ) -> dict[str, Any]:
+    def _built(
+        self, resource_type: ResourceType, records: Sequence[UserRecord], groups: UserGroups | None
+    ) -> list[Resource[Any]]:
+        model = cast(type[Resource[Any]], self.provider.model_for(resource_type))
+        return [
+            model.model_validate(self._document(resource_type, record, groups), scim_ctx=None) for record in records
+        ]
+
+    def _document(self, resource_type: ResourceType, record: UserRecord, groups: UserGroups | None) -> dict[str, Any]:
         product: dict[str, Any] = {
             "allowSsoLogin": record.allow_sso_login,
             "autoAssignRoles": record.auto_assign_roles,
@@ -283,11 +367,11 @@ class UserRepository(Repository[UserRecord]):
             ONEMODEL_USER_SCHEMA: product,
         }
         if groups is not None:
+            mine = groups.by_user.get(record.id, [])
             document["groups"] = [
-                {"value": gid, "display": name, "$ref": f"Groups/{gid}", "type": "direct"} for gid, name in groups
+                {"value": gid, "display": name, "$ref": f"Groups/{gid}", "type": "direct"} for gid, name in mine
             ]
-            names = [name for _, name in groups]
-            roles = user_roles(names, self.role_mappings.get_many(names) if names else [])
+            roles = user_roles([name for _, name in mine], groups.mappings)
             product.update(
                 customerSuppliedRoles=roles.customer_supplied_roles,
                 dataAccessRoles=roles.data_access_roles,

@@ -2,7 +2,8 @@
 
 BatchWriteItem takes 25 requests and BatchGetItem 100 keys per call, and either
 may hand back part of the work (UnprocessedItems / UnprocessedKeys) under load;
-moto never does, so tests inject it to prove the retry.
+moto never does, so tests inject it to prove the retry. The chunks of one call go out together
+(:mod:`.waves`): 100 memberships are one round trip of four BatchWriteItems, not four.
 """
 
 import time
@@ -11,6 +12,7 @@ from typing import Any
 
 from chalicelib.store.errors import Unavailable
 from chalicelib.store.limits import key_fits
+from chalicelib.store.waves import each
 
 WRITE_CHUNK = 25
 GET_CHUNK = 100
@@ -31,16 +33,18 @@ def batch_write(client: Any, table: str, requests: Sequence[dict[str, Any]]) -> 
 
     :raises Unavailable: When DynamoDB still leaves work unprocessed after the retries.
     """
-    for chunk in _chunks(requests, WRITE_CHUNK):
-        pending: dict[str, Any] = {table: list(chunk)}
-        for round_number in range(MAX_ROUNDS):
-            response = client.batch_write_item(RequestItems=pending)
-            pending = response.get("UnprocessedItems") or {}
-            if not pending:
-                break
-            _backoff(round_number)
-        else:
-            raise Unavailable(f"BatchWriteItem left {len(pending.get(table, []))} items unprocessed")
+    each(lambda chunk: _write_chunk(client, table, chunk), list(_chunks(requests, WRITE_CHUNK)))
+
+
+def _write_chunk(client: Any, table: str, chunk: Sequence[dict[str, Any]]) -> None:
+    pending: dict[str, Any] = {table: list(chunk)}
+    for round_number in range(MAX_ROUNDS):
+        response = client.batch_write_item(RequestItems=pending)
+        pending = response.get("UnprocessedItems") or {}
+        if not pending:
+            return
+        _backoff(round_number)
+    raise Unavailable(f"BatchWriteItem left {len(pending.get(table, []))} items unprocessed")
 
 
 def batch_get(client: Any, table: str, keys: Sequence[dict[str, Any]], **options: Any) -> list[dict[str, Any]]:
@@ -51,16 +55,20 @@ def batch_get(client: Any, table: str, keys: Sequence[dict[str, Any]], **options
     :raises Unavailable: When DynamoDB still leaves keys unprocessed after the retries.
     """
     keys = [key for key in keys if key_fits(key)]
+    chunks = each(lambda chunk: _get_chunk(client, table, chunk, options), list(_chunks(keys, GET_CHUNK)))
+    return [item for found in chunks for item in found]
+
+
+def _get_chunk(
+    client: Any, table: str, chunk: Sequence[dict[str, Any]], options: dict[str, Any]
+) -> list[dict[str, Any]]:
     found: list[dict[str, Any]] = []
-    for chunk in _chunks(keys, GET_CHUNK):
-        pending: dict[str, Any] = {table: {"Keys": list(chunk), "ConsistentRead": True, **options}}
-        for round_number in range(MAX_ROUNDS):
-            response = client.batch_get_item(RequestItems=pending)
-            found.extend(response.get("Responses", {}).get(table, []))
-            pending = response.get("UnprocessedKeys") or {}
-            if not pending:
-                break
-            _backoff(round_number)
-        else:
-            raise Unavailable("BatchGetItem left keys unprocessed")
-    return found
+    pending: dict[str, Any] = {table: {"Keys": list(chunk), "ConsistentRead": True, **options}}
+    for round_number in range(MAX_ROUNDS):
+        response = client.batch_get_item(RequestItems=pending)
+        found.extend(response.get("Responses", {}).get(table, []))
+        pending = response.get("UnprocessedKeys") or {}
+        if not pending:
+            return found
+        _backoff(round_number)
+    raise Unavailable("BatchGetItem left keys unprocessed")

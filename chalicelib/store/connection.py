@@ -13,10 +13,18 @@ from botocore.config import Config
 
 from chalicelib.config import Settings
 from chalicelib.store.deadline import refuse_when_spent
+from chalicelib.store.waves import MAX_CONCURRENT_CALLS
 
 # Standard retry mode backs off on throttling and transient 5xx errors; deadline.py bounds a request's
-# attempts all together. DynamoDB answers in milliseconds: 5 s of silence is a lost attempt.
-_CLIENT_CONFIG = Config(retries={"max_attempts": 5, "mode": "standard"}, connect_timeout=2, read_timeout=5)
+# attempts all together. DynamoDB answers in milliseconds: 5 s of silence is a lost attempt. Kept-alive
+# connections for the request's own thread and every thread of the pool (waves.py) at once, and a few
+# requests beside (make run serves several at a time); botocore's default keeps 10.
+_CLIENT_CONFIG = Config(
+    retries={"max_attempts": 5, "mode": "standard"},
+    connect_timeout=2,
+    read_timeout=5,
+    max_pool_connections=2 * MAX_CONCURRENT_CALLS,
+)
 
 
 @cache

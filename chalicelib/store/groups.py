@@ -28,6 +28,7 @@ from chalicelib.store.guarded import NEW, VERSION, Write, at_version, claim_move
 from chalicelib.store.limits import check_item, partition_key_fits, sort_key_fits
 from chalicelib.store.table import TenantTable
 from chalicelib.store.tables import GROUPS_BY_EXTERNAL_ID, GROUPS_BY_MEMBER
+from chalicelib.store.waves import each
 
 GROUP_PREFIX = "group#"
 DISPLAY_NAME_PREFIX = "displayName#"
@@ -126,22 +127,25 @@ class GroupTable(TenantTable):
         return [self._membership(item) for item in items]
 
     def set_display(self, memberships: Sequence[Membership], display: str) -> None:
-        """Give these memberships of one user a new ``display`` (its userName): one conditional update each.
+        """Give these memberships of one user a new ``display`` (its userName): one conditional update each,
+        all at once (one round trip).
 
         A membership removed meanwhile stays removed: the update requires the item.
         """
-        for membership in memberships:
-            try:
-                self.client.update_item(
-                    TableName=self.table,
-                    Key=self.key(f"{MEMBER_PREFIX}{membership.group_id}#{membership.user_id}"),
-                    UpdateExpression="SET display = :d",
-                    ConditionExpression="attribute_exists(pk)",
-                    ExpressionAttributeValues={":d": {"S": display}},
-                )
-            except botocore.exceptions.ClientError as error:
-                if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
-                    raise
+        each(lambda membership: self._set_display(membership, display), memberships)
+
+    def _set_display(self, membership: Membership, display: str) -> None:
+        try:
+            self.client.update_item(
+                TableName=self.table,
+                Key=self.key(f"{MEMBER_PREFIX}{membership.group_id}#{membership.user_id}"),
+                UpdateExpression="SET display = :d",
+                ConditionExpression="attribute_exists(pk)",
+                ExpressionAttributeValues={":d": {"S": display}},
+            )
+        except botocore.exceptions.ClientError as error:
+            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
 
     def insert(self, record: GroupRecord, members: Sequence[Membership]) -> None:
         """Store a new group with its members; the group item is written last, as the commit point.

@@ -58,6 +58,20 @@ class RoleMappingTable(TenantTable):
     def all(self) -> Iterator[RoleMapping]:
         return map(self._mapping, self.query(**self._prefix_query(PREFIX)))
 
+    def all_if_few(self, limit: int) -> list[RoleMapping] | None:
+        """Every mapping of the tenant, in one strongly consistent query, when it has at most ``limit``; else None.
+
+        What a user read needs without knowing its groups' names yet, so it goes out beside the
+        groups' read; a tenant with more mappings reads those of the user's groups by key instead.
+        """
+        response = self.client.query(
+            TableName=self.table, **self._prefix_query(PREFIX), ConsistentRead=True, Limit=limit + 1
+        )
+        found = response.get("Items", [])
+        if len(found) > limit or "LastEvaluatedKey" in response:  # more than the limit, or than one page holds
+            return None
+        return [self._mapping(item) for item in found]
+
     def _key(self, name: str) -> dict[str, Any]:
         return self.key(PREFIX + role_key(name))
 

@@ -62,10 +62,27 @@ class UserTable(TenantTable):
         keys = [self.key(USER_PREFIX + user_id) for user_id in dict.fromkeys(user_ids)]
         return {record.id: record for record in map(self._record, batch_get(self.client, self.table, keys))}
 
+    def user_names_of(self, user_ids: Sequence[str]) -> dict[str, str]:
+        """The userName of each of these users that exists, by id: a batch read of those two attributes only
+        (a group write checks its members exist and shows their userName; the rest of the item is not read)."""
+        keys = [self.key(USER_PREFIX + user_id) for user_id in dict.fromkeys(user_ids)]
+        projection = {
+            "ProjectionExpression": "#id, #name",
+            "ExpressionAttributeNames": {"#id": "id", "#name": "user_name"},
+        }
+        return {
+            item["id"]["S"]: item["user_name"]["S"] for item in batch_get(self.client, self.table, keys, **projection)
+        }
+
     def find_by_user_name(self, user_name_key: str) -> UserRecord | None:
         """``userName eq``: the uniqueness item, then the user; two strongly consistent key reads."""
-        owner = self.get_item(USER_NAME_PREFIX + user_name_key)
-        return self.get(owner["user_id"]["S"]) if owner else None
+        owner = self.owner_of(user_name_key)
+        return self.get(owner) if owner is not None else None
+
+    def owner_of(self, user_name_key: str) -> str | None:
+        """The id of the user holding a userName: one strongly consistent key read of its claim."""
+        claim = self.get_item(USER_NAME_PREFIX + user_name_key)
+        return claim["user_id"]["S"] if claim else None
 
     def find_by_external_id(self, external_id: str) -> list[UserRecord]:
         """``externalId eq``: one query of the ``byExternalId`` index."""
