@@ -94,7 +94,13 @@ def _parser() -> argparse.ArgumentParser:
     target.add_argument("--user", help="one user: its userName or id")
     target.add_argument("--group", help="one group: its displayName or id")
     trail.add_argument("--since", help="30m, 24h, 7d, or an ISO 8601 date (default: the whole retention)")
-    trail.add_argument("--errors", action="store_true", help="refused requests only (4xx other than 401)")
+    only = trail.add_mutually_exclusive_group()
+    only.add_argument("--errors", action="store_true", help="refused requests only (4xx other than 401)")
+    only.add_argument(
+        "--ignored",
+        action="store_true",
+        help="writes whose body held attributes no schema defines (an IdP mapping to fix), with their names",
+    )
     trail.add_argument("--limit", type=int, default=50, help="at most this many entries (default 50)")
     trail.add_argument("--json", action="store_true", help="one JSON array, for scripts")
     state = commands.add_parser("status", help="is provisioning working? credential, last write, errors, roles")
@@ -251,7 +257,7 @@ def _activity(args: argparse.Namespace, config: Settings, client: Any, credentia
     elif args.group:
         target = activity.resolve_group(groups, args.group, name_key("Group", args.group))
     since = activity.parse_since(args.since) if args.since else None
-    entries = activity.activity(trail, target, since, args.errors, args.limit)
+    entries = activity.activity(trail, target, since, args.errors, args.limit, ignored_only=args.ignored)
     if args.json:
         print(json.dumps([activity.entry_json(entry) for entry in entries], indent=2, ensure_ascii=False))
     else:

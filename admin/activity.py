@@ -24,6 +24,9 @@ DURATION = re.compile(r"^(\d+)\s*([mhd])$")
 UNITS = {"m": "minutes", "h": "hours", "d": "days"}
 QUIET_AFTER = timedelta(hours=24)
 TOP_SCIM_TYPES = 5
+TOP_IGNORED = 10
+IGNORED_READ = 1000
+"""``status`` counts ignored attribute names over at most this many of the day's writes that ignored some."""
 
 
 def parse_since(value: str) -> str:
@@ -72,6 +75,10 @@ def describe(entry: ActivityEntry) -> str:
         parts.append(_members(entry.members_removed, entry.members_removed_sample, "-"))
     if entry.refused and entry.detail:
         parts.append(entry.detail)
+    if entry.ignored_attributes:
+        # Attributes no schema defines, by name: the IdP's mapping sends them, they changed nothing.
+        parts = parts or ["no change"]
+        parts.append("ignored: " + ", ".join(entry.ignored_attributes))
     return "; ".join(parts) or ("no change" if not entry.refused else "")
 
 
@@ -117,16 +124,23 @@ def resolve_group(groups: GroupTable, value: str, name_key: str) -> Target:
 
 
 def activity(
-    trail: ActivityTable, target: Target | None, since: str | None, errors_only: bool, limit: int
+    trail: ActivityTable,
+    target: Target | None,
+    since: str | None,
+    errors_only: bool,
+    limit: int,
+    ignored_only: bool = False,
 ) -> list[ActivityEntry]:
-    """The entries asked for, newest first."""
+    """The entries asked for, newest first; ``ignored_only``: the writes that ignored attributes no schema defines."""
     if target is None:
-        return trail.newest(since=since, limit=limit, errors_only=errors_only)
+        return trail.newest(since=since, limit=limit, errors_only=errors_only, ignored_only=ignored_only)
     entries = trail.of_resource(target.resource_type, target.resource_id, since, limit) if target.resource_id else []
     if target.name_key:
         entries += trail.of_name(target.resource_type, target.name_key, since, limit)
     if errors_only:
         entries = [entry for entry in entries if entry.refused]
+    if ignored_only:
+        entries = [entry for entry in entries if entry.ignored_attributes]
     unique = {(entry.at, entry.entry_id): entry for entry in entries}
     return sorted(unique.values(), key=lambda entry: entry.at, reverse=True)[:limit]
 
@@ -165,6 +179,8 @@ def status(
     last_revoked = max((c for c in issued if c.revoked), key=lambda c: c.revoked or "", default=None)
     errors = list(trail.errors_since((now - timedelta(hours=24)).isoformat(timespec="microseconds")))
     by_type = Counter(entry.scim_type or str(entry.status) for entry in errors)
+    ignoring = trail.ignored_since((now - timedelta(hours=24)).isoformat(timespec="microseconds"), IGNORED_READ)
+    ignored = Counter(name for entry in ignoring for name in entry.ignored_attributes)
     last_write = trail.last_write()
     group_names = {role_key(group.display_name): group.display_name for group in groups.all()}
     mapped = {role_key(mapping.customer_supplied_role): mapping.customer_supplied_role for mapping in mappings.all()}
@@ -176,6 +192,10 @@ def status(
         "errors_24h": len(errors),
         "top_scim_types_24h": by_type.most_common(TOP_SCIM_TYPES),
         "last_error": entry_json(errors[0]) if errors else None,
+        # At least this many writes (IGNORED_READ at most are read) carried attributes no schema defines.
+        "writes_ignoring_attributes_24h": len(ignoring),
+        "ignored_attributes_24h": ignored.most_common(TOP_IGNORED),
+        "last_ignoring_write": entry_json(ignoring[0]) if ignoring else None,
         "users": users.count(),
         "active_users": users.count(active_only=True),
         "groups": len(group_names),
@@ -242,6 +262,15 @@ def print_status(report: dict[str, Any]) -> None:
         print("  Last write        none kept (the trail keeps entries for the stage's retention)")
     top = ", ".join(f"{scim_type} {count}" for scim_type, count in report["top_scim_types_24h"])
     print(f"  Errors in 24 h    {report['errors_24h']}" + (f" ({top})" if top else ""))
+    if report["writes_ignoring_attributes_24h"]:
+        writes = report["writes_ignoring_attributes_24h"]
+        names = ", ".join(f"{name} {count}" for name, count in report["ignored_attributes_24h"])
+        last = _ago(report["last_ignoring_write"]["at"], now)
+        print(f"  Ignored in 24 h   {writes}{'+' if writes >= IGNORED_READ else ''} writes, the last {last}: {names}")
+        print(
+            "                    attributes no schema defines, ignored: fix the IdP's mapping "
+            f"(`activity {report['tenant']} --ignored` lists the writes)"
+        )
     print(f"  Users             {report['users']} ({report['active_users']} active); groups {report['groups']}")
     if report["mappings_without_group"]:
         print(f"  Role mappings with no group: {', '.join(report['mappings_without_group'])}")

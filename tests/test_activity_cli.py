@@ -306,3 +306,30 @@ def test_status_of_a_quiet_tenant(tenant: Tenant, capsys: pytest.CaptureFixture[
     code, out, _ = cli(capsys, "status", "acme")
     assert code == 1
     assert "never been used" in out
+
+
+def test_activity_ignored_lists_the_writes_that_ignored_attributes_and_status_counts_them(
+    kept: list[ActivityEntry], capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given writes whose IdP mapping sends attributes no schema defines, among writes that ignored nothing
+    trail("acme").record(entry(20, ignored_attributes=("costCentre", "preferredLangauge")))
+    trail("acme").record(entry(4, resource_id="u-2", path="/Users/u-2", ignored_attributes=("costCentre",)))
+    # When the operator lists them, for the tenant and for one user
+    ignoring = json.loads(cli(capsys, "activity", "acme", "--ignored", "--json")[1])
+    of_user = json.loads(cli(capsys, "activity", "acme", "--user", "u-1", "--ignored", "--json")[1])
+    out = cli(capsys, "status", "acme")[1]
+    report = json.loads(cli(capsys, "status", "acme", "--json")[1])
+    # Then only those writes are listed, with the names, and status counts each name over the day
+    assert [e["ignored_attributes"] for e in ignoring] == [["costCentre"], ["costCentre", "preferredLangauge"]]
+    assert [e["ignored_attributes"] for e in of_user] == [["costCentre", "preferredLangauge"]]
+    assert report["writes_ignoring_attributes_24h"] == 2
+    assert report["ignored_attributes_24h"] == [["costCentre", 2], ["preferredLangauge", 1]]
+    assert "Ignored in 24 h   2 writes" in out and "costCentre 2, preferredLangauge 1" in out
+    assert "activity acme --ignored" in out
+    # An informational line, not a problem: a tenant may send an attribute we do not keep on purpose
+    assert not any("ignored" in problem for problem in report["problems"])
+    with pytest.raises(SystemExit) as usage_error:
+        cli(capsys, "activity", "acme", "--ignored", "--errors")
+    assert usage_error.value.code == 2
+    # And the other tenant sees none of it
+    assert json.loads(cli(capsys, "activity", "globex", "--ignored", "--json")[1]) == []

@@ -111,7 +111,11 @@ def test_infra_tables_are_the_code_tables_under_the_names_the_stage_uses(stage: 
 def test_activity_entries_expire_after_the_stage_retention_by_dynamodb_ttl() -> None:
     activity = templates.stack_template()["Resources"]["ActivityTable"]["Properties"]
     assert activity["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
-    assert {index["IndexName"] for index in activity["GlobalSecondaryIndexes"]} == {"byResource", "byError"}
+    assert {index["IndexName"] for index in activity["GlobalSecondaryIndexes"]} == {
+        "byResource",
+        "byError",
+        "byIgnored",
+    }
 
 
 def test_alarms_watch_5xx_503_and_authorizer_errors_of_the_stage_and_notify_the_alarm_topic() -> None:

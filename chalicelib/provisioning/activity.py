@@ -1,7 +1,8 @@
 """What a successful write changed, noted by the handler for the provisioning activity trail.
 
 The handler knows the resource before and after its write; it hands both to :class:`WriteNotes`,
-which keeps the changed attribute paths with their old and new values. A secret attribute
+which keeps the changed attribute paths with their old and new values, and the names of the
+attributes it ignored because no schema defines them. A secret attribute
 (password, anything named like a secret or a hash) is named, its values never kept. The
 adapter turns the notes into a trail entry after the answer is decided, so that nothing here
 can change a SCIM answer.
@@ -76,6 +77,8 @@ class WriteNotes:
     changes: list[AttributeChange] = field(default_factory=list)
     members_added: list[str] = field(default_factory=list)
     members_removed: list[str] = field(default_factory=list)
+    ignored_attributes: list[str] = field(default_factory=list)
+    """What the request's body held that no schema defines (names only, :mod:`chalicelib.provisioning.ignored`)."""
 
     def wrote(
         self,

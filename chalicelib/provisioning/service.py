@@ -257,18 +257,21 @@ Change = Callable[[Resource[Any]], Resource[Any] | None]
 class ProvisioningHandler(ScimHandler):
     """scim2-server's handler, with soft delete for users and retries on lost races.
 
-    Built for one request: ``ignored_attributes`` names what its body held that no schema defines.
-
-    Each write it makes is noted in ``notes`` for the provisioning activity trail.
+    Built for one request: each write it makes is noted in ``notes`` for the provisioning activity
+    trail, with what the request's body held that no schema defines (:attr:`ignored_attributes`).
     """
 
     def __init__(self, service: ScimService, storage: ScimStorage, notes: WriteNotes | None = None) -> None:
         super().__init__(service, storage)
-        self.ignored_attributes: list[str] = []
         self.notes = notes if notes is not None else WriteNotes()
         if not isinstance(storage, ProvisioningStorage):
             raise TypeError(f"{type(storage).__qualname__} lacks the operations of ProvisioningStorage")
         self.writes = storage
+
+    @property
+    def ignored_attributes(self) -> list[str]:
+        """The names (never the values) of what the request's body held that no schema defines."""
+        return self.notes.ignored_attributes
 
     def create(self, request: ScimRequest) -> ScimResponse:
         """:rfc:`RFC 7644 §3.3`, with ``attributes``/``excludedAttributes`` honoured as on every response (§3.9)."""
@@ -279,7 +282,7 @@ class ProvisioningHandler(ScimHandler):
             self.service.authorize(request, target, resource_type)
             response_parameters = self.service.read_response_parameters(resource_type, request.query)
             resource = self.service.read_creation(resource_type, request.body, request.header("Content-Type"))
-            self.ignored_attributes = set_aside(resource)
+            self.notes.ignored_attributes = set_aside(resource)
             with self.storage.operation():
                 created = self.storage.create(resource_type, resource)
             self.notes.wrote(resource_type.name, None, created, sent=resource)
@@ -319,7 +322,7 @@ class ProvisioningHandler(ScimHandler):
             self.service.authorize(request, target, resource_type)
             response_parameters = self.service.read_response_parameters(resource_type, request.query)
             patch_op = self.service.read_patch(resource_type, request.body, request.header("Content-Type"))
-            self.ignored_attributes = patch_ignored(self.service.get_model(resource_type), patch_op)
+            self.notes.ignored_attributes = patch_ignored(self.service.get_model(resource_type), patch_op)
             conditions = self.service.read_conditions(request)
             resource_id = cast(str, target.resource_id)
             change = group_change(patch_op) if resource_type.name == "Group" else None
@@ -366,7 +369,7 @@ class ProvisioningHandler(ScimHandler):
             self.service.authorize(request, target, resource_type)
             response_parameters = self.service.read_response_parameters(resource_type, request.query)
             replacement = self.service.read_replacement(resource_type, request.body, request.header("Content-Type"))
-            self.ignored_attributes = set_aside(replacement)
+            self.notes.ignored_attributes = set_aside(replacement)
             with self.storage.operation():
                 resource = self.replace_by_id(
                     resource_type,

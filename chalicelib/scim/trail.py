@@ -136,6 +136,7 @@ def entry_for(
         members_removed=len(notes.members_removed),
         members_added_sample=tuple(notes.members_added[:10]),
         members_removed_sample=tuple(notes.members_removed[:10]),
+        ignored_attributes=tuple(notes.ignored_attributes),
         request_id=request_id,
     )
 

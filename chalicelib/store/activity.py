@@ -8,6 +8,8 @@ Items (``pk`` is the tenant):
   keyed by ``<tenant>#<resource type>#name:<name key>`` instead.
 - ``error_key = <tenant>``, on refused requests only (sparse index ``byError``): "this tenant's
   errors, newest first" without reading its successful writes.
+- ``ignored_key = <tenant>``, on writes whose body held attributes no schema defines (sparse index
+  ``byIgnored``): "this tenant's writes that ignored something, newest first", for an IdP mapping to fix.
 - ``expires_at``: epoch seconds; DynamoDB's TTL removes the entry after the stage's retention.
 
 Entries hold attribute paths with old and new values, but never a password, a secret or a hash:
@@ -27,7 +29,7 @@ import botocore.exceptions
 from chalicelib.store.errors import Unavailable
 from chalicelib.store.limits import partition_key_fits
 from chalicelib.store.table import items
-from chalicelib.store.tables import ACTIVITY_BY_ERROR, ACTIVITY_BY_RESOURCE
+from chalicelib.store.tables import ACTIVITY_BY_ERROR, ACTIVITY_BY_IGNORED, ACTIVITY_BY_RESOURCE
 
 MAX_CHANGES = 50
 """Attribute paths kept per entry; ``changes_dropped`` counts the rest."""
@@ -36,6 +38,9 @@ MAX_VALUE_CHARACTERS = 200
 MAX_MEMBER_SAMPLE = 10
 """Member ids listed per entry for each of added and removed; the counts are exact."""
 MAX_DETAIL_CHARACTERS = 500
+MAX_IGNORED_NAMES = 20
+"""Names of ignored attributes kept per entry, each at most :data:`MAX_IGNORED_NAME_CHARACTERS` (never a value)."""
+MAX_IGNORED_NAME_CHARACTERS = 128
 NAME_PREFIX = "name:"
 
 
@@ -71,6 +76,7 @@ class ActivityEntry:
     members_removed: int = 0
     members_added_sample: tuple[str, ...] = ()
     members_removed_sample: tuple[str, ...] = ()
+    ignored_attributes: tuple[str, ...] = ()
     request_id: str | None = None
     entry_id: str = field(default_factory=lambda: secrets.token_hex(4))
 
@@ -112,6 +118,15 @@ def _cut(value: Any) -> Any:
     return text[: MAX_VALUE_CHARACTERS - 1] + "…"
 
 
+def bounded_names(names: Sequence[str]) -> list[str]:
+    """At most :data:`MAX_IGNORED_NAMES` names, each cut to :data:`MAX_IGNORED_NAME_CHARACTERS` with an ellipsis."""
+    return [_cut_to(name, MAX_IGNORED_NAME_CHARACTERS) for name in names[:MAX_IGNORED_NAMES]]
+
+
+def _cut_to(text: str, characters: int) -> str:
+    return text if len(text) <= characters else text[: characters - 1] + "…"
+
+
 class ActivityTable:
     """The trail of one tenant. Every key it builds starts with that tenant."""
 
@@ -131,10 +146,17 @@ class ActivityTable:
         except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as error:
             raise Unavailable(f"activity entry not written: {error}") from error
 
-    def newest(self, since: str | None = None, limit: int = 50, errors_only: bool = False) -> list[ActivityEntry]:
-        """The tenant's entries, newest first, at most ``limit``, none older than ``since``: one Query per page."""
+    def newest(
+        self, since: str | None = None, limit: int = 50, errors_only: bool = False, ignored_only: bool = False
+    ) -> list[ActivityEntry]:
+        """The tenant's entries, newest first, at most ``limit``, none older than ``since``: one Query per page.
+
+        ``errors_only``: refused requests only; ``ignored_only``: writes that ignored attributes only.
+        """
         if errors_only:
             return self._newest(ACTIVITY_BY_ERROR, "error_key", self.tenant, since, limit)
+        if ignored_only:
+            return self._newest(ACTIVITY_BY_IGNORED, "ignored_key", self.tenant, since, limit)
         return self._newest(None, "pk", self.tenant, since, limit)
 
     def of_resource(
@@ -159,6 +181,10 @@ class ActivityTable:
     def errors_since(self, since: str) -> Iterator[ActivityEntry]:
         """Every refused request since ``since``, newest first, page by page."""
         yield from self._pages(ACTIVITY_BY_ERROR, "error_key", self.tenant, since, None)
+
+    def ignored_since(self, since: str, limit: int) -> list[ActivityEntry]:
+        """The newest writes since ``since`` that ignored attributes, at most ``limit``."""
+        return self._newest(ACTIVITY_BY_IGNORED, "ignored_key", self.tenant, since, limit)
 
     def _newest(self, index: str | None, key_name: str, key: str, since: str | None, limit: int) -> list[ActivityEntry]:
         return list(self._pages(index, key_name, key, since, limit))
@@ -237,6 +263,10 @@ class ActivityTable:
                 item[f"members_{side}"] = {"N": str(count)}
                 sample = getattr(entry, f"members_{side}_sample")[:MAX_MEMBER_SAMPLE]
                 item[f"members_{side}_sample"] = {"S": json.dumps(list(sample))}
+        ignored = bounded_names(entry.ignored_attributes)
+        if ignored:
+            item["ignored_attributes"] = {"S": json.dumps(ignored, ensure_ascii=False)}
+            item["ignored_key"] = {"S": self.tenant}
         return item
 
     @staticmethod
@@ -271,6 +301,7 @@ class ActivityTable:
             members_removed=number("members_removed"),
             members_added_sample=tuple(json.loads(text("members_added_sample") or "[]")),
             members_removed_sample=tuple(json.loads(text("members_removed_sample") or "[]")),
+            ignored_attributes=tuple(json.loads(text("ignored_attributes") or "[]")),
             request_id=text("request_id"),
         )
 

@@ -16,6 +16,7 @@ GROUPS_BY_MEMBER = "byMember"
 GROUPS_BY_EXTERNAL_ID = "byExternalId"
 ACTIVITY_BY_RESOURCE = "byResource"
 ACTIVITY_BY_ERROR = "byError"
+ACTIVITY_BY_IGNORED = "byIgnored"
 # The attribute whose epoch seconds DynamoDB's TTL deletes an item after, by logical table;
 # only items that carry it expire (in credentials: the hourly counts of refused attempts).
 TIME_TO_LIVE = {"activity": "expires_at", "credentials": "expires_at"}
@@ -76,10 +77,11 @@ def table_definitions(settings: Settings) -> dict[str, dict[str, Any]]:
         "activity": {
             "TableName": settings.activity_table,
             "KeySchema": _key("pk", "sk"),
-            "AttributeDefinitions": _string_attributes("pk", "sk", "resource_key", "error_key"),
+            "AttributeDefinitions": _string_attributes("pk", "sk", "resource_key", "error_key", "ignored_key"),
             "GlobalSecondaryIndexes": [
                 _index(ACTIVITY_BY_RESOURCE, "resource_key", "sk"),
                 _index(ACTIVITY_BY_ERROR, "error_key", "sk"),
+                _index(ACTIVITY_BY_IGNORED, "ignored_key", "sk"),
             ],
             "BillingMode": "PAY_PER_REQUEST",
         },
