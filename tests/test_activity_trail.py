@@ -172,6 +172,7 @@ def test_group_writes_each_leave_one_entry_with_members_counted(
 
     _, deleted = one_new_entry(lambda: scim.delete(group))
     assert (deleted.operation, deleted.status, deleted.resource_id) == ("delete", 204, finance["id"])
+    assert deleted.resource_name == "Finance EU"  # the role that was deleted, by its name
 
 
 def test_refused_requests_leave_their_status_scim_type_and_detail_but_reads_and_401_leave_nothing(

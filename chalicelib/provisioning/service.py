@@ -299,8 +299,12 @@ class ProvisioningHandler(ScimHandler):
     def delete_resource(self, resource_type: ResourceType, resource_id: str, conditions: Conditions) -> None:
         """DELETE of a user deactivates it: the data stays, and GET shows ``active: false``."""
         if resource_type.name != "User":
-            super().delete_resource(resource_type, resource_id, conditions)
-            self.notes.deleted(resource_type.name, resource_id)
+            # ScimHandler.delete_resource's steps, keeping the name the read found for the trail.
+            current = self.storage.get(resource_type, resource_id)
+            self.service.check_deletion(current, conditions)
+            assert current.meta is not None
+            self.storage.delete(resource_type, resource_id, expected_version=current.meta.version)
+            self.notes.deleted(resource_type.name, resource_id, getattr(current, "display_name", None))
             return
 
         def deactivated(current: Resource[Any]) -> Resource[Any] | None:
