@@ -282,3 +282,28 @@ def test_tenant_b_never_sees_tenant_a_s_trail(scim: Scim, other_scim: Scim, ada:
     assert [e.resource_name for e in entries("acme")] == ["ada@example.com"]
     assert [(e.status, e.operation) for e in entries("globex")] == [(201, "create"), (404, "read")]
     assert all(e.resource_id != ada["id"] or e.status == 404 for e in entries("globex"))
+
+
+def test_a_huge_value_is_cut_to_256_characters_in_the_trail_and_in_a_lost_entry_s_log_line(
+    scim: Scim, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Given a client that sends a 60,000-character givenName
+    huge = {"givenName": "G" * 60_000, "familyName": "Jensen"}
+    created = scim.post("/Users", user_body("ada@example.com", name=huge))
+    assert created.status_code == 201
+    # Then the trail keeps its first 255 characters and an ellipsis
+    given = next(change for change in entries()[0].changes if change.path == "name.givenName")
+    assert given.new == "G" * 255 + "…"
+    assert len(raw_items()) < 2_000
+
+    # And when the trail cannot be written, the activity.lost log line is as bounded
+    def failing(self: ActivityTable, entry: ActivityEntry) -> None:
+        raise Unavailable("the activity table is throttled")
+
+    monkeypatch.setattr(ActivityTable, "record", failing)
+    caplog.set_level(logging.WARNING)
+    scim.patch(
+        f"/Users/{created.json['id']}", patch({"op": "replace", "path": "name.familyName", "value": "J" * 60_000})
+    )
+    (lost,) = [json.loads(r.getMessage()) for r in caplog.records if "activity.lost" in r.getMessage()]
+    assert lost["changes"] == [{"path": "name.familyName", "old": "Jensen", "new": "J" * 255 + "…"}]

@@ -5,10 +5,10 @@ notes into an :class:`ActivityEntry` and writes it to :func:`tenant_trail`.
 """
 
 from chalicelib.config import Settings
-from chalicelib.store.activity import ActivityEntry, ActivityTable, AttributeChange, now
+from chalicelib.store.activity import MAX_VALUE_CHARACTERS, ActivityEntry, ActivityTable, AttributeChange, now
 from chalicelib.store.connection import dynamodb
 
-__all__ = ["ActivityEntry", "ActivityTable", "AttributeChange", "now", "tenant_trail"]
+__all__ = ["MAX_VALUE_CHARACTERS", "ActivityEntry", "ActivityTable", "AttributeChange", "now", "tenant_trail"]
 
 
 def tenant_trail(settings: Settings, tenant: str) -> ActivityTable:

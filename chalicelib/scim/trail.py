@@ -21,7 +21,7 @@ from chalicelib.canonical import legacy_key
 from chalicelib.config import Settings
 from chalicelib.metrics import count
 from chalicelib.provisioning.activity import WriteNotes, is_secret
-from chalicelib.resources.activity import ActivityEntry, ActivityTable, now
+from chalicelib.resources.activity import MAX_VALUE_CHARACTERS, ActivityEntry, ActivityTable, now
 from chalicelib.scim.provider import POLICY
 
 _NAME_ATTRIBUTES = {
@@ -32,7 +32,7 @@ _NAMES = {"User": "userName", "Group": "displayName"}
 _RESOURCE_TYPES = {"Users": "User", "Groups": "Group"}
 _WRITES = {"POST": "create", "PUT": "replace", "PATCH": "patch", "DELETE": "delete"}
 UNAUTHORIZED = 401
-MAX_NAME_CHARACTERS = 256
+MAX_NAME_CHARACTERS = MAX_VALUE_CHARACTERS
 REDACTED = "***"
 log = logging.getLogger("scim.activity")
 
@@ -103,7 +103,7 @@ def entry_for(
     notes: WriteNotes,
     request_id: str | None,
 ) -> ActivityEntry | None:
-    """The trail entry of a request, or None when it leaves none (a read, a 5xx, a 401)."""
+    """The trail entry of a request, or None when it leaves none (a read, a 5xx, a 401); client text bounded."""
     status = int(response.status)
     if not is_recorded(request, status):
         return None
@@ -138,7 +138,7 @@ def entry_for(
         members_removed_sample=tuple(notes.members_removed[:10]),
         ignored_attributes=tuple(notes.ignored_attributes),
         request_id=request_id,
-    )
+    ).bounded()
 
 
 def _name_key(resource_type: str | None, name: str | None) -> str | None:

@@ -20,7 +20,7 @@ This module must not import scim2 or pydantic.
 import json
 import secrets
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -33,8 +33,8 @@ from chalicelib.store.tables import ACTIVITY_BY_ERROR, ACTIVITY_BY_IGNORED, ACTI
 
 MAX_CHANGES = 50
 """Attribute paths kept per entry; ``changes_dropped`` counts the rest."""
-MAX_VALUE_CHARACTERS = 200
-"""An old or new value longer than this (as JSON) is cut, with an ellipsis."""
+MAX_VALUE_CHARACTERS = 256
+"""An old or new value longer than this (as JSON) is cut, with an ellipsis; so is a resource's name."""
 MAX_MEMBER_SAMPLE = 10
 """Member ids listed per entry for each of added and removed; the counts are exact."""
 MAX_DETAIL_CHARACTERS = 500
@@ -84,6 +84,25 @@ class ActivityEntry:
     def refused(self) -> bool:
         return self.status >= 400
 
+    def bounded(self) -> "ActivityEntry":
+        """The entry as it is kept and logged: each text the client controls cut to its bound, with an ellipsis.
+
+        A client can send a 60,000-character givenName; the trail (and an ``activity.lost`` log line) keeps
+        the first :data:`MAX_VALUE_CHARACTERS` of it.
+        """
+        changes, dropped = bounded_changes(self.changes)
+        return replace(
+            self,
+            path=_cut_to(self.path, MAX_DETAIL_CHARACTERS),
+            resource_name=_cut_to(self.resource_name, MAX_VALUE_CHARACTERS) if self.resource_name else None,
+            detail=_cut_to(self.detail, MAX_DETAIL_CHARACTERS) if self.detail else None,
+            changes=changes,
+            changes_dropped=self.changes_dropped + dropped,
+            members_added_sample=self.members_added_sample[:MAX_MEMBER_SAMPLE],
+            members_removed_sample=self.members_removed_sample[:MAX_MEMBER_SAMPLE],
+            ignored_attributes=tuple(bounded_names(self.ignored_attributes)),
+        )
+
 
 def now() -> str:
     """The time an entry is stamped with: sortable, to the microsecond."""
@@ -115,7 +134,7 @@ def _cut(value: Any) -> Any:
     text = value if isinstance(value, str) else json.dumps(value, separators=(",", ":"), default=str)
     if len(text) <= MAX_VALUE_CHARACTERS:
         return value
-    return text[: MAX_VALUE_CHARACTERS - 1] + "…"
+    return _cut_to(text, MAX_VALUE_CHARACTERS)
 
 
 def bounded_names(names: Sequence[str]) -> list[str]:
@@ -225,6 +244,7 @@ class ActivityTable:
         return f"{self.tenant}#{resource_type}#{resource_id}"
 
     def _item(self, entry: ActivityEntry) -> dict[str, Any]:
+        entry = entry.bounded()
         expires = datetime.fromisoformat(entry.at) + self.retention
         item: dict[str, Any] = {
             "pk": {"S": self.tenant},
@@ -233,7 +253,7 @@ class ActivityTable:
             "client_id": {"S": entry.client_id},
             "operation": {"S": entry.operation},
             "method": {"S": entry.method},
-            "path": {"S": entry.path[:MAX_DETAIL_CHARACTERS]},
+            "path": {"S": entry.path},
             "status": {"N": str(entry.status)},
         }
         strings = {
@@ -241,7 +261,7 @@ class ActivityTable:
             "resource_id": entry.resource_id,
             "resource_name": entry.resource_name,
             "scim_type": entry.scim_type,
-            "detail": entry.detail[:MAX_DETAIL_CHARACTERS] if entry.detail else None,
+            "detail": entry.detail,
             "request_id": entry.request_id,
         }
         item.update({name: {"S": value} for name, value in strings.items() if value})
@@ -252,20 +272,19 @@ class ActivityTable:
                 item["resource_key"] = {"S": key}
         if entry.refused:
             item["error_key"] = {"S": self.tenant}
-        changes, dropped = bounded_changes(entry.changes)
-        if changes:
-            item["changes"] = {"S": json.dumps([_change_json(c) for c in changes], separators=(",", ":"), default=str)}
-        if dropped or entry.changes_dropped:
-            item["changes_dropped"] = {"N": str(dropped + entry.changes_dropped)}
+        if entry.changes:
+            changes = [_change_json(c) for c in entry.changes]
+            item["changes"] = {"S": json.dumps(changes, separators=(",", ":"), default=str)}
+        if entry.changes_dropped:
+            item["changes_dropped"] = {"N": str(entry.changes_dropped)}
         for side in ("added", "removed"):
             count = getattr(entry, f"members_{side}")
             if count:
                 item[f"members_{side}"] = {"N": str(count)}
-                sample = getattr(entry, f"members_{side}_sample")[:MAX_MEMBER_SAMPLE]
+                sample = getattr(entry, f"members_{side}_sample")
                 item[f"members_{side}_sample"] = {"S": json.dumps(list(sample))}
-        ignored = bounded_names(entry.ignored_attributes)
-        if ignored:
-            item["ignored_attributes"] = {"S": json.dumps(ignored, ensure_ascii=False)}
+        if entry.ignored_attributes:
+            item["ignored_attributes"] = {"S": json.dumps(list(entry.ignored_attributes), ensure_ascii=False)}
             item["ignored_key"] = {"S": self.tenant}
         return item
 
