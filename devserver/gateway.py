@@ -7,9 +7,14 @@ MISSING_AUTHENTICATION_TOKEN as for an unknown path. ``make deploy`` sets the
 gateway responses of :mod:`chalicelib.gateway_responses` for those two; a plain
 ``chalice deploy`` leaves API Gateway's own answers. This module gives either,
 so tests and ``make run`` see what an IdP sees on AWS.
+
+It also gives each request what API Gateway gives it and Chalice's local gateway does not: a request
+id, in ``requestContext.requestId`` and in the response's ``x-amzn-RequestId`` header, so the log
+lines and the trail entry of a local request carry the id its client saw.
 """
 
 import json
+import threading
 import uuid
 from typing import Any
 
@@ -27,6 +32,7 @@ _ERROR_TYPES = {
     "MISSING_AUTHENTICATION_TOKEN": "MissingAuthenticationTokenException",
 }
 _applied = True
+_current = threading.local()  # the request id of the request this thread serves (chalice local is threaded)
 
 
 class GatewayResponseError(local.LocalGatewayException):
@@ -66,14 +72,28 @@ def emulate_gateway_responses(applied: bool = True) -> None:
     original = gateway.handle_request
 
     def handle_request(self: Any, method: str, path: str, headers: Any, body: Any) -> Any:
+        request_id = _current.request_id = str(uuid.uuid4())
         if not _serves(self, method, path):
             # A path, or a method of a path, that no route serves: one gateway response, as on AWS.
-            raise GatewayResponseError("MISSING_AUTHENTICATION_TOKEN", str(uuid.uuid4()))
+            raise GatewayResponseError("MISSING_AUTHENTICATION_TOKEN", request_id)
         try:
-            return original(self, method, path, headers, body)
-        except local.NotAuthorizedError as error:
+            response = original(self, method, path, headers, body)
+        except local.NotAuthorizedError:
             # No Authorization header: API Gateway answers without calling the authorizer.
-            raise GatewayResponseError("UNAUTHORIZED", error.headers.get("x-amzn-RequestId", "")) from None
+            raise GatewayResponseError("UNAUTHORIZED", request_id) from None
+        except local.LocalGatewayException as error:
+            error.headers = {**error.headers, "x-amzn-RequestId": request_id}
+            raise
+        response["headers"] = {**(response.get("headers") or {}), "x-amzn-RequestId": request_id}
+        return response
+
+    original_event = gateway._generate_lambda_event
+
+    def generate_lambda_event(self: Any, method: str, path: str, headers: Any, body: Any) -> Any:
+        event = original_event(self, method, path, headers, body)
+        event["requestContext"]["requestId"] = _current.request_id
+        return event
 
     gateway.handle_request = handle_request
+    gateway._generate_lambda_event = generate_lambda_event
     gateway._scim_gateway_responses = True

@@ -143,7 +143,7 @@ class ScimApi:
             response.headers["Retry-After"] = RETRY_AFTER_SECONDS
             return response
         if not isinstance(exception, SCIMException):
-            log.exception("internal error, request id %s", request.context.get("requestId"))
+            log.exception("internal error, request id %s", _request_id(request))
         return self.service.error_response(exception)
 
     def read_request(self, request: Request) -> ScimRequest:
@@ -190,7 +190,7 @@ class ScimApi:
 
 
 def _request_id(request: Request) -> str | None:
-    """API Gateway's request id on AWS; the Lambda invocation's under chalice local and the test client."""
+    """API Gateway's request id (``make run`` and the tests emulate it, devserver.gateway); else the invocation's."""
     context = getattr(request, "lambda_context", None)
     return request.context.get("requestId") or getattr(context, "aws_request_id", None)
 
