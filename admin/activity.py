@@ -79,7 +79,9 @@ def describe(entry: ActivityEntry) -> str:
         # Attributes no schema defines, by name: the IdP's mapping sends them, they changed nothing.
         parts = parts or ["no change"]
         parts.append("ignored: " + ", ".join(entry.ignored_attributes))
-    return "; ".join(parts) or ("no change" if not entry.refused else "")
+    if parts or entry.refused:
+        return "; ".join(parts)
+    return "deleted" if entry.operation == "delete" else "no change"
 
 
 def line(entry: ActivityEntry) -> str:

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from admin.activity import line
 from chalicelib.config import settings
 from chalicelib.store import connection
 from chalicelib.store.activity import ActivityEntry, ActivityTable
@@ -173,6 +174,7 @@ def test_group_writes_each_leave_one_entry_with_members_counted(
     _, deleted = one_new_entry(lambda: scim.delete(group))
     assert (deleted.operation, deleted.status, deleted.resource_id) == ("delete", 204, finance["id"])
     assert deleted.resource_name == "Finance EU"  # the role that was deleted, by its name
+    assert "delete     Group Finance EU [" in line(deleted) and "204  deleted" in line(deleted)
 
 
 def test_refused_requests_leave_their_status_scim_type_and_detail_but_reads_and_401_leave_nothing(
