@@ -11,11 +11,18 @@ from tests.conftest import PROJECT_DIR
 
 # Bottom to top; a module imports only from its own layer and those below it (DESIGN.md, "Request path").
 # config (with stage_secrets, its secret part) and metrics are leaves any layer uses; schemas is the SCIM
-# vocabulary every layer above the store speaks; auth is the authorizer's edge.
+# vocabulary every layer above the store speaks (model_docs: when its descriptions are read); auth is the
+# authorizer's edge.
 LAYERS = [
     ["chalicelib.config", "chalicelib.stage_secrets", "chalicelib.metrics"],
     ["chalicelib.store"],
-    ["chalicelib.schemas", "chalicelib.canonical", "chalicelib.references", "chalicelib.resources"],
+    [
+        "chalicelib.schemas",
+        "chalicelib.model_docs",
+        "chalicelib.canonical",
+        "chalicelib.references",
+        "chalicelib.resources",
+    ],
     ["chalicelib.provisioning"],
     ["chalicelib.scim", "chalicelib.auth", "chalicelib.gateway_responses"],
     ["app"],

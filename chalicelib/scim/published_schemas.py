@@ -25,6 +25,8 @@ from scim2_models import (
     Uniqueness,
 )
 
+from chalicelib.model_docs import describe
+
 CORE_USER = "urn:ietf:params:scim:schemas:core:2.0:User"
 CORE_GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
 
@@ -51,6 +53,7 @@ class PublishingProvider(ScimProvider):
 
     @cached_property
     def schemas(self) -> tuple[Schema, ...]:
+        describe([Resource, *self._models])  # the attribute docstrings, read now rather than at each import
         return tuple(published(schema) for schema in super().schemas)
 
 
