@@ -55,7 +55,7 @@ def test_each_local_request_has_one_request_id_in_its_header_log_lines_and_trail
     scim: Scim, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
 ) -> None:
     from chalicelib.config import settings
-    from chalicelib.provisioning.service import ProvisioningHandler
+    from chalicelib.provisioning.handler import ProvisioningHandler
     from chalicelib.store import connection
     from chalicelib.store.activity import ActivityTable
 

@@ -10,9 +10,10 @@ from scim2_models.urn import URN
 from scim2_server.requests import ScimRequest
 
 from chalicelib.config import settings
+from chalicelib.provisioning.handler import ProvisioningHandler
 from chalicelib.provisioning.limits import RequestLimits
 from chalicelib.provisioning.passwords import PasswordPolicy, hash_password
-from chalicelib.provisioning.service import ProvisioningHandler, ProvisioningService
+from chalicelib.provisioning.service import ProvisioningService
 from chalicelib.resources.storage import DynamoScimStorage
 from chalicelib.schemas import CORE_GROUP_SCHEMA, CORE_USER_SCHEMA, OneModelUser, User
 from chalicelib.scim.provider import POLICY, service_provider_config

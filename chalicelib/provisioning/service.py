@@ -1,13 +1,12 @@
-"""The product's rules on top of the SCIM protocol of scim2-server.
+"""The product's rules on top of the SCIM protocol of scim2-server: how a request is read and answered.
 
-Each override is one named step of :class:`ScimService` or :class:`ScimHandler`:
+Each override is one named step of :class:`ScimService` (the handler that runs the writes is
+:mod:`.handler`):
 - users created through SCIM may sign in with SSO and get their roles from the
   Customer Supplied Role mapping;
 - passwords must pass the password policy before anything is written;
-- DELETE of a user deactivates it (``active: false``) and keeps its data;
-- PATCH answers 200 with the resource, which Okta and most IdPs expect;
-- a write that loses a race with another writer is retried on the new state,
-  unless the client pinned a version with If-Match.
+- what a request may hold is bounded before it is parsed (:mod:`.limits`);
+- PATCH answers 200 with the resource, which Okta and most IdPs expect.
 """
 
 from __future__ import annotations
@@ -15,18 +14,14 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
-import random
-import time
 from collections.abc import Callable, Mapping
 from functools import cache
 from http import HTTPStatus
-from typing import Any, Protocol, cast, runtime_checkable
+from typing import Any
 
 from scim2_models import (
-    Context,
     InvalidValueException,
     PatchOp,
-    PreconditionFailedException,
     Resource,
     ResourceType,
     ResponseParameters,
@@ -34,24 +29,15 @@ from scim2_models import (
     User,
 )
 from scim2_server.conditions import Conditions
-from scim2_server.handler import ScimHandler
-from scim2_server.requests import ScimRequest
 from scim2_server.responses import ScimResponse
-from scim2_server.routing import Operation
 from scim2_server.service import ScimService
-from scim2_server.storage import ScimStorage, projection
 
-from chalicelib.provisioning.activity import WriteNotes, document_of
 from chalicelib.provisioning.attribute_names import ExtensionNames
-from chalicelib.provisioning.group_patch import group_change
-from chalicelib.provisioning.ignored import patch_ignored, set_aside
 from chalicelib.provisioning.limits import RequestLimits
 from chalicelib.provisioning.passwords import PasswordPolicy
 from chalicelib.references import references, refused_references
-from chalicelib.resources.groups import GroupChange
 from chalicelib.schemas import OneModelUser
 
-MAX_WRITE_ATTEMPTS = 8
 MAX_USER_NAME_LENGTH = 256
 
 
@@ -225,233 +211,3 @@ def check_references(resource: Resource[Any], stored: Resource[Any] | set[tuple[
     refused = refused_references(resource, stored or set())
     if refused:
         raise InvalidValueException(detail=refused)
-
-
-@runtime_checkable
-class ProvisioningStorage(Protocol):
-    """What the provisioning rules need of a storage beyond scim2-server's ``ScimStorage`` contract."""
-
-    def read_for_write(self, resource_type: ResourceType, resource_id: str) -> Resource[Any]:
-        """The stored resource a PUT, PATCH or DELETE starts from, read as cheaply as a write allows."""
-        ...
-
-    def repair_unchanged(self, resource_type: ResourceType, resource: Resource[Any]) -> Resource[Any]:
-        """A resource from :meth:`read_for_write` that no write changed, complete as a response shows it, after
-        repairing what an interrupted earlier write of it left undone (the only write it may make)."""
-        ...
-
-    def patch_group(
-        self, resource_type: ResourceType, group_id: str, change: GroupChange, expected_version: str | None
-    ) -> Resource[Any]:
-        """Apply a member-only group PATCH in O(changed members); the group comes back without members."""
-        ...
-
-    def last_member_move(self) -> tuple[list[str], list[str]]:
-        """The member ids the last :meth:`patch_group` added and removed (none when it changed nothing)."""
-        ...
-
-
-Change = Callable[[Resource[Any]], Resource[Any] | None]
-
-
-class ProvisioningHandler(ScimHandler):
-    """scim2-server's handler, with soft delete for users and retries on lost races.
-
-    Built for one request: each write it makes is noted in ``notes`` for the provisioning activity
-    trail, with what the request's body held that no schema defines (:attr:`ignored_attributes`).
-    """
-
-    def __init__(self, service: ScimService, storage: ScimStorage, notes: WriteNotes | None = None) -> None:
-        super().__init__(service, storage)
-        self.notes = notes if notes is not None else WriteNotes()
-        if not isinstance(storage, ProvisioningStorage):
-            raise TypeError(f"{type(storage).__qualname__} lacks the operations of ProvisioningStorage")
-        self.writes = storage
-
-    @property
-    def ignored_attributes(self) -> list[str]:
-        """The names (never the values) of what the request's body held that no schema defines."""
-        return self.notes.ignored_attributes
-
-    def create(self, request: ScimRequest) -> ScimResponse:
-        """:rfc:`RFC 7644 §3.3`, with ``attributes``/``excludedAttributes`` honoured as on every response (§3.9)."""
-        # A copy of ScimHandler.create: its response step cannot see the query's attributes.
-        with self.service.provider:
-            target = self.service.route(request, Operation.create)
-            resource_type = self.service.resource_type_at(cast(str, target.endpoint))
-            self.service.authorize(request, target, resource_type)
-            response_parameters = self.service.read_response_parameters(resource_type, request.query)
-            resource = self.service.read_creation(resource_type, request.body, request.header("Content-Type"))
-            self.notes.ignored_attributes = set_aside(resource)
-            with self.storage.operation():
-                created = self.storage.create(resource_type, resource)
-            self.notes.wrote(resource_type.name, None, created, sent=resource)
-            response = self.service.creation_response(request.base_url, created)
-            if response_parameters.attributes or response_parameters.excluded_attributes:
-                published = self.service.publish(request.base_url, created)
-                projected = self.service.resource_response(
-                    published, Context.RESOURCE_CREATION_RESPONSE, response_parameters, HTTPStatus.CREATED
-                )
-                projected.headers["Location"] = response.headers["Location"]
-                return projected
-            return response
-
-    def delete_resource(self, resource_type: ResourceType, resource_id: str, conditions: Conditions) -> None:
-        """DELETE of a user deactivates it: the data stays, and GET shows ``active: false``."""
-        if resource_type.name != "User":
-            # ScimHandler.delete_resource's steps, keeping the name the read found for the trail.
-            current = self.storage.get(resource_type, resource_id)
-            self.service.check_deletion(current, conditions)
-            assert current.meta is not None
-            self.storage.delete(resource_type, resource_id, expected_version=current.meta.version)
-            self.notes.deleted(resource_type.name, resource_id, getattr(current, "display_name", None))
-            return
-
-        def deactivated(current: Resource[Any]) -> Resource[Any] | None:
-            self.service.check_deletion(current, conditions)
-            if current.active is False:  # type: ignore[attr-defined]
-                return None
-            current.active = False  # type: ignore[attr-defined]
-            return current
-
-        self.modify(resource_type, resource_id, conditions, deactivated, respond=False)
-
-    def patch(self, request: ScimRequest) -> ScimResponse:
-        """:rfc:`RFC 7644 §3.5.2`; a group PATCH that only moves members never reads the whole group."""
-        # A copy of ScimHandler.patch: the member fast path reads the group again only when the
-        # response asks for attributes, which patch_resource cannot see.
-        with self.service.provider:
-            target = self.service.route(request, Operation.patch)
-            resource_type = self.service.resource_type_at(cast(str, target.endpoint))
-            self.service.authorize(request, target, resource_type)
-            response_parameters = self.service.read_response_parameters(resource_type, request.query)
-            patch_op = self.service.read_patch(resource_type, request.body, request.header("Content-Type"))
-            self.notes.ignored_attributes = patch_ignored(self.service.get_model(resource_type), patch_op)
-            conditions = self.service.read_conditions(request)
-            resource_id = cast(str, target.resource_id)
-            change = group_change(patch_op) if resource_type.name == "Group" else None
-            with self.storage.operation():
-                if change is None:
-                    resource = self.patch_resource(resource_type, resource_id, patch_op, conditions)
-                else:
-                    resource = self.patch_members(resource_type, resource_id, change, conditions)
-                    if response_parameters.attributes or response_parameters.excluded_attributes:
-                        resource = self.storage.get(
-                            resource_type, resource_id, **projection(self.storage, response_parameters)
-                        )
-            return self.service.patch_response(request.base_url, resource, response_parameters)
-
-    def patch_members(
-        self, resource_type: ResourceType, group_id: str, change: GroupChange, conditions: Conditions
-    ) -> Resource[Any]:
-        result: Resource[Any] | None = None
-        for attempt in _attempts(conditions):
-            with attempt:
-                result = self.writes.patch_group(resource_type, group_id, change, conditions.if_match)
-        assert result is not None
-        self.notes.patched_group(resource_type.name, result, change.attributes(), *self.writes.last_member_move())
-        return result
-
-    def patch_resource(
-        self, resource_type: ResourceType, resource_id: str, patch_op: PatchOp[Any], conditions: Conditions
-    ) -> Resource[Any]:
-        # Each attempt applies the PATCH to a fresh copy of the operations.
-        return self.modify(
-            resource_type,
-            resource_id,
-            conditions,
-            lambda current: self.service.apply_patch(current, patch_op.model_copy(deep=True), conditions),
-        )
-
-    def replace(self, request: ScimRequest) -> ScimResponse:
-        """:rfc:`RFC 7644 §3.5.1`, starting from :meth:`ProvisioningStorage.read_for_write`."""
-        # A copy of ScimHandler.replace: it reads the resource with get (groups, every member) before,
-        # and outside, the retried read-modify-write; replace_resource receives that read.
-        with self.service.provider:
-            target = self.service.route(request, Operation.replace)
-            resource_type = self.service.resource_type_at(cast(str, target.endpoint))
-            self.service.authorize(request, target, resource_type)
-            response_parameters = self.service.read_response_parameters(resource_type, request.query)
-            replacement = self.service.read_replacement(resource_type, request.body, request.header("Content-Type"))
-            self.notes.ignored_attributes = set_aside(replacement)
-            with self.storage.operation():
-                resource = self.replace_by_id(
-                    resource_type,
-                    cast(str, target.resource_id),
-                    replacement,
-                    self.service.read_conditions(request),
-                )
-            response = self.service.replacement_response(request.base_url, resource, response_parameters)
-            return self.service.me_response(request, target, response)
-
-    def replace_by_id(
-        self, resource_type: ResourceType, resource_id: str, replacement: Resource[Any], conditions: Conditions
-    ) -> Resource[Any]:
-        return self.modify(
-            resource_type,
-            resource_id,
-            conditions,
-            lambda current: self.service.apply_replacement(current, replacement.model_copy(deep=True), conditions),
-        )
-
-    def modify(
-        self,
-        resource_type: ResourceType,
-        resource_id: str,
-        conditions: Conditions,
-        change: Change,
-        *,
-        respond: bool = True,
-    ) -> Resource[Any]:
-        """Read, change and write a resource, again on the new state when another writer got there first.
-
-        :param change: The new state of the resource it is given, or None when nothing changes.
-        :param respond: Whether the caller answers with the resource; if not, an unchanged one is not completed.
-        """
-        result: Resource[Any] | None = None
-        for attempt in _attempts(conditions):
-            with attempt:
-                current = self.writes.read_for_write(resource_type, resource_id)
-                assert current.meta is not None
-                version = current.meta.version
-                before = document_of(current)
-                changed = change(current)
-                if changed is not None:
-                    result = self.storage.update(resource_type, changed, expected_version=version)
-                else:
-                    result = self.writes.repair_unchanged(resource_type, current) if respond else current
-                # The state written, with what the client sent that it no longer shows (a password).
-                self.notes.wrote_documents(resource_type.name, before, document_of(result), document_of(changed))
-        assert result is not None
-        return result
-
-
-class _Attempt:
-    """One try of a read-modify-write; a lost race (412 without If-Match) is swallowed so the loop retries."""
-
-    def __init__(self, number: int, last: bool, pinned: bool) -> None:
-        self.number = number
-        self.last = last
-        self.pinned = pinned
-        self.succeeded = False
-
-    def __enter__(self) -> _Attempt:
-        return self
-
-    def __exit__(self, kind: Any, error: BaseException | None, traceback: Any) -> bool:
-        if error is None:
-            self.succeeded = True
-            return False
-        return isinstance(error, PreconditionFailedException) and not self.pinned and not self.last
-
-
-def _attempts(conditions: Conditions) -> Any:
-    """Yield attempts until one succeeds; with If-Match there is exactly one (RFC 7644 §3.14)."""
-    pinned = conditions.if_match is not None
-    for number in range(1, MAX_WRITE_ATTEMPTS + 1):
-        attempt = _Attempt(number, last=pinned or number == MAX_WRITE_ATTEMPTS, pinned=pinned)
-        yield attempt
-        if attempt.succeeded:
-            return
-        # Full jitter, so writers that collided do not collide again (5 ms, 10 ms, ... at most 320 ms).
-        time.sleep(random.uniform(0, 0.005 * 2 ** min(number, 6)))

@@ -4,8 +4,9 @@ from scim2_models import ScimProvider
 
 from chalicelib.config import Settings
 from chalicelib.provisioning.activity import WriteNotes
+from chalicelib.provisioning.handler import ProvisioningHandler
 from chalicelib.provisioning.passwords import PasswordPolicy, hash_password
-from chalicelib.provisioning.service import ProvisioningHandler, ProvisioningService
+from chalicelib.provisioning.service import ProvisioningService
 from chalicelib.resources.password_policies import read_password_policy
 from chalicelib.resources.storage import DynamoScimStorage
 

@@ -26,9 +26,10 @@ from chalicelib.config import Settings, settings
 from chalicelib.gateway_responses import RETRY_AFTER_SECONDS
 from chalicelib.metrics import request_metrics
 from chalicelib.provisioning.activity import WriteNotes
+from chalicelib.provisioning.handler import ProvisioningHandler
 from chalicelib.provisioning.limits import RequestLimits
 from chalicelib.provisioning.passwords import PasswordPolicy
-from chalicelib.provisioning.service import ProvisioningHandler, ProvisioningService
+from chalicelib.provisioning.service import ProvisioningService
 from chalicelib.provisioning.wiring import handler_for
 from chalicelib.resources.activity import tenant_trail
 from chalicelib.resources.budget import request_budget
