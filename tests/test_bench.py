@@ -88,6 +88,9 @@ def test_a_tiny_run_records_every_figure_of_results_json_and_counts_dynamodb_wor
     assert bench.small["get_user"].work.round_trips == 2
     assert bench.small["patch_user"].work.round_trips == 2
     assert bench.small["filter_user_name"].work.round_trips == 3
+    # A member add reads the group, the membership and the user's name at once, then writes, then reads the
+    # version its commuting write left.
+    assert bench.small["patch_group_add_member"].work.round_trips == 3
     assert bench.small["create_user"].work.write_units == 2 * 2 + 1
     assert all(m.route_ms > 0 and m.cpu_ms > 0 for m in bench.small.values())
     without_groups = bench.small["get_user_without_groups"].work

@@ -12,6 +12,7 @@ page; anything else reads the tenant's groups.
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import Any, cast
 
 from scim2_models import (
@@ -33,6 +34,7 @@ from chalicelib.resources.repository import Clock, IndexPlan, Repository, one
 from chalicelib.schemas import CORE_GROUP_SCHEMA
 from chalicelib.store.groups import GroupRecord, GroupTable, Membership
 from chalicelib.store.users import UserTable
+from chalicelib.store.waves import together
 
 _DISPLAY_NAME = Path[Group]("displayName").resolve()
 MAX_NAMED_IDS = 10
@@ -132,22 +134,31 @@ class GroupRepository(Repository[GroupRecord]):
         """Apply a PATCH that only touches members, displayName and externalId, without reading every member.
 
         Returns the group without its members; the caller reads them if its response needs them.
+        An add or remove reads the group, which of the named users are members, and the added users'
+        names all at once (one round trip), since each needs only the request.
         """
-        current = self.found(resource_type, group_id, self.groups.get(group_id))
-        check_version(expected_version, current.version)
+        names: dict[str, str] | None = None
         if change.reset:
+            current = self.found(resource_type, group_id, self.groups.get(group_id))
+            check_version(expected_version, current.version)
             existing = {m.user_id for m in self.groups.members(group_id)}
             added = [user_id for user_id in change.add if user_id not in existing]
             removed = sorted(existing - set(change.add))
         else:
-            existing = self.groups.existing_members(group_id, [*change.add, *change.remove])
+            found, existing, names = together(
+                partial(self.groups.get, group_id),
+                partial(self.groups.existing_members, group_id, [*change.add, *change.remove]),
+                partial(self.users.user_names_of, change.add),
+            )
+            current = self.found(resource_type, group_id, found)
+            check_version(expected_version, current.version)
             added = [user_id for user_id in change.add if user_id not in existing]
             removed = [user_id for user_id in change.remove if user_id in existing]
         document = {**current.document, **change.attributes()}
         document = {key: value for key, value in document.items() if value is not None}
         if not added and not removed and document == current.document:
             return self.resource(resource_type, current, None)
-        memberships = self.memberships(group_id, added)
+        memberships = self.memberships(group_id, added, names)
         renamed = self.resource(resource_type, replace(current, document=document), None)
         updated = self.record(renamed, **self._next_version(current))
         written = self.groups.change(current, updated, memberships, removed, pinned=expected_version is not None)
@@ -241,12 +252,15 @@ class GroupRepository(Repository[GroupRecord]):
             ids[member.value] = None
         return list(ids)
 
-    def memberships(self, group_id: str, user_ids: Sequence[str]) -> list[Membership]:
+    def memberships(
+        self, group_id: str, user_ids: Sequence[str], names: Mapping[str, str] | None = None
+    ) -> list[Membership]:
         """Memberships of existing users of this tenant, with their userName as display.
 
+        :param names: The userNames of these users by id, if the caller has read them already.
         :raises InvalidValueException: Naming the ids that are not users of this tenant; nothing is written.
         """
-        found = self.users.user_names_of(user_ids) if user_ids else {}
+        found = names if names is not None else self.users.user_names_of(user_ids) if user_ids else {}
         unknown = [user_id for user_id in user_ids if user_id not in found]
         if unknown:
             named = ", ".join(repr(user_id) for user_id in unknown[:MAX_NAMED_IDS])
