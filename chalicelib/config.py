@@ -38,6 +38,7 @@ class Settings:
     cursor_timeout_seconds: int
     public_base_url: str | None
     request_budget_seconds: int
+    authorizer_budget_seconds: int
 
     @property
     def credential_hash_key(self) -> bytes:
@@ -90,4 +91,8 @@ def settings() -> Settings:
         # The DynamoDB time of one request (chalicelib/store/deadline.py): with one attempt's timeouts it
         # ends within API Gateway's and the Lambda's 29 s. The local and test stages give moto more.
         request_budget_seconds=_int("REQUEST_BUDGET_SECONDS", 15),
+        # The authorizer's DynamoDB time: with one attempt's timeouts (2 s + 5 s) it decides within its 10 s
+        # Lambda timeout; a spent budget is "unavailable" (503 with Retry-After from the route), never a
+        # timeout that API Gateway would answer with a bare 500.
+        authorizer_budget_seconds=_int("AUTHORIZER_BUDGET_SECONDS", 2),
     )

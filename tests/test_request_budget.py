@@ -12,6 +12,7 @@ from pathlib import Path
 import botocore.exceptions
 import pytest
 
+from chalicelib.auth import authorizer
 from chalicelib.config import settings
 from chalicelib.resources.errors import ServiceUnavailableException, translated
 from chalicelib.scim import adapter
@@ -73,3 +74,29 @@ def test_a_read_whose_budget_is_spent_in_the_pool_threads_is_a_503(scim: Scim, m
     response = scim.get(f"/Users/{user}")
 
     assert (response.status_code, response.json["status"]) == (503, "503")
+
+
+@pytest.mark.parametrize("stage", ["dev", "prod"])
+def test_the_authorizer_decides_before_its_lambda_timeout_whatever_dynamodb_does(
+    stage: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = json.loads(CHALICE_CONFIG.read_text())["stages"][stage]
+    for name, value in config.get("environment_variables", {}).items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AUTHORIZER_BUDGET_SECONDS", raising=False)
+    one_attempt = _CLIENT_CONFIG.connect_timeout + _CLIENT_CONFIG.read_timeout
+
+    assert (
+        settings().authorizer_budget_seconds + one_attempt
+        <= config["lambda_functions"]["scim_auth"]["lambda_timeout"] - 1
+    )
+
+
+def test_an_authorizer_whose_budget_is_spent_answers_503_never_401(scim: Scim, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(authorizer, "request_budget", lambda seconds: deadline.request_budget(-1.0))
+
+    response = scim.get("/Users")
+
+    # A 401 would tell the IdP its credential is bad; it is only unreadable for now.
+    assert (response.status_code, response.json["status"]) == (503, "503")
+    assert response.headers["Retry-After"]

@@ -22,6 +22,7 @@ from chalicelib.config import settings
 from chalicelib.stage_secrets import SecretUnavailable
 from chalicelib.store.connection import dynamodb
 from chalicelib.store.credentials import CredentialStore
+from chalicelib.store.deadline import request_budget
 
 ALLOWED = "allowed"
 REFUSED = "refused"
@@ -62,9 +63,14 @@ class Decision:
 
 
 def decide(authorization: str | None) -> Decision:
-    """The decision for an Authorization header: allowed (with the tenant), refused, or unavailable."""
+    """The decision for an Authorization header: allowed (with the tenant), refused, or unavailable.
+
+    Its DynamoDB reads share one time budget (``AUTHORIZER_BUDGET_SECONDS``), as a route's do: a
+    spent budget is unavailable, decided well inside the authorizer's Lambda timeout.
+    """
     try:
-        principal = authenticate(authorization)
+        with request_budget(settings().authorizer_budget_seconds):
+            principal = authenticate(authorization)
     except CredentialsUnavailable as error:
         # A 401 would tell the IdP its credential is bad; 503 with Retry-After makes it retry.
         log.error("authorizer cannot decide, answering 503: %s", error)
