@@ -8,6 +8,7 @@ attempt, and a 5xx still failing after the retries is a 503 with Retry-After, ne
 
 import json
 from pathlib import Path
+from typing import Any
 
 import botocore.exceptions
 import pytest
@@ -23,14 +24,21 @@ from tests.conftest import Scim, user_body
 CHALICE_CONFIG = Path(__file__).resolve().parent.parent / ".chalice" / "config.json"
 
 
+def _deployed_stage(stage: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    """The stage's Chalice config, its environment set as on AWS (no budget overrides of the test stage)."""
+    config: dict[str, Any] = json.loads(CHALICE_CONFIG.read_text())["stages"][stage]
+    for name, value in config.get("environment_variables", {}).items():
+        monkeypatch.setenv(name, value)
+    for name in ("REQUEST_BUDGET_SECONDS", "AUTHORIZER_BUDGET_SECONDS"):
+        monkeypatch.delenv(name, raising=False)
+    return config
+
+
 @pytest.mark.parametrize("stage", ["dev", "prod"])
 def test_a_request_ends_before_the_lambda_timeout_whatever_dynamodb_does(
     stage: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    config = json.loads(CHALICE_CONFIG.read_text())["stages"][stage]
-    for name, value in config.get("environment_variables", {}).items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("REQUEST_BUDGET_SECONDS", raising=False)
+    config = _deployed_stage(stage, monkeypatch)
     one_attempt = _CLIENT_CONFIG.connect_timeout + _CLIENT_CONFIG.read_timeout
 
     assert settings().request_budget_seconds + one_attempt <= config["lambda_timeout"] - 5
@@ -80,10 +88,7 @@ def test_a_read_whose_budget_is_spent_in_the_pool_threads_is_a_503(scim: Scim, m
 def test_the_authorizer_decides_before_its_lambda_timeout_whatever_dynamodb_does(
     stage: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    config = json.loads(CHALICE_CONFIG.read_text())["stages"][stage]
-    for name, value in config.get("environment_variables", {}).items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("AUTHORIZER_BUDGET_SECONDS", raising=False)
+    config = _deployed_stage(stage, monkeypatch)
     one_attempt = _CLIENT_CONFIG.connect_timeout + _CLIENT_CONFIG.read_timeout
 
     assert (

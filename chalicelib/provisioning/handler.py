@@ -13,12 +13,12 @@ from collections.abc import Callable
 from http import HTTPStatus
 from typing import Any, Protocol, cast, runtime_checkable
 
-from scim2_models import Context, PatchOp, Resource, ResourceType
+from scim2_models import Context, PatchOp, Resource, ResourceType, ResponseParameters
 from scim2_server.conditions import Conditions
 from scim2_server.handler import ScimHandler
 from scim2_server.requests import ScimRequest
 from scim2_server.responses import ScimResponse
-from scim2_server.routing import Operation
+from scim2_server.routing import Operation, Target
 from scim2_server.service import ScimService
 from scim2_server.storage import ScimStorage, projection
 
@@ -75,14 +75,21 @@ class ProvisioningHandler(ScimHandler):
         """The names (never the values) of what the request's body held that no schema defines."""
         return self.notes.ignored_attributes
 
+    def _routed(
+        self, request: ScimRequest, operation: Operation
+    ) -> tuple[Target, ResourceType, ResponseParameters[Any]]:
+        """ScimHandler's first steps of an operation: what it acts on, its resource type, the caller's right to
+        it, and what the response is to show."""
+        target = self.service.route(request, operation)
+        resource_type = self.service.resource_type_at(cast(str, target.endpoint))
+        self.service.authorize(request, target, resource_type)
+        return target, resource_type, self.service.read_response_parameters(resource_type, request.query)
+
     def create(self, request: ScimRequest) -> ScimResponse:
         """:rfc:`RFC 7644 §3.3`, with ``attributes``/``excludedAttributes`` honoured as on every response (§3.9)."""
         # A copy of ScimHandler.create: its response step cannot see the query's attributes.
         with self.service.provider:
-            target = self.service.route(request, Operation.create)
-            resource_type = self.service.resource_type_at(cast(str, target.endpoint))
-            self.service.authorize(request, target, resource_type)
-            response_parameters = self.service.read_response_parameters(resource_type, request.query)
+            _, resource_type, response_parameters = self._routed(request, Operation.create)
             resource = self.service.read_creation(resource_type, request.body, request.header("Content-Type"))
             self.notes.ignored_attributes = set_aside(resource)
             with self.storage.operation():
@@ -123,10 +130,7 @@ class ProvisioningHandler(ScimHandler):
         # A copy of ScimHandler.patch: the member fast path reads the group again only when the
         # response asks for attributes, which patch_resource cannot see.
         with self.service.provider:
-            target = self.service.route(request, Operation.patch)
-            resource_type = self.service.resource_type_at(cast(str, target.endpoint))
-            self.service.authorize(request, target, resource_type)
-            response_parameters = self.service.read_response_parameters(resource_type, request.query)
+            target, resource_type, response_parameters = self._routed(request, Operation.patch)
             patch_op = self.service.read_patch(resource_type, request.body, request.header("Content-Type"))
             self.notes.ignored_attributes = patch_ignored(self.service.get_model(resource_type), patch_op)
             conditions = self.service.read_conditions(request)
@@ -170,10 +174,7 @@ class ProvisioningHandler(ScimHandler):
         # A copy of ScimHandler.replace: it reads the resource with get (groups, every member) before,
         # and outside, the retried read-modify-write; replace_resource receives that read.
         with self.service.provider:
-            target = self.service.route(request, Operation.replace)
-            resource_type = self.service.resource_type_at(cast(str, target.endpoint))
-            self.service.authorize(request, target, resource_type)
-            response_parameters = self.service.read_response_parameters(resource_type, request.query)
+            target, resource_type, response_parameters = self._routed(request, Operation.replace)
             replacement = self.service.read_replacement(resource_type, request.body, request.header("Content-Type"))
             self.notes.ignored_attributes = set_aside(replacement)
             with self.storage.operation():
