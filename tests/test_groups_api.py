@@ -5,7 +5,7 @@ from typing import Any
 import pytest
 
 from chalicelib.config import settings
-from chalicelib.resources import users
+from chalicelib.resources import user_groups
 from chalicelib.store import connection
 from chalicelib.store.role_mappings import RoleMapping, RoleMappingTable
 from tests.conftest import DynamoCalls, Scim, user_body
@@ -354,7 +354,7 @@ def test_users_groups_and_effective_roles_follow_memberships_and_mappings(
     scim: Scim, alice: str, read_whole: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # A tenant with more mappings than a user read takes whole reads those of the user's groups by key.
-    monkeypatch.setattr(users, "MAPPINGS_READ_WHOLE", read_whole)
+    monkeypatch.setattr(user_groups, "MAPPINGS_READ_WHOLE", read_whole)
     mappings = RoleMappingTable(connection.dynamodb(settings()), settings().role_mappings_table, "acme")
     mappings.put(RoleMapping("Finance", ("Payroll data",), ("Dashboards",)))
     mappings.put(RoleMapping("legal", ("Contracts data", "Payroll data"), ("Reports",)))

@@ -1,8 +1,7 @@
 """Users as SCIM resources: records of the users table in, ``User`` resources out, and how a user search is read.
 
 A user's ``groups`` and the product extension's roles are not stored on the
-user: they come from the memberships (``byMember`` index) and the role
-mappings, read only when a response or a filter needs them.
+user: :mod:`.user_groups` reads them, only when a response or a filter needs them.
 
 Round trips: the memberships need only the user's id, so they are read beside
 the user's item; the groups' names and the tenant's role mappings then come
@@ -31,18 +30,16 @@ from chalicelib.resources.meta import check_version, meta, version_of
 from chalicelib.resources.query import comparison, filter_needs, ordered_by, response_needs
 from chalicelib.resources.repository import Clock, IndexPlan, Repository, one
 from chalicelib.resources.roles import user_roles
+from chalicelib.resources.user_groups import GroupReader, UserGroups
 from chalicelib.schemas import CORE_USER_SCHEMA, ONEMODEL_USER_SCHEMA, User
-from chalicelib.store.groups import GroupRecord, GroupTable, Membership
-from chalicelib.store.role_mappings import RoleMapping, RoleMappingTable
+from chalicelib.store.groups import GroupTable, Membership
+from chalicelib.store.role_mappings import RoleMappingTable
 from chalicelib.store.users import UserRecord, UserTable
 from chalicelib.store.waves import together
 
 PasswordHasher = Callable[[str], str]
 # Attributes derived at read time, never written to the users table.
 DERIVED = ("id", "meta", "password", "groups", ONEMODEL_USER_SCHEMA)
-# A tenant with at most this many role mappings has them read whole, beside its groups' names (one
-# round trip); one with more reads those of the user's groups by key after them (one more).
-MAPPINGS_READ_WHOLE = 100
 _USER_NAME = Path[User[Any]]("userName").resolve()
 ID = f"{CORE_USER_SCHEMA}:id"
 USER_NAME = f"{CORE_USER_SCHEMA}:userName"
@@ -59,14 +56,6 @@ class ReadForWrite:
 
     record: UserRecord
     memberships: list[Membership]
-
-
-@dataclass(frozen=True)
-class UserGroups:
-    """What the groups of some users decide: each one's groups as (id, displayName), and the roles' mappings."""
-
-    by_user: Mapping[str, list[tuple[str, str]]]
-    mappings: Sequence[RoleMapping]
 
 
 class UserRepository(Repository[UserRecord]):
@@ -88,6 +77,7 @@ class UserRepository(Repository[UserRecord]):
         self.users = users
         self.groups = groups
         self.role_mappings = role_mappings
+        self.group_reader = GroupReader(groups, role_mappings)
         self.hash_password = hash_password
         # Users read by read_for_write, so that the write that follows does not read them again.
         self._read_for_write: dict[str, ReadForWrite] = {}
@@ -203,12 +193,8 @@ class UserRepository(Repository[UserRecord]):
         on a rename, nothing otherwise. A retried rename repairs what an interrupted one left.
         """
         record, memberships = read.record, read.memberships
-        group_ids = [m.group_id for m in memberships]
-        _, live, mappings = together(
-            write or (lambda: None), partial(self.groups.get_many, group_ids), partial(self._mappings_if, group_ids)
-        )
+        _, groups = self.group_reader.named({record.id: [m.group_id for m in memberships]}, write)
         self.groups.set_display([m for m in memberships if m.display != record.user_name], record.user_name)
-        groups = self._user_groups({record.id: group_ids}, live, mappings)
         return self._built(resource_type, [record], groups)[0]
 
     def _hashed(self, resource: Resource[Any]) -> str | None:
@@ -320,31 +306,9 @@ class UserRepository(Repository[UserRecord]):
             return self._built(resource_type, records, None)
         known = {r.id: self._group_ids_read.pop(r.id) for r in records if r.id in self._group_ids_read}
         known.update(group_ids or {})
-        unknown = [record.id for record in records if record.id not in known]
-        found = together(*(partial(self.groups.group_ids_of, user_id) for user_id in unknown))
-        every = {**known, **dict(zip(unknown, found, strict=True))}
-        wanted = [gid for ids in every.values() for gid in ids]
-        live, mappings = together(partial(self.groups.get_many, wanted), partial(self._mappings_if, wanted))
-        return self._built(resource_type, records, self._user_groups(every, live, mappings))
-
-    def _mappings_if(self, group_ids: Sequence[str]) -> list[RoleMapping] | None:
-        """The tenant's role mappings when some group is to be named and they are few; None when they are many."""
-        return self.role_mappings.all_if_few(MAPPINGS_READ_WHOLE) if group_ids else []
-
-    def _user_groups(
-        self,
-        group_ids: Mapping[str, list[str]],
-        live: Mapping[str, GroupRecord],
-        mappings: Sequence[RoleMapping] | None,
-    ) -> UserGroups:
-        """Each user's groups as (id, displayName), sorted; memberships of deleted groups are ignored."""
-        by_user = {
-            user_id: sorted(((gid, live[gid].display_name) for gid in ids if gid in live), key=lambda g: g[1].lower())
-            for user_id, ids in group_ids.items()
-        }
-        if mappings is None:  # too many to read whole: those of these groups, by key
-            mappings = self.role_mappings.get_many(sorted({name for groups in by_user.values() for _, name in groups}))
-        return UserGroups(by_user, mappings)
+        known.update(self.group_reader.ids_of([record.id for record in records if record.id not in known]))
+        _, groups = self.group_reader.named(known)
+        return self._built(resource_type, records, groups)
 
     def _built(
         self, resource_type: ResourceType, records: Sequence[UserRecord], groups: UserGroups | None

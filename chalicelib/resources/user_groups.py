@@ -1,0 +1,74 @@
+"""What a user's groups decide, read in as few round trips as the reads allow.
+
+A user's ``groups`` and the product extension's effective roles are not stored on the user: they
+come from its memberships (the ``byMember`` index), its groups' names, and the tenant's role
+mappings (:mod:`.roles` gives the one rule). The memberships need only the user's id, so callers
+read them beside the user's item; the groups' names and the role mappings then go out together,
+beside the write when there is one. The tenant's mappings are read whole (one query) when it has
+at most :data:`MAPPINGS_READ_WHOLE`, since their keys, the groups' names, are not known yet; a
+tenant with more reads those of the users' groups by key once the names are in (one more trip).
+"""
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+from chalicelib.store.groups import GroupRecord, GroupTable
+from chalicelib.store.role_mappings import RoleMapping, RoleMappingTable
+from chalicelib.store.waves import together
+
+MAPPINGS_READ_WHOLE = 100
+
+
+@dataclass(frozen=True)
+class UserGroups:
+    """What the groups of some users decide: each one's groups as (id, displayName), and the roles' mappings."""
+
+    by_user: Mapping[str, list[tuple[str, str]]]
+    mappings: Sequence[RoleMapping]
+
+
+class GroupReader:
+    """Reads the groups of users for one tenant."""
+
+    def __init__(self, groups: GroupTable, role_mappings: RoleMappingTable) -> None:
+        self.groups = groups
+        self.role_mappings = role_mappings
+
+    def ids_of(self, user_ids: Sequence[str]) -> dict[str, list[str]]:
+        """The group ids of each user: one ``byMember`` query per user, all at once."""
+        found = together(*(partial(self.groups.group_ids_of, user_id) for user_id in user_ids))
+        return dict(zip(user_ids, found, strict=True))
+
+    def named(
+        self, group_ids: Mapping[str, list[str]], beside: Callable[[], Any] | None = None
+    ) -> tuple[Any, UserGroups]:
+        """The groups' names and the role mappings of users whose group ids are known, in one round trip,
+        with ``beside`` (a write) made at the same time; returns what ``beside`` returned, and the groups.
+
+        Memberships of deleted groups are ignored.
+        """
+        wanted = [group_id for ids in group_ids.values() for group_id in ids]
+        result, live, mappings = together(
+            beside or (lambda: None), partial(self.groups.get_many, wanted), partial(self._mappings_if, wanted)
+        )
+        return result, self._user_groups(group_ids, live, mappings)
+
+    def _mappings_if(self, group_ids: Sequence[str]) -> list[RoleMapping] | None:
+        """The tenant's role mappings when some group is to be named and they are few; None when they are many."""
+        return self.role_mappings.all_if_few(MAPPINGS_READ_WHOLE) if group_ids else []
+
+    def _user_groups(
+        self,
+        group_ids: Mapping[str, list[str]],
+        live: Mapping[str, GroupRecord],
+        mappings: Sequence[RoleMapping] | None,
+    ) -> UserGroups:
+        by_user = {
+            user_id: sorted(((gid, live[gid].display_name) for gid in ids if gid in live), key=lambda g: g[1].lower())
+            for user_id, ids in group_ids.items()
+        }
+        if mappings is None:  # too many to read whole: those of these groups, by key
+            mappings = self.role_mappings.get_many(sorted({name for groups in by_user.values() for _, name in groups}))
+        return UserGroups(by_user, mappings)
