@@ -149,11 +149,13 @@ def test_make_runs_server_turns_nagle_off_on_every_connection(monkeypatch: pytes
     from devserver.local_server import NoDelayRequestHandler, local_server
 
     nodelay: list[int] = []
+    recorded = threading.Event()
     setup = NoDelayRequestHandler.setup
 
     def recording_setup(handler: NoDelayRequestHandler) -> None:
         setup(handler)
         nodelay.append(handler.connection.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+        recorded.set()
 
     monkeypatch.setattr(NoDelayRequestHandler, "setup", recording_setup)
     monkeypatch.setattr(os, "environ", os.environ.copy())  # Chalice sets the stage's variables on load
@@ -164,6 +166,9 @@ def test_make_runs_server_turns_nagle_off_on_every_connection(monkeypatch: pytes
         with socket.create_connection(server.server.server_address[:2], timeout=10):
             pass
         accepting.join(timeout=10)
+        # The server answers each connection in its own (daemon) thread: handle_request returns
+        # once that thread starts, so wait for the handler's setup rather than racing it.
+        recorded.wait(timeout=10)
     finally:
         server.server.server_close()
 
