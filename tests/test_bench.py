@@ -81,8 +81,8 @@ def test_a_tiny_run_records_every_figure_of_results_json_and_counts_dynamodb_wor
     # then its groups' names (a batch read) beside the tenant's role mappings (one query), because the
     # default response carries groups and roles: two round trips in sequence.
     assert sorted(bench.small["get_user"].work.calls) == ["BatchGetItem", "GetItem", "Query", "Query"]
-    # The authorizer reads the secret's hash alone, then the credential and its account.
-    assert bench.small["get_user"].authorizer.calls == ("GetItem", "GetItem", "GetItem")
+    # The authorizer reads the credential, then (its secret matching) the service account.
+    assert bench.small["get_user"].authorizer.calls == ("GetItem", "GetItem")
     # A PATCH writes the user beside the reads its response needs; a create is one transaction of two small
     # items: 2 units each, plus the user's entry in the externalId index.
     assert bench.small["get_user"].work.round_trips == 2

@@ -252,7 +252,7 @@ def test_an_unknown_client_id_does_the_same_work_as_a_wrong_secret(
         assert Scim(chalice_client, f"Bearer {client_id}.wrong-secret").get("/Users").status_code == 401
         work.append(([(name, params.get("ProjectionExpression")) for name, params in dynamo_calls.calls], list(hashed)))
 
-    assert work[0] == work[1] == ([("GetItem", "secret_hash")], ["wrong-secret"])
+    assert work[0] == work[1] == ([("GetItem", None)], ["wrong-secret"])
 
 
 # -- 10. Details name SCIM attributes, never Python classes or pydantic fields ------------------------

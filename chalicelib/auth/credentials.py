@@ -158,16 +158,17 @@ def verify(
     """Return the principal of a client ID and secret, or None when they must be refused.
 
     A wrong secret costs the same whether the client ID exists or not, so response time does not
-    tell which client IDs exist: the same read (of the secret's hash alone, present or not), the
-    same keyed hash, the same constant-time comparison. Only a matching secret reads the rest.
+    tell which client IDs exist: the same read (the credential's item, present or not), the same
+    keyed hash, the same constant-time comparison. Only a matching secret reads the service
+    account: two reads in sequence for an allowed request.
     A credential of a tenant whose name is not valid is refused (it could only come from a bad write).
     ``usage`` notes the last use or the refusal of a credential that exists.
     """
-    expected = store.secret_hash_of(client_id)
-    matches = hmac.compare_digest(hash_secret(key, secret), expected or _DUMMY_HASH)
-    if expected is None:
+    stored = store.get_credential(client_id)
+    matches = hmac.compare_digest(hash_secret(key, secret), stored.secret_hash if stored else _DUMMY_HASH)
+    if stored is None:
         return None
-    credential = store.get_credential(client_id) if matches else None
+    credential = stored if matches else None
     principal = _principal(store, credential) if credential is not None else None
     if usage is not None:
         if credential is None or principal is None:

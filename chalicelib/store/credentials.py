@@ -101,11 +101,6 @@ class CredentialStore:
                 raise ServiceAccountExists(account.tenant) from None
             raise
 
-    def secret_hash_of(self, client_id: str) -> str | None:
-        """The keyed hash of a credential's secret alone: a read that costs the same for an unknown client ID."""
-        item = self._get(f"client#{client_id}", projection="secret_hash")
-        return item["secret_hash"]["S"] if item else None
-
     def get_credential(self, client_id: str) -> StoredCredential | None:
         item = self._get(f"client#{client_id}")
         if item is None:
@@ -235,8 +230,7 @@ class CredentialStore:
         keys = [{"pk": {"S": f"refused#{client_id}#{hour}"}} for hour in hours]
         return sum(int(item["refused"]["N"]) for item in batch_get(self.client, self.table, keys))
 
-    def _get(self, pk: str, projection: str | None = None) -> dict[str, Any] | None:
-        options = {"ProjectionExpression": projection} if projection else {}
-        response = self.client.get_item(TableName=self.table, Key={"pk": {"S": pk}}, ConsistentRead=True, **options)
+    def _get(self, pk: str) -> dict[str, Any] | None:
+        response = self.client.get_item(TableName=self.table, Key={"pk": {"S": pk}}, ConsistentRead=True)
         item: dict[str, Any] | None = response.get("Item")
         return item
