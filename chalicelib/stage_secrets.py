@@ -20,9 +20,10 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-import boto3
 import botocore.exceptions
 from botocore.config import Config
+
+from chalicelib import aws_session
 
 CREDENTIAL_HASH_KEY = "credential-hash-key"
 CURSOR_SECRET = "cursor-secret"
@@ -77,7 +78,7 @@ class SecretSource:
 @cache
 def _client(region: str) -> Any:
     # boto3 honours AWS_ENDPOINT_URL (moto's server in the deploy test).
-    return boto3.session.Session().client("secretsmanager", region_name=region, config=_CLIENT_CONFIG)
+    return aws_session.session().client("secretsmanager", region_name=region, config=_CLIENT_CONFIG)
 
 
 @cache

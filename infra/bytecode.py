@@ -15,7 +15,9 @@ Every ``.pyc`` is hash-checked (PEP 552, ``checked-hash``): Python compares it w
 hash before using it, so a stale one (a dependency upgraded and ``make bytecode`` not re-run)
 is only recompiled in memory, as today, never run in place of the new code. A plain ``chalice
 deploy`` is therefore always correct, and fast once this has run for the requirements and
-code being deployed. ``vendor/`` holds nothing else and is not committed.
+code being deployed. ``vendor/`` holds nothing else but ``botocore_data/<botocore version>/``
+(botocore's endpoint data cut to the services the Lambdas call, read only by that botocore:
+:mod:`chalicelib.aws_session`), and is not committed.
 """
 
 import argparse
@@ -28,6 +30,8 @@ import sys
 import tempfile
 import zipfile
 from pathlib import Path
+
+from chalicelib.aws_session import ENDPOINTS_DIR, write_endpoints
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 VENDOR = "vendor"
@@ -61,7 +65,11 @@ def _caches(tree: Path) -> list[Path]:
 
 
 def build(project_dir: Path = PROJECT_DIR, stage: str = "dev") -> int:
-    """Compile ``chalicelib/`` in place and write ``vendor/``; return the number of ``.pyc`` written."""
+    """Compile ``chalicelib/`` in place and write ``vendor/``; return the number of ``.pyc`` written.
+
+    ``vendor/`` also receives the package's botocore endpoint data cut to the services the Lambdas
+    call (:mod:`chalicelib.aws_session`): a cold start's clients are built in about a third of the time.
+    """
     vendor = project_dir / VENDOR
     shutil.rmtree(vendor, ignore_errors=True)
     _compile(project_dir / CHALICE_LIB)
@@ -71,6 +79,7 @@ def build(project_dir: Path = PROJECT_DIR, stage: str = "dev") -> int:
         with zipfile.ZipFile(chalice_package(project_dir, Path(workdir) / "package", stage)) as archive:
             archive.extractall(unpacked)
         _compile(unpacked)
+        write_endpoints(unpacked / "botocore", vendor)
         for cache in _caches(unpacked):
             target = vendor / cache.relative_to(unpacked)
             target.mkdir(parents=True, exist_ok=True)
@@ -87,6 +96,7 @@ def main() -> int:
     written = build(stage=args.stage)
     tag = sys.implementation.cache_tag
     print(f"{written:,} hash-checked .pyc files for {tag}, in chalicelib/__pycache__ and {VENDOR}/")
+    print(f"botocore's endpoint data for the Lambdas' services alone, in {VENDOR}/{ENDPOINTS_DIR}/")
     return 0
 
 

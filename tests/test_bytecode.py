@@ -3,12 +3,14 @@
 import importlib.util
 import os
 import shutil
+import subprocess
 import sys
 import zipfile
 from pathlib import Path
 
 import pytest
 
+from chalicelib.aws_session import ENDPOINTS_DIR
 from infra.bytecode import build, chalice_package
 from tests.conftest import PROJECT_DIR
 
@@ -68,3 +70,26 @@ def test_after_make_bytecode_chalice_packages_a_valid_pyc_for_every_module(tmp_p
     assert problems == {}
     # Chalice's own CLI and its dependencies stay out of the Lambda: it vendors chalice/app.py alone.
     assert not any((root / name).exists() for name in ("click", "pip", "setuptools", "inquirer"))
+    # The package's botocore reads its endpoint data cut to the Lambdas' services (chalicelib.aws_session).
+    assert _from_package(root, CUT_DATA_READ) == f"{root}/{ENDPOINTS_DIR}/{_botocore_version(root)}/endpoints True"
+
+
+CUT_DATA_READ = """
+from chalicelib.aws_session import session
+loader = session()._session.get_component("data_loader")
+_, path = loader.load_data_with_path("endpoints")
+print(path, loader.is_builtin_path(path))
+"""
+
+
+def _from_package(root: Path, code: str) -> str:
+    """What ``code`` prints, run from the unpacked package alone, as Lambda runs it (bench/artifact.py)."""
+    environment = {"PATH": os.environ["PATH"], "PYTHONPATH": str(root), "PYTHONDONTWRITEBYTECODE": "1"}
+    completed = subprocess.run(
+        [sys.executable, "-S", "-c", code], cwd=root, env=environment, capture_output=True, text=True, check=True
+    )
+    return completed.stdout.strip()
+
+
+def _botocore_version(root: Path) -> str:
+    return _from_package(root, "import botocore; print(botocore.__version__)")

@@ -1,16 +1,15 @@
-"""One long-lived boto3 session and DynamoDB client per Lambda container.
+"""One long-lived DynamoDB client per Lambda container, from the container's session (chalicelib.aws_session).
 
-moto replaces boto3's default session whenever a mock starts, so the client is
-built lazily from a session of our own, and rebuilt only when the endpoint or
-region it points at changes (tests and ``make run`` point it at moto).
+The client is built lazily, and rebuilt only when the endpoint or region it points at changes
+(tests and ``make run`` point it at moto).
 """
 
 from functools import cache
 from typing import Any
 
-import boto3
 from botocore.config import Config
 
+from chalicelib import aws_session
 from chalicelib.config import Settings
 from chalicelib.store.deadline import refuse_when_spent
 from chalicelib.store.waves import MAX_CONCURRENT_CALLS
@@ -28,13 +27,9 @@ _CLIENT_CONFIG = Config(
 
 
 @cache
-def _session() -> boto3.session.Session:
-    return boto3.session.Session()
-
-
-@cache
 def _client(endpoint_url: str | None, region: str) -> Any:
-    client = _session().client("dynamodb", endpoint_url=endpoint_url, region_name=region, config=_CLIENT_CONFIG)
+    session = aws_session.session()
+    client = session.client("dynamodb", endpoint_url=endpoint_url, region_name=region, config=_CLIENT_CONFIG)
     client.meta.events.register("before-send.dynamodb", refuse_when_spent)
     return client
 
@@ -47,4 +42,4 @@ def dynamodb(settings: Settings) -> Any:
 def reset() -> None:
     """Forget the cached session and clients (tests call it when a new moto mock starts)."""
     _client.cache_clear()
-    _session.cache_clear()
+    aws_session.reset()

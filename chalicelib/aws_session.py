@@ -1,0 +1,111 @@
+"""The one boto3 session a Lambda container builds its AWS clients from, knowing only the services it calls.
+
+After the imports, building a client is most of a cold start's first request (about 55 ms of the
+authorizer's here), and botocore spends most of that on two things this session avoids:
+
+- Before it loads a service's model, botocore lists every service it knows to check the name:
+  about 400 directories, each listed and its files stat'ed. This session's loader lists only
+  ``SERVICES`` (an unknown name is still refused, by botocore, as before).
+- Each session parses ``endpoints.json``: 1.25 MB of legacy endpoint data for every AWS service.
+  ``make bytecode`` writes the same file cut to ``SERVICES`` into the package
+  (:func:`write_endpoints`, ``botocore_data/<botocore version>/``), and this loader reads that one
+  when it was cut from the botocore that runs; otherwise (``make run``, the tests, a deploy
+  without ``make bytecode``, a botocore upgraded since) botocore's own, as before. The cut file is
+  botocore's data for these services, unchanged, so botocore is told it is its own (which keeps
+  endpoint resolution on the rules it uses with its own data).
+
+DynamoDB and Secrets Manager clients share the session, so a cold start that builds both (the
+authorizer reading the credential hash key) parses that data once, not once per client.
+"""
+
+import json
+import os
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import boto3
+import botocore
+import botocore.loaders
+import botocore.session
+
+SERVICES = ("dynamodb", "secretsmanager")
+"""Every AWS service the Lambdas call."""
+ENDPOINTS_DIR = "botocore_data"
+"""Where the cut ``endpoints.json`` lives in the package, per botocore version."""
+PACKAGE_ROOT = Path(__file__).resolve().parent.parent
+"""``/var/task`` on Lambda: the package root, where ``vendor/``'s contents land."""
+
+
+class KnownServicesLoader(botocore.loaders.Loader):  # type: ignore[misc]  # botocore ships no types
+    """botocore's data loader, listing only ``SERVICES`` and preferring a cut ``endpoints.json`` when given one."""
+
+    def __init__(self, endpoints_dir: Path | None = None, data_path: str | None = None) -> None:
+        extra = [str(endpoints_dir)] if endpoints_dir is not None else []
+        extra += [path for path in (data_path or "").split(os.pathsep) if path]
+        super().__init__(extra_search_paths=extra)
+        self._cut_data = str(endpoints_dir) if endpoints_dir is not None else None
+
+    def list_available_services(self, type_name: str) -> list[str]:
+        known = []
+        for service in SERVICES:
+            try:
+                self.list_api_versions(service, type_name)
+            except botocore.exceptions.DataNotFoundError:
+                continue
+            known.append(service)
+        return known
+
+    def is_builtin_path(self, path: str) -> bool:
+        cut = self._cut_data is not None and Path(path).parent == Path(self._cut_data)
+        return cut or bool(super().is_builtin_path(path))
+
+
+def cut_endpoints_dir(root: Path = PACKAGE_ROOT) -> Path | None:
+    """The cut ``endpoints.json``'s directory for the botocore that runs, if the package holds one."""
+    found = root / ENDPOINTS_DIR / botocore.__version__
+    return found if (found / "endpoints.json").is_file() else None
+
+
+@cache
+def session() -> boto3.session.Session:
+    """The container's session (moto replaces boto3's default one when a mock starts: this one is ours)."""
+    core = botocore.session.Session()
+    loader = KnownServicesLoader(cut_endpoints_dir(), core.get_config_variable("data_path"))
+    core.register_component("data_loader", loader)
+    return boto3.session.Session(botocore_session=core)
+
+
+def reset() -> None:
+    """Forget the session (tests: a new moto mock, or another package root)."""
+    session.cache_clear()
+
+
+def cut_endpoints(endpoints: dict[str, Any]) -> dict[str, Any]:
+    """botocore's endpoint data with every partition's services cut to ``SERVICES``; the rest unchanged."""
+    cut = dict(endpoints)
+    cut["partitions"] = [
+        {**partition, "services": {name: entry for name, entry in partition["services"].items() if name in SERVICES}}
+        for partition in endpoints["partitions"]
+    ]
+    return cut
+
+
+def write_endpoints(botocore_dir: Path, target_root: Path) -> Path:
+    """Write the cut ``endpoints.json`` of the botocore package at ``botocore_dir`` under ``target_root``.
+
+    :return: The file written: ``<target_root>/botocore_data/<that botocore's version>/endpoints.json``.
+    """
+    version = _version_of(botocore_dir)
+    endpoints = json.loads((botocore_dir / "data" / "endpoints.json").read_text())
+    target = target_root / ENDPOINTS_DIR / version / "endpoints.json"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(json.dumps(cut_endpoints(endpoints), separators=(",", ":")))
+    return target
+
+
+def _version_of(botocore_dir: Path) -> str:
+    for line in (botocore_dir / "__init__.py").read_text().splitlines():
+        if line.startswith("__version__"):
+            return line.split("=", 1)[1].strip().strip("'\"")
+    raise ValueError(f"no __version__ in {botocore_dir / '__init__.py'}")

@@ -1,0 +1,156 @@
+"""The container's boto3 session (chalicelib.aws_session): the same requests as botocore's own, built faster.
+
+Each request is caught at ``before-send`` (nothing leaves the process) and compared with the one a
+default boto3 session sends: the URL and the signing scope, in every partition, with FIPS, dual-stack
+and account-based endpoints.
+"""
+
+from pathlib import Path
+from typing import Any
+
+import boto3
+import botocore
+import botocore.exceptions
+import botocore.regions
+import botocore.session
+import pytest
+from botocore.config import Config
+
+from chalicelib import aws_session
+
+REGIONS = ("us-east-1", "eu-west-1", "ap-southeast-2", "cn-north-1", "us-gov-west-1", "xx-future-1")
+"""One region of each partition we may deploy to, and one no botocore knows yet."""
+CONFIGS = {
+    "default": Config(),
+    "fips": Config(use_fips_endpoint=True),
+    "dualstack": Config(use_dualstack_endpoint=True),
+}
+BOTOCORE_DIR = Path(botocore.__file__).parent
+
+
+class _Caught(Exception):
+    """Raised where the request would leave: nothing is sent."""
+
+
+def _sent(session: boto3.session.Session, service: str, region: str, config: Config, **options: Any) -> tuple[str, str]:
+    """The URL and the credential scope of one request of ``service``, caught before it is sent."""
+    client = session.client(
+        service,
+        region_name=region,
+        config=config,
+        aws_access_key_id="AKIDEXAMPLE",
+        aws_secret_access_key="secret",
+        **options,
+    )
+    seen: list[tuple[str, str]] = []
+
+    def catch(request: Any, **_: Any) -> None:
+        scope = request.headers["Authorization"].decode().split("Credential=")[1].split(",")[0]
+        seen.append((request.url, scope.split("/", 2)[2]))
+        raise _Caught
+
+    client.meta.events.register("before-send", catch)
+    with pytest.raises(_Caught):
+        if service == "dynamodb":
+            client.get_item(TableName="t", Key={"pk": {"S": "k"}})
+        else:
+            client.get_secret_value(SecretId="s")
+    assert len(seen) == 1
+    return seen[0]
+
+
+@pytest.fixture(scope="module")
+def cut_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A package root holding the cut endpoint data ``make bytecode`` writes, for this botocore."""
+    root = tmp_path_factory.mktemp("task")
+    aws_session.write_endpoints(BOTOCORE_DIR, root)
+    return root
+
+
+def _cut_session(root: Path) -> boto3.session.Session:
+    core = botocore.session.Session()
+    core.register_component("data_loader", aws_session.KnownServicesLoader(aws_session.cut_endpoints_dir(root)))
+    return boto3.session.Session(botocore_session=core)
+
+
+@pytest.mark.parametrize("config", CONFIGS, ids=str)
+@pytest.mark.parametrize("region", REGIONS)
+@pytest.mark.parametrize("service", aws_session.SERVICES)
+def test_a_client_of_the_cut_data_sends_what_botocores_own_sends(
+    cut_root: Path, service: str, region: str, config: str
+) -> None:
+    own = _sent(boto3.session.Session(), service, region, CONFIGS[config])
+
+    assert _sent(_cut_session(cut_root), service, region, CONFIGS[config]) == own
+
+
+def test_an_account_based_dynamodb_endpoint_is_kept(cut_root: Path) -> None:
+    config = Config(account_id_endpoint_mode="required")
+    own = _sent(boto3.session.Session(), "dynamodb", "us-east-1", config, aws_account_id="123456789012")
+
+    assert own[0].startswith("https://123456789012.ddb.us-east-1.")
+    assert _sent(_cut_session(cut_root), "dynamodb", "us-east-1", config, aws_account_id="123456789012") == own
+
+
+def test_the_cut_data_is_botocores_own_for_the_lambdas_services_alone(cut_root: Path) -> None:
+    cut = (aws_session.cut_endpoints_dir(cut_root) or Path("missing")) / "endpoints.json"
+    loader = aws_session.KnownServicesLoader(cut.parent)
+    data, path = loader.load_data_with_path("endpoints")
+    own = botocore.loaders.Loader().load_data("endpoints")
+
+    assert Path(path).parent == cut.parent and loader.is_builtin_path(path)
+    assert [partition["partition"] for partition in data["partitions"]] == [
+        partition["partition"] for partition in own["partitions"]
+    ]
+    for mine, theirs in zip(data["partitions"], own["partitions"], strict=True):
+        assert set(mine["services"]) == set(aws_session.SERVICES) & set(theirs["services"])
+        assert {name: theirs["services"][name] for name in mine["services"]} == mine["services"]
+        assert {key: value for key, value in mine.items() if key != "services"} == {
+            key: value for key, value in theirs.items() if key != "services"
+        }
+    assert cut.stat().st_size < (BOTOCORE_DIR / "data" / "endpoints.json").stat().st_size / 20
+
+
+def test_the_cut_data_of_another_botocore_is_never_read(cut_root: Path, tmp_path: Path) -> None:
+    """A package whose botocore was upgraded after ``make bytecode`` reads botocore's own data, as before."""
+    other = tmp_path / aws_session.ENDPOINTS_DIR / "0.0.1"
+    other.mkdir(parents=True)
+    (other / "endpoints.json").write_text("{}")
+
+    assert aws_session.cut_endpoints_dir(tmp_path) is None
+    assert aws_session.cut_endpoints_dir(cut_root) == cut_root / aws_session.ENDPOINTS_DIR / botocore.__version__
+
+
+def test_the_session_knows_only_the_lambdas_services() -> None:
+    session = aws_session.session()
+
+    assert session.get_available_services() == sorted(aws_session.SERVICES)
+    with pytest.raises(botocore.exceptions.UnknownServiceError):
+        session.client("s3", region_name="us-east-1")
+
+
+def test_dynamodb_and_secrets_manager_share_one_session(monkeypatch: pytest.MonkeyPatch) -> None:
+    """One session: its endpoint data parsed once for both clients of a cold authorizer."""
+    from chalicelib import stage_secrets
+    from chalicelib.config import settings
+    from chalicelib.store import connection
+
+    resolvers = []
+    build = botocore.regions.EndpointResolver.__init__
+
+    def counted(resolver: Any, *args: Any, **kwargs: Any) -> None:
+        resolvers.append(resolver)
+        build(resolver, *args, **kwargs)
+
+    monkeypatch.setattr(botocore.regions.EndpointResolver, "__init__", counted)
+    connection.reset()
+    stage_secrets.reset()
+    try:
+        config = settings()
+        connection.dynamodb(config)
+        stage_secrets._client(config.region)
+    finally:
+        connection.reset()
+        stage_secrets.reset()
+
+    assert len(resolvers) == 1
