@@ -35,6 +35,7 @@ def results(bench: BenchRun) -> dict[str, Any]:
             "route_ms": _round(m.route_ms),
             "route_ratio_to_floor": _round(m.route_ms / route_floor),
             "cpu_ms": _round(m.cpu_ms),
+            "pooled_cpu_ms": _round(m.pooled_cpu_ms),
             "round_trips": m.work.round_trips,
             "modelled_ms": _round(m.modelled_ms(ROUND_TRIP_MS)),
             "write_units": m.work.write_units,
@@ -292,7 +293,9 @@ def render(bench: BenchRun) -> str:
         f"Floor: {floor} ms median (GetItem behind the same authorizer); route-only floor "
         f"{found['route_floor_ms']} ms (the same GetItem route, authorizer cached as API Gateway does).",
         f"DynamoDB work is the route's; the authorizer adds {authorizer.summary()} to every request, floor included.",
-        f"route: the API Lambda's handler alone; CPU: ours, moto's taken out; trips: round trips in sequence; "
+        f"route: the API Lambda's handler alone; CPU: ours, moto's taken out, from the same request with its "
+        "calls made one after another (pooled threads contend with moto for the GIL; on DynamoDB they wait on "
+        "the network); trips: round trips in sequence; "
         f"modelled: CPU + {ROUND_TRIP_MS:g} ms a trip; WCU: write units as DynamoDB bills them.",
         "",
     ]

@@ -34,6 +34,7 @@ OPERATION_FIGURES = {
     "route_ms",
     "route_ratio_to_floor",
     "cpu_ms",
+    "pooled_cpu_ms",
     "round_trips",
     "modelled_ms",
     "write_units",
@@ -92,7 +93,9 @@ def test_a_tiny_run_records_every_figure_of_results_json_and_counts_dynamodb_wor
     # version its commuting write left.
     assert bench.small["patch_group_add_member"].work.round_trips == 3
     assert bench.small["create_user"].work.write_units == 2 * 2 + 1
-    assert all(m.route_ms > 0 and m.cpu_ms > 0 for m in bench.small.values())
+    assert all(m.route_ms > 0 and m.cpu_ms > 0 and m.pooled_cpu_ms > 0 for m in bench.small.values())
+    # Every measured run has its twin with the calls made one after another, for the CPU.
+    assert all(len(m.in_sequence) == len(m.routes) == len(m.works) for m in bench.small.values())
     without_groups = bench.small["get_user_without_groups"].work
     assert (without_groups.calls, without_groups.items_read, without_groups.items_written) == (("GetItem",), 1, 0)
     assert bench.small["floor"].work.calls == ("GetItem",)

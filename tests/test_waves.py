@@ -49,3 +49,15 @@ def test_calls_made_from_the_pool_run_in_sequence_so_a_full_pool_never_deadlocks
     outer = waves.each(nested, range(3 * waves.MAX_CONCURRENT_CALLS))
 
     assert outer[5] == [5 + inner for inner in range(waves.MAX_CONCURRENT_CALLS)]
+
+
+def test_in_sequence_runs_every_call_in_the_callers_thread_then_the_pool_again() -> None:
+    def thread() -> str:
+        return threading.current_thread().name
+
+    with waves.in_sequence():
+        inline = waves.together(thread, thread, thread)
+    pooled = waves.together(thread, thread)
+
+    assert inline == [threading.current_thread().name] * 3
+    assert pooled[0] == threading.current_thread().name and pooled[1].startswith("dynamodb")

@@ -13,8 +13,9 @@ sequence, so a full pool queues work but never deadlocks.
 """
 
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from contextvars import copy_context
 from functools import partial
 from typing import Any, TypeVar
@@ -74,3 +75,15 @@ def together(*calls: Callable[[], Any]) -> list[Any]:
 def each(call: Callable[[Item], T], items: Iterable[Item]) -> list[T]:
     """``call`` on every item at once (the pool runs :data:`MAX_CONCURRENT_CALLS` at a time), results in order."""
     return together(*(partial(call, item) for item in items))
+
+
+@contextmanager
+def in_sequence() -> Iterator[None]:
+    """Within it, this thread's calls run one after another, as a pool thread's do (the bench measures the CPU
+    of a request this way: on moto, whose work holds the GIL, pool threads contend with it for the CPU)."""
+    was = getattr(_worker, "active", False)
+    _worker.active = True
+    try:
+        yield
+    finally:
+        _worker.active = was
