@@ -151,6 +151,7 @@ class WorkCounter:
         # botocore hands the request's parameters to the first hook and the response to the second.
         self._pending = threading.local()
         self._submit = chalicelib.store.waves._submit
+        self._paused = False
 
     def install(self) -> None:
         events = self.client.meta.events
@@ -166,12 +167,16 @@ class WorkCounter:
 
     @contextmanager
     def paused(self) -> Iterator[None]:
-        """Nothing counted within: the hooks, and their reads of moto's items around a write, cost no CPU."""
-        self.uninstall()
+        """Nothing counted within: the hooks return at once, and read no moto item around a write.
+
+        They stay registered: botocore caches each event's handlers, and unregistering one clears
+        that cache, which the next request would pay for again as if it were our CPU.
+        """
+        self._paused = True
         try:
             yield
         finally:
-            self.install()
+            self._paused = False
 
     def _handed_over(self, call: Callable[[], Any]) -> Any:
         """Submit to the pool, stamping when: the first DynamoDB call of that task started then."""
@@ -193,6 +198,8 @@ class WorkCounter:
         return self._authorizer if tables == {self.authorizer_table} else self._route
 
     def _before(self, model: Any, params: dict[str, Any], **kwargs: Any) -> None:
+        if self._paused:
+            return
         with self._lock:
             tally = self._tally(params)
             tally.calls.append(model.name)
@@ -207,6 +214,8 @@ class WorkCounter:
         self._pending.started = handed if handed is not None else time.perf_counter()
 
     def _after(self, http_response: Any, parsed: dict[str, Any], model: Any, **kwargs: Any) -> None:
+        if self._paused:
+            return
         ended = time.perf_counter()
         tally = getattr(self._pending, "tally", self._route)
         units = 0
