@@ -41,8 +41,9 @@ class KnownServicesLoader(botocore.loaders.Loader):  # type: ignore[misc]  # bot
     """botocore's data loader, listing only ``SERVICES`` and preferring a cut ``endpoints.json`` when given one."""
 
     def __init__(self, endpoints_dir: Path | None = None, data_path: str | None = None) -> None:
-        extra = [str(endpoints_dir)] if endpoints_dir is not None else []
-        extra += [path for path in (data_path or "").split(os.pathsep) if path]
+        # A data path the environment names (AWS_DATA_PATH) comes first, as botocore puts it.
+        extra = [path for path in (data_path or "").split(os.pathsep) if path]
+        extra += [str(endpoints_dir)] if endpoints_dir is not None else []
         super().__init__(extra_search_paths=extra)
         self._cut_data = str(endpoints_dir) if endpoints_dir is not None else None
 

@@ -154,3 +154,14 @@ def test_dynamodb_and_secrets_manager_share_one_session(monkeypatch: pytest.Monk
         stage_secrets.reset()
 
     assert len(resolvers) == 1
+
+
+def test_a_data_path_the_environment_names_still_comes_first(cut_root: Path, tmp_path: Path) -> None:
+    """AWS_DATA_PATH's own endpoint data wins over the cut one, as it wins over botocore's."""
+    own = tmp_path / "endpoints.json"
+    own.write_text((BOTOCORE_DIR / "data" / "endpoints.json").read_text())
+    loader = aws_session.KnownServicesLoader(aws_session.cut_endpoints_dir(cut_root), str(tmp_path))
+
+    _, path = loader.load_data_with_path("endpoints")
+
+    assert Path(path).parent == tmp_path and not loader.is_builtin_path(path)
