@@ -16,6 +16,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -23,6 +24,7 @@ import pytest
 from chalice.test import Client
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from hypothesis.database import DirectoryBasedExampleDatabase
 
 from chalicelib.config import settings as app_settings
 from chalicelib.scim.wording import MAX_DETAIL
@@ -64,7 +66,15 @@ settings.register_profile(
         HealthCheck.filter_too_much,
     ],
 )
-settings.register_profile("fuzz", settings.get_profile("ci"), max_examples=1_000, derandomize=False)
+# A failure `make fuzz` finds is kept (.hypothesis/, not committed) and tried first on the next run: a long run
+# cut short loses pytest's report, and the seed with it.
+settings.register_profile(
+    "fuzz",
+    settings.get_profile("ci"),
+    max_examples=1_000,
+    derandomize=False,
+    database=DirectoryBasedExampleDatabase(str(Path(__file__).resolve().parent.parent / ".hypothesis" / "fuzz")),
+)
 PROFILE_NAME = os.environ.get("HYPOTHESIS_PROFILE", "ci")
 PROFILE = settings.get_profile(PROFILE_NAME)
 
