@@ -199,6 +199,21 @@ def test_refused_requests_leave_their_status_scim_type_and_detail_but_reads_and_
     assert len(entries()) == count
 
 
+def test_a_body_nested_too_deep_for_json_still_leaves_its_refusal_in_the_trail(
+    scim: Scim, ada: dict[str, Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    """Found by `make fuzz`: the service refused the body (400), then the trail's own parse of it raised
+    RecursionError, so the refusal had no entry and an ERROR with a traceback was logged instead."""
+    deep = b"[" * 5000 + b"]" * 5000
+
+    with caplog.at_level(logging.ERROR):
+        response, entry = one_new_entry(lambda: scim.patch(f"/Users/{ada['id']}", raw=deep))
+
+    assert (response.status_code, response.json["scimType"]) == (400, "invalidSyntax")
+    assert (entry.status, entry.scim_type, entry.resource_id) == (400, "invalidSyntax", ada["id"])
+    assert not [record for record in caplog.records if record.levelno >= logging.ERROR]
+
+
 def test_the_trail_of_one_user_is_one_query_newest_first(
     scim: Scim, ada: dict[str, Any], capsys: pytest.CaptureFixture[str]
 ) -> None:

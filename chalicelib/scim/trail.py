@@ -69,9 +69,10 @@ def is_recorded(request: ScimRequest, status: int) -> bool:
 
 
 def _body(request: ScimRequest) -> Any:
+    # A body the service refused as too deeply nested (400) is too deep for json.loads as well.
     try:
         return json.loads(request.body) if request.body else None
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
 
 
