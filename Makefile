@@ -77,12 +77,17 @@ check-stage:
 	@test -n "$(STAGE)" -a -f .chalice/policy-$(STAGE).json || \
 		{ echo "usage: make $(MAKECMDGOALS) STAGE=dev|prod (a stage with .chalice/policy-<stage>.json)" >&2; exit 2; }
 
-# The stage's tables and secrets; termination protection on, and each table keeps deletion protection.
+# The stage's tables, secrets and event bus; termination protection on, and each table keeps deletion protection.
+# Then the stack's stream ARNs, bus and queues go into the stage's environment in .chalice/config.json (commit it):
+# chalice deploy reads the stream ARNs from there to create the stream functions.
 deploy-infra: check-stage $(BIN)/.runtime
 	$(BIN)/python -m infra.templates --check
 	aws cloudformation deploy --stack-name $(INFRA_STACK) --template-file infra/stack.json \
-		--parameter-overrides Stage=$(STAGE) --tags app=onemodel-scim stage=$(STAGE) --no-fail-on-empty-changeset
+		--parameter-overrides Stage=$(STAGE) EventArchiveRetentionDays=$$($(BIN)/python -m infra.release archive-retention $(STAGE)) \
+		--tags app=onemodel-scim stage=$(STAGE) --no-fail-on-empty-changeset
 	aws cloudformation update-termination-protection --enable-termination-protection --stack-name $(INFRA_STACK)
+	aws cloudformation describe-stacks --stack-name $(INFRA_STACK) --query 'Stacks[0].Outputs' --output json \
+		| $(BIN)/python -m infra.release stream-config $(STAGE)
 
 # Hash-checked bytecode for the Lambda package (infra/bytecode.py): chalicelib/__pycache__ and vendor/, which
 # chalice deploy ships as they are. Without it a deploy is correct, its cold starts slower (README, "Performance").
@@ -90,12 +95,14 @@ deploy-infra: check-stage $(BIN)/.runtime
 bytecode: $(BIN)/.dev
 	$(BIN)/python -m infra.bytecode
 
-# The release: chalice deploy, then the gateway responses for a missing Authorization header and an unknown path.
+# The release: chalice deploy, then the gateway responses for a missing Authorization header and an unknown path,
+# and the stream functions' retries and dead-letter queue (infra/release.py says what plain chalice deploy leaves).
 # .chalice/deployed/<stage>.json is the shared record of which API is the stage's: commit it after a deploy.
 deploy: check-stage $(BIN)/.dev bytecode
 	$(BIN)/python -m infra.release preflight $(STAGE)
 	$(BIN)/chalice deploy --stage $(STAGE)
 	$(BIN)/python -m infra.release gateway-responses $(STAGE)
+	$(BIN)/python -m infra.release stream-failures $(STAGE)
 	@git status --porcelain -- .chalice/deployed 2>/dev/null | grep -q . && \
 		echo "Commit and push .chalice/deployed/$(STAGE).json, so the next deploy updates this API." >&2 || true
 

@@ -5,11 +5,14 @@ pydantic at import time: the adapter is loaded on the first SCIM request.
 """
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
-from chalice.app import AuthRequest, AuthResponse, Chalice, Response
+from chalice.app import AuthRequest, AuthResponse, Chalice, DynamoDBEvent, Response
 
 from chalicelib.auth.authorizer import ALLOWED, REFUSED, Decision, decide
+from chalicelib.config import settings
+from chalicelib.events import STREAM_BATCH_SIZE
 from chalicelib.gateway_responses import REFUSED_CREDENTIAL, SERVICE_UNAVAILABLE, GatewayResponse
 from chalicelib.stage_secrets import SecretUnavailable
 
@@ -209,3 +212,27 @@ def _route_other_methods() -> None:
 
 
 _route_other_methods()
+
+
+# -- Provisioning events: the tables' streams -> the stage's EventBridge bus -------------------------
+# Chalice gives each stream its own function (<app>-<stage>-<table>_changes), all running the same consumer.
+# The ARNs come from the stage's environment (make deploy-infra writes them into .chalice/config.json), which
+# Chalice also sets while it loads this module to deploy; a stage without them deploys the API alone.
+def _stream_function(table: str) -> Callable[[DynamoDBEvent], dict[str, Any]]:
+    def changes(event: DynamoDBEvent) -> dict[str, Any]:
+        """A batch of stream records -> events on the bus; the response names the record Lambda is to retry from."""
+        from chalicelib.events.consumer import handle_stream_batch
+
+        records: list[dict[str, Any]] = event.to_dict()["Records"]
+        return handle_stream_batch(records)
+
+    # Lambda finds a handler by module attribute: app.<table>_changes.
+    changes.__name__ = changes.__qualname__ = f"{table}_changes"
+    return changes
+
+
+for _table, _stream_arn in settings().stream_arns:
+    _function = _stream_function(_table)
+    globals()[_function.__name__] = app.on_dynamodb_record(
+        stream_arn=_stream_arn, batch_size=STREAM_BATCH_SIZE, starting_position="TRIM_HORIZON"
+    )(_function)

@@ -10,6 +10,14 @@ from dataclasses import dataclass
 
 from chalicelib.stage_secrets import CREDENTIAL_HASH_KEY, CURSOR_SECRET, SecretSource
 
+# The environment variable naming each streamed table's stream ARN (a stage's .chalice/config.json).
+STREAM_VARIABLES = {
+    "users": "USERS_STREAM_ARN",
+    "groups": "GROUPS_STREAM_ARN",
+    "role_mappings": "ROLE_MAPPINGS_STREAM_ARN",
+    "credentials": "CREDENTIALS_STREAM_ARN",
+}
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -39,6 +47,10 @@ class Settings:
     public_base_url: str | None
     request_budget_seconds: int
     authorizer_budget_seconds: int
+    event_bus: str
+    events_dead_letter_queue_url: str | None
+    stream_arns: tuple[tuple[str, str], ...]
+    """The DynamoDB stream of each streamed table, as (logical name, ARN); ``make deploy-infra`` writes them."""
 
     @property
     def credential_hash_key(self) -> bytes:
@@ -95,4 +107,13 @@ def settings() -> Settings:
         # Lambda timeout; a spent budget is "unavailable" (503 with Retry-After from the route), never a
         # timeout that API Gateway would answer with a bare 500.
         authorizer_budget_seconds=_int("AUTHORIZER_BUDGET_SECONDS", 2),
+        # The stage's EventBridge bus (infra/stack.json) that the stream functions publish provisioning events to.
+        event_bus=os.environ.get("EVENT_BUS_NAME") or f"{prefix}-events",
+        # Where a stream record that cannot be read is set aside (the stream's on-failure destination too).
+        events_dead_letter_queue_url=os.environ.get("EVENTS_DEAD_LETTER_QUEUE_URL") or None,
+        stream_arns=tuple(
+            (table, arn)
+            for table, variable in STREAM_VARIABLES.items()
+            if (arn := os.environ.get(variable, "").strip())
+        ),
     )

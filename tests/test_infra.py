@@ -23,7 +23,7 @@ from chalicelib.gateway_responses import GATEWAY_RESPONSES, SCIM_ERROR_SCHEMA, W
 from chalicelib.metrics import NAMESPACE
 from chalicelib.stage_secrets import DEV_DEFAULTS
 from chalicelib.store.tables import TIME_TO_LIVE, table_definitions
-from infra import release, templates
+from infra import events_stack, release, templates
 from infra.templates import SECRETS, TEMPLATES, render, settings_for
 from tests.conftest import PROJECT_DIR
 
@@ -41,7 +41,10 @@ import json, os, sys
 args = sys.argv[1:]
 with open(os.environ["FAKE_AWS_LOG"], "a") as log:
     log.write(json.dumps(args) + "\\n")
+if args[:2] == ["cloudformation", "describe-stacks"]:
+    print(os.environ.get("FAKE_AWS_OUTPUTS", "[]"))
 """
+STACK_OUTPUTS = [{"OutputKey": key, "OutputValue": f"value-of-{key}"} for key in events_stack.STAGE_OUTPUTS]
 
 
 def _lint(template: str) -> list[str]:
@@ -104,6 +107,9 @@ def test_infra_tables_are_the_code_tables_under_the_names_the_stage_uses(stage: 
         assert properties.pop("DeletionProtectionEnabled") is True
         if name in TIME_TO_LIVE:
             assert properties.pop("TimeToLiveSpecification") == {"AttributeName": TIME_TO_LIVE[name], "Enabled": True}
+        if "StreamSpecification" in definition:  # CloudFormation enables a stream by its view type alone
+            stream = definition.pop("StreamSpecification")
+            assert properties.pop("StreamSpecification") == {"StreamViewType": stream["StreamViewType"]}
         assert properties == definition
         assert table["DeletionPolicy"] == table["UpdateReplacePolicy"] == "Retain"
 
@@ -121,6 +127,8 @@ def test_activity_entries_expire_after_the_stage_retention_by_dynamodb_ttl() -> 
 def test_alarms_watch_5xx_503_and_authorizer_errors_of_the_stage_and_notify_the_alarm_topic() -> None:
     resources = templates.stack_template()["Resources"]
     alarms = {name: r["Properties"] for name, r in resources.items() if r["Type"] == "AWS::CloudWatch::Alarm"}
+    # The events' dead-letter alarm watches its queue (AWS/SQS): test_events_have_a_bus_archive_and_dead_letters.
+    assert alarms.pop(events_stack.DEAD_LETTERS_ALARM)["AlarmActions"] == [{"Ref": "AlarmTopic"}]
     watched: dict[str, set[str]] = {}
     for name, alarm in alarms.items():
         stats = [m["MetricStat"]["Metric"] for m in alarm.get("Metrics", []) if "MetricStat" in m]
@@ -210,6 +218,7 @@ def _run_make(project: Path, tmp_path: Path, *arguments: str) -> tuple[subproces
         PATH=f"{fake}{os.pathsep}{os.environ['PATH']}",
         FAKE_AWS_LOG=str(log),
         FAKE_AWS_TEMPLATES=str(tmp_path / "deployed"),
+        FAKE_AWS_OUTPUTS=json.dumps(STACK_OUTPUTS),
     )
     # -o: the shared virtualenv is up to date (never reinstall it from the copy's empty requirements), and the
     # bytecode step is tested on its own (tests/test_bytecode.py).
@@ -238,11 +247,12 @@ def test_make_deploy_infra_deploys_the_generated_stack_for_the_stage_and_protect
     project = _project_copy(tmp_path / "project")
     result, calls = _run_make(project, tmp_path, "deploy-infra", "STAGE=prod")
     assert result.returncode == 0, result.stderr
-    deploy, protect = calls
+    deploy, protect, outputs = calls
     assert deploy[:2] == ["cloudformation", "deploy"]
     assert deploy[deploy.index("--stack-name") + 1] == "scim-prod-infra"
     assert deploy[deploy.index("--template-file") + 1] == "infra/stack.json"
     assert deploy[deploy.index("--parameter-overrides") + 1] == "Stage=prod"
+    assert deploy[deploy.index("--parameter-overrides") + 2] == "EventArchiveRetentionDays=90"
     assert protect == [
         "cloudformation",
         "update-termination-protection",
@@ -250,6 +260,11 @@ def test_make_deploy_infra_deploys_the_generated_stack_for_the_stage_and_protect
         "--stack-name",
         "scim-prod-infra",
     ]
+    assert outputs[:4] == ["cloudformation", "describe-stacks", "--stack-name", "scim-prod-infra"]
+    # The stack's stream ARNs, bus and queues are the stage's environment now, where chalice deploy reads them.
+    written = json.loads((project / ".chalice" / "config.json").read_text())["stages"]["prod"]["environment_variables"]
+    for key, variable in events_stack.STAGE_OUTPUTS.items():
+        assert written[variable] == f"value-of-{key}"
 
 
 @pytest.mark.parametrize("stage", ["", "local", "test"])
@@ -262,8 +277,16 @@ def test_make_deploy_refuses_a_stage_without_its_own_policies(stage: str, tmp_pa
 
 
 def _secret_problems(problems: list[str]) -> list[str]:
-    # The first check, the release Python, is the next test's.
-    return [problem for problem in problems if not problem.startswith("Python ")]
+    # The first check, the release Python, is the next test's; the streams' is its own test's.
+    return [problem for problem in problems if not problem.startswith(("Python ", "stage 'dev' has no"))]
+
+
+def test_make_deploy_stops_before_chalice_when_the_stage_has_no_stream_arns() -> None:
+    # A stage whose infra predates the events: chalice deploy would make no stream function.
+    with mock_aws():
+        (problem,) = [problem for problem in release.preflight("dev") if "STREAM_ARN" in problem]
+    assert "USERS_STREAM_ARN" in problem and "EVENTS_DEAD_LETTER_QUEUE_URL" in problem
+    assert "make deploy-infra STAGE=dev" in problem
 
 
 def test_make_deploy_stops_before_chalice_when_the_stage_has_no_secrets() -> None:
@@ -299,3 +322,36 @@ def test_the_gateway_responses_step_needs_the_shared_deployed_state(tmp_path: Pa
     api = {"name": "rest_api", "resource_type": "rest_api", "rest_api_id": "abc123", "rest_api_url": "https://x/api/"}
     (tmp_path / ".chalice" / "deployed" / "dev.json").write_text(json.dumps({"resources": [api]}))
     assert release.deployed_rest_api(tmp_path, "dev")["rest_api_id"] == "abc123"
+
+
+def test_events_have_a_bus_archive_dead_letters_with_an_alarm_and_an_operator_queue() -> None:
+    template = templates.stack_template()
+    resources = template["Resources"]
+    bus = resources[events_stack.BUS]["Properties"]
+    assert bus["Name"] == {"Fn::Sub": "scim-${Stage}-events"}
+    archive = resources[events_stack.ARCHIVE]["Properties"]
+    assert archive["SourceArn"] == {"Fn::GetAtt": [events_stack.BUS, "Arn"]}
+    assert archive["RetentionDays"] == {"Ref": events_stack.RETENTION_PARAMETER}
+    alarm = resources[events_stack.DEAD_LETTERS_ALARM]["Properties"]
+    assert (alarm["Namespace"], alarm["MetricName"], alarm["Threshold"]) == (
+        "AWS/SQS",
+        "ApproximateNumberOfMessagesVisible",
+        1,
+    )
+    assert alarm["Dimensions"] == [
+        {"Name": "QueueName", "Value": {"Fn::GetAtt": [events_stack.DEAD_LETTERS, "QueueName"]}}
+    ]
+    rule = resources[events_stack.OPERATORS_RULE]["Properties"]
+    assert rule["EventBusName"] == {"Ref": events_stack.BUS}
+    assert rule["Targets"] == [{"Id": "operators", "Arn": {"Fn::GetAtt": [events_stack.OPERATORS, "Arn"]}}]
+    # Each streamed table has both images in its stream, and the stack exports the stream for the deploy.
+    for name in ("users", "groups", "role_mappings", "credentials"):
+        table = templates._camel(name) + "Table"
+        assert resources[table]["Properties"]["StreamSpecification"] == {"StreamViewType": "NEW_AND_OLD_IMAGES"}
+    assert set(events_stack.STAGE_OUTPUTS) <= set(template["Outputs"])
+
+
+@pytest.mark.parametrize("stage", DEPLOYED_STAGES)
+def test_each_deployed_stage_sets_its_event_archive_retention(stage: str) -> None:
+    days = _stage_environment(stage)["EVENTS_ARCHIVE_RETENTION_DAYS"]
+    assert int(days) >= 1

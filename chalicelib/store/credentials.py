@@ -64,6 +64,23 @@ def _account_item(account: ServiceAccount) -> dict[str, Any]:
     return item
 
 
+CREDENTIAL_PREFIX = "client#"
+
+
+def credential_of(item: dict[str, Any]) -> StoredCredential:
+    """A ``client#`` item as a credential (also how the change stream reads one)."""
+    return StoredCredential(
+        client_id=item["client_id"]["S"],
+        tenant=item["tenant"]["S"],
+        account_id=item["account_id"]["S"],
+        description=item["description"]["S"],
+        secret_hash=item["secret_hash"]["S"],
+        created=item["created"]["S"],
+        revoked=item["revoked"]["S"] if "revoked" in item else None,
+        last_used=item["last_used"]["S"] if "last_used" in item else None,
+    )
+
+
 class CredentialStore:
     """Reads and writes the credentials table, in the domain's words."""
 
@@ -103,18 +120,7 @@ class CredentialStore:
 
     def get_credential(self, client_id: str) -> StoredCredential | None:
         item = self._get(f"client#{client_id}")
-        if item is None:
-            return None
-        return StoredCredential(
-            client_id=item["client_id"]["S"],
-            tenant=item["tenant"]["S"],
-            account_id=item["account_id"]["S"],
-            description=item["description"]["S"],
-            secret_hash=item["secret_hash"]["S"],
-            created=item["created"]["S"],
-            revoked=item["revoked"]["S"] if "revoked" in item else None,
-            last_used=item["last_used"]["S"] if "last_used" in item else None,
-        )
+        return credential_of(item) if item is not None else None
 
     def active_client_id(self, tenant: str) -> str | None:
         item = self._get(f"active#{tenant}")

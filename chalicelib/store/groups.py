@@ -68,11 +68,11 @@ class GroupTable(TenantTable):
 
     def get(self, group_id: str) -> GroupRecord | None:
         item = self.get_item(GROUP_PREFIX + group_id)
-        return self._record(item) if item else None
+        return self.record_of(item) if item else None
 
     def get_many(self, group_ids: Sequence[str]) -> dict[str, GroupRecord]:
         keys = [self.key(GROUP_PREFIX + group_id) for group_id in dict.fromkeys(group_ids)]
-        return {record.id: record for record in map(self._record, batch_get(self.client, self.table, keys))}
+        return {record.id: record for record in map(self.record_of, batch_get(self.client, self.table, keys))}
 
     def find_by_display_name(self, display_name_key: str) -> GroupRecord | None:
         owner = self.get_item(DISPLAY_NAME_PREFIX + display_name_key)
@@ -87,10 +87,10 @@ class GroupTable(TenantTable):
             KeyConditionExpression="external_id_key = :k",
             ExpressionAttributeValues={":k": {"S": key}},
         )
-        return [self._record(item) for item in items]
+        return [self.record_of(item) for item in items]
 
     def all(self) -> Iterator[GroupRecord]:
-        return map(self._record, self.starting_with(GROUP_PREFIX))
+        return map(self.record_of, self.starting_with(GROUP_PREFIX))
 
     def count(self) -> int:
         """How many groups the tenant has: a counting query, no item returned."""
@@ -104,7 +104,7 @@ class GroupTable(TenantTable):
         for item in self.starting_with(f"{MEMBER_PREFIX}{group_id}#"):
             if limit is not None and len(found) >= limit:
                 break
-            found.append(self._membership(item))
+            found.append(self.membership_of(item))
         return found
 
     def existing_members(self, group_id: str, user_ids: Sequence[str]) -> set[str]:
@@ -124,7 +124,7 @@ class GroupTable(TenantTable):
             KeyConditionExpression="member_key = :k",
             ExpressionAttributeValues={":k": {"S": key}},
         )
-        return [self._membership(item) for item in items]
+        return [self.membership_of(item) for item in items]
 
     def set_display(self, memberships: Sequence[Membership], display: str) -> None:
         """Give these memberships of one user a new ``display`` (its userName): one conditional update each,
@@ -295,7 +295,7 @@ class GroupTable(TenantTable):
         return {"TableName": self.table, "Item": item}
 
     @staticmethod
-    def _membership(item: dict[str, Any]) -> Membership:
+    def membership_of(item: dict[str, Any]) -> Membership:
         return Membership(
             group_id=item["group_id"]["S"],
             user_id=item["user_id"]["S"],
@@ -303,7 +303,7 @@ class GroupTable(TenantTable):
         )
 
     @staticmethod
-    def _record(item: dict[str, Any]) -> GroupRecord:
+    def record_of(item: dict[str, Any]) -> GroupRecord:
         return GroupRecord(
             id=item["id"]["S"],
             document=json.loads(item["doc"]["S"]),
