@@ -22,8 +22,11 @@ import boto3
 import pytest
 
 from app import app
+from chalicelib.config import STREAM_VARIABLES
+from chalicelib.events import RETRY_ATTEMPTS, STREAM_BATCH_SIZE
 from chalicelib.gateway_responses import GATEWAY_RESPONSES
-from infra.release import RELEASE_PYTHON
+from infra import events_stack
+from infra.release import RELEASE_PYTHON, write_stack_outputs
 from tests.conftest import PROJECT_DIR
 from tests.moto_api_gateway import chalice_swagger_imports
 
@@ -37,11 +40,17 @@ pytestmark = [
 ]
 STAGE = "dev"
 REGION = "us-east-1"
-FUNCTIONS = {"api_handler": "onemodel-scim-dev", "scim_auth": "onemodel-scim-dev-scim_auth"}
-POLICY_FILES = {"api_handler": "policy-dev.json", "scim_auth": "policy-dev-authorizer.json"}
-STAGE_VARIABLES = json.loads((PROJECT_DIR / ".chalice" / "config.json").read_text())["stages"][STAGE][
-    "environment_variables"
-]
+STREAM_FUNCTIONS = [f"{table}_changes" for table in STREAM_VARIABLES]
+FUNCTIONS = {
+    "api_handler": "onemodel-scim-dev",
+    "scim_auth": "onemodel-scim-dev-scim_auth",
+    **{name: f"onemodel-scim-dev-{name}" for name in STREAM_FUNCTIONS},
+}
+POLICY_FILES = {
+    "api_handler": "policy-dev.json",
+    "scim_auth": "policy-dev-authorizer.json",
+    **{name: f"policy-dev-{name}.json" for name in STREAM_FUNCTIONS},
+}
 # API Gateway gives up on an integration after 29 s; a Lambda running longer only costs money.
 API_GATEWAY_TIMEOUT_SECONDS = 29
 
@@ -63,6 +72,7 @@ class Release:
     second: subprocess.CompletedProcess[str]
     first_deployed: dict[str, Any]
     second_deployed: dict[str, Any]
+    stage_variables: dict[str, str]
 
     def client(self, service: str) -> Any:
         return _aws(self.endpoint, service)
@@ -127,7 +137,25 @@ def _create_infra(endpoint: str) -> dict[str, str]:
         )["RandomPassword"]
         secrets_client.create_secret(Name=name, SecretString=value, Description=properties["Description"])
         values[name] = value
+    _create_dead_letters_alarm(endpoint, template)
     return values
+
+
+def _create_dead_letters_alarm(endpoint: str, template: dict[str, Any]) -> None:
+    """The events' dead-letter alarm and the topic it notifies, as the template says (moto's CloudFormation skips
+    both)."""
+    topic = _aws(endpoint, "sns").create_topic(
+        Name=template["Resources"]["AlarmTopic"]["Properties"]["TopicName"]["Fn::Sub"].replace("${Stage}", STAGE)
+    )["TopicArn"]
+    alarm = dict(template["Resources"][events_stack.DEAD_LETTERS_ALARM]["Properties"])
+    queue = template["Resources"][events_stack.DEAD_LETTERS]["Properties"]["QueueName"]["Fn::Sub"]
+    alarm.update(
+        AlarmName=alarm["AlarmName"]["Fn::Sub"].replace("${Stage}", STAGE),
+        Dimensions=[{"Name": "QueueName", "Value": queue.replace("${Stage}", STAGE)}],
+        AlarmActions=[topic],
+        OKActions=[topic],
+    )
+    _aws(endpoint, "cloudwatch").put_metric_alarm(**alarm)
 
 
 @pytest.fixture(scope="module")
@@ -156,6 +184,12 @@ def release(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Release]:
             secret_values = _create_infra(endpoint)
             work = tmp_path_factory.mktemp("release")
             origin = _origin(work / "origin")
+            # make deploy-infra's last step: the stack's stream ARNs, bus and queues into the stage, committed
+            outputs = _aws(endpoint, "cloudformation").describe_stacks(StackName=f"scim-{STAGE}-infra")["Stacks"][0]
+            write_stack_outputs(origin, STAGE, outputs["Outputs"])
+            _git(origin, "commit", "--quiet", "-am", "make deploy-infra STAGE=dev")
+            config = json.loads((origin / ".chalice" / "config.json").read_text())
+            stage_variables = config["stages"][STAGE]["environment_variables"]
 
             # Given the first operator's clone, when they release with plain `chalice deploy`
             first_clone = _clone(origin, work / "first")
@@ -176,7 +210,9 @@ def release(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Release]:
             )  # fmt: skip
             assert second.returncode == 0, second.stdout + second.stderr
             second_deployed = json.loads((second_clone / ".chalice" / "deployed" / f"{STAGE}.json").read_text())
-            yield Release(endpoint, secret_values, imported, first, second, first_deployed, second_deployed)
+            yield Release(
+                endpoint, secret_values, imported, first, second, first_deployed, second_deployed, stage_variables
+            )
         finally:
             server.stop()
 
@@ -231,7 +267,7 @@ def test_the_lambdas_hold_no_secret_and_name_the_stage_secrets(release: Release)
     for function in FUNCTIONS.values():
         configuration = lambda_client.get_function_configuration(FunctionName=function)
         variables = configuration["Environment"]["Variables"]
-        assert variables == STAGE_VARIABLES
+        assert variables == release.stage_variables
         assert variables["SECRETS_PREFIX"] == "scim-dev"  # names the secrets; holds none
         for value in release.secret_values.values():
             assert value not in json.dumps(configuration)
@@ -245,6 +281,7 @@ def test_each_role_grants_its_tables_and_exactly_its_one_secret(release: Release
     iam = release.client("iam")
     secrets = {entry["Name"]: entry["ARN"] for entry in release.client("secretsmanager").list_secrets()["SecretList"]}
     expected_secret = {"api_handler": "scim-dev/cursor-secret", "scim_auth": "scim-dev/credential-hash-key"}
+    expected_reach = {name: set() for name in STREAM_FUNCTIONS}  # the stream functions read no secret
     for name in FUNCTIONS:
         role_name = _resource(release.second_deployed, f"{name}_role")["role_name"]
         (policy_name,) = iam.list_role_policies(RoleName=role_name)["PolicyNames"]
@@ -254,9 +291,17 @@ def test_each_role_grants_its_tables_and_exactly_its_one_secret(release: Release
         assert iam.list_attached_role_policies(RoleName=role_name)["AttachedPolicies"] == []
         resources = [resource for statement in document["Statement"] for resource in statement["Resource"]]
         reachable = {secret for secret, arn in secrets.items() if any(fnmatch.fnmatch(arn, r) for r in resources)}
-        assert reachable == {expected_secret[name]}
+        assert reachable == ({expected_secret[name]} if name in expected_secret else expected_reach[name])
         for resource in resources:
-            assert resource.startswith(("arn:aws:dynamodb:*:*:table/scim-dev-", "arn:aws:logs:", "arn:aws:secretsm"))
+            assert resource.startswith(
+                (
+                    "arn:aws:dynamodb:*:*:table/scim-dev-",
+                    "arn:aws:logs:",
+                    "arn:aws:secretsm",
+                    "arn:aws:events:*:*:event-bus/scim-dev-events",
+                    "arn:aws:sqs:*:*:scim-dev-events-dead-letters",
+                )
+            )
 
 
 def test_make_deploy_leaves_the_two_gateway_responses_in_place(release: Release) -> None:
@@ -274,3 +319,42 @@ def test_make_deploy_leaves_the_two_gateway_responses_in_place(release: Release)
         assert set(response["responseTemplates"].values()) == {expected.body}
     assert release.second.stdout.strip().splitlines()[-1].startswith("SCIM_BASE_URL=https://")
     assert release.second.stdout.strip().splitlines()[-1].endswith("/api/scim/v2")
+
+
+def test_each_stream_has_its_function_retrying_then_setting_records_aside(release: Release) -> None:
+    lambda_client, sqs = release.client("lambda"), release.client("sqs")
+    dead_letters = release.stage_variables["EVENTS_DEAD_LETTER_QUEUE_URL"]
+    dead_letters_arn = sqs.get_queue_attributes(QueueUrl=dead_letters, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    for table, variable in STREAM_VARIABLES.items():
+        (mapping,) = lambda_client.list_event_source_mappings(FunctionName=FUNCTIONS[f"{table}_changes"])[
+            "EventSourceMappings"
+        ]
+        assert mapping["EventSourceArn"] == release.stage_variables[variable]
+        assert (mapping["State"], mapping["BatchSize"]) == ("Enabled", STREAM_BATCH_SIZE)
+        assert mapping["StartingPosition"] == "TRIM_HORIZON"
+        # What plain chalice deploy leaves at Lambda's defaults, make deploy set:
+        assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+        assert mapping["BisectBatchOnFunctionError"] is True
+        assert mapping["MaximumRetryAttempts"] == RETRY_ATTEMPTS
+        assert mapping["DestinationConfig"] == {"OnFailure": {"Destination": dead_letters_arn}}
+    assert "stream mappings" in release.second.stderr
+
+
+def test_the_stage_has_its_bus_archive_dead_letter_queue_and_its_alarm(release: Release) -> None:
+    events = release.client("events")
+    bus = events.describe_event_bus(Name=release.stage_variables["EVENT_BUS_NAME"])
+    assert bus["Name"] == "scim-dev-events"
+    (archive,) = events.list_archives(EventSourceArn=bus["Arn"])["Archives"]
+    assert archive["RetentionDays"] == int(release.stage_variables["EVENTS_ARCHIVE_RETENTION_DAYS"])
+    (rule,) = events.list_rules(EventBusName="scim-dev-events")["Rules"]
+    (target,) = events.list_targets_by_rule(Rule=rule["Name"], EventBusName="scim-dev-events")["Targets"]
+    assert target["Arn"].endswith(":scim-dev-events-operators")
+    queues = release.client("sqs").list_queues()["QueueUrls"]
+    assert release.stage_variables["EVENTS_DEAD_LETTER_QUEUE_URL"] in queues
+    assert release.stage_variables["EVENTS_OPERATOR_QUEUE_URL"] in queues
+    (alarm,) = release.client("cloudwatch").describe_alarms(AlarmNames=["scim-dev-EventsDeadLetters"])["MetricAlarms"]
+    assert (alarm["Namespace"], alarm["MetricName"]) == ("AWS/SQS", "ApproximateNumberOfMessagesVisible")
+    assert alarm["Dimensions"] == [{"Name": "QueueName", "Value": "scim-dev-events-dead-letters"}]
+    assert alarm["AlarmActions"] == [release.client("sns").list_topics()["Topics"][0]["TopicArn"]]

@@ -11,12 +11,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import boto3
 import botocore.session
 import pytest
 from botocore import xform_name
 
 from chalicelib.auth.authorizer import authenticate
-from chalicelib.config import settings
+from chalicelib.config import STREAM_VARIABLES, settings
 from chalicelib.store import connection
 from chalicelib.store.tables import table_definitions
 from infra.templates import settings_for
@@ -331,3 +332,87 @@ def test_each_role_reads_exactly_its_one_stage_secret(stage: str, role: str) -> 
         action.partition(":")[0] for statement in policy["Statement"] for action in _listed(statement["Action"])
     }
     assert services == {"dynamodb", "logs", "secretsmanager"}
+
+
+# The stream functions (app.py): one per streamed table, each with its own policy file.
+STREAM_ACTIONS = {"dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:ListStreams"}
+# Only a membership or a role mapping changes roles, which the consumer reads the tables for.
+READING_STREAMS = {"groups", "role_mappings"}
+
+
+def _stream_policy(stage: str, table: str) -> dict[str, Any]:
+    return _policy(_stage(stage)["lambda_functions"][f"{table}_changes"]["iam_policy_file"])
+
+
+def _without_streams(policy: dict[str, Any]) -> dict[str, Any]:
+    statements = [s for s in policy["Statement"] if not set(_listed(s["Action"])) & STREAM_ACTIONS]
+    return {**policy, "Statement": statements}
+
+
+@pytest.mark.parametrize("stage", DEPLOYED_STAGES)
+@pytest.mark.parametrize("table", list(STREAM_VARIABLES))
+def test_a_stream_function_reads_its_own_stream_publishes_to_the_bus_and_sets_aside_on_the_dlq(
+    stage: str, table: str
+) -> None:
+    policy = _stream_policy(stage, table)
+    physical = table_definitions(settings_for(_stage(stage)["environment_variables"]))[table]["TableName"]
+    (stream,) = [s for s in policy["Statement"] if set(_listed(s["Action"])) & STREAM_ACTIONS]
+    assert set(_listed(stream["Action"])) == STREAM_ACTIONS
+    assert _listed(stream["Resource"]) == [f"{DYNAMODB_ARN}{physical}/stream/*"]
+    by_action = {
+        action: _listed(statement["Resource"])
+        for statement in policy["Statement"]
+        for action in _listed(statement["Action"])
+        if action.startswith(("events:", "sqs:"))
+    }
+    assert by_action == {
+        "events:PutEvents": [f"arn:aws:events:*:*:event-bus/scim-{stage}-events"],
+        "sqs:SendMessage": [f"arn:aws:sqs:*:*:scim-{stage}-events-dead-letters"],
+    }
+    reads = grants(_without_streams(policy), stage)
+    if table in READING_STREAMS:
+        assert {action for action, _, _ in reads} == {"GetItem", "BatchGetItem", "Query"}
+        assert {name for _, name, _ in reads} == {"users", "groups", "role_mappings"}
+    else:
+        assert reads == set()
+    services = {action.partition(":")[0] for s in policy["Statement"] for action in _listed(s["Action"])}
+    assert services == {"dynamodb", "events", "sqs", "logs"}
+
+
+def test_what_the_stream_functions_read_their_policies_allow(scim: Scim, tenant: Tenant, recorder: Recorder) -> None:
+    from chalicelib.events.changes import EventBuilder
+    from chalicelib.events.consumer import StreamConsumer, stage_tables
+    from chalicelib.store.role_mappings import RoleMapping, RoleMappingTable
+    from chalicelib.store.streams import table_names
+    from devserver.streams import STREAMS_CONFIG, StreamTail
+
+    class Kept:
+        def publish(self, events: Any) -> None: ...
+
+        def set_aside(self, position: Any, reason: str) -> None: ...
+
+    config = settings()
+    names = table_names(config)
+    streams = boto3.session.Session().client("dynamodbstreams", region_name="us-east-1", config=STREAMS_CONFIG)
+    tail = StreamTail(streams, connection.dynamodb(config), list(names))
+    for arn in tail.arns:
+        tail.read(arn)
+    # Given a user in a mapped group, the mapping changed, the group renamed and deleted
+    RoleMappingTable(connection.dynamodb(config), config.role_mappings_table, tenant.name).put(
+        RoleMapping("Finance", ("finance-data",), ())
+    )
+    user = scim.post("/Users", user_body()).json
+    group_schema = "urn:ietf:params:scim:schemas:core:2.0:Group"
+    members = [{"value": user["id"]}]
+    group = scim.post("/Groups", {"schemas": [group_schema], "displayName": "Finance", "members": members}).json
+    rename = [{"op": "replace", "path": "displayName", "value": "Fin"}]
+    patch_schema = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+    scim.patch(f"/Groups/{group['id']}", {"schemas": [patch_schema], "Operations": rename})
+    consumer = StreamConsumer(names, EventBuilder(stage_tables(config)), Kept(), Kept())
+    # When each stream's records go through the consumer, its function's calls recorded apart
+    for arn, table in zip(tail.arns, names.values(), strict=True):
+        recorder.calls.clear()
+        outcome = consumer.consume(tail.read(arn))
+        assert outcome.failed_from is None
+        # Then each function asked DynamoDB only for what its own policy grants
+        assert recorder.calls - grants(_without_streams(_stream_policy("dev", table)), "dev") == set(), table
