@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from admin import activity, backup, names, password_policy
+from admin import activity, backup, events, names, password_policy
 from admin.target import TargetError, use_local_store, use_stage
 from chalicelib.auth.credentials import (
     TENANT_NAME_RULE,
@@ -103,6 +103,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     trail.add_argument("--limit", type=int, default=50, help="at most this many entries (default 50)")
     trail.add_argument("--json", action="store_true", help="one JSON array, for scripts")
+    published = commands.add_parser(
+        "events",
+        help="the provisioning events published for the tenant: make run's, or the stage's operators' queue",
+    )
+    published.add_argument("tenant")
+    published.add_argument("--since", help="30m, 24h, 7d, or an ISO 8601 date (default: all kept)")
+    published.add_argument("--json", action="store_true", help="one JSON object a line, as published")
+    published.add_argument("--follow", action="store_true", help="keep showing new events until Ctrl-C")
     state = commands.add_parser("status", help="is provisioning working? credential, last write, errors, roles")
     state.add_argument("tenant")
     state.add_argument("--json", action="store_true", help="one JSON object, for scripts")
@@ -142,6 +150,8 @@ def run(args: argparse.Namespace) -> int:
     if tenant is not None and not valid_tenant_name(tenant):
         raise CredentialError(f"{tenant[:64]!r} is not a tenant name: {TENANT_NAME_RULE}.")
     config = settings()
+    if args.command == "events":
+        return events.events_command(config, args.tenant, args.since, args.json, args.follow, args.stage is not None)
     client = dynamodb(config)
     credentials = CredentialStore(client, config.credentials_table)
     if args.command == "tenant":

@@ -49,6 +49,7 @@ class Settings:
     authorizer_budget_seconds: int
     event_bus: str
     events_dead_letter_queue_url: str | None
+    events_operator_queue_url: str | None
     stream_arns: tuple[tuple[str, str], ...]
     """The DynamoDB stream of each streamed table, as (logical name, ARN); ``make deploy-infra`` writes them."""
 
@@ -111,6 +112,8 @@ def settings() -> Settings:
         event_bus=os.environ.get("EVENT_BUS_NAME") or f"{prefix}-events",
         # Where a stream record that cannot be read is set aside (the stream's on-failure destination too).
         events_dead_letter_queue_url=os.environ.get("EVENTS_DEAD_LETTER_QUEUE_URL") or None,
+        # Every event of the bus, for operators (python -m admin events --stage STAGE).
+        events_operator_queue_url=os.environ.get("EVENTS_OPERATOR_QUEUE_URL") or None,
         stream_arns=tuple(
             (table, arn)
             for table, variable in STREAM_VARIABLES.items()

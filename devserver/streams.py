@@ -15,12 +15,17 @@ import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import boto3
 from botocore.config import Config
 
+from chalicelib.config import Settings
 from chalicelib.events import RETRY_ATTEMPTS, STREAM_BATCH_SIZE
-from chalicelib.events.consumer import StreamConsumer
+from chalicelib.events.changes import EventBuilder
+from chalicelib.events.consumer import StreamConsumer, stage_tables
 from chalicelib.events.publishing import DeadLetters
-from chalicelib.store.streams import position_of
+from chalicelib.store.connection import dynamodb
+from chalicelib.store.streams import position_of, table_names
+from devserver.event_log import EventLog
 
 log = logging.getLogger("scim.events")
 POLL_SECONDS = 0.2
@@ -125,3 +130,17 @@ class StreamPoller:
                 self.poll()
             except Exception:  # the next round reads from where this one stopped
                 log.exception("events.poll_failed")
+
+
+def start_local_streams(config: Settings) -> StreamPoller:
+    """``make run``'s stream functions on the embedded store, publishing to the local event log (emptied first)."""
+    client = dynamodb(config)
+    # The container's session knows only the Lambdas' services; DynamoDB Streams is make run's alone.
+    streams = boto3.session.Session().client(
+        "dynamodbstreams", endpoint_url=config.dynamodb_endpoint_url, region_name=config.region, config=STREAMS_CONFIG
+    )
+    names = table_names(config)
+    tail = StreamTail(streams, client, list(names))
+    log = EventLog.fresh()
+    consumer = StreamConsumer(names, EventBuilder(stage_tables(config)), log, log)
+    return StreamPoller(tail, {arn: LocalStreamFunction(consumer, log) for arn in tail.arns}).start()
