@@ -148,6 +148,8 @@ def test_the_issue_scenario_gives_each_event_once_in_order_with_the_mapped_roles
     assert changed["cause"] == "RoleMapping" and changed["customerSuppliedRole"] == "Finance"
     assert all(event.tenant == "acme" and event.user_name == "bjensen@example.com" for event in events)
     assert len({event.idempotency_id for event in events}) == 4
+    # Sequences stay exact in a JSON reader that keeps numbers as doubles (JavaScript); the stream's own is a string.
+    assert all(0 < event.sequence < 2**53 and event.detail()["streamSequence"].isdigit() for event in events)
     assert [event.name for event in stream.published.events if event.resource_type == "Group"] == ["GroupCreated"]
     # and no password, hash or client secret in any payload
     assert PASSWORD not in _payloads(stream.published.events)
@@ -326,6 +328,7 @@ def test_a_schema_refuses_a_payload_with_a_secret_in_it() -> None:
         "resourceType": "User",
         "resourceId": "u1",
         "sequence": 1,
+        "streamSequence": "1100000000017454423009",
         "time": "2026-12-04T05:00:00.000Z",
         "userName": "bjensen",
         "active": True,

@@ -49,8 +49,10 @@ class Event:
     """One domain event, about one resource of one tenant.
 
     ``sequence`` orders the events of one resource: the version of the item whose change the event
-    reports (users and groups count every write), or for an event derived from another item's change
-    (``UserRolesChanged``, ``CredentialRevoked``) the stream record's sequence number.
+    reports (users and groups count every write); for an event derived from another item's change
+    (``UserRolesChanged``, ``CredentialRevoked``), the change's time in epoch milliseconds.
+    ``stream_sequence`` is the stream record's own number (ordered within one table's stream shard,
+    up to 40 digits, hence a string).
     """
 
     name: str
@@ -60,6 +62,7 @@ class Event:
     sequence: int
     time: datetime
     idempotency_id: str
+    stream_sequence: str
     user_name: str | None = None
     display_name: str | None = None
     data: Mapping[str, Any] = field(default_factory=dict)
@@ -74,6 +77,7 @@ class Event:
             "resourceType": self.resource_type,
             "resourceId": self.resource_id,
             "sequence": self.sequence,
+            "streamSequence": self.stream_sequence,
             "time": self.time.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
         }
         if self.user_name is not None:

@@ -71,9 +71,10 @@ class EventBuilder:
             tenant=change.tenant,
             resource_type=resource_type,
             resource_id=resource_id,
-            sequence=fields.pop("sequence", None) or int(change.position.sequence_number),
+            sequence=fields.pop("sequence", None) or int(change.changed_at.timestamp() * 1000),
             time=change.changed_at,
             idempotency_id=idempotency_id(change.position.event_id, name, resource_id),
+            stream_sequence=change.position.sequence_number,
             **fields,
         )
 
