@@ -43,7 +43,7 @@ clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
 
 # What each SCIM operation costs against a floor measured in the same run, how that scales with
-# tenant size, and cold starts (README, "Performance"). Prints the tables, writes bench/results.json.
+# tenant size, and cold starts (docs/design/performance.md). Prints the tables, writes bench/results.json.
 bench: $(BIN)/.dev
 	$(BIN)/python -m bench
 
@@ -52,7 +52,7 @@ bench-quick: $(BIN)/.dev
 	$(BIN)/python -m bench --quick --output bench/results-quick.json
 
 # A fresh `make run` driven over HTTP as an IdP's first sync: LOAD_USERS created by LOAD_CLIENTS keep-alive
-# clients at once, then GETs and filters (README, "Performance"). Prints creates/s, errors, RSS; writes bench/load.json.
+# clients at once, then GETs and filters (docs/design/performance.md). Prints creates/s, errors, RSS; writes bench/load.json.
 LOAD_USERS ?= 10000
 LOAD_CLIENTS ?= 4
 load: $(BIN)/.dev
@@ -62,7 +62,14 @@ load: $(BIN)/.dev
 load-quick: $(BIN)/.dev
 	$(BIN)/python -m bench.load --users 1000 --clients $(LOAD_CLIENTS) --output bench/load-quick.json
 
-# Deploying to AWS (README, "Deploying to AWS"): `make deploy-infra STAGE=dev` once, then every release
+# The generated pages of docs/: the settings from chalicelib/config.py, the performance figures from
+# bench/results.json and bench/load.json. tests/test_docs.py fails while a committed page is stale.
+.PHONY: docs
+docs: $(BIN)/.dev
+	$(BIN)/python -m infra.settings_doc
+	$(BIN)/python -m bench.docs
+
+# Deploying to AWS (docs/operations/deploy.md): `make deploy-infra STAGE=dev` once, then every release
 # `chalice deploy --stage dev` (or `make deploy STAGE=dev`, which adds the two gateway responses). Not run by CI
 # against AWS (tests/test_deploy.py runs it against moto's server): needs the AWS CLI, credentials and a region.
 .PHONY: templates check-stage deploy-infra deploy flush-auth-cache
@@ -85,7 +92,7 @@ deploy-infra: check-stage $(BIN)/.runtime
 	aws cloudformation update-termination-protection --enable-termination-protection --stack-name $(INFRA_STACK)
 
 # Hash-checked bytecode for the Lambda package (infra/bytecode.py): chalicelib/__pycache__ and vendor/, which
-# chalice deploy ships as they are. Without it a deploy is correct, its cold starts slower (README, "Performance").
+# chalice deploy ships as they are. Without it a deploy is correct, its cold starts slower (docs/design/performance.md).
 .PHONY: bytecode
 bytecode: $(BIN)/.dev
 	$(BIN)/python -m infra.bytecode
