@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 
-.PHONY: run test test-deploy lint typecheck clean bench bench-quick fuzz load load-quick
+.PHONY: run test test-all test-deploy lint typecheck clean bench bench-quick fuzz load load-quick
 
 $(BIN)/.runtime: requirements.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -19,7 +19,13 @@ $(BIN)/.dev: requirements.txt requirements-dev.txt $(BIN)/.runtime
 run: $(BIN)/.dev
 	@$(BIN)/python -m devserver --port $(PORT)
 
+# The fast tier: every test but those marked slow (pyproject.toml), in about two minutes on two cores.
 test: $(BIN)/.dev lint typecheck
+	$(BIN)/python -m pytest -m "not slow"
+
+# Everything offline: the fast tier and the slow tests (fuzz, fault injection, conformance, large groups, load).
+# CI runs this, then test-deploy, from .ci/run.
+test-all: $(BIN)/.dev lint typecheck
 	$(BIN)/python -m pytest
 
 # tests/test_deploy.py: a real `chalice deploy --stage dev`, then `make deploy` from a fresh clone, against moto's
@@ -40,7 +46,7 @@ typecheck: $(BIN)/.dev
 	$(BIN)/mypy
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv-* .pytest_cache .mypy_cache .ruff_cache
 
 # What each SCIM operation costs against a floor measured in the same run, how that scales with
 # tenant size, and cold starts (docs/design/performance.md). Prints the tables, writes bench/results.json.

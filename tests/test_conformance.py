@@ -29,6 +29,9 @@ from scim2_tester import CheckResult, Status, check_server
 
 from tests.conftest import PROJECT_DIR
 
+# scim2-tester against a real make run: make test-all.
+pytestmark = pytest.mark.slow
+
 SUITE = "scim2-tester"
 PASSED = {Status.SUCCESS, Status.COMPLIANT, Status.ACCEPTABLE}
 FAILED = {Status.ERROR, Status.CRITICAL, Status.DEVIATION}
