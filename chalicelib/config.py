@@ -50,8 +50,21 @@ class Settings:
     event_bus: str
     events_dead_letter_queue_url: str | None
     events_operator_queue_url: str | None
-    stream_arns: tuple[tuple[str, str], ...]
-    """The DynamoDB stream of each streamed table, as (logical name, ARN); ``make deploy-infra`` writes them."""
+    users_stream_arn: str | None
+    groups_stream_arn: str | None
+    role_mappings_stream_arn: str | None
+    credentials_stream_arn: str | None
+
+    @property
+    def stream_arns(self) -> list[tuple[str, str]]:
+        """The streamed tables that have a stream ARN set, as (logical table name, ARN)."""
+        arns = {
+            "users": self.users_stream_arn,
+            "groups": self.groups_stream_arn,
+            "role_mappings": self.role_mappings_stream_arn,
+            "credentials": self.credentials_stream_arn,
+        }
+        return [(table, arn) for table, arn in arns.items() if arn]
 
     @property
     def credential_hash_key(self) -> bytes:
@@ -135,9 +148,10 @@ def settings() -> Settings:
         events_dead_letter_queue_url=os.environ.get("EVENTS_DEAD_LETTER_QUEUE_URL") or None,
         # Every event of the bus, for operators (python -m admin events --stage STAGE).
         events_operator_queue_url=os.environ.get("EVENTS_OPERATOR_QUEUE_URL") or None,
-        stream_arns=tuple(
-            (table, arn)
-            for table, variable in STREAM_VARIABLES.items()
-            if (arn := os.environ.get(variable, "").strip())
-        ),
+        # Each streamed table's DynamoDB stream: make deploy-infra writes them; chalice deploy makes a stream
+        # function (provisioning events) for each one set.
+        users_stream_arn=os.environ.get("USERS_STREAM_ARN") or None,
+        groups_stream_arn=os.environ.get("GROUPS_STREAM_ARN") or None,
+        role_mappings_stream_arn=os.environ.get("ROLE_MAPPINGS_STREAM_ARN") or None,
+        credentials_stream_arn=os.environ.get("CREDENTIALS_STREAM_ARN") or None,
     )
