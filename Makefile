@@ -114,8 +114,8 @@ bytecode: $(BIN)/.dev
 deploy: check-stage $(BIN)/.dev bytecode
 	$(BIN)/python -m infra.release preflight $(STAGE)
 	$(BIN)/chalice deploy --stage $(STAGE)
-	$(BIN)/python -m infra.release gateway-responses $(STAGE)
 	$(BIN)/python -m infra.release stream-failures $(STAGE)
+	$(BIN)/python -m infra.release gateway-responses $(STAGE)
 	@git status --porcelain -- .chalice/deployed 2>/dev/null | grep -q . && \
 		echo "Commit and push .chalice/deployed/$(STAGE).json, so the next deploy updates this API." >&2 || true
 

@@ -103,10 +103,12 @@ def event_resources(alarm_topic: str) -> dict[str, dict[str, Any]]:
         },
         OPERATORS_RULE: {
             "Type": "AWS::Events::Rule",
+            # The bus by name, not Ref: moto's CloudFormation hands a Ref of a bus to the rule as an object.
+            "DependsOn": BUS,
             "Properties": {
                 "Name": {"Fn::Sub": "scim-${Stage}-events-to-operators"},
                 "Description": "Every provisioning event to the operators' queue (python -m admin events).",
-                "EventBusName": {"Ref": BUS},
+                "EventBusName": {"Fn::Sub": "scim-${Stage}-events"},
                 "EventPattern": {"source": [SOURCE]},
                 "State": "ENABLED",
                 "Targets": [{"Id": "operators", "Arn": {"Fn::GetAtt": [OPERATORS, "Arn"]}}],
@@ -141,7 +143,7 @@ def event_outputs(table_ids: dict[str, str]) -> dict[str, dict[str, Any]]:
     }
     return {
         **streams,
-        "EventBusName": {"Value": {"Ref": BUS}},
+        "EventBusName": {"Value": {"Fn::GetAtt": [BUS, "Name"]}},
         "EventsDeadLetterQueueUrl": {"Value": {"Ref": DEAD_LETTERS}},
         "EventsDeadLetterQueueArn": {"Value": {"Fn::GetAtt": [DEAD_LETTERS, "Arn"]}},
         "EventsOperatorQueueUrl": {"Value": {"Ref": OPERATORS}},

@@ -143,7 +143,9 @@ def apply_stream_failures(lambda_client: Any, sqs: Any, stage: str, queue_url: s
     arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     updated = []
     for function in stream_function_names(stage):
-        for mapping in lambda_client.list_event_source_mappings(FunctionName=function)["EventSourceMappings"]:
+        # By ARN: the mappings name their function by the ARN chalice deploy gave (moto matches only that).
+        function_arn = lambda_client.get_function(FunctionName=function)["Configuration"]["FunctionArn"]
+        for mapping in lambda_client.list_event_source_mappings(FunctionName=function_arn)["EventSourceMappings"]:
             lambda_client.update_event_source_mapping(UUID=mapping["UUID"], **failure_settings(arn))
             updated.append(mapping["UUID"])
     return updated
@@ -201,11 +203,18 @@ def main(argv: list[str] | None = None) -> int:
         print(f"make deploy-infra: wrote {', '.join(written)} into .chalice/config.json: commit it", file=sys.stderr)
         return 0
     if args.step == "stream-failures":
-        queue_url = stage_variables(PROJECT_DIR, args.stage).get("EVENTS_DEAD_LETTER_QUEUE_URL")
+        variables = stage_variables(PROJECT_DIR, args.stage)
+        queue_url = variables.get("EVENTS_DEAD_LETTER_QUEUE_URL")
         if not queue_url:
             print(f"stage {args.stage!r} has no EVENTS_DEAD_LETTER_QUEUE_URL: run make deploy-infra", file=sys.stderr)
             return 1
         updated = apply_stream_failures(boto3.client("lambda"), boto3.client("sqs"), args.stage, queue_url)
+        expected = len(
+            [name for name in STREAM_VARIABLES.values() if stage_variables(PROJECT_DIR, args.stage).get(name)]
+        )
+        if len(updated) < expected:
+            print(f"make deploy: {len(updated)} of {expected} stream mappings found: is it deployed?", file=sys.stderr)
+            return 1
         print(f"make deploy: {len(updated)} stream mappings: {RETRY_ATTEMPTS} retries, then the DLQ", file=sys.stderr)
         return 0
     if args.step == "preflight":

@@ -345,7 +345,8 @@ def test_events_have_a_bus_archive_dead_letters_with_an_alarm_and_an_operator_qu
         {"Name": "QueueName", "Value": {"Fn::GetAtt": [events_stack.DEAD_LETTERS, "QueueName"]}}
     ]
     rule = resources[events_stack.OPERATORS_RULE]["Properties"]
-    assert rule["EventBusName"] == {"Ref": events_stack.BUS}
+    assert rule["EventBusName"] == bus["Name"]
+    assert resources[events_stack.OPERATORS_RULE]["DependsOn"] == events_stack.BUS
     assert rule["Targets"] == [{"Id": "operators", "Arn": {"Fn::GetAtt": [events_stack.OPERATORS, "Arn"]}}]
     # Each streamed table has both images in its stream, and the stack exports the stream for the deploy.
     for name in ("users", "groups", "role_mappings", "credentials"):
