@@ -355,7 +355,9 @@ def test_the_stage_has_its_bus_archive_dead_letter_queue_and_its_alarm(release: 
     assert bus["Name"] == "scim-dev-events"
     (archive,) = events.list_archives(EventSourceArn=bus["Arn"])["Archives"]
     assert archive["RetentionDays"] == int(release.stage_variables["EVENTS_ARCHIVE_RETENTION_DAYS"])
-    (rule,) = events.list_rules(EventBusName="scim-dev-events")["Rules"]
+    # (the archive adds a rule of its own to the bus)
+    rules = {rule["Name"]: rule for rule in events.list_rules(EventBusName="scim-dev-events")["Rules"]}
+    rule = rules["scim-dev-events-to-operators"]
     (target,) = events.list_targets_by_rule(Rule=rule["Name"], EventBusName="scim-dev-events")["Targets"]
     assert target["Arn"].endswith(":scim-dev-events-operators")
     queues = release.client("sqs").list_queues()["QueueUrls"]
