@@ -360,9 +360,11 @@ def test_the_stage_has_its_bus_archive_dead_letter_queue_and_its_alarm(release: 
     rule = rules["scim-dev-events-to-operators"]
     (target,) = events.list_targets_by_rule(Rule=rule["Name"], EventBusName="scim-dev-events")["Targets"]
     assert target["Arn"].endswith(":scim-dev-events-operators")
-    queues = release.client("sqs").list_queues()["QueueUrls"]
-    assert release.stage_variables["EVENTS_DEAD_LETTER_QUEUE_URL"] in queues
-    assert release.stage_variables["EVENTS_OPERATOR_QUEUE_URL"] in queues
+    # (by name: moto's CloudFormation gives a queue's URL on AWS's host, its SQS on the endpoint's)
+    queues = {url.rsplit("/", 1)[-1] for url in release.client("sqs").list_queues()["QueueUrls"]}
+    for variable in ("EVENTS_DEAD_LETTER_QUEUE_URL", "EVENTS_OPERATOR_QUEUE_URL"):
+        assert release.stage_variables[variable].rsplit("/", 1)[-1] in queues
+    assert queues == {"scim-dev-events-dead-letters", "scim-dev-events-operators"}
     (alarm,) = release.client("cloudwatch").describe_alarms(AlarmNames=["scim-dev-EventsDeadLetters"])["MetricAlarms"]
     assert (alarm["Namespace"], alarm["MetricName"]) == ("AWS/SQS", "ApproximateNumberOfMessagesVisible")
     assert alarm["Dimensions"] == [{"Name": "QueueName", "Value": "scim-dev-events-dead-letters"}]
