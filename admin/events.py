@@ -12,7 +12,7 @@ import json
 import sys
 import time
 from collections.abc import Iterable, Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from admin.activity import parse_since
@@ -23,7 +23,8 @@ FOLLOW_POLL_SECONDS = 0.5
 
 
 def _moment(value: str) -> datetime:
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def selected(events: Iterable[dict[str, Any]], tenant: str, since: str | None) -> list[dict[str, Any]]:
