@@ -32,6 +32,7 @@ from chalicelib.resources.paging import page_in_memory, page_of_index
 from chalicelib.resources.repository import Clock, Repository, WriteStart
 from chalicelib.resources.users import PasswordHasher, UserRepository
 from chalicelib.store.connection import dynamodb
+from chalicelib.store.dynamodb_types import DynamoDBClient
 from chalicelib.store.groups import GroupTable
 from chalicelib.store.role_mappings import RoleMappingTable
 from chalicelib.store.users import UserTable
@@ -49,7 +50,7 @@ class DynamoScimStorage(ScimStorage):
     def __init__(
         self,
         provider: ScimProvider,
-        client: Any,
+        client: DynamoDBClient,
         settings: Settings,
         tenant: str,
         hash_password: PasswordHasher,

@@ -26,6 +26,7 @@ from typing import Any
 
 import botocore.exceptions
 
+from chalicelib.store.dynamodb_types import DynamoDBClient
 from chalicelib.store.errors import Unavailable
 from chalicelib.store.limits import partition_key_fits
 from chalicelib.store.table import items
@@ -149,7 +150,7 @@ def _cut_to(text: str, characters: int) -> str:
 class ActivityTable:
     """The trail of one tenant. Every key it builds starts with that tenant."""
 
-    def __init__(self, client: Any, table_name: str, tenant: str, retention_days: int = 90) -> None:
+    def __init__(self, client: DynamoDBClient, table_name: str, tenant: str, retention_days: int = 90) -> None:
         self.client = client
         self.table = table_name
         self.tenant = tenant

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from chalicelib.store.batch import batch_write
+from chalicelib.store.dynamodb_types import DynamoDBClient
 from chalicelib.store.groups import DISPLAY_NAME_PREFIX, GROUP_PREFIX, MEMBER_PREFIX
 from chalicelib.store.table import TenantTable
 from chalicelib.store.users import USER_NAME_PREFIX, USER_PREFIX
@@ -43,7 +44,7 @@ class Report:
         return not self.violations
 
 
-def _items(client: Any, table: str, tenant: str) -> Iterator[dict[str, Any]]:
+def _items(client: DynamoDBClient, table: str, tenant: str) -> Iterator[dict[str, Any]]:
     return TenantTable(client, table, tenant).starting_with("")
 
 
@@ -55,7 +56,7 @@ def _check_meta(report: Report, kind: str, item: dict[str, Any]) -> None:
         report.violations.append(f"{kind} {identifier} was last modified before it was created")
 
 
-def check(client: Any, users_table: str, groups_table: str, tenant: str) -> Report:
+def check(client: DynamoDBClient, users_table: str, groups_table: str, tenant: str) -> Report:
     """Read every item of the tenant (a full read: an operator's tool, never on a request path)."""
     report = Report()
     users: dict[str, str] = {}
@@ -106,7 +107,7 @@ def check(client: Any, users_table: str, groups_table: str, tenant: str) -> Repo
     return report
 
 
-def repair(client: Any, groups_table: str, report: Report) -> int:
+def repair(client: DynamoDBClient, groups_table: str, report: Report) -> int:
     """Delete the garbage a report found and set stale displays; returns how many items were written."""
     batch_write(client, groups_table, [{"DeleteRequest": {"Key": key}} for key in report.garbage])
     for key, display in report.stale:
