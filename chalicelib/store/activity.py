@@ -24,10 +24,8 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import botocore.exceptions
-
 from chalicelib.store.dynamodb_types import DynamoDBClient
-from chalicelib.store.errors import Unavailable
+from chalicelib.store.errors import DYNAMODB_ERRORS, Unavailable, unavailable
 from chalicelib.store.limits import partition_key_fits
 from chalicelib.store.table import items
 from chalicelib.store.tables import ACTIVITY_BY_ERROR, ACTIVITY_BY_IGNORED, ACTIVITY_BY_RESOURCE
@@ -159,12 +157,15 @@ class ActivityTable:
     def record(self, entry: ActivityEntry) -> None:
         """Keep one entry: one PutItem.
 
-        :raises Unavailable: When DynamoDB refuses or fails the write (the caller decides what that costs).
+        :raises Unavailable: When DynamoDB is unavailable (the caller decides what that costs); any other
+            failure as botocore raised it.
         """
         try:
             self.client.put_item(TableName=self.table, Item=self._item(entry))
-        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as error:
-            raise Unavailable(f"activity entry not written: {error}") from error
+        except DYNAMODB_ERRORS as error:
+            if unavailable(error):
+                raise Unavailable(f"activity entry not written: {error}") from error
+            raise
 
     def newest(
         self, since: str | None = None, limit: int = 50, errors_only: bool = False, ignored_only: bool = False
