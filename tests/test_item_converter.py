@@ -7,6 +7,8 @@ import pytest
 from chalicelib.store.dynamodb_types import Item
 from chalicelib.store.groups import GROUP_ITEM, MEMBERSHIP_ITEM, GroupRecord, Membership
 from chalicelib.store.items import ItemConverter
+from chalicelib.store.password_policies import POLICY_ITEM, StoredPasswordPolicy
+from chalicelib.store.role_mappings import MAPPING_ITEM, RoleMapping
 from chalicelib.store.users import USER_ITEM, UserRecord
 
 USER = UserRecord(
@@ -84,8 +86,24 @@ def test_an_item_without_a_required_attribute_is_refused() -> None:
             {"group_id": {"S": "g1"}, "user_id": {"S": "u1"}, "display": {"S": "bjensen"}},
         ),
         (MEMBERSHIP_ITEM, Membership("g1", "u1"), {"group_id": {"S": "g1"}, "user_id": {"S": "u1"}}),
+        (
+            MAPPING_ITEM,
+            RoleMapping("Finance", ("Finance data",), ()),
+            {
+                "name": {"S": "Finance"},
+                "data_access_roles": {"L": [{"S": "Finance data"}]},
+                "application_access_roles": {"L": []},
+            },
+        ),
+        (
+            POLICY_ITEM,
+            StoredPasswordPolicy(12, 64, 3),
+            {"min_length": {"N": "12"}, "max_length": {"N": "64"}, "min_character_classes": {"N": "3"}},
+        ),
     ],
 )
-def test_groups_and_memberships_round_trip(converter: ItemConverter[Any], record: Any, item: Item) -> None:
+def test_groups_memberships_role_mappings_and_password_policies_round_trip(
+    converter: ItemConverter[Any], record: Any, item: Item
+) -> None:
     assert converter.item(record) == item
     assert converter.record(item) == record

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from chalicelib.store.dynamodb_types import DynamoDBClient
+from chalicelib.store.dynamodb_types import DynamoDBClient, Item
 from chalicelib.store.errors import DYNAMODB_ERRORS, Unavailable, unavailable
 from chalicelib.store.limits import partition_key_fits
 from chalicelib.store.table import items
@@ -245,10 +245,10 @@ class ActivityTable:
     def _resource_key(self, resource_type: str, resource_id: str) -> str:
         return f"{self.tenant}#{resource_type}#{resource_id}"
 
-    def _item(self, entry: ActivityEntry) -> dict[str, Any]:
+    def _item(self, entry: ActivityEntry) -> Item:
         entry = entry.bounded()
         expires = datetime.fromisoformat(entry.at) + self.retention
-        item: dict[str, Any] = {
+        item: Item = {
             "pk": {"S": self.tenant},
             "sk": {"S": f"{entry.at}#{entry.entry_id}"},
             "expires_at": {"N": str(int(expires.timestamp()))},
@@ -291,7 +291,7 @@ class ActivityTable:
         return item
 
     @staticmethod
-    def _entry(item: dict[str, Any]) -> ActivityEntry:
+    def _entry(item: Item) -> ActivityEntry:
         def text(name: str) -> str | None:
             return item[name]["S"] if name in item else None
 

@@ -15,7 +15,6 @@ This module must not import scim2 or pydantic: the authorizer reads it on every 
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import botocore.exceptions
 
@@ -53,8 +52,8 @@ class ServiceAccountExists(Exception):
     """The tenant already has a SCIM service account."""
 
 
-def _account_item(account: ServiceAccount) -> dict[str, Any]:
-    item: dict[str, Any] = {
+def _account_item(account: ServiceAccount) -> Item:
+    item: Item = {
         "pk": {"S": f"account#{account.tenant}"},
         "tenant": {"S": account.tenant},
         "account_id": {"S": account.account_id},

@@ -1,7 +1,8 @@
 """Records as DynamoDB items and back: one converter per record type, read off the record's dataclass.
 
 Each field is one attribute of the same name (or the name given in ``renamed``): ``str`` as ``S``, ``int``
-as ``N``, ``bool`` as ``BOOL``, anything else (a SCIM document) as compact, sorted JSON in ``S``. A field
+as ``N``, ``bool`` as ``BOOL``, ``tuple[str, ...]`` as an ``L`` of ``S``, anything else (a SCIM document) as
+compact, sorted JSON in ``S``. A field
 that is None is left out of the item; an attribute missing from an item reads as None, or as the field's
 default. The keys (``pk``, ``sk``) and index keys are the table's to add: they are not the record's.
 """
@@ -18,7 +19,7 @@ if TYPE_CHECKING:
     from _typeshed import DataclassInstance
 
 Record = TypeVar("Record", bound="DataclassInstance")
-Kind = Literal["S", "N", "BOOL", "JSON"]
+Kind = Literal["S", "N", "BOOL", "STRINGS", "JSON"]
 
 
 @dataclass(frozen=True)
@@ -70,7 +71,8 @@ def _attribute(name: str, attribute: str, hint: Any, field: Any) -> _Attribute:
     arguments = get_args(hint) if get_origin(hint) in (Union, UnionType) else (hint,)
     optional = NoneType in arguments
     (base,) = [argument for argument in arguments if argument is not NoneType]
-    kind: Kind = "BOOL" if base is bool else "N" if base is int else "S" if base is str else "JSON"
+    kinds: dict[Any, Kind] = {bool: "BOOL", int: "N", str: "S", tuple[str, ...]: "STRINGS"}
+    kind = kinds.get(base, "JSON")
     has_default = field.default is not MISSING or field.default_factory is not MISSING
     return _Attribute(name, attribute, kind, optional, has_default)
 
@@ -82,6 +84,8 @@ def _written(kind: Kind, value: Any) -> AttributeValueTypeDef:
         return {"N": str(value)}
     if kind == "S":
         return {"S": value}
+    if kind == "STRINGS":
+        return {"L": [{"S": text} for text in value]}
     return {"S": json.dumps(value, separators=(",", ":"), sort_keys=True)}
 
 
@@ -92,4 +96,6 @@ def _read(kind: Kind, value: AttributeValueTypeDef) -> Any:
         return int(value["N"])
     if kind == "S":
         return value["S"]
+    if kind == "STRINGS":
+        return tuple(text["S"] for text in value["L"])
     return json.loads(value["S"])

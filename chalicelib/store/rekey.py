@@ -16,11 +16,11 @@ resources whose names become one keep theirs until one of them is renamed.
 
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import botocore.exceptions
 
-from chalicelib.store.dynamodb_types import DynamoDBClient
+from chalicelib.store.dynamodb_types import AttributeValueTypeDef, DynamoDBClient, Item
 from chalicelib.store.errors import cancellation_codes
 from chalicelib.store.groups import DISPLAY_NAME_PREFIX, GROUP_PREFIX
 from chalicelib.store.limits import sort_key_fits
@@ -99,7 +99,7 @@ def rekey(
     return report
 
 
-def _resources(client: DynamoDBClient, table: str, kind: ClaimedName, tenant: str | None) -> Iterator[dict[str, Any]]:
+def _resources(client: DynamoDBClient, table: str, kind: ClaimedName, tenant: str | None) -> Iterator[Item]:
     names = {"#name": kind.name, "#key": kind.key}
     if tenant is None:
         pages: Iterable[ScanOutputTypeDef | QueryOutputTypeDef] = client.get_paginator("scan").paginate(
@@ -123,7 +123,7 @@ def _resources(client: DynamoDBClient, table: str, kind: ClaimedName, tenant: st
         yield from page.get("Items", [])
 
 
-def _move(client: DynamoDBClient, table: str, kind: ClaimedName, item: dict[str, Any], key: str) -> str | None:
+def _move(client: DynamoDBClient, table: str, kind: ClaimedName, item: Item, key: str) -> str | None:
     """Move one resource's claim in one transaction; None when it moved, else why not."""
     tenant, owner, old = item["pk"], item["id"], item[kind.key]
     mine = {":id": owner}
@@ -173,9 +173,7 @@ def _move(client: DynamoDBClient, table: str, kind: ClaimedName, item: dict[str,
     return None
 
 
-def _held_by_another(
-    client: DynamoDBClient, table: str, kind: ClaimedName, item: dict[str, Any], key: str
-) -> str | None:
+def _held_by_another(client: DynamoDBClient, table: str, kind: ClaimedName, item: Item, key: str) -> str | None:
     claim = client.get_item(
         TableName=table, Key={"pk": item["pk"], "sk": {"S": kind.claim_prefix + key}}, ConsistentRead=True
     ).get("Item")
@@ -191,7 +189,7 @@ def _conflict(key: str, holder: str) -> str:
     )
 
 
-def _holder(client: DynamoDBClient, table: str, tenant: dict[str, str], sk: str, kind: ClaimedName) -> str:
+def _holder(client: DynamoDBClient, table: str, tenant: AttributeValueTypeDef, sk: str, kind: ClaimedName) -> str:
     claim = client.get_item(TableName=table, Key={"pk": tenant, "sk": {"S": sk}}, ConsistentRead=True).get("Item")
     if not claim:
         return "another resource"
