@@ -9,7 +9,6 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from admin import activity, backup, names, password_policy
 from admin.target import TargetError, use_local_store, use_stage
@@ -27,6 +26,7 @@ from chalicelib.store import invariants
 from chalicelib.store.activity import ActivityTable
 from chalicelib.store.connection import dynamodb
 from chalicelib.store.credentials import CredentialStore
+from chalicelib.store.dynamodb_types import DynamoDBClient
 from chalicelib.store.groups import GroupTable
 from chalicelib.store.role_mappings import RoleMapping, RoleMappingTable
 from chalicelib.store.users import UserTable
@@ -230,7 +230,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _activity(args: argparse.Namespace, config: Settings, client: Any, credentials: CredentialStore) -> int:
+def _activity(args: argparse.Namespace, config: Settings, client: DynamoDBClient, credentials: CredentialStore) -> int:
     trail = ActivityTable(client, config.activity_table, args.tenant, config.activity_retention_days)
     users = UserTable(client, config.users_table, args.tenant)
     groups = GroupTable(client, config.groups_table, args.tenant)

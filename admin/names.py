@@ -4,14 +4,13 @@ Run it once per stage after deploying the release that introduced the canonical 
 "One canonical userName"), first with ``--dry-run``. It is idempotent: a second run moves nothing.
 """
 
-from typing import Any
-
 from chalicelib.canonical import display_name_key, user_name_key
 from chalicelib.config import Settings
+from chalicelib.store.dynamodb_types import DynamoDBClient
 from chalicelib.store.rekey import DISPLAY_NAMES, USER_NAMES, rekey
 
 
-def rekey_stage(client: Any, config: Settings, tenant: str | None, dry_run: bool) -> int:
+def rekey_stage(client: DynamoDBClient, config: Settings, tenant: str | None, dry_run: bool) -> int:
     """Print what moved (or would move), what keeps its old key and why; 1 when a conflict is left."""
     conflicts = 0
     for table, kind, new_key in (

@@ -8,10 +8,11 @@ from typing import Any
 
 from chalicelib.config import Settings
 from chalicelib.provisioning.passwords import PasswordPolicy
+from chalicelib.store.dynamodb_types import DynamoDBClient
 from chalicelib.store.password_policies import PasswordPolicyTable, StoredPasswordPolicy
 
 
-def run(args: Any, client: Any, config: Settings) -> int:
+def run(args: Any, client: DynamoDBClient, config: Settings) -> int:
     table = PasswordPolicyTable(client, config.role_mappings_table, args.tenant)
     default = PasswordPolicy.from_settings(config)
     stored = table.get()

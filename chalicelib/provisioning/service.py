@@ -11,10 +11,10 @@ Each override is one named step of :class:`ScimService` (the handler that runs t
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import json
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from functools import cache
 from http import HTTPStatus
 from typing import Any
@@ -41,40 +41,59 @@ from chalicelib.schemas import OneModelUser
 MAX_USER_NAME_LENGTH = 256
 
 
+@dataclass(frozen=True)
+class TenantScope:
+    """The tenant one request acts for, as the protocol steps need it.
+
+    :param password_policy: Reads the tenant's policy; called once, and only for a request that sets a password.
+    """
+
+    tenant: str
+    password_policy: Callable[[], PasswordPolicy]
+
+    @classmethod
+    def of(cls, tenant: str, password_policy: Callable[[], PasswordPolicy]) -> TenantScope:
+        return cls(tenant, cache(password_policy))
+
+
 class ProvisioningService(ScimService):
-    """scim2-server's protocol steps, with One Model's provisioning rules."""
+    """scim2-server's protocol steps, with One Model's provisioning rules.
+
+    The container's service has no ``scope`` (it answers /ServiceProviderConfig and renders errors);
+    each request's handler gets its own, built by :meth:`for_tenant`.
+    """
 
     def __init__(
-        self, provider: Any, password_policy: PasswordPolicy, cursor_secret: str, limits: RequestLimits
+        self,
+        provider: Any,
+        password_policy: PasswordPolicy,
+        cursor_secret: str,
+        limits: RequestLimits,
+        scope: TenantScope | None = None,
     ) -> None:
         super().__init__(provider, secret=cursor_secret)
         self.password_policy = password_policy
+        self.cursor_secret = cursor_secret
         self.limits = limits
-        self._extension_names: dict[str, ExtensionNames] = {}
-        self.tenant: str | None = None
-        self.tenant_password_policy: Callable[[], PasswordPolicy] = lambda: password_policy
+        self.scope = scope
 
-    def for_tenant(
-        self, tenant: str, password_policy: Callable[[], PasswordPolicy] | None = None
-    ) -> ProvisioningService:
-        """This service for one tenant's requests: its cursors sealed to the tenant, its password policy.
+    def for_tenant(self, scope: TenantScope) -> ProvisioningService:
+        """The service of one tenant's request: its cursors sealed to the tenant, its password policy.
 
         :rfc:`RFC 9865 §5.2`: a cursor must not reveal or serve anything beyond its query; another
         tenant's cursor (which would tell where that tenant's page ended) is a 400 ``invalidCursor``.
-
-        :param password_policy: Reads the tenant's policy; called once, and only for a request
-            that sets a password.
         """
-        bound = copy.copy(self)
-        bound.tenant = tenant
-        if password_policy is not None:
-            bound.tenant_password_policy = cache(password_policy)
-        return bound
+        return ProvisioningService(self.provider, self.password_policy, self.cursor_secret, self.limits, scope)
+
+    def tenant_password_policy(self) -> PasswordPolicy:
+        """The policy a password set by this request must pass: its tenant's, else the stage's default."""
+        return self.scope.password_policy() if self.scope is not None else self.password_policy
 
     def _query_digest(self, resource_types: list[ResourceType], search_request: SearchRequest[Any]) -> str:  # type: ignore[override]
         """scim2-server's digest of the query a cursor serves, with the tenant sealed in."""
         digest = ScimService._query_digest(resource_types, search_request)
-        return hashlib.sha256(f"{self.tenant}\0{digest}".encode()).hexdigest()[:32]
+        tenant = self.scope.tenant if self.scope is not None else None
+        return hashlib.sha256(f"{tenant}\0{digest}".encode()).hexdigest()[:32]
 
     def read_search(self, resource_types: list[ResourceType], payload: Any) -> tuple[SearchRequest[Any], Any]:
         """:rfc:`RFC 7644 §3.4.2.2`, within our limits, for GET and POST .search alike."""
@@ -125,10 +144,7 @@ class ProvisioningService(ScimService):
         return qualified
 
     def extension_names(self, resource_type: ResourceType) -> ExtensionNames:
-        names = self._extension_names.get(str(resource_type.id))
-        if names is None:
-            names = self._extension_names[str(resource_type.id)] = ExtensionNames(self.get_model(resource_type))
-        return names
+        return _extension_names(self.get_model(resource_type))
 
     def read_creation(self, resource_type: ResourceType, body: bytes, content_type: str | None) -> Resource[Any]:
         resource = super().read_creation(resource_type, body, content_type)
@@ -189,6 +205,12 @@ class ProvisioningService(ScimService):
         response = self.replacement_response(base_url, resource, response_parameters)
         response.status = HTTPStatus.OK
         return response
+
+
+@cache
+def _extension_names(model: type[Resource[Any]]) -> ExtensionNames:
+    """Computed once per model for the container: a model's extensions never change."""
+    return ExtensionNames(model)
 
 
 def _member(members: dict[str, Any], name: str) -> Any:

@@ -30,7 +30,7 @@ from scim2_models import (
 from chalicelib.canonical import legacy_key
 from chalicelib.resources.meta import check_version, meta
 from chalicelib.resources.query import filter_needs, ordered_by, response_needs
-from chalicelib.resources.repository import Clock, IndexPlan, Repository, one
+from chalicelib.resources.repository import Clock, IndexPlan, Repository, WriteStart, one
 from chalicelib.schemas import CORE_GROUP_SCHEMA
 from chalicelib.store.groups import GroupRecord, GroupTable, Membership
 from chalicelib.store.users import UserTable
@@ -75,6 +75,15 @@ class GroupChange:
         return changes
 
 
+@dataclass(frozen=True)
+class GroupPatched:
+    """What a member-only group PATCH did: the group as written (without its members), and the members it moved."""
+
+    group: Resource[Any]
+    added: list[str]
+    removed: list[str]
+
+
 class GroupRepository(Repository[GroupRecord]):
     """The groups of one tenant as SCIM resources."""
 
@@ -85,8 +94,6 @@ class GroupRepository(Repository[GroupRecord]):
         self.groups = groups
         self.users = users
         self.max_members_in_response = max_members_in_response
-        # The member ids the last patch added and removed, for the activity trail.
-        self.last_move: tuple[list[str], list[str]] = ([], [])
 
     def get(
         self, resource_type: ResourceType, resource_id: str, response_parameters: ResponseParameters[Any] | None
@@ -108,7 +115,11 @@ class GroupRepository(Repository[GroupRecord]):
         return self.resource(resource_type, group, sorted(members, key=lambda m: m.user_id))
 
     def update(
-        self, resource_type: ResourceType, resource: Resource[Any], expected_version: str | None
+        self,
+        resource_type: ResourceType,
+        resource: Resource[Any],
+        expected_version: str | None,
+        start: WriteStart | None = None,
     ) -> Resource[Any]:
         """A whole new state of the group (PUT, or a PATCH off the fast path); only the member diff is written."""
         current = self.found(resource_type, cast(str, resource.id), self.groups.get(cast(str, resource.id)))
@@ -130,10 +141,11 @@ class GroupRepository(Repository[GroupRecord]):
 
     def patch(
         self, resource_type: ResourceType, group_id: str, change: GroupChange, expected_version: str | None
-    ) -> Resource[Any]:
+    ) -> GroupPatched:
         """Apply a PATCH that only touches members, displayName and externalId, without reading every member.
 
-        Returns the group without its members; the caller reads them if its response needs them.
+        Returns the group without its members (the caller reads them if its response needs them), and the
+        member ids it added and removed.
         An add or remove reads the group, which of the named users are members, and the added users'
         names all at once (one round trip), since each needs only the request.
         """
@@ -157,13 +169,12 @@ class GroupRepository(Repository[GroupRecord]):
         document = {**current.document, **change.attributes()}
         document = {key: value for key, value in document.items() if value is not None}
         if not added and not removed and document == current.document:
-            return self.resource(resource_type, current, None)
+            return GroupPatched(self.resource(resource_type, current, None), [], [])
         memberships = self.memberships(group_id, added, names)
         renamed = self.resource(resource_type, replace(current, document=document), None)
         updated = self.record(renamed, **self._next_version(current))
         written = self.groups.change(current, updated, memberships, removed, pinned=expected_version is not None)
-        self.last_move = (added, removed)
-        return self.resource(resource_type, written, None)
+        return GroupPatched(self.resource(resource_type, written, None), added, removed)
 
     def _next_version(self, current: GroupRecord) -> dict[str, Any]:
         return {

@@ -24,9 +24,8 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import botocore.exceptions
-
-from chalicelib.store.errors import Unavailable
+from chalicelib.store.dynamodb_types import DynamoDBClient, Item
+from chalicelib.store.errors import DYNAMODB_ERRORS, Unavailable, unavailable
 from chalicelib.store.limits import partition_key_fits
 from chalicelib.store.table import items
 from chalicelib.store.tables import ACTIVITY_BY_ERROR, ACTIVITY_BY_IGNORED, ACTIVITY_BY_RESOURCE
@@ -149,7 +148,7 @@ def _cut_to(text: str, characters: int) -> str:
 class ActivityTable:
     """The trail of one tenant. Every key it builds starts with that tenant."""
 
-    def __init__(self, client: Any, table_name: str, tenant: str, retention_days: int = 90) -> None:
+    def __init__(self, client: DynamoDBClient, table_name: str, tenant: str, retention_days: int = 90) -> None:
         self.client = client
         self.table = table_name
         self.tenant = tenant
@@ -158,12 +157,15 @@ class ActivityTable:
     def record(self, entry: ActivityEntry) -> None:
         """Keep one entry: one PutItem.
 
-        :raises Unavailable: When DynamoDB refuses or fails the write (the caller decides what that costs).
+        :raises Unavailable: When DynamoDB is unavailable (the caller decides what that costs); any other
+            failure as botocore raised it.
         """
         try:
             self.client.put_item(TableName=self.table, Item=self._item(entry))
-        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as error:
-            raise Unavailable(f"activity entry not written: {error}") from error
+        except DYNAMODB_ERRORS as error:
+            if unavailable(error):
+                raise Unavailable(f"activity entry not written: {error}") from error
+            raise
 
     def newest(
         self, since: str | None = None, limit: int = 50, errors_only: bool = False, ignored_only: bool = False
@@ -243,10 +245,10 @@ class ActivityTable:
     def _resource_key(self, resource_type: str, resource_id: str) -> str:
         return f"{self.tenant}#{resource_type}#{resource_id}"
 
-    def _item(self, entry: ActivityEntry) -> dict[str, Any]:
+    def _item(self, entry: ActivityEntry) -> Item:
         entry = entry.bounded()
         expires = datetime.fromisoformat(entry.at) + self.retention
-        item: dict[str, Any] = {
+        item: Item = {
             "pk": {"S": self.tenant},
             "sk": {"S": f"{entry.at}#{entry.entry_id}"},
             "expires_at": {"N": str(int(expires.timestamp()))},
@@ -289,7 +291,7 @@ class ActivityTable:
         return item
 
     @staticmethod
-    def _entry(item: dict[str, Any]) -> ActivityEntry:
+    def _entry(item: Item) -> ActivityEntry:
         def text(name: str) -> str | None:
             return item[name]["S"] if name in item else None
 

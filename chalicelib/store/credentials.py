@@ -15,11 +15,11 @@ This module must not import scim2 or pydantic: the authorizer reads it on every 
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import botocore.exceptions
 
 from chalicelib.store.batch import batch_get
+from chalicelib.store.dynamodb_types import DynamoDBClient, Item
 
 REFUSALS_KEPT_SECONDS = 2 * 24 * 3600
 
@@ -52,8 +52,8 @@ class ServiceAccountExists(Exception):
     """The tenant already has a SCIM service account."""
 
 
-def _account_item(account: ServiceAccount) -> dict[str, Any]:
-    item: dict[str, Any] = {
+def _account_item(account: ServiceAccount) -> Item:
+    item: Item = {
         "pk": {"S": f"account#{account.tenant}"},
         "tenant": {"S": account.tenant},
         "account_id": {"S": account.account_id},
@@ -67,7 +67,7 @@ def _account_item(account: ServiceAccount) -> dict[str, Any]:
 class CredentialStore:
     """Reads and writes the credentials table, in the domain's words."""
 
-    def __init__(self, client: Any, table_name: str) -> None:
+    def __init__(self, client: DynamoDBClient, table_name: str) -> None:
         self.client = client
         self.table = table_name
 
@@ -227,10 +227,9 @@ class CredentialStore:
 
     def refusals(self, client_id: str, hours: Sequence[str]) -> int:
         """Refused attempts of a credential in these UTC hours: one BatchGetItem."""
-        keys = [{"pk": {"S": f"refused#{client_id}#{hour}"}} for hour in hours]
+        keys: list[Item] = [{"pk": {"S": f"refused#{client_id}#{hour}"}} for hour in hours]
         return sum(int(item["refused"]["N"]) for item in batch_get(self.client, self.table, keys))
 
-    def _get(self, pk: str) -> dict[str, Any] | None:
+    def _get(self, pk: str) -> Item | None:
         response = self.client.get_item(TableName=self.table, Key={"pk": {"S": pk}}, ConsistentRead=True)
-        item: dict[str, Any] | None = response.get("Item")
-        return item
+        return response.get("Item")
