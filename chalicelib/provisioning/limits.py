@@ -14,12 +14,21 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from scim2_models import InvalidFilterException, InvalidPathException, SCIMException, TooManyException
+from scim2_models import (
+    InvalidFilterException,
+    InvalidPathException,
+    InvalidValueException,
+    SCIMException,
+    TooManyException,
+)
 
 from chalicelib.config import Settings
 
 # A term of a filter (RFC 7644 §3.4.2.2) is one attribute expression: exactly one operator each.
 # Operators are keywords only where an attribute name cannot continue (scim2-models' lexer rule).
+MAX_SCHEMAS = 32
+"""URNs in a body's ``schemas``: a resource names its core schema and its extensions, a handful at most."""
+
 _OPERATOR = re.compile(r"(?<![A-Za-z0-9$_:.-])(?:eq|ne|co|sw|ew|gt|lt|ge|le|pr)(?![A-Za-z0-9$_-])", re.IGNORECASE)
 
 
@@ -45,6 +54,17 @@ class RequestLimits:
             max_attribute_paths=settings.max_attribute_paths,
             max_patch_operations=settings.max_patch_operations,
         )
+
+    def check_document(self, payload: Any) -> None:
+        """A JSON body's members that every kind of body has (:rfc:`RFC 7643 §3`): ``schemas``.
+
+        :raises InvalidValueException: When ``schemas`` lists more than :data:`MAX_SCHEMAS` URNs.
+        """
+        if not isinstance(payload, dict):
+            return
+        schemas = next((value for key, value in payload.items() if key.casefold() == "schemas"), None)
+        if isinstance(schemas, list) and len(schemas) > MAX_SCHEMAS:
+            raise InvalidValueException(detail=f"schemas lists more than {MAX_SCHEMAS} URNs")
 
     def check_filter(self, text: str) -> None:
         """:raises InvalidFilterException: When a search filter is over a limit."""

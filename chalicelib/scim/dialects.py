@@ -86,7 +86,9 @@ def _resource(body: dict[str, Any], core_schema: str, base: str) -> dict[str, An
 
 
 def _schemas(schemas: list[Any], core_schema: str) -> list[Any]:
+    """The URNs rewritten, each once, in their first order: one pass with a set (a list lookup made it quadratic)."""
     rewritten: list[Any] = []
+    seen: set[str] = set()
     for schema in schemas:
         if schema == LEGACY_CORE:
             schema = core_schema
@@ -94,8 +96,11 @@ def _schemas(schemas: list[Any], core_schema: str) -> list[Any]:
             schema = ENTERPRISE_USER
         elif schema == ENTRA_GROUP_SCHEMA:
             continue
-        if schema not in rewritten:
-            rewritten.append(schema)
+        if isinstance(schema, str):
+            if schema in seen:
+                continue
+            seen.add(schema)
+        rewritten.append(schema)  # not a string: left for the library to refuse
     return rewritten
 
 

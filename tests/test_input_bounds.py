@@ -1,0 +1,28 @@
+"""Every list or string a client controls is bounded before work proportional to it starts (issue #27).
+
+Each test is one finding of the second security pass: what a client sees when it sends more than a bound,
+and that nothing is written. How the work grows below the bounds is tests/test_input_growth.py.
+"""
+
+from chalicelib.provisioning.limits import MAX_SCHEMAS
+from tests.conftest import Scim, user_body
+
+CORE_USER = "urn:ietf:params:scim:schemas:core:2.0:User"
+
+
+def test_a_create_listing_thousands_of_schemas_is_a_400_naming_schemas_and_writes_nothing(scim: Scim) -> None:
+    # 60,000 distinct URNs took 50 s and answered 201: the de-duplication looked each up in a list.
+    schemas = [CORE_USER, *(f"urn:example:{n}" for n in range(5000))]
+
+    response = scim.post("/Users", user_body(schemas=schemas))
+
+    assert (response.status_code, response.json["scimType"]) == (400, "invalidValue")
+    assert response.json["detail"] == f"schemas lists more than {MAX_SCHEMAS} URNs"
+    assert scim.get("/Users").json["totalResults"] == 0
+
+
+def test_a_create_repeating_its_schemas_up_to_the_bound_is_served(scim: Scim) -> None:
+    response = scim.post("/Users", user_body(schemas=[CORE_USER] * MAX_SCHEMAS))
+
+    assert response.status_code == 201
+    assert response.json["schemas"][0] == CORE_USER
