@@ -4,10 +4,15 @@ Each test is one finding of the second security pass: what a client sees when it
 and that nothing is written. How the work grows below the bounds is tests/test_input_growth.py.
 """
 
+from typing import Any
+
+import pytest
+
 from chalicelib.provisioning.limits import MAX_SCHEMAS
 from tests.conftest import Scim, user_body
 
 CORE_USER = "urn:ietf:params:scim:schemas:core:2.0:User"
+CORE_GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
 
 
 def test_a_create_listing_thousands_of_schemas_is_a_400_naming_schemas_and_writes_nothing(scim: Scim) -> None:
@@ -26,3 +31,15 @@ def test_a_create_repeating_its_schemas_up_to_the_bound_is_served(scim: Scim) ->
 
     assert response.status_code == 201
     assert response.json["schemas"][0] == CORE_USER
+
+
+@pytest.mark.parametrize("member", [{"value": None}, {"value": ""}, {"display": "Barbara"}])
+def test_a_group_member_without_a_value_is_a_400_naming_members_and_writes_nothing(
+    scim: Scim, member: dict[str, Any]
+) -> None:
+    # It was a 201 with no member: the Entra dialect dropped the entry as a cleared value.
+    response = scim.post("/Groups", {"schemas": [CORE_GROUP], "displayName": "Admins", "members": [member]})
+
+    assert (response.status_code, response.json["scimType"]) == (400, "invalidValue")
+    assert response.json["detail"].startswith("members")
+    assert scim.get("/Groups").json["totalResults"] == 0

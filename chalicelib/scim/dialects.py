@@ -217,7 +217,12 @@ def _key(members: dict[str, Any], name: str) -> str | None:
 def _without_cleared(value: Any) -> Any:
     """``value`` without its JSON nulls and ``""``; a list entry whose ``value`` is cleared goes too."""
     if isinstance(value, dict):
-        kept = {key: _without_cleared(item) for key, item in value.items() if item not in _CLEARED}
+        # A member is a reference to a user, never a value to clear: one without a value stays, to be refused.
+        kept = {
+            key: item if isinstance(key, str) and key.lower() == "members" else _without_cleared(item)
+            for key, item in value.items()
+            if item not in _CLEARED
+        }
         # An object left empty by its cleared members ({"name": {"givenName": ""}}) says nothing more.
         return {key: item for key, item in kept.items() if item != {} or value[key] == {}}
     if isinstance(value, list):
