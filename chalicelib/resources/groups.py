@@ -119,7 +119,8 @@ class GroupRepository(Repository[GroupRecord]):
         removed = sorted(set(existing) - set(wanted))
         updated = self.record(resource, **self._next_version(current))
         written = self.groups.change(current, updated, added, removed)
-        kept = [m for user_id, m in existing.items() if user_id not in removed]
+        gone = set(removed)  # a lookup in the sorted list made this quadratic, after the write committed
+        kept = [m for user_id, m in existing.items() if user_id not in gone]
         members = sorted([*kept, *added], key=lambda m: m.user_id)
         return self.resource(resource_type, written, members)
 
