@@ -25,6 +25,7 @@ from scim2_models import (
 from scim2_server.storage import ScimStorage, SearchPage
 
 from chalicelib.config import Settings
+from chalicelib.resources.budget import refuse_write_when_short
 from chalicelib.resources.errors import translated
 from chalicelib.resources.groups import GroupChange, GroupRepository
 from chalicelib.resources.meta import now
@@ -107,6 +108,7 @@ class DynamoScimStorage(ScimStorage):
         stamp = self.clock().isoformat()
         stored = {"id": str(uuid.uuid4()), "version": 1, "created": stamp, "last_modified": stamp}
         with translated():
+            refuse_write_when_short()
             return self._repository(resource_type).create(resource_type, resource, stored)
 
     def update(
@@ -117,10 +119,12 @@ class DynamoScimStorage(ScimStorage):
         expected_version: str | None = None,
     ) -> Resource[Any]:
         with translated():
+            refuse_write_when_short()
             return self._repository(resource_type).update(resource_type, resource, expected_version)
 
     def delete(self, resource_type: ResourceType, resource_id: str, *, expected_version: str | None = None) -> None:
         with translated():
+            refuse_write_when_short()
             self._repository(resource_type).delete(resource_type, resource_id, expected_version)
 
     def read_for_write(self, resource_type: ResourceType, resource_id: str) -> Resource[Any]:
@@ -132,6 +136,7 @@ class DynamoScimStorage(ScimStorage):
         """A resource from :meth:`read_for_write` that no write changed, complete as a response shows it, after
         repairing what an interrupted earlier write of it left undone (the only write it may make)."""
         with translated():
+            refuse_write_when_short()
             return self._repository(resource_type).repair_unchanged(resource_type, resource)
 
     def patch_group(
@@ -139,6 +144,7 @@ class DynamoScimStorage(ScimStorage):
     ) -> Resource[Any]:
         """A group PATCH that only moves members (or renames): O(changed members), whatever the group's size."""
         with translated():
+            refuse_write_when_short()
             return self.group_repository.patch(resource_type, group_id, change, expected_version)
 
     def last_member_move(self) -> tuple[list[str], list[str]]:
