@@ -12,18 +12,20 @@ from collections.abc import Callable
 LINEAR = 30.0
 """The most t(10n) / t(n) may be: linear work gives about 10, quadratic about 100."""
 
+Work = Callable[[], object]
 
-def cpu_seconds(work: Callable[[], object]) -> float:
+
+def cpu_seconds(work: Work) -> float:
     gc.collect()
     started = time.process_time()
     work()
     return time.process_time() - started
 
 
-def growth(small: Callable[[], object], large: Callable[[], object], runs: int = 3) -> float:
-    """``large``'s CPU time over ``small``'s, each the fastest of ``runs``, taken alternately."""
-    smalls, larges = [], []
+def growth(prepare: Callable[[int], Work], n: int, runs: int = 3) -> float:
+    """t(10n) / t(n): ``prepare(size)`` sets up, untimed, and returns the work to time; each the fastest of ``runs``."""
+    small, large = [], []
     for _ in range(runs):
-        smalls.append(cpu_seconds(small))
-        larges.append(cpu_seconds(large))
-    return min(larges) / max(min(smalls), 1e-4)
+        small.append(cpu_seconds(prepare(n)))
+        large.append(cpu_seconds(prepare(10 * n)))
+    return min(large) / max(min(small), 1e-4)
