@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from chalicelib.provisioning.limits import MAX_SCHEMAS
-from tests.conftest import Scim, user_body
+from tests.conftest import Scim, SeedUsers, user_body
 
 CORE_USER = "urn:ietf:params:scim:schemas:core:2.0:User"
 CORE_GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
@@ -43,3 +43,24 @@ def test_a_group_member_without_a_value_is_a_400_naming_members_and_writes_nothi
     assert (response.status_code, response.json["scimType"]) == (400, "invalidValue")
     assert response.json["detail"].startswith("members")
     assert scim.get("/Groups").json["totalResults"] == 0
+
+
+def test_a_page_of_groups_whose_members_pass_the_bound_together_answers_too_many(
+    scim: Scim, monkeypatch: pytest.MonkeyPatch, seed_users: SeedUsers
+) -> None:
+    # Each group fitted the bound alone: 18 groups of 1,800 members took 17 s, past Lambda's 6 MB response.
+    monkeypatch.setenv("MAX_MEMBERS_IN_RESPONSE", "5")
+    users = seed_users(3)
+    for name in ("A", "B"):
+        members = [{"value": u} for u in users]
+        assert (
+            scim.post("/Groups", {"schemas": [CORE_GROUP], "displayName": name, "members": members}).status_code == 201
+        )
+
+    response = scim.get("/Groups")
+
+    assert (response.status_code, response.json["scimType"]) == (400, "tooMany")
+    assert "count" in response.json["detail"] and "excludedAttributes=members" in response.json["detail"]
+    assert scim.get("/Groups", query={"count": "1"}).json["Resources"][0]["members"]
+    assert scim.get("/Groups", query={"excludedAttributes": "members"}).json["totalResults"] == 2
+    assert scim.get("/Groups", query={"filter": 'displayName eq "B"'}).status_code == 200
