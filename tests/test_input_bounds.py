@@ -8,11 +8,12 @@ from typing import Any
 
 import pytest
 
-from chalicelib.provisioning.limits import MAX_SCHEMAS
+from chalicelib.provisioning.limits import MAX_SCHEMAS, MAX_VALUES
 from tests.conftest import Scim, SeedUsers, user_body
 
 CORE_USER = "urn:ietf:params:scim:schemas:core:2.0:User"
 CORE_GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
+PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 
 
 def test_a_create_listing_thousands_of_schemas_is_a_400_naming_schemas_and_writes_nothing(scim: Scim) -> None:
@@ -64,3 +65,37 @@ def test_a_page_of_groups_whose_members_pass_the_bound_together_answers_too_many
     assert scim.get("/Groups", query={"count": "1"}).json["Resources"][0]["members"]
     assert scim.get("/Groups", query={"excludedAttributes": "members"}).json["totalResults"] == 2
     assert scim.get("/Groups", query={"filter": 'displayName eq "B"'}).status_code == 200
+
+
+def test_a_multi_valued_attribute_over_the_bound_is_a_400_naming_it_and_writes_nothing(scim: Scim) -> None:
+    emails = [{"value": f"e{n}@example.com"} for n in range(MAX_VALUES + 1)]
+
+    response = scim.post("/Users", user_body(emails=emails))
+
+    assert (response.status_code, response.json["scimType"]) == (400, "invalidValue")
+    assert response.json["detail"] == f"emails lists more than {MAX_VALUES} values"
+    assert scim.get("/Users").json["totalResults"] == 0
+
+
+def test_a_patch_whose_operations_carry_too_many_values_is_a_400_and_writes_nothing(scim: Scim) -> None:
+    # 400 filtered removes on a user of 2,000 emails took 21 s of CPU: each scans the list it applies to.
+    user = scim.post("/Users", user_body()).json
+    adds = [
+        {"op": "add", "path": "emails", "value": [{"value": f"e{n}-{m}@example.com"} for m in range(30)]}
+        for n in range(4)
+    ]
+    patch = {"schemas": [PATCH_OP], "Operations": adds}
+
+    response = scim.patch(f"/Users/{user['id']}", patch)
+
+    assert (response.status_code, response.json["scimType"]) == (400, "invalidValue")
+    assert "at most 100 values" in response.json["detail"]
+    assert scim.get(f"/Users/{user['id']}").json["meta"]["version"] == user["meta"]["version"]
+
+
+def test_group_members_are_not_counted_as_values(scim: Scim, seed_users: SeedUsers) -> None:
+    members = [{"value": u} for u in seed_users(MAX_VALUES + 1)]
+    group = scim.post("/Groups", {"schemas": [CORE_GROUP], "displayName": "Big", "members": members})
+    assert group.status_code == 201
+    patch = {"schemas": [PATCH_OP], "Operations": [{"op": "remove", "path": "members", "value": members}]}
+    assert scim.patch(f"/Groups/{group.json['id']}", patch).status_code in (200, 204)

@@ -28,6 +28,11 @@ from chalicelib.config import Settings
 # Operators are keywords only where an attribute name cannot continue (scim2-models' lexer rule).
 MAX_SCHEMAS = 32
 """URNs in a body's ``schemas``: a resource names its core schema and its extensions, a handful at most."""
+MAX_VALUES = 100
+"""Values of a multi-valued attribute (emails, phoneNumbers, roles, ...; a group's members apart), and the values
+all the operations of one PATCH carry together: each filtered operation scans the list it applies to, so 400
+filtered removes on 2,000 emails took 21 s of CPU."""
+_UNBOUNDED_LISTS = frozenset({"schemas", "members", "operations"})
 
 _OPERATOR = re.compile(r"(?<![A-Za-z0-9$_:.-])(?:eq|ne|co|sw|ew|gt|lt|ge|le|pr)(?![A-Za-z0-9$_-])", re.IGNORECASE)
 
@@ -65,6 +70,23 @@ class RequestLimits:
         schemas = next((value for key, value in payload.items() if key.casefold() == "schemas"), None)
         if isinstance(schemas, list) and len(schemas) > MAX_SCHEMAS:
             raise InvalidValueException(detail=f"schemas lists more than {MAX_SCHEMAS} URNs")
+        self._check_values(payload)
+        operations = next((value for key, value in payload.items() if key.casefold() == "operations"), None)
+        if isinstance(operations, list):
+            carried = sum(_values_in(operation) for operation in operations if isinstance(operation, dict))
+            if carried > MAX_VALUES:
+                raise InvalidValueException(
+                    detail=f"The operations of a PATCH carry at most {MAX_VALUES} values in all, members apart"
+                )
+
+    def _check_values(self, resource: dict[str, Any]) -> None:
+        """Each multi-valued attribute of a resource, and of its extensions' objects, within :data:`MAX_VALUES`."""
+        for key, value in resource.items():
+            name = key.casefold() if isinstance(key, str) else key
+            if isinstance(value, list) and name not in _UNBOUNDED_LISTS and len(value) > MAX_VALUES:
+                raise InvalidValueException(detail=f"{str(key)[:64]} lists more than {MAX_VALUES} values")
+            if isinstance(value, dict) and name not in _UNBOUNDED_LISTS:
+                self._check_values(value)
 
     def check_filter(self, text: str) -> None:
         """:raises InvalidFilterException: When a search filter is over a limit."""
@@ -162,3 +184,23 @@ class RequestLimits:
         terms = len(_OPERATOR.findall("".join(unquoted)))
         if terms > self.max_terms:
             raise error(detail=f"{what} has more than {self.max_terms} terms")
+
+
+def _values_in(operation: dict[str, Any]) -> int:
+    """The values a PATCH operation carries: its value's entries, or those of a path-less value's lists; members
+    (which the group fast path applies in sets) apart."""
+    members = {key.casefold(): item for key, item in operation.items() if isinstance(key, str)}
+    path, value = members.get("path"), members.get("value")
+    if isinstance(path, str) and re.split(r"[\[.]", path.rsplit(":", 1)[-1], maxsplit=1)[0].casefold() == "members":
+        return 0
+    if isinstance(value, list):
+        return len(value)
+    return _listed(value) if isinstance(value, dict) else 0
+
+
+def _listed(value: dict[str, Any]) -> int:
+    return sum(
+        _listed(item) if isinstance(item, dict) else len(item)
+        for key, item in value.items()
+        if isinstance(item, list | dict) and str(key).casefold() not in _UNBOUNDED_LISTS
+    )
