@@ -156,6 +156,7 @@ class ProvisioningService(ScimService):
     def apply_patch(
         self, current: Resource[Any], patch_op: PatchOp[Any], conditions: Conditions
     ) -> Resource[Any] | None:
+        self.limits.check_member_filters(patch_op, len(getattr(current, "members", None) or []))
         stored = set(references(current))
         patched = super().apply_patch(current, patch_op, conditions)
         if patched is not None:
