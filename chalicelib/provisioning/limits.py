@@ -35,7 +35,8 @@ filtered removes on 2,000 emails took 21 s of CPU."""
 MAX_MEMBER_SCANS = 100_000
 """Members one group PATCH may compare with a filter, all its operations together: each operation with a filter on
 members (``members[display eq "x"]``) compares every member, so 200 of them on 2,000 members took 12 s of CPU."""
-_UNBOUNDED_LISTS = frozenset({"schemas", "members", "operations"})
+# Lists bounded elsewhere: a SearchRequest's attribute paths (check_attribute_paths), the operations (check_patch).
+_UNBOUNDED_LISTS = frozenset({"schemas", "members", "operations", "attributes", "excludedattributes"})
 
 _OPERATOR = re.compile(r"(?<![A-Za-z0-9$_:.-])(?:eq|ne|co|sw|ew|gt|lt|ge|le|pr)(?![A-Za-z0-9$_-])", re.IGNORECASE)
 
