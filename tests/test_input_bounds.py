@@ -46,6 +46,20 @@ def test_a_group_member_without_a_value_is_a_400_naming_members_and_writes_nothi
     assert scim.get("/Groups").json["totalResults"] == 0
 
 
+@pytest.mark.parametrize("member", [{"value": None}, {"value": ""}, {"display": "Barbara"}])
+def test_a_group_replaced_with_a_member_without_a_value_is_a_400_naming_members(
+    scim: Scim, member: dict[str, Any]
+) -> None:
+    group = scim.post("/Groups", {"schemas": [CORE_GROUP], "displayName": "Admins"}).json
+
+    response = scim.put(
+        f"/Groups/{group['id']}", {"schemas": [CORE_GROUP], "displayName": "Admins", "members": [member]}
+    )
+
+    assert (response.status_code, response.json["scimType"]) == (400, "invalidValue")
+    assert response.json["detail"].startswith("members")
+
+
 def test_a_page_of_groups_whose_members_pass_the_bound_together_answers_too_many(
     scim: Scim, monkeypatch: pytest.MonkeyPatch, seed_users: SeedUsers
 ) -> None:
