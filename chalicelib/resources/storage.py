@@ -25,6 +25,7 @@ from scim2_models import (
 from scim2_server.storage import ScimStorage, SearchPage
 
 from chalicelib.config import Settings
+from chalicelib.resources.budget import refuse_write_when_short
 from chalicelib.resources.errors import translated
 from chalicelib.resources.groups import GroupChange, GroupPatched, GroupRepository
 from chalicelib.resources.meta import now
@@ -108,6 +109,7 @@ class DynamoScimStorage(ScimStorage):
         stamp = self.clock().isoformat()
         stored = {"id": str(uuid.uuid4()), "version": 1, "created": stamp, "last_modified": stamp}
         with translated():
+            refuse_write_when_short()
             return self._repository(resource_type).create(resource_type, resource, stored)
 
     def update(
@@ -118,10 +120,12 @@ class DynamoScimStorage(ScimStorage):
         expected_version: str | None = None,
     ) -> Resource[Any]:
         with translated():
+            refuse_write_when_short()
             return self._repository(resource_type).update(resource_type, resource, expected_version)
 
     def delete(self, resource_type: ResourceType, resource_id: str, *, expected_version: str | None = None) -> None:
         with translated():
+            refuse_write_when_short()
             self._repository(resource_type).delete(resource_type, resource_id, expected_version)
 
     def read_for_write(self, resource_type: ResourceType, resource_id: str) -> WriteStart:
@@ -132,12 +136,14 @@ class DynamoScimStorage(ScimStorage):
     def update_from(self, resource_type: ResourceType, start: WriteStart, resource: Resource[Any]) -> Resource[Any]:
         """Store ``resource``, the new state of what :meth:`read_for_write` returned, if its version is unchanged."""
         with translated():
+            refuse_write_when_short()
             return self._repository(resource_type).update(resource_type, resource, start.version, start)
 
     def repair_unchanged(self, resource_type: ResourceType, start: WriteStart) -> Resource[Any]:
         """The resource of a :class:`WriteStart` no write changed, complete as a response shows it, after
         repairing what an interrupted earlier write of it left undone (the only write it may make)."""
         with translated():
+            refuse_write_when_short()
             return self._repository(resource_type).repair_unchanged(resource_type, start)
 
     def patch_group(
@@ -145,6 +151,7 @@ class DynamoScimStorage(ScimStorage):
     ) -> GroupPatched:
         """A group PATCH that only moves members (or renames): O(changed members), whatever the group's size."""
         with translated():
+            refuse_write_when_short()
             return self.group_repository.patch(resource_type, group_id, change, expected_version)
 
     def _repository(self, resource_type: ResourceType) -> Repository[Any]:
