@@ -202,6 +202,15 @@ def _patch(op: str, path: str, value: Any = None) -> dict[str, Any]:
     return {"schemas": [PATCH_OP], "Operations": [operation]}
 
 
+def _forget_containers() -> None:
+    """A fresh container for the session and after it: clients, secrets read, and the SCIM service built with them."""
+    from chalicelib.scim.adapter import _api_for
+
+    connection.reset()
+    stage_secrets.reset()
+    _api_for.cache_clear()
+
+
 def stage_calls(stage: str) -> dict[str, set[Call]]:
     """What each of the stage's functions asks IAM for during :func:`provision`, by Chalice's function name."""
     from chalice.test import Client
@@ -221,8 +230,7 @@ def stage_calls(stage: str) -> dict[str, set[Call]]:
             _function.reset(token)
 
     with mock_aws():
-        connection.reset()
-        stage_secrets.reset()
+        _forget_containers()
         try:
             app_module.decide = decide_as_authorizer
             with Client(app_module.app, stage_name=stage, project_dir=str(PROJECT_DIR)) as client:
@@ -239,8 +247,7 @@ def stage_calls(stage: str) -> dict[str, set[Call]]:
                 arns = session.secret_arns()
         finally:
             app_module.decide = decide
-            connection.reset()
-            stage_secrets.reset()
+            _forget_containers()
     return {
         name: set().union(*(authorized_calls(*call, arns) for call in recorded[name]), log_calls(functions[name]))
         for name in functions

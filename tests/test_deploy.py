@@ -24,8 +24,8 @@ import pytest
 
 from app import app
 from chalicelib.gateway_responses import GATEWAY_RESPONSES
+from chalicelib.stage_runtime import read_config, stage_python_version
 from infra.iam import stage_functions
-from infra.release import RELEASE_PYTHON
 from tests.aws_calls import log_calls
 from tests.conftest import PROJECT_DIR
 from tests.moto_api_gateway import chalice_swagger_imports
@@ -43,6 +43,9 @@ STAGE = "dev"
 REGION = "us-east-1"
 FUNCTIONS = {"api_handler": "onemodel-scim-dev", "scim_auth": "onemodel-scim-dev-scim_auth"}
 POLICY_FILES = {"api_handler": "policy-dev.json", "scim_auth": "policy-dev-authorizer.json"}
+# make test-deploy runs this module on the dev stage's Python, as make deploy would; chalice refuses any other.
+STAGE_PYTHON = stage_python_version(read_config(PROJECT_DIR), STAGE)
+RUNNING_PYTHON = f"{sys.version_info.major}.{sys.version_info.minor}"
 STAGE_VARIABLES = json.loads((PROJECT_DIR / ".chalice" / "config.json").read_text())["stages"][STAGE][
     "environment_variables"
 ]
@@ -101,8 +104,9 @@ def _origin(destination: Path) -> Path:
 
 def _clone(origin: Path, destination: Path) -> Path:
     _git(origin.parent, "clone", "--quiet", str(origin), str(destination))
-    # The clone's virtualenv is the project's; -o below keeps make from reinstalling it (runtime and dev requirements).
-    (destination / ".venv").symlink_to(PROJECT_DIR / ".venv")
+    # The clone's virtualenv is the one running these tests (the stage's Python); -o below keeps make from
+    # reinstalling it (runtime and dev requirements).
+    (destination / ".venv").symlink_to(sys.prefix)
     return destination
 
 
@@ -138,6 +142,7 @@ def _create_infra(endpoint: str) -> dict[str, str]:
 def release(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Release]:
     from moto.server import ThreadedMotoServer
 
+    assert RUNNING_PYTHON == STAGE_PYTHON, f"stage {STAGE} deploys from Python {STAGE_PYTHON}: run `make test-deploy`"
     port = _free_port()
     endpoint = f"http://127.0.0.1:{port}"
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
@@ -163,7 +168,9 @@ def release(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Release]:
 
             # Given the first operator's clone, when they release with plain `chalice deploy`
             first_clone = _clone(origin, work / "first")
-            first = _run(first_clone, environment, str(PROJECT_DIR / ".venv/bin/chalice"), "deploy", "--stage", STAGE)
+            first = _run(
+                first_clone, environment, str(Path(sys.executable).with_name("chalice")), "deploy", "--stage", STAGE
+            )
             assert first.returncode == 0, first.stdout + first.stderr
             deployed_file = first_clone / ".chalice" / "deployed" / f"{STAGE}.json"
             first_deployed = json.loads(deployed_file.read_text())
@@ -239,8 +246,8 @@ def test_the_lambdas_hold_no_secret_and_name_the_stage_secrets(release: Release)
         assert variables["SECRETS_PREFIX"] == "scim-dev"  # names the secrets; holds none
         for value in release.secret_values.values():
             assert value not in json.dumps(configuration)
-        # The runtime follows the deploying interpreter: the release Python, the one CI tests on.
-        assert configuration["Runtime"] == f"python{RELEASE_PYTHON}"
+        # The runtime follows the deploying interpreter: the stage's Python, found by make deploy.
+        assert configuration["Runtime"] == f"python{STAGE_PYTHON}"
         assert configuration["Timeout"] <= API_GATEWAY_TIMEOUT_SECONDS
         assert configuration["MemorySize"] >= 512
 
