@@ -88,6 +88,15 @@ def test_a_deploy_uses_the_developers_venv_only_when_it_runs_the_stages_python(t
     assert virtualenv("3.98", tmp_path) == ".venv-3.98"
 
 
+def _make(project: Path, *arguments: str) -> subprocess.CompletedProcess[str]:
+    # An outer make's variables (`make test-all PYTHON=...`) would reach this make through MAKEFLAGS.
+    outer = {"MAKEFLAGS", "MFLAGS", "MAKELEVEL"}
+    environment = {name: value for name, value in os.environ.items() if name not in outer}
+    return subprocess.run(
+        ["make", "--no-print-directory", *arguments], cwd=project, env=environment, capture_output=True, text=True
+    )
+
+
 def _make_project(destination: Path, version: str) -> Path:
     project = _project(destination, {"dev": version})
     for directory in ("chalicelib", "infra"):
@@ -101,9 +110,7 @@ def _make_project(destination: Path, version: str) -> Path:
 @pytest.mark.parametrize("target", ["deploy", "test-deploy", "bytecode"])
 def test_make_refuses_a_stage_whose_python_is_nowhere_in_one_line(tmp_path: Path, target: str) -> None:
     project = _make_project(tmp_path / "project", "3.95")
-    result = subprocess.run(
-        ["make", "--no-print-directory", target, "STAGE=dev"], cwd=project, capture_output=True, text=True
-    )
+    result = _make(project, target, "STAGE=dev")
     assert result.returncode != 0
     assert result.stderr.splitlines()[0].startswith("make deploy: stage dev runs on Python 3.95 (.chalice/config.json)")
     assert "PYTHON=/path/to/python3.95" in result.stderr.splitlines()[0]
@@ -112,12 +119,7 @@ def test_make_refuses_a_stage_whose_python_is_nowhere_in_one_line(tmp_path: Path
 
 def test_make_deploy_checks_a_named_python(tmp_path: Path) -> None:
     project = _make_project(tmp_path / "project", "3.95")
-    result = subprocess.run(
-        ["make", "--no-print-directory", "deploy", "STAGE=dev", "PYTHON=python3"],
-        cwd=project,
-        capture_output=True,
-        text=True,
-    )
+    result = _make(project, "deploy", "STAGE=dev", "PYTHON=python3")
     assert result.returncode != 0
     assert "PYTHON=python3 is Python 3." in result.stderr.splitlines()[0]
     assert "stage dev runs on Python 3.95" in result.stderr.splitlines()[0]
