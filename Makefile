@@ -1,19 +1,34 @@
 # Two commands for a newcomer: `make run` and `make test`. Nothing else needs installing by hand.
+# Any Python of SUPPORTED_PYTHON (pyproject.toml's requires-python) will do: PYTHON=python3.13 names one; a .venv
+# made by another needs `make clean` first. Deploys run on the stage's own Python (.chalice/config.json).
 PYTHON ?= python3
-VENV := .venv
-BIN := $(VENV)/bin
+SUPPORTED_PYTHON := 3.11 3.12 3.13
+VENV ?= .venv
+BIN = $(VENV)/bin
 PORT ?= 8000
+PIP_INSTALL = $(BIN)/pip install --quiet --disable-pip-version-check --require-hashes --no-deps
 
-.PHONY: run test test-all test-deploy lint typecheck clean bench bench-quick fuzz load load-quick
+.PHONY: run test test-all test-deploy lint typecheck clean bench bench-quick fuzz load load-quick lock
 
+# requirements.txt and requirements-dev.txt are locks (make lock): every package pinned, with its hashes.
 $(BIN)/.runtime: requirements.txt
-	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	@$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.txt 1>&2
+	@test -x $(BIN)/python || { $(PYTHON) -c 'import sys; sys.exit("%d.%d" % sys.version_info[:2] not in "$(SUPPORTED_PYTHON)".split())' \
+		2>/dev/null || { echo "make: $(PYTHON) is not Python $(SUPPORTED_PYTHON): name one, e.g. make $(or $(MAKECMDGOALS),run) PYTHON=python3.13" >&2; exit 2; }; \
+		$(PYTHON) -m venv $(VENV); }
+	@$(PIP_INSTALL) -r requirements.txt 1>&2
 	@touch $@
 
 $(BIN)/.dev: requirements.txt requirements-dev.txt $(BIN)/.runtime
-	@$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt 1>&2
+	@$(PIP_INSTALL) -r requirements-dev.txt 1>&2
 	@touch $@
+
+# Regenerates both locks from requirements.in and requirements-dev.in (the lists a person edits), for every supported
+# Python and platform at once; the runtime lock constrains the dev one, so both install the same runtime versions.
+UV_COMPILE = $(BIN)/uv pip compile --quiet --universal --generate-hashes --python-version $(firstword $(SUPPORTED_PYTHON)) \
+	--custom-compile-command "make lock"
+lock: $(BIN)/.dev
+	$(UV_COMPILE) requirements.in -o requirements.txt
+	$(UV_COMPILE) requirements-dev.in -c requirements.txt -o requirements-dev.txt
 
 # moto[server] is the embedded DynamoDB: a dev requirement, never shipped to Lambda.
 run: $(BIN)/.dev
@@ -31,8 +46,13 @@ test-all: $(BIN)/.dev lint typecheck
 # tests/test_deploy.py: a real `chalice deploy --stage dev`, then `make deploy` from a fresh clone, against moto's
 # server on 127.0.0.1; and the package it ships: its bytecode (tests/test_bytecode.py), the bench's cold starts from
 # it (tests/test_bench.py). Not in `make test`, which stays offline: Chalice downloads the Lambda wheels from PyPI.
-test-deploy: $(BIN)/.dev
-	SCIM_DEPLOY_TEST=1 $(BIN)/python -m pytest tests/test_deploy.py tests/test_bytecode.py tests/test_bench.py
+# They run on the dev stage's Python (as make deploy does), and check that two packagings are the same, file by file.
+test-deploy:
+	@$(call with_stage_python,dev,deploy-tests)
+
+deploy-tests: $(BIN)/.dev
+	SCIM_DEPLOY_TEST=1 $(BIN)/python -m pytest tests/test_deploy.py tests/test_bytecode.py tests/test_bench.py \
+		tests/test_reproducible_package.py
 
 # tests/test_fuzz.py with many more generated requests than `make test` sends, a new seed each run.
 fuzz: $(BIN)/.dev
@@ -46,7 +66,7 @@ typecheck: $(BIN)/.dev
 	$(BIN)/mypy
 
 clean:
-	rm -rf $(VENV) .venv-* .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv .venv-* .pytest_cache .mypy_cache .ruff_cache
 
 # What each SCIM operation costs against a floor measured in the same run, how that scales with
 # tenant size, and cold starts (docs/design/performance.md). Prints the tables, writes bench/results.json.
@@ -97,16 +117,30 @@ deploy-infra: check-stage $(BIN)/.runtime
 		--parameter-overrides Stage=$(STAGE) --tags app=onemodel-scim stage=$(STAGE) --no-fail-on-empty-changeset
 	aws cloudformation update-termination-protection --enable-termination-protection --stack-name $(INFRA_STACK)
 
+# Chalice ships the Python that runs it as the Lambda runtime, so what packages a stage runs on the stage's own
+# ("python_version" in .chalice/config.json): $(call with_stage_python,STAGE,TARGET) makes TARGET with that Python and
+# its venv (infra/stage_python.py finds python3.X on the PATH or in ~/.pyenv; PYTHON=... names it instead), or
+# stops with one line saying what to install.
+with_stage_python = found="$$(python3 -m infra.stage_python $(1) $(if $(filter command line environment,$(origin PYTHON)),--python '$(PYTHON)'))" \
+	|| exit 2; $(MAKE) --no-print-directory $(2) STAGE=$(1) PYTHON="$$(echo "$$found" | sed -n 1p)" VENV="$$(echo "$$found" | sed -n 2p)"
+
 # Hash-checked bytecode for the Lambda package (infra/bytecode.py): chalicelib/__pycache__ and vendor/, which
 # chalice deploy ships as they are. Without it a deploy is correct, its cold starts slower (docs/design/performance.md).
-.PHONY: bytecode
-bytecode: $(BIN)/.dev
-	$(BIN)/python -m infra.bytecode
+.PHONY: bytecode stage-bytecode release deploy-tests
+bytecode:
+	@$(call with_stage_python,$(or $(STAGE),dev),stage-bytecode)
 
-# The release: chalice deploy, then the gateway responses for a missing Authorization header and an unknown path.
-# .chalice/deployed/<stage>.json is the shared record of which API is the stage's: commit it after a deploy.
-deploy: check-stage $(BIN)/.dev bytecode
+stage-bytecode: $(BIN)/.dev
+	$(BIN)/python -m infra.bytecode --stage $(STAGE)
+
+# The release: checks, bytecode, chalice deploy, then the gateway responses for a missing Authorization header and
+# an unknown path. .chalice/deployed/<stage>.json is the shared record of which API is the stage's: commit it after.
+deploy: check-stage
+	@$(call with_stage_python,$(STAGE),release)
+
+release: check-stage $(BIN)/.dev
 	$(BIN)/python -m infra.release preflight $(STAGE)
+	$(BIN)/python -m infra.bytecode --stage $(STAGE)
 	$(BIN)/chalice deploy --stage $(STAGE)
 	$(BIN)/python -m infra.release gateway-responses $(STAGE)
 	@git status --porcelain -- .chalice/deployed 2>/dev/null | grep -q . && \

@@ -11,7 +11,11 @@ from chalice.app import AuthRequest, AuthResponse, Chalice, Response
 
 from chalicelib.auth.authorizer import ALLOWED, REFUSED, Decision, decide
 from chalicelib.gateway_responses import REFUSED_CREDENTIAL, SERVICE_UNAVAILABLE, GatewayResponse
+from chalicelib.stage_runtime import refuse_foreign_python
 from chalicelib.stage_secrets import SecretUnavailable
+
+# Chalice ships the deploying interpreter as the Lambda runtime: a deploy from another than the stage's stops here.
+refuse_foreign_python()
 
 app = Chalice(app_name="onemodel-scim")
 

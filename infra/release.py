@@ -1,7 +1,8 @@
 """``make deploy``'s steps around ``chalice deploy``: a preflight check, then the two gateway responses.
 
-Before: the release Python (Chalice picks the Lambda runtime from the deploying interpreter) and the
-stage's secrets in Secrets Manager (without them the stage answers every request 503).
+Before: the stage's Python (Chalice picks the Lambda runtime from the deploying interpreter;
+:mod:`chalicelib.stage_runtime`) and the stage's secrets in Secrets Manager (without them the stage
+answers every request 503).
 After: API Gateway answers a request without an Authorization header, and a path no route serves, before
 any of our code runs; :data:`chalicelib.gateway_responses.GATEWAY_RESPONSES` makes those SCIM
 errors. ``chalice deploy`` rewrites the REST API from its own definition on every deploy, so this
@@ -19,13 +20,12 @@ import boto3
 import botocore.exceptions
 
 from chalicelib.gateway_responses import GATEWAY_RESPONSES
+from chalicelib.stage_runtime import read_config, stage_python_version
 from chalicelib.stage_secrets import CREDENTIAL_HASH_KEY, CURSOR_SECRET
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 # API Gateway picks a gateway response's body by content type; IdPs send either.
 ERROR_CONTENT_TYPES = ("application/json", "application/scim+json")
-# Chalice picks the Lambda runtime from the deploying interpreter: releases run on the Python CI tests on.
-RELEASE_PYTHON = "3.11"
 
 
 class NotDeployed(Exception):
@@ -85,13 +85,15 @@ def apply_gateway_responses(apigateway: Any, rest_api_id: str, stage_name: str) 
 def preflight(stage: str) -> list[str]:
     """What stops a release of the stage, in words for the operator; empty when it may go."""
     problems = []
+    config = read_config(PROJECT_DIR)
     version = f"{sys.version_info.major}.{sys.version_info.minor}"
-    if version != RELEASE_PYTHON:
+    wanted = stage_python_version(config, stage)
+    if wanted and version != wanted:
         problems.append(
-            f"Python {version}: releases run on Python {RELEASE_PYTHON} (the Lambda runtime follows the "
-            "deploying interpreter, and CI tests on it); run `make clean`, then `make deploy` with python3.11"
+            f'Python {version}: stage {stage} runs on Python {wanted} (.chalice/config.json "python_version"; '
+            f"the Lambda runtime follows the deploying interpreter): run `make deploy STAGE={stage}`, which finds it"
         )
-    variables = json.loads((PROJECT_DIR / ".chalice" / "config.json").read_text())["stages"][stage]
+    variables = config["stages"][stage]
     prefix = variables.get("environment_variables", {}).get("SECRETS_PREFIX")
     if not prefix:
         return [*problems, f"stage {stage!r} sets no SECRETS_PREFIX in .chalice/config.json"]

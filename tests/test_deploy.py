@@ -13,6 +13,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,9 +24,12 @@ import pytest
 
 from app import app
 from chalicelib.gateway_responses import GATEWAY_RESPONSES
-from infra.release import RELEASE_PYTHON
+from chalicelib.stage_runtime import read_config, stage_python_version
+from infra.iam import stage_functions
+from tests.aws_calls import log_calls
 from tests.conftest import PROJECT_DIR
 from tests.moto_api_gateway import chalice_swagger_imports
+from tests.test_iam_policy import denied_calls, unused_grants
 
 pytestmark = [
     pytest.mark.skipif(
@@ -39,6 +43,9 @@ STAGE = "dev"
 REGION = "us-east-1"
 FUNCTIONS = {"api_handler": "onemodel-scim-dev", "scim_auth": "onemodel-scim-dev-scim_auth"}
 POLICY_FILES = {"api_handler": "policy-dev.json", "scim_auth": "policy-dev-authorizer.json"}
+# make test-deploy runs this module on the dev stage's Python, as make deploy would; chalice refuses any other.
+STAGE_PYTHON = stage_python_version(read_config(PROJECT_DIR), STAGE)
+RUNNING_PYTHON = f"{sys.version_info.major}.{sys.version_info.minor}"
 STAGE_VARIABLES = json.loads((PROJECT_DIR / ".chalice" / "config.json").read_text())["stages"][STAGE][
     "environment_variables"
 ]
@@ -97,8 +104,9 @@ def _origin(destination: Path) -> Path:
 
 def _clone(origin: Path, destination: Path) -> Path:
     _git(origin.parent, "clone", "--quiet", str(origin), str(destination))
-    # The clone's virtualenv is the project's; -o below keeps make from reinstalling it (runtime and dev requirements).
-    (destination / ".venv").symlink_to(PROJECT_DIR / ".venv")
+    # The clone's virtualenv is the one running these tests (the stage's Python); -o below keeps make from
+    # reinstalling it (runtime and dev requirements).
+    (destination / ".venv").symlink_to(sys.prefix)
     return destination
 
 
@@ -134,6 +142,7 @@ def _create_infra(endpoint: str) -> dict[str, str]:
 def release(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Release]:
     from moto.server import ThreadedMotoServer
 
+    assert RUNNING_PYTHON == STAGE_PYTHON, f"stage {STAGE} deploys from Python {STAGE_PYTHON}: run `make test-deploy`"
     port = _free_port()
     endpoint = f"http://127.0.0.1:{port}"
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
@@ -159,7 +168,9 @@ def release(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Release]:
 
             # Given the first operator's clone, when they release with plain `chalice deploy`
             first_clone = _clone(origin, work / "first")
-            first = _run(first_clone, environment, str(PROJECT_DIR / ".venv/bin/chalice"), "deploy", "--stage", STAGE)
+            first = _run(
+                first_clone, environment, str(Path(sys.executable).with_name("chalice")), "deploy", "--stage", STAGE
+            )
             assert first.returncode == 0, first.stdout + first.stderr
             deployed_file = first_clone / ".chalice" / "deployed" / f"{STAGE}.json"
             first_deployed = json.loads(deployed_file.read_text())
@@ -235,8 +246,8 @@ def test_the_lambdas_hold_no_secret_and_name_the_stage_secrets(release: Release)
         assert variables["SECRETS_PREFIX"] == "scim-dev"  # names the secrets; holds none
         for value in release.secret_values.values():
             assert value not in json.dumps(configuration)
-        # The runtime follows the deploying interpreter: the release Python, the one CI tests on.
-        assert configuration["Runtime"] == f"python{RELEASE_PYTHON}"
+        # The runtime follows the deploying interpreter: the stage's Python, found by make deploy.
+        assert configuration["Runtime"] == f"python{STAGE_PYTHON}"
         assert configuration["Timeout"] <= API_GATEWAY_TIMEOUT_SECONDS
         assert configuration["MemorySize"] >= 512
 
@@ -274,3 +285,44 @@ def test_make_deploy_leaves_the_two_gateway_responses_in_place(release: Release)
         assert set(response["responseTemplates"].values()) == {expected.body}
     assert release.second.stdout.strip().splitlines()[-1].startswith("SCIM_BASE_URL=https://")
     assert release.second.stdout.strip().splitlines()[-1].endswith("/api/scim/v2")
+
+
+def _deployed_arn(arn: str, region: str, account: str, secrets: dict[str, str]) -> str:
+    """A call's ARN recorded under the offline moto, as the deployed stage's: its region, account and secret."""
+    parts = arn.split(":", 5)
+    if parts[2] == "secretsmanager":
+        return secrets[parts[5].removeprefix("secret:")[: -len("-XXXXXX")]]
+    return ":".join([*parts[:3], region, account, parts[5]])
+
+
+def test_each_deployed_function_is_allowed_exactly_the_calls_it_makes(release: Release, tmp_path: Path) -> None:
+    # Given the functions, roles and log groups the offline IAM test derives from Chalice's rules
+    offline = stage_functions(STAGE)
+    lambda_client, iam = release.client("lambda"), release.client("iam")
+    deployed = {f["FunctionName"]: f for f in lambda_client.list_functions()["Functions"]}
+    assert sorted(deployed) == sorted(function.function_name for function in offline.values())
+    secrets = {entry["Name"]: entry["ARN"] for entry in release.client("secretsmanager").list_secrets()["SecretList"]}
+    # and the calls each makes during an IdP's session, recorded apart from this server (its own moto)
+    recorded = tmp_path / "calls.json"
+    session = subprocess.run(
+        [sys.executable, "-m", "tests.aws_calls", STAGE, str(recorded)],
+        cwd=PROJECT_DIR, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert session.returncode == 0, session.stderr[-2000:]
+    calls = json.loads(recorded.read_text())
+    for name, function in offline.items():
+        configuration = deployed[function.function_name]
+        _, _, _, region, account, _ = configuration["FunctionArn"].split(":", 5)
+        # When the deployed role is read back: the one Chalice's rules name, holding the policy file
+        role_name = configuration["Role"].rsplit("/", 1)[1]
+        assert role_name == function.role_name
+        (policy_name,) = iam.list_role_policies(RoleName=role_name)["PolicyNames"]
+        document = iam.get_role_policy(RoleName=role_name, PolicyName=policy_name)["PolicyDocument"]
+        document = json.loads(document) if isinstance(document, str) else document
+        assert document == function.policy()
+        # Then every call, with the deployed region, account, secret ARNs and Lambda's log group, is allowed,
+        made = {(action, _deployed_arn(arn, region, account, secrets)) for action, arn in calls[name]}
+        assert made >= log_calls(function, region, account)
+        assert denied_calls(document, made) == [], f"{function.function_name} ({role_name})"
+        # and nothing else is
+        assert unused_grants(document, made) == [], f"{function.function_name} ({role_name})"

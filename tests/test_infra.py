@@ -286,13 +286,14 @@ def test_make_deploy_stops_before_chalice_when_the_stage_has_no_secrets() -> Non
         ]
 
 
-def test_make_deploy_refuses_a_python_other_than_the_release_one(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_make_deploy_refuses_a_python_other_than_the_stages(monkeypatch: pytest.MonkeyPatch) -> None:
     # Chalice ships the Lambda runtime of the interpreter that deploys.
     running = f"{sys.version_info.major}.{sys.version_info.minor}"
-    monkeypatch.setattr(release, "RELEASE_PYTHON", "3.99")
+    config = {"stages": {"dev": {**_stage_config("dev"), "python_version": "3.99"}}}
+    monkeypatch.setattr(release, "read_config", lambda project_dir: config)
     with mock_aws():
         problems = release.preflight("dev")
-    assert problems[0].startswith(f"Python {running}: releases run on Python 3.99")
+    assert problems[0].startswith(f"Python {running}: stage dev runs on Python 3.99")
 
 
 def test_the_gateway_responses_step_needs_the_shared_deployed_state(tmp_path: Path) -> None:
