@@ -65,7 +65,7 @@ load-quick: $(BIN)/.dev
 # Deploying to AWS (README, "Deploying to AWS"): `make deploy-infra STAGE=dev` once, then every release
 # `chalice deploy --stage dev` (or `make deploy STAGE=dev`, which adds the two gateway responses). Not run by CI
 # against AWS (tests/test_deploy.py runs it against moto's server): needs the AWS CLI, credentials and a region.
-.PHONY: templates check-stage deploy-infra deploy flush-auth-cache
+.PHONY: templates check-stage deploy-infra deploy deploy-preflight rollback smoke destroy flush-auth-cache
 INFRA_STACK = scim-$(STAGE)-infra
 
 # infra/stack.json is generated from chalicelib/ (tables, secrets); a test fails when it is stale.
@@ -90,14 +90,29 @@ deploy-infra: check-stage $(BIN)/.runtime
 bytecode: $(BIN)/.dev
 	$(BIN)/python -m infra.bytecode
 
-# The release: chalice deploy, then the gateway responses for a missing Authorization header and an unknown path.
-# .chalice/deployed/<stage>.json is the shared record of which API is the stage's: commit it after a deploy.
-deploy: check-stage $(BIN)/.dev bytecode
+# The release (infra/stage_release.py): checks first (release Python, secrets, a clean tree for prod, the stage's
+# deploy lock free), then the bytecode, then under the stage's deploy lock: chalice deploy, the two gateway responses,
+# the guardrails of infra/stages.json (log retention, stage throttling) and the release record
+# (.chalice/deployed/<stage>.releases.json and the functions' tags). Commit .chalice/deployed/ after it.
+deploy: check-stage $(BIN)/.dev deploy-preflight bytecode
+	$(BIN)/python -m infra.release deploy $(STAGE)
+
+deploy-preflight: check-stage $(BIN)/.runtime
 	$(BIN)/python -m infra.release preflight $(STAGE)
-	$(BIN)/chalice deploy --stage $(STAGE)
-	$(BIN)/python -m infra.release gateway-responses $(STAGE)
-	@git status --porcelain -- .chalice/deployed 2>/dev/null | grep -q . && \
-		echo "Commit and push .chalice/deployed/$(STAGE).json, so the next deploy updates this API." >&2 || true
+
+# The previous recorded release again (or RELEASE=<n>), from a clean git worktree of its commit and lock,
+# with the stage's newest .chalice/deployed/<stage>.json.
+rollback: check-stage $(BIN)/.dev
+	$(BIN)/python -m infra.release rollback $(STAGE) $(if $(RELEASE),--to $(RELEASE))
+
+# A deployed stage checked from outside (docs/operations/releases.md); SMOKE_URL overrides the deployed URL,
+# SCIM_CLIENT_ID and SCIM_CLIENT_SECRET give the credential of the authenticated read.
+smoke: $(BIN)/.runtime
+	$(BIN)/python -m infra.smoke $(if $(STAGE),--stage $(STAGE)) $(if $(SMOKE_URL),--url $(SMOKE_URL))
+
+# Removes a dev stage for good: API, functions, log groups, infra stack, tables and secrets. Refused for prod.
+destroy: check-stage $(BIN)/.dev
+	$(BIN)/python -m infra.release destroy $(STAGE)
 
 # A revoked credential stays accepted while API Gateway caches the authorizer's decision (60 s, app.py); this ends it now.
 flush-auth-cache: check-stage $(BIN)/.runtime
