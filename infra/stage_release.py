@@ -130,7 +130,7 @@ def rollback(project_dir: Path, stage: str, to: int | None = None) -> int:
     records = read_releases(project_dir, stage)
     candidates = [record for record in records if record.number == to] if to else records[-2:-1]
     if not candidates:
-        wanted = f"release {to}" if to else "a previous release"
+        wanted = f"release {to}" if to else "previous release"
         _say(f"make rollback: .chalice/deployed/{stage}.releases.json records no {wanted}")
         return 1
     target = candidates[0]
