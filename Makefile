@@ -62,11 +62,10 @@ load: $(BIN)/.dev
 load-quick: $(BIN)/.dev
 	$(BIN)/python -m bench.load --users 1000 --clients $(LOAD_CLIENTS) --output bench/load-quick.json
 
-# Deploying to AWS (README, "Deploying to AWS"): `make deploy-infra STAGE=dev` once, then every release
-# `chalice deploy --stage dev` (or `make deploy STAGE=dev`, which adds the two gateway responses). Not run by CI
-# against AWS (tests/test_deploy.py runs it against moto's server): needs the AWS CLI, credentials and a region.
+# Deploying to AWS (docs/operations/releases.md): `make deploy-infra STAGE=dev` once (and when infra/ changes), then
+# every release `make deploy STAGE=dev` (a plain `chalice deploy --stage dev` is correct too, unrecorded). Not run by
+# CI against AWS (tests/test_deploy.py runs them against moto's server): needs AWS credentials and a region.
 .PHONY: templates check-stage deploy-infra deploy deploy-preflight rollback smoke destroy flush-auth-cache
-INFRA_STACK = scim-$(STAGE)-infra
 
 # infra/stack.json is generated from chalicelib/ (tables, secrets); a test fails when it is stale.
 templates: $(BIN)/.runtime
@@ -77,12 +76,11 @@ check-stage:
 	@test -n "$(STAGE)" -a -f .chalice/policy-$(STAGE).json || \
 		{ echo "usage: make $(MAKECMDGOALS) STAGE=dev|prod (a stage with .chalice/policy-<stage>.json)" >&2; exit 2; }
 
-# The stage's tables and secrets; termination protection on, and each table keeps deletion protection.
+# The stage's tables, secrets, alarms and deploy lock table (infra/infra_stack.py, boto3: no AWS CLI needed);
+# termination protection on, and each data table keeps deletion protection.
 deploy-infra: check-stage $(BIN)/.runtime
 	$(BIN)/python -m infra.templates --check
-	aws cloudformation deploy --stack-name $(INFRA_STACK) --template-file infra/stack.json \
-		--parameter-overrides Stage=$(STAGE) --tags app=onemodel-scim stage=$(STAGE) --no-fail-on-empty-changeset
-	aws cloudformation update-termination-protection --enable-termination-protection --stack-name $(INFRA_STACK)
+	$(BIN)/python -m infra.release deploy-infra $(STAGE)
 
 # Hash-checked bytecode for the Lambda package (infra/bytecode.py): chalicelib/__pycache__ and vendor/, which
 # chalice deploy ships as they are. Without it a deploy is correct, its cold starts slower (README, "Performance").

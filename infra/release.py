@@ -124,7 +124,8 @@ def preflight(stage: str) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m infra.release", description=__doc__)
     parser.add_argument(
-        "step", choices=["preflight", "deploy", "rollback", "destroy", "gateway-responses", "flush-auth-cache"]
+        "step",
+        choices=["deploy-infra", "preflight", "deploy", "rollback", "destroy", "gateway-responses", "flush-auth-cache"],
     )
     parser.add_argument("stage")
     parser.add_argument("--to", type=int, help="rollback: the release number to deploy again (default: the previous)")
@@ -136,6 +137,11 @@ def main(argv: list[str] | None = None) -> int:
         return 1 if problems else 0
     from infra import stage_release
 
+    if args.step == "deploy-infra":
+        from infra.infra_stack import deploy_infra
+
+        deploy_infra(boto3.client("cloudformation"), args.stage)
+        return 0
     if args.step == "deploy":
         return stage_release.release(PROJECT_DIR, args.stage)
     if args.step == "rollback":

@@ -287,6 +287,11 @@ def render(template: dict[str, Any]) -> str:
     return json.dumps(template, indent=2) + "\n"
 
 
+def compact(template: dict[str, Any]) -> str:
+    """The template as CloudFormation takes it inline: indented, it would pass the 51,200-byte TemplateBody limit."""
+    return json.dumps(template, separators=(",", ":"))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m infra.templates", description="Write infra/*.json from the code.")
     parser.add_argument("--check", action="store_true", help="write nothing; exit 1 when a committed file is stale")
