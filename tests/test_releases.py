@@ -325,3 +325,10 @@ def test_a_rollback_needs_a_previous_release(tmp_path: Path, capsys: pytest.Capt
     project = _repository(tmp_path)
     assert stage_release.rollback(project, "dev") == 1
     assert capsys.readouterr().err == "make rollback: .chalice/deployed/dev.releases.json records no previous release\n"
+
+
+def test_every_alarm_of_the_stack_is_in_the_guardrails_page() -> None:
+    page = (PROJECT_DIR / "docs" / "operations" / "guardrails.md").read_text()
+    for logical_id, alarm in _alarms().items():
+        name = alarm["AlarmName"]["Fn::Sub"].removeprefix("scim-${Stage}-")
+        assert f"-{name}`" in page, logical_id
