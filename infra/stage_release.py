@@ -21,7 +21,7 @@ import boto3
 import botocore.exceptions
 
 from infra import deploy_lock, guardrails
-from infra.aws_alarms import chalice_config
+from infra.aws_alarms import FUNCTIONS, chalice_config
 from infra.release_record import (
     ReleaseRecord,
     append_release,
@@ -56,6 +56,18 @@ def deployed_functions(project_dir: Path, stage: str) -> list[str]:
         return []
     resources = json.loads(path.read_text())["resources"]
     return [resource["lambda_arn"] for resource in resources if resource["resource_type"] == "lambda_function"]
+
+
+def stage_tables(stage: str) -> list[str]:
+    """The tables of the stage's infra stack, by the names the stage's functions use."""
+    from chalicelib.store.tables import table_definitions
+    from infra.templates import settings_for
+
+    prefix = chalice_config()["stages"][stage]["environment_variables"]["TABLE_PREFIX"]
+    definitions = table_definitions(settings_for({"TABLE_PREFIX": prefix}))
+    return [definition["TableName"] for definition in definitions.values()] + [
+        deploy_lock.LOCK_TABLE.format(stage=stage)
+    ]
 
 
 def refusal_for_dirty_tree(project_dir: Path, stage: str) -> str | None:
@@ -195,7 +207,8 @@ def destroy(project_dir: Path, stage: str) -> int:
         return 1
     except deploy_lock.NoLockTable:
         pass
-    names = [arn.rsplit(":", 1)[-1] for arn in deployed_functions(project_dir, stage)]
+    app_name = chalice_config()["app_name"]
+    names = [function.function_name(app_name).replace("${Stage}", stage) for function in FUNCTIONS]
     if deployed_file(project_dir, stage).exists():
         chalice(project_dir, "delete", "--stage", stage)
     logs = boto3.client("logs")
@@ -204,19 +217,17 @@ def destroy(project_dir: Path, stage: str) -> int:
     cloudformation, dynamodb = boto3.client("cloudformation"), boto3.client("dynamodb")
     stack = f"scim-{stage}-infra"
     try:
-        resources = cloudformation.describe_stack_resources(StackName=stack)["StackResources"]
+        cloudformation.describe_stacks(StackName=stack)
     except botocore.exceptions.ClientError:
-        resources = []
-    if resources:
+        pass  # no stack: its resources are removed below all the same
+    else:
         cloudformation.update_termination_protection(StackName=stack, EnableTerminationProtection=False)
         cloudformation.delete_stack(StackName=stack)
         cloudformation.get_waiter("stack_delete_complete").wait(StackName=stack)
     # Tables and secrets are kept when the stack goes (DeletionPolicy Retain): a dev stage's go too.
-    for resource in resources:
-        physical = resource.get("PhysicalResourceId")
-        if resource["ResourceType"] == "AWS::DynamoDB::Table" and physical:
-            _unless_missing(dynamodb.update_table, TableName=physical, DeletionProtectionEnabled=False)
-            _unless_missing(dynamodb.delete_table, TableName=physical)
+    for table in stage_tables(stage):
+        _unless_missing(dynamodb.update_table, TableName=table, DeletionProtectionEnabled=False)
+        _unless_missing(dynamodb.delete_table, TableName=table)
     secretsmanager = boto3.client("secretsmanager")
     prefix = chalice_config()["stages"][stage]["environment_variables"]["SECRETS_PREFIX"]
     for secret in secretsmanager.list_secrets(Filters=[{"Key": "name", "Values": [f"{prefix}/"]}])["SecretList"]:

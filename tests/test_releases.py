@@ -18,7 +18,9 @@ import pytest
 from moto import mock_aws
 
 from infra import aws_alarms, deploy_lock, guardrails, release, release_record, stage_release, templates
+from infra.infra_stack import deploy_infra
 from tests.conftest import PROJECT_DIR
+from tests.moto_cloudformation import termination_protection
 
 REGION = "us-east-1"
 MAKE_SKIPPING_INSTALLS = ["make", "-n", "--no-print-directory", "-o", ".venv/bin/.runtime", "-o", ".venv/bin/.dev"]
@@ -332,3 +334,24 @@ def test_every_alarm_of_the_stack_is_in_the_guardrails_page() -> None:
     for logical_id, alarm in _alarms().items():
         name = alarm["AlarmName"]["Fn::Sub"].removeprefix("scim-${Stage}-")
         assert f"-{name}`" in page, logical_id
+
+
+@pytest.mark.filterwarnings("ignore:Tried to parse AWS..(SecretsManager|CloudWatch)..:UserWarning")
+def test_make_destroy_removes_a_dev_stage_whose_stack_is_protected(aws: None, tmp_path: Path) -> None:
+    with termination_protection():
+        deploy_infra(boto3.client("cloudformation", region_name=REGION), "dev")
+        secretsmanager = boto3.client("secretsmanager", region_name=REGION)
+        for name in ("credential-hash-key", "cursor-secret"):
+            secretsmanager.create_secret(Name=f"scim-dev/{name}", SecretString="x" * 64)
+        secretsmanager.create_secret(Name="scim-prod/cursor-secret", SecretString="y" * 64)
+        logs = boto3.client("logs", region_name=REGION)
+        guardrails.apply_log_retention(logs, ["onemodel-scim-dev", "onemodel-scim-dev-scim_auth"], 30)
+        dynamodb = boto3.client("dynamodb", region_name=REGION)
+        dynamodb.update_table(TableName="scim-dev-users", DeletionProtectionEnabled=True)
+        # Given a stage deployed with no API yet (chalice delete is test_deploy.py's)
+        assert stage_release.destroy(tmp_path, "dev") == 0
+        assert dynamodb.list_tables()["TableNames"] == []
+        assert [s["Name"] for s in secretsmanager.list_secrets()["SecretList"]] == ["scim-prod/cursor-secret"]
+        assert logs.describe_log_groups()["logGroups"] == []
+        cloudformation = boto3.client("cloudformation", region_name=REGION)
+        assert {s["StackStatus"] for s in cloudformation.list_stacks()["StackSummaries"]} == {"DELETE_COMPLETE"}
