@@ -187,7 +187,7 @@ def release(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Release]:
             first = _run(first_clone, environment, str(PROJECT_DIR / ".venv/bin/chalice"), "deploy", "--stage", STAGE)
             assert first.returncode == 0, first.stdout + first.stderr
             first_deployed = json.loads((first_clone / ".chalice" / "deployed" / f"{STAGE}.json").read_text())
-            # and commit the deployed state, as the README says
+            # and commit the deployed state, as docs/operations/deploy.md says
             _commit_deployed_state(first_clone, "deployed dev")
             # An API deleted earlier left its permission on the routes function.
             _aws(endpoint, "lambda").add_permission(
