@@ -132,6 +132,9 @@ def release(project_dir: Path, stage: str) -> int:
         chalice(project_dir, "deploy", "--stage", stage)
         record = next_record(project_dir, stage, commit, lock_sha256(project_dir), who, dirty=dirty)
         print(f"SCIM_BASE_URL={finish_release(project_dir, stage, record)}")
+    except subprocess.CalledProcessError as error:
+        _say(f"make deploy: chalice deploy failed (exit {error.returncode}): nothing recorded, the lock is released")
+        return 1
     finally:
         lock.release()
     return 0
@@ -179,6 +182,10 @@ def rollback(project_dir: Path, stage: str, to: int | None = None) -> int:
                     project_dir, stage, target.commit, target.lock_sha256, who, rollback_to=target.number
                 )
                 print(f"SCIM_BASE_URL={finish_release(project_dir, stage, record)}")
+            except subprocess.CalledProcessError as error:
+                what = " ".join([Path(error.cmd[0]).name, *map(str, error.cmd[1:3])])
+                _say(f"make rollback: {what} failed (exit {error.returncode}): nothing recorded")
+                return 1
             finally:
                 lock.release()
         finally:

@@ -355,3 +355,20 @@ def test_make_destroy_removes_a_dev_stage_whose_stack_is_protected(aws: None, tm
         assert logs.describe_log_groups()["logGroups"] == []
         cloudformation = boto3.client("cloudformation", region_name=REGION)
         assert {s["StackStatus"] for s in cloudformation.list_stacks()["StackSummaries"]} == {"DELETE_COMPLETE"}
+
+
+def test_a_failed_chalice_deploy_records_nothing_and_frees_the_lock(
+    aws: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project = _repository(tmp_path)
+    client = _lock_table()
+
+    def failing_chalice(project_dir: Path, *arguments: str) -> None:
+        assert deploy_lock.holder(client, "dev") is not None  # chalice runs under the lock
+        raise subprocess.CalledProcessError(2, ["chalice", *arguments])
+
+    monkeypatch.setattr(stage_release, "chalice", failing_chalice)
+    assert stage_release.release(project, "dev") == 1
+    assert "make deploy: chalice deploy failed (exit 2)" in capsys.readouterr().err
+    assert deploy_lock.holder(client, "dev") is None
+    assert release_record.read_releases(project, "dev") == []
