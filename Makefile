@@ -78,7 +78,7 @@ docs: $(BIN)/.dev
 # Deploying to AWS (docs/operations/releases.md): `make deploy-infra STAGE=dev` once (and when infra/ changes), then
 # every release `make deploy STAGE=dev` (a plain `chalice deploy --stage dev` is correct too, unrecorded). Not run by
 # CI against AWS (tests/test_deploy.py runs them against moto's server): needs AWS credentials and a region.
-.PHONY: templates check-stage deploy-infra deploy deploy-preflight rollback smoke destroy flush-auth-cache
+.PHONY: templates check-stage deploy-infra deploy deploy-preflight releases rollback smoke destroy flush-auth-cache
 
 # infra/stack.json is generated from chalicelib/ (tables, secrets); a test fails when it is stale.
 templates: $(BIN)/.runtime
@@ -110,6 +110,10 @@ deploy: check-stage $(BIN)/.dev deploy-preflight bytecode
 
 deploy-preflight: check-stage $(BIN)/.runtime
 	$(BIN)/python -m infra.release preflight $(STAGE)
+
+# The stage's recorded releases (.chalice/deployed/<stage>.releases.json) and the release its functions run (their tags).
+releases: check-stage $(BIN)/.runtime
+	$(BIN)/python -m infra.release releases $(STAGE)
 
 # The previous recorded release again (or RELEASE=<n>), from a clean git worktree of its commit and lock,
 # with the stage's newest .chalice/deployed/<stage>.json.

@@ -125,7 +125,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m infra.release", description=__doc__)
     parser.add_argument(
         "step",
-        choices=["deploy-infra", "preflight", "deploy", "rollback", "destroy", "gateway-responses", "flush-auth-cache"],
+        choices=[
+            "deploy-infra",
+            "preflight",
+            "deploy",
+            "releases",
+            "rollback",
+            "destroy",
+            "gateway-responses",
+            "flush-auth-cache",
+        ],
     )
     parser.add_argument("stage")
     parser.add_argument("--to", type=int, help="rollback: the release number to deploy again (default: the previous)")
@@ -144,6 +153,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.step == "deploy":
         return stage_release.release(PROJECT_DIR, args.stage)
+    if args.step == "releases":
+        return stage_release.show_releases(PROJECT_DIR, args.stage)
     if args.step == "rollback":
         return stage_release.rollback(PROJECT_DIR, args.stage, args.to)
     if args.step == "destroy":

@@ -31,6 +31,7 @@ from infra.release_record import (
     next_record,
     operator,
     read_releases,
+    running_release,
     tag_functions,
     uncommitted_changes,
 )
@@ -108,6 +109,29 @@ def finish_release(project_dir: Path, stage: str, record: ReleaseRecord) -> str:
         f"by {record.operator}; commit and push .chalice/deployed/{stage}.json and {stage}.releases.json"
     )
     return f"{api['rest_api_url'].rstrip('/')}/scim/v2"
+
+
+def show_releases(project_dir: Path, stage: str) -> int:
+    """``make releases``: the stage's recorded releases, newest last, and what its functions run now."""
+    records = read_releases(project_dir, stage)
+    print("release\tcommit\tlock_sha256\tdeployed_at\toperator\tnote")
+    for record in records:
+        note = f"rollback to {record.rollback_to}" if record.rollback_to else ""
+        note += " uncommitted changes" if record.dirty else ""
+        print(
+            f"{record.number}\t{record.commit[:12]}\t{record.lock_sha256[:12]}\t{record.deployed_at}\t"
+            f"{record.operator}\t{note.strip()}"
+        )
+    lambda_client = boto3.client("lambda")
+    newest = str(records[-1].number) if records else None
+    unrecorded = False
+    for arn in deployed_functions(project_dir, stage):
+        running = running_release(lambda_client, arn).get("release")
+        print(f"{arn.rsplit(':', 1)[-1]} runs release {running or 'unrecorded (a plain chalice deploy)'}")
+        unrecorded |= running != newest
+    if unrecorded:
+        _say(f"the functions do not run release {newest}: pull .chalice/deployed/, or release with make deploy")
+    return 1 if unrecorded else 0
 
 
 def _locked(stage: str, what: str, who: str) -> deploy_lock.DeployLock:

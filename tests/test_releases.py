@@ -372,3 +372,29 @@ def test_a_failed_chalice_deploy_records_nothing_and_frees_the_lock(
     assert "make deploy: chalice deploy failed (exit 2)" in capsys.readouterr().err
     assert deploy_lock.holder(client, "dev") is None
     assert release_record.read_releases(project, "dev") == []
+
+
+def test_make_releases_lists_the_record_and_says_when_the_functions_run_another(
+    aws: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project = _repository(tmp_path)
+    arn = _function("onemodel-scim-dev")
+    deployed = {"resources": [{"name": "api_handler", "resource_type": "lambda_function", "lambda_arn": arn}]}
+    (project / ".chalice" / "deployed").mkdir(parents=True)
+    (project / ".chalice" / "deployed" / "dev.json").write_text(json.dumps(deployed))
+    lambda_client = boto3.client("lambda", region_name=REGION)
+    for number, rollback_to in ((1, None), (2, None), (3, 1)):
+        record = release_record.ReleaseRecord(number, f"{number}" * 40, "ab" * 32, "t", "ana", rollback_to=rollback_to)
+        release_record.append_release(project, "dev", record)
+    release_record.tag_functions(lambda_client, [arn], record)
+    assert stage_release.show_releases(project, "dev") == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "release\tcommit\tlock_sha256\tdeployed_at\toperator\tnote"
+    assert out[3] == "3\t333333333333\tabababababab\tt\tana\trollback to 1"
+    assert out[4] == "onemodel-scim-dev runs release 3"
+    # A plain chalice deploy since: Chalice removed the tags it did not set.
+    lambda_client.untag_resource(Resource=arn, TagKeys=list(record.tags()))
+    assert stage_release.show_releases(project, "dev") == 1
+    captured = capsys.readouterr()
+    assert "onemodel-scim-dev runs release unrecorded (a plain chalice deploy)" in captured.out
+    assert "the functions do not run release 3" in captured.err
