@@ -43,10 +43,11 @@ test: $(BIN)/.dev lint typecheck
 test-all: $(BIN)/.dev lint typecheck
 	$(BIN)/python -m pytest
 
-# tests/test_deploy.py: a real `chalice deploy --stage dev`, then `make deploy` from a fresh clone, against moto's
-# server on 127.0.0.1; and the package it ships: its bytecode (tests/test_bytecode.py), the bench's cold starts from
-# it (tests/test_bench.py). Not in `make test`, which stays offline: Chalice downloads the Lambda wheels from PyPI.
-# They run on the dev stage's Python (as make deploy does), and check that two packagings are the same, file by file.
+# tests/test_deploy.py: an operator's path against moto's server on 127.0.0.1 (make deploy-infra, a plain `chalice
+# deploy --stage dev`, make deploy from a fresh clone, another release, make rollback, make destroy); and the package
+# it ships: its bytecode (tests/test_bytecode.py), the bench's cold starts from it (tests/test_bench.py), two
+# packagings the same file by file. Not in `make test`, which stays offline: Chalice downloads the Lambda wheels from
+# PyPI. They run on the dev stage's Python, as make deploy does.
 test-deploy:
 	@$(call with_stage_python,dev,deploy-tests)
 
@@ -95,11 +96,10 @@ docs: $(BIN)/.dev
 	$(BIN)/python -m infra.settings_doc
 	$(BIN)/python -m bench.docs
 
-# Deploying to AWS (docs/operations/deploy.md): `make deploy-infra STAGE=dev` once, then every release
-# `chalice deploy --stage dev` (or `make deploy STAGE=dev`, which adds the two gateway responses). Not run by CI
-# against AWS (tests/test_deploy.py runs it against moto's server): needs the AWS CLI, credentials and a region.
-.PHONY: templates check-stage deploy-infra deploy flush-auth-cache
-INFRA_STACK = scim-$(STAGE)-infra
+# Deploying to AWS (docs/operations/releases.md): `make deploy-infra STAGE=dev` once (and when infra/ changes), then
+# every release `make deploy STAGE=dev` (a plain `chalice deploy --stage dev` is correct too, unrecorded). Not run by
+# CI against AWS (tests/test_deploy.py runs them against moto's server): needs AWS credentials and a region.
+.PHONY: templates check-stage deploy-infra deploy deploy-preflight releases rollback smoke destroy flush-auth-cache
 
 # infra/stack.json is generated from chalicelib/ (tables, secrets); a test fails when it is stale.
 templates: $(BIN)/.runtime
@@ -110,12 +110,11 @@ check-stage:
 	@test -n "$(STAGE)" -a -f .chalice/policy-$(STAGE).json || \
 		{ echo "usage: make $(MAKECMDGOALS) STAGE=dev|prod (a stage with .chalice/policy-<stage>.json)" >&2; exit 2; }
 
-# The stage's tables and secrets; termination protection on, and each table keeps deletion protection.
+# The stage's tables, secrets, alarms and deploy lock table (infra/infra_stack.py, boto3: no AWS CLI needed);
+# termination protection on, and each data table keeps deletion protection.
 deploy-infra: check-stage $(BIN)/.runtime
 	$(BIN)/python -m infra.templates --check
-	aws cloudformation deploy --stack-name $(INFRA_STACK) --template-file infra/stack.json \
-		--parameter-overrides Stage=$(STAGE) --tags app=onemodel-scim stage=$(STAGE) --no-fail-on-empty-changeset
-	aws cloudformation update-termination-protection --enable-termination-protection --stack-name $(INFRA_STACK)
+	$(BIN)/python -m infra.release deploy-infra $(STAGE)
 
 # Chalice ships the Python that runs it as the Lambda runtime, so what packages a stage runs on the stage's own
 # ("python_version" in .chalice/config.json): $(call with_stage_python,STAGE,TARGET) makes TARGET with that Python and
@@ -126,25 +125,48 @@ with_stage_python = found="$$(python3 -m infra.stage_python $(1) $(if $(filter c
 
 # Hash-checked bytecode for the Lambda package (infra/bytecode.py): chalicelib/__pycache__ and vendor/, which
 # chalice deploy ships as they are. Without it a deploy is correct, its cold starts slower (docs/design/performance.md).
-.PHONY: bytecode stage-bytecode release deploy-tests
+.PHONY: bytecode stage-bytecode release stage-rollback deploy-tests
 bytecode:
 	@$(call with_stage_python,$(or $(STAGE),dev),stage-bytecode)
 
 stage-bytecode: $(BIN)/.dev
 	$(BIN)/python -m infra.bytecode --stage $(STAGE)
 
-# The release: checks, bytecode, chalice deploy, then the gateway responses for a missing Authorization header and
-# an unknown path. .chalice/deployed/<stage>.json is the shared record of which API is the stage's: commit it after.
+# The release (infra/stage_release.py), on the stage's Python: checks first (release Python, secrets, a clean tree
+# for prod, the stage's deploy lock free), then the bytecode, then under the stage's deploy lock: chalice deploy, the
+# two gateway responses, the guardrails of infra/stages.json (log retention, stage throttling) and the release record
+# (.chalice/deployed/<stage>.releases.json and the functions' tags). Commit .chalice/deployed/ after it.
 deploy: check-stage
 	@$(call with_stage_python,$(STAGE),release)
 
 release: check-stage $(BIN)/.dev
 	$(BIN)/python -m infra.release preflight $(STAGE)
 	$(BIN)/python -m infra.bytecode --stage $(STAGE)
-	$(BIN)/chalice deploy --stage $(STAGE)
-	$(BIN)/python -m infra.release gateway-responses $(STAGE)
-	@git status --porcelain -- .chalice/deployed 2>/dev/null | grep -q . && \
-		echo "Commit and push .chalice/deployed/$(STAGE).json, so the next deploy updates this API." >&2 || true
+	$(BIN)/python -m infra.release deploy $(STAGE)
+
+deploy-preflight: check-stage $(BIN)/.runtime
+	$(BIN)/python -m infra.release preflight $(STAGE)
+
+# The stage's recorded releases (.chalice/deployed/<stage>.releases.json) and the release its functions run (their tags).
+releases: check-stage $(BIN)/.runtime
+	$(BIN)/python -m infra.release releases $(STAGE)
+
+# The previous recorded release again (or RELEASE=<n>), on the stage's Python, from a clean git worktree of its commit
+# and lock, with the stage's newest .chalice/deployed/<stage>.json.
+rollback: check-stage
+	@$(call with_stage_python,$(STAGE),stage-rollback)
+
+stage-rollback: check-stage $(BIN)/.dev
+	$(BIN)/python -m infra.release rollback $(STAGE) $(if $(RELEASE),--to $(RELEASE))
+
+# A deployed stage checked from outside (docs/operations/releases.md); SMOKE_URL overrides the deployed URL,
+# SCIM_CLIENT_ID and SCIM_CLIENT_SECRET give the credential of the authenticated read.
+smoke: $(BIN)/.runtime
+	$(BIN)/python -m infra.smoke $(if $(STAGE),--stage $(STAGE)) $(if $(SMOKE_URL),--url $(SMOKE_URL))
+
+# Removes a dev stage for good: API, functions, log groups, infra stack, tables and secrets. Refused for prod.
+destroy: check-stage $(BIN)/.dev
+	$(BIN)/python -m infra.release destroy $(STAGE)
 
 # A revoked credential stays accepted while API Gateway caches the authorizer's decision (60 s, app.py); this ends it now.
 flush-auth-cache: check-stage $(BIN)/.runtime

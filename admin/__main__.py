@@ -58,7 +58,8 @@ def _parser() -> argparse.ArgumentParser:
     listing = credentials.add_parser(
         "list", help="the tenant's credentials: state, last use, refused attempts in 24 h (never a secret or hash)"
     )
-    listing.add_argument("tenant")
+    listing.add_argument("tenant", nargs="?")
+    listing.add_argument("--all", action="store_true", help="every tenant's active credential (to rotate them all)")
     revoke = credentials.add_parser("revoke", help="revoke a credential for good")
     revoke.add_argument("client_id")
 
@@ -160,6 +161,15 @@ def run(args: argparse.Namespace) -> int:
                 "WARNING: the secret is shown once and cannot be shown again; paste it into the IdP now.",
                 file=sys.stderr,
             )
+        elif args.action == "list" and (args.tenant is None) != args.all:
+            raise CredentialError("Give a tenant, or --all for every tenant's active credential.")
+        elif args.action == "list" and args.all:
+            print("tenant\tclient_id\tcreated\tlast_used\tdescription")
+            for credential in credentials.active_credentials():
+                print(
+                    f"{credential.tenant}\t{credential.client_id}\t{credential.created}\t"
+                    f"{credential.last_used or 'never'}\t{credential.description}"
+                )
         elif args.action == "list":
             say("client_id", "created", "state", "last_used", "refused_24h", "description", sep="\t")
             for credential in credentials.credentials_of(args.tenant):

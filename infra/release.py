@@ -83,9 +83,22 @@ def apply_gateway_responses(apigateway: Any, rest_api_id: str, stage_name: str) 
 
 
 def preflight(stage: str) -> list[str]:
-    """What stops a release of the stage, in words for the operator; empty when it may go."""
+    """What stops a release of the stage, in words for the operator; empty when it may go.
+
+    ``make deploy`` runs it before compiling the bytecode, so a release that cannot go stops in seconds.
+    """
+    from infra import deploy_lock, guardrails
+    from infra.stage_release import refusal_for_dirty_tree
+
     problems = []
     config = read_config(PROJECT_DIR)
+    dirty = refusal_for_dirty_tree(PROJECT_DIR, stage)
+    if dirty:
+        problems.append(dirty)
+    try:
+        guardrails.stage_guardrails(stage)
+    except ValueError as error:
+        problems.append(str(error))
     version = f"{sys.version_info.major}.{sys.version_info.minor}"
     wanted = stage_python_version(config, stage)
     if wanted and version != wanted:
@@ -104,19 +117,50 @@ def preflight(stage: str) -> list[str]:
         except botocore.exceptions.ClientError as error:
             code = error.response["Error"]["Code"]
             problems.append(f"secret {prefix}/{name}: {code} (run `make deploy-infra STAGE={stage}` first)")
+    held = deploy_lock.holder(boto3.client("dynamodb"), stage)
+    if held:
+        problems.append(f"stage {stage} is being released by {held}")
     return problems
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m infra.release", description=__doc__)
-    parser.add_argument("step", choices=["preflight", "gateway-responses", "flush-auth-cache"])
+    parser.add_argument(
+        "step",
+        choices=[
+            "deploy-infra",
+            "preflight",
+            "deploy",
+            "releases",
+            "rollback",
+            "destroy",
+            "gateway-responses",
+            "flush-auth-cache",
+        ],
+    )
     parser.add_argument("stage")
+    parser.add_argument("--to", type=int, help="rollback: the release number to deploy again (default: the previous)")
     args = parser.parse_args(argv)
     if args.step == "preflight":
         problems = preflight(args.stage)
         for problem in problems:
             print(f"make deploy: {problem}", file=sys.stderr)
         return 1 if problems else 0
+    from infra import stage_release
+
+    if args.step == "deploy-infra":
+        from infra.infra_stack import deploy_infra
+
+        deploy_infra(boto3.client("cloudformation"), args.stage)
+        return 0
+    if args.step == "deploy":
+        return stage_release.release(PROJECT_DIR, args.stage)
+    if args.step == "releases":
+        return stage_release.show_releases(PROJECT_DIR, args.stage)
+    if args.step == "rollback":
+        return stage_release.rollback(PROJECT_DIR, args.stage, args.to)
+    if args.step == "destroy":
+        return stage_release.destroy(PROJECT_DIR, args.stage)
     try:
         api = deployed_rest_api(PROJECT_DIR, args.stage)
     except NotDeployed as error:

@@ -63,6 +63,31 @@ def test_create_tenant_generate_use_list_and_revoke(chalice_client: Client, caps
     assert Scim(chalice_client, basic(issued(out))).get("/Users").status_code == 200
 
 
+def test_credentials_list_all_shows_every_tenants_active_credential_to_rotate_them(
+    aws: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    active = {}
+    for tenant in ("initech", "acme", "globex"):
+        run(capsys, "tenant", "create", tenant)
+        first = issued(run(capsys, "credentials", "generate", tenant, "--description", f"{tenant} IdP")[1])
+        active[tenant] = first
+    run(capsys, "credentials", "revoke", active["globex"]["SCIM_CLIENT_ID"])
+    active["globex"] = issued(run(capsys, "credentials", "generate", "globex")[1])
+    run(capsys, "tenant", "create", "hooli")  # no credential yet
+    code, out, _ = run(capsys, "credentials", "list", "--all")
+    assert code == 0
+    header, *rows = [line.split("\t") for line in out.splitlines()]
+    assert header == ["tenant", "client_id", "created", "last_used", "description"]
+    assert [(row[0], row[1]) for row in rows] == [
+        (tenant, active[tenant]["SCIM_CLIENT_ID"]) for tenant in ("acme", "globex", "initech")
+    ]
+    for values in active.values():
+        assert values["SCIM_CLIENT_SECRET"] not in out
+    code, _, err = run(capsys, "credentials", "list")
+    assert code == 2 and "--all" in err
+    assert run(capsys, "credentials", "list", "acme", "--all")[0] == 2
+
+
 def test_generate_without_a_service_account_is_refused(aws: None, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = run(capsys, "credentials", "generate", "nobody")
     assert code == 2

@@ -2,12 +2,16 @@
 
 ``make test-deploy`` runs this module (``.ci/run`` calls it after ``make test``): Chalice downloads the
 Linux builds of the requirements from PyPI to package the Lambdas, so it is not part of the offline
-``make test``. Given the infra stack's tables and secrets, an operator's clone deploys with plain
-``chalice deploy``, commits ``.chalice/deployed/dev.json``, and a second operator deploys from a fresh
-clone with ``make deploy``: the same API and functions are updated, and the gateway responses stay.
+``make test``. As operators do: ``make deploy-infra`` (moto's CloudFormation skips the secrets, which
+the test then creates, and the alarms, which tests/test_infra.py checks), a plain ``chalice deploy``
+from one clone with ``.chalice/deployed/dev.json`` committed, ``make deploy`` from a second, fresh
+clone (the same API and functions, the gateway responses, the guardrails and the release record), a
+third release with a bigger function, ``make rollback`` back to the second release, and at the
+end ``make destroy``.
 """
 
 import fnmatch
+import hashlib
 import json
 import os
 import shutil
@@ -25,10 +29,12 @@ import pytest
 from app import app
 from chalicelib.gateway_responses import GATEWAY_RESPONSES
 from chalicelib.stage_runtime import read_config, stage_python_version
+from infra import deploy_lock, guardrails
 from infra.iam import stage_functions
 from tests.aws_calls import log_calls
 from tests.conftest import PROJECT_DIR
 from tests.moto_api_gateway import chalice_swagger_imports
+from tests.moto_cloudformation import termination_protection
 from tests.test_iam_policy import denied_calls, unused_grants
 
 pytestmark = [
@@ -61,15 +67,20 @@ def _aws(endpoint: str, service: str) -> Any:
 
 @dataclass
 class Release:
-    """What two operators' releases left on the embedded AWS, and what they printed."""
+    """What the operators' releases left on the embedded AWS, and what they printed."""
 
     endpoint: str
+    environment: dict[str, str]
+    clone: Path
     secret_values: dict[str, str]
     imported: list[dict[str, Any]]
     first: subprocess.CompletedProcess[str]
     second: subprocess.CompletedProcess[str]
     first_deployed: dict[str, Any]
     second_deployed: dict[str, Any]
+    commits: list[str]
+    memory_after_third: int
+    rollback: subprocess.CompletedProcess[str]
 
     def client(self, service: str) -> Any:
         return _aws(self.endpoint, service)
@@ -107,6 +118,9 @@ def _clone(origin: Path, destination: Path) -> Path:
     # The clone's virtualenv is the one running these tests (the stage's Python); -o below keeps make from
     # reinstalling it (runtime and dev requirements).
     (destination / ".venv").symlink_to(sys.prefix)
+    # A symlink is not the directory .gitignore names: without this the tree would count as changed.
+    with (destination / ".git" / "info" / "exclude").open("a") as exclude:
+        exclude.write(".venv\n")
     return destination
 
 
@@ -114,15 +128,16 @@ def _run(cwd: Path, environment: dict[str, str], *command: str) -> subprocess.Co
     return subprocess.run(command, cwd=cwd, env=environment, capture_output=True, text=True, timeout=600)
 
 
-def _create_infra(endpoint: str) -> dict[str, str]:
-    """infra/stack.json through moto's CloudFormation, and its secrets (which moto's CloudFormation skips)."""
+def _make(cwd: Path, environment: dict[str, str], *arguments: str) -> subprocess.CompletedProcess[str]:
+    return _run(
+        cwd, environment, "make", "--no-print-directory", "-o", ".venv/bin/.runtime", "-o", ".venv/bin/.dev", *arguments
+    )
+
+
+def _create_secrets(endpoint: str) -> dict[str, str]:
+    """infra/stack.json's secrets, which moto's CloudFormation skips, as AWS would generate them."""
     template = json.loads((PROJECT_DIR / "infra" / "stack.json").read_text())
     secrets_client = _aws(endpoint, "secretsmanager")
-    _aws(endpoint, "cloudformation").create_stack(
-        StackName=f"scim-{STAGE}-infra",
-        TemplateBody=json.dumps(template),
-        Parameters=[{"ParameterKey": "Stage", "ParameterValue": STAGE}],
-    )
     values = {}
     for resource in template["Resources"].values():
         if resource["Type"] != "AWS::SecretsManager::Secret":
@@ -136,6 +151,12 @@ def _create_infra(endpoint: str) -> dict[str, str]:
         secrets_client.create_secret(Name=name, SecretString=value, Description=properties["Description"])
         values[name] = value
     return values
+
+
+def _commit_deployed_state(clone: Path, message: str) -> None:
+    _git(clone, "add", ".chalice/deployed")
+    _git(clone, "commit", "--quiet", "-m", message)
+    _git(clone, "push", "--quiet", "origin", "HEAD:main")
 
 
 @pytest.fixture(scope="module")
@@ -159,35 +180,61 @@ def release(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Release]:
             "AWS_DEFAULT_REGION": REGION,
         }
     )
-    with chalice_swagger_imports() as imported:
+    with chalice_swagger_imports() as imported, termination_protection():
         server.start()
         try:
-            secret_values = _create_infra(endpoint)
             work = tmp_path_factory.mktemp("release")
             origin = _origin(work / "origin")
 
-            # Given the first operator's clone, when they release with plain `chalice deploy`
+            # Given the first operator's clone, the stage's stack from `make deploy-infra`
             first_clone = _clone(origin, work / "first")
-            first = _run(
-                first_clone, environment, str(Path(sys.executable).with_name("chalice")), "deploy", "--stage", STAGE
-            )
+            infra = _make(first_clone, environment, "deploy-infra", f"STAGE={STAGE}")
+            assert infra.returncode == 0, infra.stdout + infra.stderr
+            secret_values = _create_secrets(endpoint)
+
+            # When they release with plain `chalice deploy`
+            chalice = str(Path(sys.executable).with_name("chalice"))
+            first = _run(first_clone, environment, chalice, "deploy", "--stage", STAGE)
             assert first.returncode == 0, first.stdout + first.stderr
-            deployed_file = first_clone / ".chalice" / "deployed" / f"{STAGE}.json"
-            first_deployed = json.loads(deployed_file.read_text())
+            first_deployed = json.loads((first_clone / ".chalice" / "deployed" / f"{STAGE}.json").read_text())
             # and commit the deployed state, as docs/operations/deploy.md says
-            _git(first_clone, "add", ".chalice/deployed")
-            _git(first_clone, "commit", "--quiet", "-m", "deployed dev")
-            _git(first_clone, "push", "--quiet", "origin", "HEAD:main")
+            _commit_deployed_state(first_clone, "deployed dev")
+            # An API deleted earlier left its permission on the routes function.
+            _aws(endpoint, "lambda").add_permission(
+                FunctionName=FUNCTIONS["api_handler"], StatementId="deleted-api", Action="lambda:InvokeFunction",
+                Principal="apigateway.amazonaws.com", SourceArn=f"arn:aws:execute-api:{REGION}:123456789012:gone00/*",
+            )  # fmt: skip
 
             # When a second operator releases from a fresh clone with `make deploy`
             second_clone = _clone(origin, work / "second")
-            second = _run(
-                second_clone, environment, "make", "--no-print-directory", "-o", ".venv/bin/.runtime",
-                "-o", ".venv/bin/.dev", "deploy", f"STAGE={STAGE}",
-            )  # fmt: skip
+            commits = [_git(second_clone, "rev-parse", "HEAD").strip()]
+            second = _make(second_clone, environment, "deploy", f"STAGE={STAGE}")
             assert second.returncode == 0, second.stdout + second.stderr
             second_deployed = json.loads((second_clone / ".chalice" / "deployed" / f"{STAGE}.json").read_text())
-            yield Release(endpoint, secret_values, imported, first, second, first_deployed, second_deployed)
+            _commit_deployed_state(second_clone, "release 1 of dev")
+
+            # and a third release changes the routes function's configuration
+            config_path = second_clone / ".chalice" / "config.json"
+            config = json.loads(config_path.read_text())
+            config["stages"][STAGE]["lambda_memory_size"] += 512
+            config_path.write_text(json.dumps(config, indent=2) + "\n")
+            _git(second_clone, "commit", "--quiet", "-am", "bigger routes function")
+            commits.append(_git(second_clone, "rev-parse", "HEAD").strip())
+            # (the bytecode of this commit is the second release's: only the configuration changed)
+            third = _make(second_clone, environment, "-o", "bytecode", "deploy", f"STAGE={STAGE}")
+            assert third.returncode == 0, third.stdout + third.stderr
+            memory_after_third = _aws(endpoint, "lambda").get_function_configuration(
+                FunctionName=FUNCTIONS["api_handler"]
+            )["MemorySize"]
+            _commit_deployed_state(second_clone, "release 2 of dev")
+
+            # Then `make rollback` deploys the previous recorded release again
+            rollback = _make(second_clone, environment, "rollback", f"STAGE={STAGE}")
+            assert rollback.returncode == 0, rollback.stdout + rollback.stderr
+            yield Release(
+                endpoint, environment, second_clone, secret_values, imported, first, second, first_deployed,
+                second_deployed, commits, memory_after_third, rollback,
+            )  # fmt: skip
         finally:
             server.stop()
 
@@ -285,6 +332,105 @@ def test_make_deploy_leaves_the_two_gateway_responses_in_place(release: Release)
         assert set(response["responseTemplates"].values()) == {expected.body}
     assert release.second.stdout.strip().splitlines()[-1].startswith("SCIM_BASE_URL=https://")
     assert release.second.stdout.strip().splitlines()[-1].endswith("/api/scim/v2")
+
+
+def test_make_deploy_infra_creates_the_stage_stack_with_termination_protection(release: Release) -> None:
+    (stack,) = release.client("cloudformation").describe_stacks(StackName=f"scim-{STAGE}-infra")["Stacks"]
+    assert stack["EnableTerminationProtection"] is True
+    tables = release.client("dynamodb").list_tables()["TableNames"]
+    assert f"scim-{STAGE}-deploy-lock" in tables and f"scim-{STAGE}-users" in tables
+
+
+def _releases(release: Release) -> list[dict[str, Any]]:
+    path = release.clone / ".chalice" / "deployed" / f"{STAGE}.releases.json"
+    releases: list[dict[str, Any]] = json.loads(path.read_text())["releases"]
+    return releases
+
+
+def test_each_make_deploy_is_recorded_and_make_rollback_restores_the_previous_release(release: Release) -> None:
+    first, second = release.commits
+    records = _releases(release)
+    assert [(r["number"], r["commit"], r["rollback_to"], r["dirty"]) for r in records] == [
+        (1, first, None, False),
+        (2, second, None, False),
+        (3, first, 1, False),
+    ]
+    lock = hashlib.sha256((PROJECT_DIR / "requirements.txt").read_bytes()).hexdigest()
+    assert {r["lock_sha256"] for r in records} == {lock}
+    assert {r["operator"] for r in records} == {"arn:aws:sts::123456789012:user/moto"}
+    lambda_client = release.client("lambda")
+    for name in FUNCTIONS.values():
+        arn = lambda_client.get_function(FunctionName=name)["Configuration"]["FunctionArn"]
+        tags = lambda_client.list_tags(Resource=arn)["Tags"]
+        assert {key: tags[key] for key in tags if key.startswith("scim:")} | {"scim:deployed-at": "t"} == {
+            "scim:release": "3",
+            "scim:commit": first,
+            "scim:lock-sha256": lock,
+            "scim:deployed-at": "t",
+            "scim:operator": "arn:aws:sts::123456789012:user/moto",
+            "scim:rollback-to": "1",
+        }
+    # The third release's configuration is gone again, on the same API and functions.
+    memory = json.loads((PROJECT_DIR / ".chalice" / "config.json").read_text())["stages"][STAGE]["lambda_memory_size"]
+    assert release.memory_after_third == memory + 512
+    routes = lambda_client.get_function_configuration(FunctionName=FUNCTIONS["api_handler"])
+    assert routes["MemorySize"] == memory
+    deployed = json.loads((release.clone / ".chalice" / "deployed" / f"{STAGE}.json").read_text())
+    assert (
+        _resource(deployed, "rest_api")["rest_api_id"] == _resource(release.second_deployed, "rest_api")["rest_api_id"]
+    )
+    assert len(release.client("apigateway").get_rest_apis()["items"]) == 1
+    assert "Updating lambda function" in release.rollback.stdout
+    assert len(_git(release.clone, "worktree", "list").splitlines()) == 1  # its worktree is gone
+
+
+def test_the_stage_keeps_its_guardrails_after_every_release(release: Release) -> None:
+    settings = guardrails.stage_guardrails(STAGE)
+    groups = {
+        group["logGroupName"]: group.get("retentionInDays")
+        for group in release.client("logs").describe_log_groups(logGroupNamePrefix="/aws/lambda/")["logGroups"]
+    }
+    assert groups == {f"/aws/lambda/{name}": settings.log_retention_days for name in FUNCTIONS.values()}
+    apigateway = release.client("apigateway")
+    api_id = _resource(release.second_deployed, "rest_api")["rest_api_id"]
+    throttling = apigateway.get_stage(restApiId=api_id, stageName="api")["methodSettings"]["*/*"]
+    assert throttling["throttlingRateLimit"] == settings.throttle_rate_limit
+    assert throttling["throttlingBurstLimit"] == settings.throttle_burst_limit
+    # API Gateway's metrics, and so the alarms, are per API name: each stage's API has its own.
+    assert apigateway.get_rest_api(restApiId=api_id)["name"] == f"onemodel-scim-{STAGE}"
+    for name in FUNCTIONS.values():
+        policy = json.loads(release.client("lambda").get_policy(FunctionName=name)["Policy"])
+        sources = {s["Condition"]["ArnLike"]["AWS:SourceArn"].split(":")[5].split("/")[0] for s in policy["Statement"]}
+        assert sources == {api_id}, name  # the deleted API's permission is gone
+    assert "removed a permission for another REST API: onemodel-scim-dev: deleted-api (API gone00)" in (
+        release.second.stderr
+    )
+
+
+def test_a_release_is_refused_while_another_holds_the_stage_lock(release: Release) -> None:
+    lock = deploy_lock.acquire(release.client("dynamodb"), STAGE, "arn:aws:iam::1:user/ana", "commit abc")
+    try:
+        preflight = _make(release.clone, release.environment, "deploy-preflight", f"STAGE={STAGE}")
+        assert preflight.returncode != 0
+        assert "make deploy: stage dev is being released by arn:aws:iam::1:user/ana (commit abc)" in preflight.stderr
+        deploy = _run(release.clone, release.environment, ".venv/bin/python", "-m", "infra.release", "deploy", STAGE)
+        assert deploy.returncode == 1
+        assert "Updating lambda function" not in deploy.stdout
+    finally:
+        lock.release()
+
+
+def test_make_destroy_removes_the_dev_stage_last(release: Release) -> None:
+    # Runs last: every other test reads the deployed stage.
+    destroyed = _make(release.clone, release.environment, "destroy", f"STAGE={STAGE}")
+    assert destroyed.returncode == 0, destroyed.stdout + destroyed.stderr
+    assert release.client("lambda").list_functions()["Functions"] == []
+    assert release.client("apigateway").get_rest_apis()["items"] == []
+    assert release.client("dynamodb").list_tables()["TableNames"] == []
+    assert release.client("secretsmanager").list_secrets()["SecretList"] == []
+    assert release.client("logs").describe_log_groups(logGroupNamePrefix="/aws/lambda/")["logGroups"] == []
+    stacks = release.client("cloudformation").list_stacks()["StackSummaries"]
+    assert {stack["StackStatus"] for stack in stacks} == {"DELETE_COMPLETE"}
 
 
 def _deployed_arn(arn: str, region: str, account: str, secrets: dict[str, str]) -> str:

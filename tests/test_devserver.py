@@ -196,6 +196,37 @@ def test_fifty_clients_creating_users_at_once_are_all_served(devserver: dict[str
     assert outcomes == [201] * 50
 
 
+def _smoke(devserver: dict[str, str], **credential: str) -> subprocess.CompletedProcess[str]:
+    # What `make smoke SMOKE_URL=...` runs; the credential comes from the environment, as in the docs.
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("SCIM_")} | credential
+    return subprocess.run(
+        [sys.executable, "-m", "infra.smoke", "--url", devserver["SCIM_BASE_URL"]],
+        cwd=PROJECT_DIR, env=environment, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+
+
+def test_make_smoke_passes_against_make_run_and_never_prints_the_secret(devserver: dict[str, str]) -> None:
+    secret = devserver["SCIM_CLIENT_SECRET"]
+    result = _smoke(devserver, SCIM_CLIENT_ID=devserver["SCIM_CLIENT_ID"], SCIM_CLIENT_SECRET=secret)
+    assert result.returncode == 0, result.stdout
+    lines = result.stdout.splitlines()
+    assert lines[0] == f"smoke {devserver['SCIM_BASE_URL']}"
+    assert [line[:4] for line in lines[1:]] == ["ok  "] * 3
+    assert secret not in result.stdout + result.stderr
+
+
+def test_make_smoke_fails_on_a_wrong_or_missing_credential(devserver: dict[str, str]) -> None:
+    wrong = _smoke(devserver, SCIM_CLIENT_ID=devserver["SCIM_CLIENT_ID"], SCIM_CLIENT_SECRET="wrong")
+    assert wrong.returncode == 1
+    assert wrong.stdout.splitlines()[-1].startswith("FAIL /Users?count=1 as scim-")
+    assert "got 401" in wrong.stdout.splitlines()[-1]
+    missing = _smoke(devserver)
+    assert missing.returncode == 1
+    assert missing.stdout.splitlines()[-1] == (
+        "FAIL authenticated read: set SCIM_CLIENT_ID and SCIM_CLIENT_SECRET to a tenant's credential"
+    )
+
+
 def test_ctrl_c_stops_everything(devserver: dict[str, str]) -> None:
     os.kill(int(devserver["pid"]), signal.SIGINT)
 

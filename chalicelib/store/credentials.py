@@ -15,6 +15,7 @@ This module must not import scim2 or pydantic: the authorizer reads it on every 
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import botocore.exceptions
 
@@ -64,6 +65,19 @@ def _account_item(account: ServiceAccount) -> Item:
     return item
 
 
+def _credential(item: Item) -> StoredCredential:
+    return StoredCredential(
+        client_id=item["client_id"]["S"],
+        tenant=item["tenant"]["S"],
+        account_id=item["account_id"]["S"],
+        description=item["description"]["S"],
+        secret_hash=item["secret_hash"]["S"],
+        created=item["created"]["S"],
+        revoked=item["revoked"]["S"] if "revoked" in item else None,
+        last_used=item["last_used"]["S"] if "last_used" in item else None,
+    )
+
+
 class CredentialStore:
     """Reads and writes the credentials table, in the domain's words."""
 
@@ -103,18 +117,25 @@ class CredentialStore:
 
     def get_credential(self, client_id: str) -> StoredCredential | None:
         item = self._get(f"client#{client_id}")
-        if item is None:
-            return None
-        return StoredCredential(
-            client_id=item["client_id"]["S"],
-            tenant=item["tenant"]["S"],
-            account_id=item["account_id"]["S"],
-            description=item["description"]["S"],
-            secret_hash=item["secret_hash"]["S"],
-            created=item["created"]["S"],
-            revoked=item["revoked"]["S"] if "revoked" in item else None,
-            last_used=item["last_used"]["S"] if "last_used" in item else None,
-        )
+        return None if item is None else _credential(item)
+
+    def active_credentials(self) -> list[StoredCredential]:
+        """Every tenant's active credential, by tenant: a scan of the table, for an operator's full listing."""
+        client_ids = []
+        options: dict[str, Any] = {
+            "TableName": self.table,
+            "FilterExpression": "begins_with(pk, :active)",
+            "ProjectionExpression": "client_id",
+            "ExpressionAttributeValues": {":active": {"S": "active#"}},
+        }
+        while True:
+            page = self.client.scan(**options)
+            client_ids += [item["client_id"]["S"] for item in page.get("Items", [])]
+            if "LastEvaluatedKey" not in page:
+                break
+            options["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        items = batch_get(self.client, self.table, [{"pk": {"S": f"client#{client_id}"}} for client_id in client_ids])
+        return sorted((_credential(item) for item in items), key=lambda credential: credential.tenant)
 
     def active_client_id(self, tenant: str) -> str | None:
         item = self._get(f"active#{tenant}")
