@@ -90,11 +90,13 @@ deploy-infra: check-stage $(BIN)/.runtime
 bytecode: $(BIN)/.dev
 	$(BIN)/python -m infra.bytecode
 
-# The release: chalice deploy, then the gateway responses for a missing Authorization header and an unknown path.
+# The release: chalice deploy, then per-tenant limits (usage plans keyed by the authorizer: docs/operations/tenant-limits.md)
+# and the gateway responses for a missing Authorization header, an unknown path and a throttled tenant.
 # .chalice/deployed/<stage>.json is the shared record of which API is the stage's: commit it after a deploy.
 deploy: check-stage $(BIN)/.dev bytecode
 	$(BIN)/python -m infra.release preflight $(STAGE)
 	$(BIN)/chalice deploy --stage $(STAGE)
+	$(BIN)/python -m infra.release tenant-limits $(STAGE)
 	$(BIN)/python -m infra.release gateway-responses $(STAGE)
 	@git status --porcelain -- .chalice/deployed 2>/dev/null | grep -q . && \
 		echo "Commit and push .chalice/deployed/$(STAGE).json, so the next deploy updates this API." >&2 || true
