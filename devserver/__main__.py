@@ -90,14 +90,15 @@ def serve(
 
     config = settings()
     create_tables(dynamodb(config), config)
+    if tenant_limits:
+        # Before the store file appears: the admin CLI may change the demo tenant's limits as soon as it does.
+        _hold_tenants_to_their_limits(config.stage, dynamodb_endpoint, config.region)
     write_local_store(dynamodb_endpoint, "scim-local", config.region)
     store = CredentialStore(dynamodb(config), config.credentials_table)
     create_service_account(store, DEMO_TENANT, name="Demo SCIM service account")
     issued = generate_credential(store, config.credential_hash_key, DEMO_TENANT, "make run demo")
 
     emulate_gateway_responses(applied=gateway_responses)
-    if tenant_limits:
-        _hold_tenants_to_their_limits(config.stage, dynamodb_endpoint, config.region)
     logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(message)s")
     # Bind before printing, so whoever reads the lines can connect at once.
     server = local_server(PROJECT_DIR, host, port, STAGE)
@@ -116,7 +117,7 @@ def serve(
 
 
 def _hold_tenants_to_their_limits(stage: str, endpoint: str, region: str) -> None:
-    """The stage's default usage plan and the demo tenant's key in the embedded API Gateway, then enforce them."""
+    """The stage's default usage plan and the demo tenant's key in the embedded API Gateway, enforced from now on."""
     import boto3
 
     from chalicelib.auth.tenant_limits import UNAUTHENTICATED, default_limits

@@ -5,6 +5,9 @@ Linux builds of the requirements from PyPI to package the Lambdas, so it is not 
 ``make test``. Given the infra stack's tables and secrets, an operator's clone deploys with plain
 ``chalice deploy``, commits ``.chalice/deployed/dev.json``, and a second operator deploys from a fresh
 clone with ``make deploy``: the same API and functions are updated, and the gateway responses stay.
+Between the two, a tenant is created; after ``make deploy`` its limits are set with ``admin limits``.
+The plain deploy serves every IdP (no API key required anywhere); ``make deploy`` turns the per-tenant
+limits on (moto stores usage plans and keys and reads them back; it enforces nothing).
 """
 
 import fnmatch
@@ -22,10 +25,11 @@ import boto3
 import pytest
 
 from app import app
+from chalicelib.auth.tenant_limits import UNAUTHENTICATED, default_limits, usage_key
 from chalicelib.gateway_responses import GATEWAY_RESPONSES
 from infra.release import RELEASE_PYTHON
 from tests.conftest import PROJECT_DIR
-from tests.moto_api_gateway import chalice_swagger_imports
+from tests.moto_api_gateway import chalice_swagger_imports, method_updates
 
 pytestmark = [
     pytest.mark.skipif(
@@ -63,6 +67,9 @@ class Release:
     second: subprocess.CompletedProcess[str]
     first_deployed: dict[str, Any]
     second_deployed: dict[str, Any]
+    plain: dict[str, Any]
+    """What the plain ``chalice deploy`` left: the API's key source, and which methods require an API key."""
+    limits_set: subprocess.CompletedProcess[str]
 
     def client(self, service: str) -> Any:
         return _aws(self.endpoint, service)
@@ -104,6 +111,19 @@ def _clone(origin: Path, destination: Path) -> Path:
 
 def _run(cwd: Path, environment: dict[str, str], *command: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(command, cwd=cwd, env=environment, capture_output=True, text=True, timeout=600)
+
+
+def _api_keys_required(endpoint: str, api_id: str) -> dict[str, Any]:
+    apigateway = _aws(endpoint, "apigateway")
+    return {
+        "apiKeySource": apigateway.get_rest_api(restApiId=api_id).get("apiKeySource"),
+        "required": {
+            (resource["path"], method)
+            for resource in apigateway.get_resources(restApiId=api_id, embed=["methods"], limit=500)["items"]
+            for method, details in resource.get("resourceMethods", {}).items()
+            if details.get("apiKeyRequired")
+        },
+    }
 
 
 def _create_infra(endpoint: str) -> dict[str, str]:
@@ -150,7 +170,7 @@ def release(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Release]:
             "AWS_DEFAULT_REGION": REGION,
         }
     )
-    with chalice_swagger_imports() as imported:
+    with chalice_swagger_imports() as imported, method_updates():
         server.start()
         try:
             secret_values = _create_infra(endpoint)
@@ -163,6 +183,11 @@ def release(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Release]:
             assert first.returncode == 0, first.stdout + first.stderr
             deployed_file = first_clone / ".chalice" / "deployed" / f"{STAGE}.json"
             first_deployed = json.loads(deployed_file.read_text())
+            plain = _api_keys_required(endpoint, _resource(first_deployed, "rest_api")["rest_api_id"])
+            # A tenant onboarded on the stage before make deploy ever ran (its key exists, in no plan yet)
+            admin = [str(PROJECT_DIR / ".venv/bin/python"), "-m", "admin", "--stage", STAGE]
+            created = _run(first_clone, environment, *admin, "tenant", "create", "acme")
+            assert created.returncode == 0, created.stdout + created.stderr
             # and commit the deployed state, as the README says
             _git(first_clone, "add", ".chalice/deployed")
             _git(first_clone, "commit", "--quiet", "-m", "deployed dev")
@@ -176,7 +201,13 @@ def release(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Release]:
             )  # fmt: skip
             assert second.returncode == 0, second.stdout + second.stderr
             second_deployed = json.loads((second_clone / ".chalice" / "deployed" / f"{STAGE}.json").read_text())
-            yield Release(endpoint, secret_values, imported, first, second, first_deployed, second_deployed)
+            # and an operator gives the tenant limits of its own
+            limits_set = _run(
+                second_clone, environment, *admin, "limits", "set", "acme", "--rate", "5", "--burst", "10"
+            )
+            yield Release(
+                endpoint, secret_values, imported, first, second, first_deployed, second_deployed, plain, limits_set
+            )
         finally:
             server.stop()
 
@@ -274,3 +305,49 @@ def test_make_deploy_leaves_the_two_gateway_responses_in_place(release: Release)
         assert set(response["responseTemplates"].values()) == {expected.body}
     assert release.second.stdout.strip().splitlines()[-1].startswith("SCIM_BASE_URL=https://")
     assert release.second.stdout.strip().splitlines()[-1].endswith("/api/scim/v2")
+
+
+def test_a_plain_chalice_deploy_requires_no_api_key_so_every_idp_is_served(release: Release) -> None:
+    assert release.plain["apiKeySource"] in (None, "HEADER")
+    assert release.plain["required"] == set()
+
+
+def test_make_deploy_holds_every_scim_method_to_the_tenants_usage_plan(release: Release) -> None:
+    apigateway = release.client("apigateway")
+    api_id = _resource(release.second_deployed, "rest_api")["rest_api_id"]
+    after = _api_keys_required(release.endpoint, api_id)
+
+    assert after["apiKeySource"] == "AUTHORIZER"
+    behind_the_authorizer = {
+        (path, method) for path, entries in app.routes.items() for method, entry in entries.items() if entry.authorizer
+    }
+    assert after["required"] == behind_the_authorizer
+    assert ("/scim/v2/ServiceProviderConfig", "GET") not in after["required"]
+    # The step's own deployment, beside Chalice's and the gateway responses'.
+    descriptions = [item.get("description") for item in apigateway.get_deployments(restApiId=api_id)["items"]]
+    assert "make deploy: per-tenant limits" in descriptions
+
+
+def test_make_deploy_puts_every_tenants_key_in_the_default_plan_and_admin_limits_gives_one_its_own(
+    release: Release,
+) -> None:
+    apigateway = release.client("apigateway")
+    api_id = _resource(release.second_deployed, "rest_api")["rest_api_id"]
+    plans = {plan["name"]: plan for plan in apigateway.get_usage_plans()["items"]}
+    assert set(plans) == {"onemodel-scim-dev-default", "onemodel-scim-dev-tenant-acme"}
+    default, own = plans["onemodel-scim-dev-default"], plans["onemodel-scim-dev-tenant-acme"]
+    expected = default_limits(STAGE_VARIABLES)
+    assert default["throttle"] == {"rateLimit": expected.rate, "burstLimit": expected.burst}
+    assert default["apiStages"] == own["apiStages"] == [{"apiId": api_id, "stage": "api"}]
+    assert own["throttle"] == {"rateLimit": 5, "burstLimit": 10}
+
+    keys = {key["name"]: key for key in apigateway.get_api_keys(includeValues=True)["items"]}
+    assert {name: key["value"] for name, key in keys.items()} == {
+        "onemodel-scim-dev-acme": usage_key("dev", "acme"),
+        f"onemodel-scim-dev-{UNAUTHENTICATED}": usage_key("dev", UNAUTHENTICATED),
+    }
+    in_default = {key["name"] for key in apigateway.get_usage_plan_keys(usagePlanId=default["id"])["items"]}
+    in_own = {key["name"] for key in apigateway.get_usage_plan_keys(usagePlanId=own["id"])["items"]}
+    assert (in_default, in_own) == ({f"onemodel-scim-dev-{UNAUTHENTICATED}"}, {"onemodel-scim-dev-acme"})
+    assert release.limits_set.stdout.strip() == "acme: 5 requests/s, burst 10 (its own)"
+    assert usage_key("dev", "acme") not in release.limits_set.stdout + release.limits_set.stderr

@@ -138,13 +138,13 @@ def test_admin_limits_set_show_and_reset_on_a_stage(plans: UsagePlans, capsys: p
     capsys.readouterr()
 
     assert main(["--stage", "test", "limits", "show", "initech"]) == 0
-    assert "initech: 25 requests/s, burst 50 (the stage's default)" in capsys.readouterr().out
+    assert "initech: 50 requests/s, burst 100 (the stage's default)" in capsys.readouterr().out
     assert main(["--stage", "test", "limits", "set", "initech", "--rate", "3"]) == 0
-    assert "initech: 3 requests/s, burst 50 (its own)" in capsys.readouterr().out
+    assert "initech: 3 requests/s, burst 100 (its own)" in capsys.readouterr().out
     assert main(["--stage", "test", "limits", "set", "initech", "--burst", "6"]) == 0
     assert "initech: 3 requests/s, burst 6 (its own)" in capsys.readouterr().out
     assert main(["--stage", "test", "limits", "reset", "initech"]) == 0
-    assert "initech: 25 requests/s, burst 50 (the stage's default)" in capsys.readouterr().out
+    assert "initech: 50 requests/s, burst 100 (the stage's default)" in capsys.readouterr().out
 
 
 def test_admin_limits_refuses_limits_out_of_bounds_and_says_why(
@@ -239,3 +239,14 @@ def test_the_throttled_and_quota_answers_are_scim_errors_with_retry_after() -> N
         assert response.headers["Retry-After"] == "1"
         body = json.loads(response.body)
         assert body["status"] == "429" and body["schemas"] == ["urn:ietf:params:scim:api:messages:2.0:Error"]
+
+
+def test_a_release_keeps_the_limits_an_operator_gave_a_tenant(apigateway: Any, rest_api: dict[str, str]) -> None:
+    plans = UsagePlans(apigateway, "test")
+    apply_tenant_limits(apigateway, rest_api["id"], "api", plans, DEFAULT_LIMITS, ["acme"])
+    plans.set("acme", Limits(rate=3, burst=3))
+
+    apply_tenant_limits(apigateway, rest_api["id"], "api", plans, Limits(30, 60), ["acme", "globex"])
+
+    assert plans.show("acme").limits == Limits(3, 3) and plans.show("acme").own
+    assert plans.show("globex").limits == Limits(30, 60)

@@ -138,7 +138,7 @@ def test_a_limit_set_while_serving_takes_effect_within_a_second(server: dict[str
 
     assert (
         _admin(store_file, "limits", "reset", "greedy").strip()
-        == "greedy: 25 requests/s, burst 50 (the stage's default)"
+        == "greedy: 50 requests/s, burst 100 (the stage's default)"
     )
     time.sleep(1.5)
     assert {_get(server["url"], server["greedy"])[0] for _ in range(10)} == {200}

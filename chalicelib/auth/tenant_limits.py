@@ -40,9 +40,9 @@ class Limits:
             raise LimitsError(f"burst must be 1 to {MAX_BURST} requests, not {self.burst}")
 
 
-# Entra ID asks a SCIM endpoint to take at least 25 requests a second per tenant; the burst covers a
-# pushing IdP's parallel requests (docs/operations/tenant-limits.md explains the choice).
-DEFAULT_LIMITS = Limits(rate=25, burst=50)
+# Twice the 25 requests a second per tenant Entra ID asks a SCIM endpoint to take, about what ten requests in
+# parallel (Okta's "large bulk loads") send; the burst is two seconds of it (docs/operations/tenant-limits.md).
+DEFAULT_LIMITS = Limits(rate=50, burst=100)
 
 
 def default_limits(variables: Mapping[str, str]) -> Limits:
