@@ -53,10 +53,10 @@ GATEWAY_RESPONSES = {
     ),
     # A path (or method) no route serves.
     "MISSING_AUTHENTICATION_TOKEN": GatewayResponse(404, "No SCIM endpoint at this path"),
-    # The tenant's usage plan (or the stage's) is over its rate: RFC 6585 §4, which IdPs retry after Retry-After.
+    # Over the tenant's usage plan, or the stage's own throttle (one response type for both): RFC 6585 §4.
     "THROTTLED": GatewayResponse(
         429,
-        "Too many requests for this tenant; retry after the Retry-After delay",
+        "Too many requests; retry after the Retry-After delay",
         retry_after=THROTTLED_RETRY_AFTER_SECONDS,
     ),
     # A usage plan's quota (none is set by default; an operator may add one).
