@@ -188,7 +188,7 @@ def release(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Release]:
             admin = [str(PROJECT_DIR / ".venv/bin/python"), "-m", "admin", "--stage", STAGE]
             created = _run(first_clone, environment, *admin, "tenant", "create", "acme")
             assert created.returncode == 0, created.stdout + created.stderr
-            # and commit the deployed state, as the README says
+            # and commit the deployed state, as docs/operations/deploy.md says
             _git(first_clone, "add", ".chalice/deployed")
             _git(first_clone, "commit", "--quiet", "-m", "deployed dev")
             _git(first_clone, "push", "--quiet", "origin", "HEAD:main")

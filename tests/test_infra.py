@@ -140,10 +140,10 @@ def test_alarms_watch_5xx_503_and_authorizer_errors_of_the_stage_and_notify_the_
     assert resources["AlarmTopic"]["Type"] == "AWS::SNS::Topic"
 
 
-def test_every_alarm_has_its_section_in_the_readme() -> None:
-    readme = (PROJECT_DIR / "README.md").read_text()
+def test_every_alarm_has_its_row_in_the_runbook() -> None:
+    runbook = (PROJECT_DIR / "docs" / "operations" / "runbook.md").read_text()
     for alarm in templates.ALARMS:
-        assert f"scim-<stage>-{alarm.logical_id.removesuffix('Alarm')}" in readme, alarm.logical_id
+        assert f"scim-<stage>-{alarm.logical_id.removesuffix('Alarm')}" in runbook, alarm.logical_id
 
 
 def test_every_dev_default_secret_is_generated_per_stage_and_no_stage_sets_a_secret_value() -> None:

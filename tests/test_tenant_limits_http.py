@@ -23,6 +23,8 @@ import pytest
 from devserver.ports import free_port
 from tests.conftest import PROJECT_DIR
 
+# A server, two admin commands and seconds of traffic: `make test-all`'s tier.
+pytestmark = pytest.mark.slow
 GREEDY_RATE, GREEDY_BURST = 4, 6
 SECONDS = 3.0
 
