@@ -76,7 +76,7 @@ docs: $(BIN)/.dev
 	$(BIN)/python -m bench.docs
 
 # Deploying to AWS (docs/operations/deploy.md): `make deploy-infra STAGE=dev` once, then every release
-# `chalice deploy --stage dev` (or `make deploy STAGE=dev`, which adds the two gateway responses). Not run by CI
+# `chalice deploy --stage dev` (or `make deploy STAGE=dev`, which adds per-tenant limits and the gateway responses). Not run by CI
 # against AWS (tests/test_deploy.py runs it against moto's server): needs the AWS CLI, credentials and a region.
 .PHONY: templates check-stage deploy-infra deploy flush-auth-cache
 INFRA_STACK = scim-$(STAGE)-infra
