@@ -16,6 +16,10 @@ import os
 import signal
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from chalicelib.config import Settings
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 STAGE = "local"
@@ -92,7 +96,7 @@ def serve(
     create_tables(dynamodb(config), config)
     if tenant_limits:
         # Before the store file appears: the admin CLI may change the demo tenant's limits as soon as it does.
-        _hold_tenants_to_their_limits(config.stage, dynamodb_endpoint, config.region)
+        _hold_tenants_to_their_limits(config, dynamodb_endpoint)
     write_local_store(dynamodb_endpoint, "scim-local", config.region)
     store = CredentialStore(dynamodb(config), config.credentials_table)
     create_service_account(store, DEMO_TENANT, name="Demo SCIM service account")
@@ -116,19 +120,18 @@ def serve(
     server.serve_forever()
 
 
-def _hold_tenants_to_their_limits(stage: str, endpoint: str, region: str) -> None:
+def _hold_tenants_to_their_limits(config: "Settings", endpoint: str) -> None:
     """The stage's default usage plan and the demo tenant's key in the embedded API Gateway, enforced from now on."""
     import boto3
 
     from chalicelib.auth.tenant_limits import UNAUTHENTICATED, default_limits
     from devserver.gateway import emulate_tenant_limits
     from devserver.throttle import TenantThrottle
-    from infra.release import stage_variables
     from infra.usage_plans import UsagePlans
 
-    apigateway = boto3.client("apigateway", endpoint_url=endpoint, region_name=region)
-    plans = UsagePlans(apigateway, stage)
-    plans.ensure_default_plan(default_limits(stage_variables(PROJECT_DIR, STAGE)), api_stage=None)
+    apigateway = boto3.client("apigateway", endpoint_url=endpoint, region_name=config.region)
+    plans = UsagePlans(apigateway, config.stage)
+    plans.ensure_default_plan(default_limits(config), api_stage=None)
     plans.ensure_keys([UNAUTHENTICATED, DEMO_TENANT])
     emulate_tenant_limits(TenantThrottle(plans.throttles))
 

@@ -144,7 +144,7 @@ def _tenant_limits(apigateway: Any, stage: str, rest_api_id: str, stage_name: st
 
     config = settings()
     tenants = CredentialStore(dynamodb(config), config.credentials_table).tenants()
-    limits = default_limits(variables)
+    limits = default_limits(config)
     apply_tenant_limits(apigateway, rest_api_id, stage_name, UsagePlans(apigateway, config.stage), limits, tenants)
     print(
         f"make deploy: {len(tenants)} tenants held to their usage plans; default {limits.rate} requests/s, "

@@ -25,7 +25,7 @@ import boto3
 import pytest
 
 from app import app
-from chalicelib.auth.tenant_limits import UNAUTHENTICATED, default_limits, usage_key
+from chalicelib.auth.tenant_limits import UNAUTHENTICATED, usage_key
 from chalicelib.gateway_responses import GATEWAY_RESPONSES
 from infra.release import RELEASE_PYTHON
 from tests.conftest import PROJECT_DIR
@@ -336,8 +336,8 @@ def test_make_deploy_puts_every_tenants_key_in_the_default_plan_and_admin_limits
     plans = {plan["name"]: plan for plan in apigateway.get_usage_plans()["items"]}
     assert set(plans) == {"onemodel-scim-dev-default", "onemodel-scim-dev-tenant-acme"}
     default, own = plans["onemodel-scim-dev-default"], plans["onemodel-scim-dev-tenant-acme"]
-    expected = default_limits(STAGE_VARIABLES)
-    assert default["throttle"] == {"rateLimit": expected.rate, "burstLimit": expected.burst}
+    assert "TENANT_RATE_LIMIT" not in STAGE_VARIABLES and "TENANT_BURST_LIMIT" not in STAGE_VARIABLES
+    assert default["throttle"] == {"rateLimit": 50, "burstLimit": 100}  # the defaults of chalicelib/config.py
     assert default["apiStages"] == own["apiStages"] == [{"apiId": api_id, "stage": "api"}]
     assert own["throttle"] == {"rateLimit": 5, "burstLimit": 10}
 

@@ -13,7 +13,8 @@ import pytest
 
 from admin.__main__ import main
 from app import app, scim_auth
-from chalicelib.auth.tenant_limits import DEFAULT_LIMITS, UNAUTHENTICATED, Limits, LimitsError, usage_key
+from chalicelib.auth.tenant_limits import UNAUTHENTICATED, Limits, LimitsError, default_limits, usage_key
+from chalicelib.config import settings
 from chalicelib.gateway_responses import GATEWAY_RESPONSES
 from devserver.throttle import TenantThrottle, TokenBucket
 from infra.release import apply_tenant_limits
@@ -21,6 +22,7 @@ from infra.usage_plans import LimitsNotApplied, UsagePlans
 from tests.conftest import Tenant
 from tests.moto_api_gateway import method_updates
 
+DEFAULT_LIMITS = Limits(rate=50, burst=100)
 ARN = "arn:aws:execute-api:us-east-1:123456789012:abcdef/api/GET/scim/v2/Users"
 
 
@@ -250,3 +252,10 @@ def test_a_release_keeps_the_limits_an_operator_gave_a_tenant(apigateway: Any, r
 
     assert plans.show("acme").limits == Limits(3, 3) and plans.show("acme").own
     assert plans.show("globex").limits == Limits(30, 60)
+
+
+def test_the_default_is_the_stages_settings_and_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert default_limits(settings()) == DEFAULT_LIMITS
+    monkeypatch.setenv("TENANT_RATE_LIMIT", "20000")
+    with pytest.raises(LimitsError, match="rate must be 1 to 10000"):
+        default_limits(settings())

@@ -10,8 +10,9 @@ bucket of its own and never a tenant's. Imported by the authorizer: no scim2, no
 """
 
 import hashlib
-from collections.abc import Mapping
 from dataclasses import dataclass
+
+from chalicelib.config import Settings
 
 UNAUTHENTICATED = "_unauthenticated"
 """The identity of requests the authorizer did not allow; no tenant name starts with '_'."""
@@ -40,19 +41,12 @@ class Limits:
             raise LimitsError(f"burst must be 1 to {MAX_BURST} requests, not {self.burst}")
 
 
-# Twice the 25 requests a second per tenant Entra ID asks a SCIM endpoint to take, about what ten requests in
-# parallel (Okta's "large bulk loads") send; the burst is two seconds of it (docs/operations/tenant-limits.md).
-DEFAULT_LIMITS = Limits(rate=50, burst=100)
+def default_limits(config: Settings) -> Limits:
+    """The stage's default limits (``TENANT_RATE_LIMIT``, ``TENANT_BURST_LIMIT``).
 
-
-def default_limits(variables: Mapping[str, str]) -> Limits:
-    """The stage's default: ``TENANT_RATE_LIMIT`` and ``TENANT_BURST_LIMIT`` of its variables, else the defaults."""
-    try:
-        rate = int(variables.get("TENANT_RATE_LIMIT") or DEFAULT_LIMITS.rate)
-        burst = int(variables.get("TENANT_BURST_LIMIT") or DEFAULT_LIMITS.burst)
-    except ValueError as error:
-        raise LimitsError(f"TENANT_RATE_LIMIT and TENANT_BURST_LIMIT must be numbers: {error}") from None
-    return Limits(rate, burst)
+    :raises LimitsError: When they are outside what API Gateway can enforce.
+    """
+    return Limits(config.tenant_rate_limit, config.tenant_burst_limit)
 
 
 def usage_key(stage: str, identity: str) -> str:
