@@ -97,8 +97,9 @@ docs: $(BIN)/.dev
 	$(BIN)/python -m bench.docs
 
 # Deploying to AWS (docs/operations/releases.md): `make deploy-infra STAGE=dev` once (and when infra/ changes), then
-# every release `make deploy STAGE=dev` (a plain `chalice deploy --stage dev` is correct too, unrecorded). Not run by
-# CI against AWS (tests/test_deploy.py runs them against moto's server): needs AWS credentials and a region.
+# every release `make deploy STAGE=dev` (a plain `chalice deploy --stage dev` is correct too: unrecorded, and without
+# per-tenant limits until the next make deploy). Not run by CI against AWS (tests/test_deploy.py runs them against
+# moto's server): needs AWS credentials and a region.
 .PHONY: templates check-stage deploy-infra deploy deploy-preflight releases rollback smoke destroy flush-auth-cache
 
 # infra/stack.json is generated from chalicelib/ (tables, secrets); a test fails when it is stale.
@@ -134,7 +135,8 @@ stage-bytecode: $(BIN)/.dev
 
 # The release (infra/stage_release.py), on the stage's Python: checks first (release Python, secrets, a clean tree
 # for prod, the stage's deploy lock free), then the bytecode, then under the stage's deploy lock: chalice deploy, the
-# two gateway responses, the guardrails of infra/stages.json (log retention, stage throttling) and the release record
+# two gateway responses, per-tenant limits (usage plans keyed by the authorizer: docs/operations/tenant-limits.md),
+# the guardrails of infra/stages.json (log retention, stage throttling) and the release record
 # (.chalice/deployed/<stage>.releases.json and the functions' tags). Commit .chalice/deployed/ after it.
 deploy: check-stage
 	@$(call with_stage_python,$(STAGE),release)

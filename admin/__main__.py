@@ -1,4 +1,4 @@
-"""``python -m admin``: tenants, credentials, role mappings, backups and provisioning activity, for operators.
+"""``python -m admin``: tenants, credentials, limits, role mappings, backups and provisioning activity, for operators.
 
 It talks to ``make run``'s embedded store by default, or to a deployed stage's
 tables with ``--stage STAGE`` and the operator's AWS credentials.
@@ -9,7 +9,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from admin import activity, backup, names, password_policy
+from admin import activity, backup, limits, names, password_policy
 from admin.target import TargetError, use_local_store, use_stage
 from admin.terminal import say, say_json
 from chalicelib.auth.credentials import (
@@ -125,6 +125,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     rekey_names.add_argument("--tenant", help="one tenant (default: every tenant of the stage)")
     rekey_names.add_argument("--dry-run", action="store_true", help="report what would move, write nothing")
+    limits.add_parser(commands)
     checking = commands.add_parser("check", help="verify the tenant's data (uniqueness claims, memberships, versions)")
     checking.add_argument("tenant")
     checking.add_argument("--repair", action="store_true", help="delete leftovers, set stale member displays")
@@ -150,6 +151,7 @@ def run(args: argparse.Namespace) -> int:
         say(
             f"Service account {account.account_id} for tenant {args.tenant!r}: {', '.join(sorted(account.permissions))}"
         )
+        limits.give_key(config, args.tenant)
         return 0
     if args.command == "credentials":
         if args.action == "generate":
@@ -190,6 +192,8 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if args.command in ("activity", "status"):
         return _activity(args, config, client, credentials)
+    if args.command == "limits":
+        return limits.run(args, config)
     if args.command == "password-policy":
         return password_policy.run(args, client, config)
     if args.command == "names":

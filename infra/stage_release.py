@@ -87,14 +87,21 @@ def chalice(project_dir: Path, *arguments: str) -> None:
 
 
 def finish_release(project_dir: Path, stage: str, record: ReleaseRecord) -> str:
-    """Everything after ``chalice deploy``: gateway responses, guardrails, record. Returns the SCIM base URL."""
-    from infra.release import api_gateway_stage, apply_gateway_responses, deployed_rest_api
+    """Everything after ``chalice deploy``: gateway responses, tenant limits, guardrails, record; the SCIM base URL."""
+    from infra.release import (
+        api_gateway_stage,
+        apply_gateway_responses,
+        control_plane,
+        deployed_rest_api,
+        tenant_limits,
+    )
 
     settings = guardrails.stage_guardrails(stage)
     api = deployed_rest_api(project_dir, stage)
     api_id, stage_name = api["rest_api_id"], api_gateway_stage(project_dir, stage)
-    apigateway, lambda_client = boto3.client("apigateway"), boto3.client("lambda")
+    apigateway, lambda_client = control_plane(), boto3.client("lambda")
     apply_gateway_responses(apigateway, api_id, stage_name)
+    tenant_limits(apigateway, stage, api_id, stage_name)
     guardrails.name_the_api(apigateway, api_id, guardrails.stage_api_name(chalice_config()["app_name"], stage))
     guardrails.apply_stage_throttling(apigateway, api_id, stage_name, settings)
     arns = deployed_functions(project_dir, stage)
@@ -226,7 +233,7 @@ def _unless_missing(call: Callable[..., Any], **arguments: Any) -> None:
 
 
 def destroy(project_dir: Path, stage: str) -> int:
-    """Remove a non-production stage: its API and functions, log groups, infra stack, tables and secrets."""
+    """Remove a non-production stage: usage plans and keys, API, functions, log groups, stack, tables, secrets."""
     if stage in PROTECTED_STAGES:
         _say(f"make destroy: refused for {stage}; a production stage is removed by hand, resource by resource")
         return 1
@@ -240,6 +247,10 @@ def destroy(project_dir: Path, stage: str) -> int:
         pass
     app_name = chalice_config()["app_name"]
     names = [function.function_name(app_name).replace("${Stage}", stage) for function in FUNCTIONS]
+    from infra.release import control_plane
+    from infra.usage_plans import UsagePlans
+
+    UsagePlans(control_plane(), stage).remove_all()
     if deployed_file(project_dir, stage).exists():
         chalice(project_dir, "delete", "--stage", stage)
     logs = boto3.client("logs")
@@ -264,5 +275,5 @@ def destroy(project_dir: Path, stage: str) -> int:
     for secret in secretsmanager.list_secrets(Filters=[{"Key": "name", "Values": [f"{prefix}/"]}])["SecretList"]:
         # Without a recovery window, so `make deploy-infra` can create the same names again.
         secretsmanager.delete_secret(SecretId=secret["ARN"], ForceDeleteWithoutRecovery=True)
-    _say(f"stage {stage} removed: API, functions, log groups, stack {stack}, its tables and secrets")
+    _say(f"stage {stage} removed: usage plans and keys, API, functions, log groups, stack {stack}, tables, secrets")
     return 0

@@ -8,6 +8,9 @@ from one clone with ``.chalice/deployed/dev.json`` committed, ``make deploy`` fr
 clone (the same API and functions, the gateway responses, the guardrails and the release record), a
 third release with a bigger function, ``make rollback`` back to the second release, and at the
 end ``make destroy``.
+Between them a tenant is created; at the end its limits are set with ``admin limits``. The plain deploy
+serves every IdP (no API key required anywhere); ``make deploy`` turns the per-tenant limits on (moto
+stores usage plans and keys and reads them back; it enforces nothing).
 """
 
 import fnmatch
@@ -27,13 +30,14 @@ import boto3
 import pytest
 
 from app import app
+from chalicelib.auth.tenant_limits import UNAUTHENTICATED, usage_key
 from chalicelib.gateway_responses import GATEWAY_RESPONSES
 from chalicelib.stage_runtime import read_config, stage_python_version
 from infra import deploy_lock, guardrails
 from infra.iam import stage_functions
 from tests.aws_calls import log_calls
 from tests.conftest import PROJECT_DIR
-from tests.moto_api_gateway import chalice_swagger_imports
+from tests.moto_api_gateway import chalice_swagger_imports, method_updates
 from tests.moto_cloudformation import termination_protection
 from tests.test_iam_policy import denied_calls, unused_grants
 
@@ -81,6 +85,9 @@ class Release:
     commits: list[str]
     memory_after_third: int
     rollback: subprocess.CompletedProcess[str]
+    plain: dict[str, Any]
+    """What the plain ``chalice deploy`` left: the API's key source, and which methods require an API key."""
+    limits_set: subprocess.CompletedProcess[str]
 
     def client(self, service: str) -> Any:
         return _aws(self.endpoint, service)
@@ -134,6 +141,19 @@ def _make(cwd: Path, environment: dict[str, str], *arguments: str) -> subprocess
     )
 
 
+def _api_keys_required(endpoint: str, api_id: str) -> dict[str, Any]:
+    apigateway = _aws(endpoint, "apigateway")
+    return {
+        "apiKeySource": apigateway.get_rest_api(restApiId=api_id).get("apiKeySource"),
+        "required": {
+            (resource["path"], method)
+            for resource in apigateway.get_resources(restApiId=api_id, embed=["methods"], limit=500)["items"]
+            for method, details in resource.get("resourceMethods", {}).items()
+            if details.get("apiKeyRequired")
+        },
+    }
+
+
 def _create_secrets(endpoint: str) -> dict[str, str]:
     """infra/stack.json's secrets, which moto's CloudFormation skips, as AWS would generate them."""
     template = json.loads((PROJECT_DIR / "infra" / "stack.json").read_text())
@@ -180,7 +200,7 @@ def release(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Release]:
             "AWS_DEFAULT_REGION": REGION,
         }
     )
-    with chalice_swagger_imports() as imported, termination_protection():
+    with chalice_swagger_imports() as imported, termination_protection(), method_updates():
         server.start()
         try:
             work = tmp_path_factory.mktemp("release")
@@ -197,6 +217,11 @@ def release(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Release]:
             first = _run(first_clone, environment, chalice, "deploy", "--stage", STAGE)
             assert first.returncode == 0, first.stdout + first.stderr
             first_deployed = json.loads((first_clone / ".chalice" / "deployed" / f"{STAGE}.json").read_text())
+            plain = _api_keys_required(endpoint, _resource(first_deployed, "rest_api")["rest_api_id"])
+            # A tenant onboarded on the stage before make deploy ever ran (its key exists, in no plan yet)
+            admin = [sys.executable, "-m", "admin", "--stage", STAGE]
+            created = _run(first_clone, environment, *admin, "tenant", "create", "acme")
+            assert created.returncode == 0, created.stdout + created.stderr
             # and commit the deployed state, as docs/operations/deploy.md says
             _commit_deployed_state(first_clone, "deployed dev")
             # An API deleted earlier left its permission on the routes function.
@@ -231,9 +256,13 @@ def release(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Release]:
             # Then `make rollback` deploys the previous recorded release again
             rollback = _make(second_clone, environment, "rollback", f"STAGE={STAGE}")
             assert rollback.returncode == 0, rollback.stdout + rollback.stderr
+            # and an operator gives the tenant limits of its own
+            limits_set = _run(
+                second_clone, environment, *admin, "limits", "set", "acme", "--rate", "5", "--burst", "10"
+            )
             yield Release(
                 endpoint, environment, second_clone, secret_values, imported, first, second, first_deployed,
-                second_deployed, commits, memory_after_third, rollback,
+                second_deployed, commits, memory_after_third, rollback, plain, limits_set,
             )  # fmt: skip
         finally:
             server.stop()
@@ -420,17 +449,50 @@ def test_a_release_is_refused_while_another_holds_the_stage_lock(release: Releas
         lock.release()
 
 
-def test_make_destroy_removes_the_dev_stage_last(release: Release) -> None:
-    # Runs last: every other test reads the deployed stage.
-    destroyed = _make(release.clone, release.environment, "destroy", f"STAGE={STAGE}")
-    assert destroyed.returncode == 0, destroyed.stdout + destroyed.stderr
-    assert release.client("lambda").list_functions()["Functions"] == []
-    assert release.client("apigateway").get_rest_apis()["items"] == []
-    assert release.client("dynamodb").list_tables()["TableNames"] == []
-    assert release.client("secretsmanager").list_secrets()["SecretList"] == []
-    assert release.client("logs").describe_log_groups(logGroupNamePrefix="/aws/lambda/")["logGroups"] == []
-    stacks = release.client("cloudformation").list_stacks()["StackSummaries"]
-    assert {stack["StackStatus"] for stack in stacks} == {"DELETE_COMPLETE"}
+def test_a_plain_chalice_deploy_requires_no_api_key_so_every_idp_is_served(release: Release) -> None:
+    assert release.plain["apiKeySource"] in (None, "HEADER")
+    assert release.plain["required"] == set()
+
+
+def test_make_deploy_holds_every_scim_method_to_the_tenants_usage_plan(release: Release) -> None:
+    apigateway = release.client("apigateway")
+    api_id = _resource(release.second_deployed, "rest_api")["rest_api_id"]
+    after = _api_keys_required(release.endpoint, api_id)
+
+    assert after["apiKeySource"] == "AUTHORIZER"
+    behind_the_authorizer = {
+        (path, method) for path, entries in app.routes.items() for method, entry in entries.items() if entry.authorizer
+    }
+    assert after["required"] == behind_the_authorizer
+    assert ("/scim/v2/ServiceProviderConfig", "GET") not in after["required"]
+    # The step's own deployment, beside Chalice's and the gateway responses'.
+    descriptions = [item.get("description") for item in apigateway.get_deployments(restApiId=api_id)["items"]]
+    assert "make deploy: per-tenant limits" in descriptions
+
+
+def test_make_deploy_puts_every_tenants_key_in_the_default_plan_and_admin_limits_gives_one_its_own(
+    release: Release,
+) -> None:
+    apigateway = release.client("apigateway")
+    api_id = _resource(release.second_deployed, "rest_api")["rest_api_id"]
+    plans = {plan["name"]: plan for plan in apigateway.get_usage_plans()["items"]}
+    assert set(plans) == {"onemodel-scim-dev-default", "onemodel-scim-dev-tenant-acme"}
+    default, own = plans["onemodel-scim-dev-default"], plans["onemodel-scim-dev-tenant-acme"]
+    assert "TENANT_RATE_LIMIT" not in STAGE_VARIABLES and "TENANT_BURST_LIMIT" not in STAGE_VARIABLES
+    assert default["throttle"] == {"rateLimit": 50, "burstLimit": 100}  # the defaults of chalicelib/config.py
+    assert default["apiStages"] == own["apiStages"] == [{"apiId": api_id, "stage": "api"}]
+    assert own["throttle"] == {"rateLimit": 5, "burstLimit": 10}
+
+    keys = {key["name"]: key for key in apigateway.get_api_keys(includeValues=True)["items"]}
+    assert {name: key["value"] for name, key in keys.items()} == {
+        "onemodel-scim-dev-acme": usage_key("dev", "acme"),
+        f"onemodel-scim-dev-{UNAUTHENTICATED}": usage_key("dev", UNAUTHENTICATED),
+    }
+    in_default = {key["name"] for key in apigateway.get_usage_plan_keys(usagePlanId=default["id"])["items"]}
+    in_own = {key["name"] for key in apigateway.get_usage_plan_keys(usagePlanId=own["id"])["items"]}
+    assert (in_default, in_own) == ({f"onemodel-scim-dev-{UNAUTHENTICATED}"}, {"onemodel-scim-dev-acme"})
+    assert release.limits_set.stdout.strip() == "acme: 5 requests/s, burst 10 (its own)"
+    assert usage_key("dev", "acme") not in release.limits_set.stdout + release.limits_set.stderr
 
 
 def _deployed_arn(arn: str, region: str, account: str, secrets: dict[str, str]) -> str:
@@ -472,3 +534,18 @@ def test_each_deployed_function_is_allowed_exactly_the_calls_it_makes(release: R
         assert denied_calls(document, made) == [], f"{function.function_name} ({role_name})"
         # and nothing else is
         assert unused_grants(document, made) == [], f"{function.function_name} ({role_name})"
+
+
+def test_make_destroy_removes_the_dev_stage_last(release: Release) -> None:
+    # Runs last: every other test reads the deployed stage.
+    destroyed = _make(release.clone, release.environment, "destroy", f"STAGE={STAGE}")
+    assert destroyed.returncode == 0, destroyed.stdout + destroyed.stderr
+    assert release.client("lambda").list_functions()["Functions"] == []
+    assert release.client("apigateway").get_rest_apis()["items"] == []
+    assert release.client("apigateway").get_usage_plans()["items"] == []
+    assert release.client("apigateway").get_api_keys()["items"] == []
+    assert release.client("dynamodb").list_tables()["TableNames"] == []
+    assert release.client("secretsmanager").list_secrets()["SecretList"] == []
+    assert release.client("logs").describe_log_groups(logGroupNamePrefix="/aws/lambda/")["logGroups"] == []
+    stacks = release.client("cloudformation").list_stacks()["StackSummaries"]
+    assert {stack["StackStatus"] for stack in stacks} == {"DELETE_COMPLETE"}

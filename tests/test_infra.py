@@ -194,7 +194,8 @@ def test_each_lambda_of_a_deployed_stage_runs_with_its_own_policy_and_limits(sta
 
 def test_gateway_responses_are_scim_errors_and_the_401_challenges(tmp_path: Path) -> None:
     requests = {request["responseType"]: request for request in release.gateway_response_requests("abc123")}
-    assert set(requests) == set(GATEWAY_RESPONSES) == {"UNAUTHORIZED", "MISSING_AUTHENTICATION_TOKEN"}
+    assert set(requests) == set(GATEWAY_RESPONSES)
+    assert set(GATEWAY_RESPONSES) == {"UNAUTHORIZED", "MISSING_AUTHENTICATION_TOKEN", "THROTTLED", "QUOTA_EXCEEDED"}
     for response_type, expected in GATEWAY_RESPONSES.items():
         request = requests[response_type]
         assert request["statusCode"] == str(expected.status)

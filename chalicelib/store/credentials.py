@@ -213,6 +213,19 @@ class CredentialStore:
             ]
         )
 
+    def tenants(self) -> list[str]:
+        """Every tenant with a service account, sorted: one Scan of the table (a few items per tenant)."""
+        found: list[str] = []
+        parameters: dict[str, Any] = {
+            "TableName": self.table,
+            "FilterExpression": "begins_with(pk, :account)",
+            "ProjectionExpression": "tenant",
+            "ExpressionAttributeValues": {":account": {"S": "account#"}},
+        }
+        for page in self.client.get_paginator("scan").paginate(**parameters):
+            found.extend(item["tenant"]["S"] for item in page["Items"])
+        return sorted(found)
+
     def credentials_of(self, tenant: str) -> list[StoredCredential]:
         """Every credential ever issued to the tenant, oldest first."""
         item = self._get(f"issued#{tenant}")
