@@ -65,12 +65,16 @@ load-quick: $(BIN)/.dev
 # Deploying to AWS (README, "Deploying to AWS"): `make deploy-infra STAGE=dev` once, then every release
 # `chalice deploy --stage dev` (or `make deploy STAGE=dev`, which adds the two gateway responses). Not run by CI
 # against AWS (tests/test_deploy.py runs it against moto's server): needs the AWS CLI, credentials and a region.
-.PHONY: templates check-stage deploy-infra deploy flush-auth-cache
+.PHONY: templates openapi check-stage deploy-infra deploy flush-auth-cache
 INFRA_STACK = scim-$(STAGE)-infra
 
 # infra/stack.json is generated from chalicelib/ (tables, secrets); a test fails when it is stale.
 templates: $(BIN)/.runtime
 	$(BIN)/python -m infra.templates
+
+# The management API's OpenAPI document, kept in docs/ (a test fails when it is stale).
+openapi: $(BIN)/.dev
+	$(BIN)/python -m chalicelib.management.openapi docs/reference/management-openapi.json
 
 # A deployable stage has its own IAM policy files in .chalice/.
 check-stage:

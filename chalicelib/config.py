@@ -39,6 +39,8 @@ class Settings:
     public_base_url: str | None
     request_budget_seconds: int
     authorizer_budget_seconds: int
+    in_lambda: bool
+    """Served by AWS Lambda (not ``make run`` or a test): a management route then demands an IAM principal."""
 
     @property
     def credential_hash_key(self) -> bytes:
@@ -95,4 +97,5 @@ def settings() -> Settings:
         # Lambda timeout; a spent budget is "unavailable" (503 with Retry-After from the route), never a
         # timeout that API Gateway would answer with a bare 500.
         authorizer_budget_seconds=_int("AUTHORIZER_BUDGET_SECONDS", 2),
+        in_lambda=bool(os.environ.get("AWS_LAMBDA_FUNCTION_NAME")),
     )

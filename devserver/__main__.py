@@ -3,12 +3,16 @@
 Starts moto on 127.0.0.1 as the embedded DynamoDB (:mod:`devserver.embedded_dynamodb`: flat
 write cost, bounded memory, safe under concurrent clients), creates the tables from the
 definitions ``infra/`` deploys, creates a demo tenant with its SCIM service account and one
-credential, prints the four lines a person or a script can source, then
+credential, prints the five lines a person or a script can source, then
 serves the API through Chalice's local server (``chalice local``'s code path,
 :mod:`devserver.local_server`) with API Gateway's 401 answers emulated. Ctrl-C stops everything.
+
+The management API (``/admin/v1``) is IAM-authorized on AWS; Chalice's local server admits its
+routes unsigned, so ``make run`` binds loopback only: a host that is not loopback is refused.
 """
 
 import argparse
+import ipaddress
 import logging
 import os
 import signal
@@ -34,6 +38,8 @@ def main() -> int:
         help="answer a missing Authorization header and an unknown path as a plain `chalice deploy` does",
     )
     args = parser.parse_args()
+    if not is_loopback(args.host):
+        parser.error(f"--host {args.host}: the management API is unauthenticated here; serve on loopback only")
     # Ctrl-C (and a plain kill) stop the server and moto, even when started from a script.
     signal.signal(signal.SIGINT, _stop)
     signal.signal(signal.SIGTERM, _stop)
@@ -50,6 +56,15 @@ def main() -> int:
     finally:
         forget_local_store()
     return 0
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def serve(host: str, port: int, dynamodb_endpoint: str, gateway_responses: bool = True) -> None:
@@ -87,7 +102,8 @@ def serve(host: str, port: int, dynamodb_endpoint: str, gateway_responses: bool 
     print(f"SCIM_BASE_URL=http://{host}:{port}/scim/v2")
     print(f"SCIM_CLIENT_ID={issued.client_id}")
     print(f"SCIM_CLIENT_SECRET={issued.client_secret}")
-    print(f"SCIM_BEARER_TOKEN={issued.bearer_token}", flush=True)
+    print(f"SCIM_BEARER_TOKEN={issued.bearer_token}")
+    print(f"SCIM_ADMIN_URL=http://{host}:{port}/admin/v1", flush=True)
     # Everything else goes to stderr, so stdout holds only the lines above, ready to source.
     sys.stdout = sys.stderr
     print(

@@ -45,7 +45,7 @@ def devserver() -> Iterator[dict[str, str]]:
         text=True,
     )
     assert process.stdout is not None
-    lines = [process.stdout.readline().strip() for _ in range(4)]
+    lines = [process.stdout.readline().strip() for _ in range(5)]
     variables = dict(line.split("=", 1) for line in lines)
     try:
         yield variables | {"pid": str(process.pid)}
@@ -74,12 +74,13 @@ def call(env: dict[str, str], method: str, path: str, body: Any = None, auth: bo
         return error.code, (json.loads(raw) if raw else None, dict(error.headers))
 
 
-def test_make_run_prints_four_sourceable_lines(devserver: dict[str, str]) -> None:
+def test_make_run_prints_five_sourceable_lines(devserver: dict[str, str]) -> None:
     assert devserver["SCIM_BASE_URL"].startswith("http://127.0.0.1:")
     assert devserver["SCIM_BASE_URL"].endswith("/scim/v2")
     assert devserver["SCIM_CLIENT_ID"].startswith("scim-")
     assert len(devserver["SCIM_CLIENT_SECRET"]) == 43
     assert devserver["SCIM_BEARER_TOKEN"] == f"{devserver['SCIM_CLIENT_ID']}.{devserver['SCIM_CLIENT_SECRET']}"
+    assert devserver["SCIM_ADMIN_URL"] == devserver["SCIM_BASE_URL"].removesuffix("/scim/v2") + "/admin/v1"
 
 
 def test_make_run_accepts_the_bearer_token(devserver: dict[str, str]) -> None:

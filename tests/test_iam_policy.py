@@ -1,8 +1,8 @@
 """The hand-written IAM policies of .chalice/ grant what the code calls, on the stage's tables, and nothing more.
 
-Two Lambdas, two roles: the routes (``policy-<stage>.json``) reach users, groups and role mappings;
-the authorizer (``policy-<stage>-authorizer.json``) only reads credentials. The admin CLI writes
-credentials with the operator's own AWS credentials, so no Lambda may.
+Two Lambdas, two roles: the routes (``policy-<stage>.json``) reach users, groups and role mappings,
+and for the management API (``/admin/v1``, IAM-authorized) the credentials and the trail's reads;
+the authorizer (``policy-<stage>-authorizer.json``) only reads credentials and notes their use.
 """
 
 import ast
@@ -25,10 +25,9 @@ from tests.conftest import PROJECT_DIR, Scim, Tenant, user_body
 CHALICE_DIR = PROJECT_DIR / ".chalice"
 STORE_DIR = PROJECT_DIR / "chalicelib" / "store"
 DEPLOYED_STAGES = ["dev", "prod"]
-# The store modules no Lambda runs for SCIM: credentials is the admin CLI's and the authorizer's
-# (the authorizer's calls are observed below), tables creates tables for tests and `make run` only.
-# rekey.py is the operators' migration (python -m admin names rekey), run with their own credentials.
-NOT_ROUTE_MODULES = {"credentials.py", "tables.py", "rekey.py"}
+# The store modules no route runs: tables creates tables for tests and `make run` only; rekey.py is the
+# operators' migration (python -m admin names rekey), run with their own credentials.
+NOT_ROUTE_MODULES = {"tables.py", "rekey.py"}
 _MODEL = botocore.session.get_session().get_service_model("dynamodb")
 OPERATIONS = {xform_name(name): name for name in _MODEL.operation_names}
 # IAM has no action for a transaction: each of its items needs the action of that kind of write or read.
@@ -41,7 +40,7 @@ TRANSACT_ITEM_ACTIONS = {
     "Get": "GetItem",
 }
 DYNAMODB_ARN = "arn:aws:dynamodb:*:*:table/"
-# The routes write the trail and never read it: the admin CLI does, with the operator's credentials.
+# The routes add to the trail and read it (the management API's /activity), never change or delete an entry.
 APPEND_ONLY_TABLES = {"activity"}
 
 
@@ -147,21 +146,25 @@ def test_route_policy_grants_exactly_the_actions_the_store_calls(stage: str) -> 
 
 
 @pytest.mark.parametrize("stage", DEPLOYED_STAGES)
-def test_route_policy_reaches_users_groups_and_role_mappings_and_queries_only_their_indexes(stage: str) -> None:
+def test_route_policy_reaches_its_tables_and_queries_only_their_indexes(stage: str) -> None:
     granted = grants(_route_policy(stage), stage)
     definitions = table_definitions(settings())
     scim_tables = {name: definition for name, definition in definitions.items() if name not in APPEND_ONLY_TABLES}
     assert {(table, on_index) for _, table, on_index in granted if table not in APPEND_ONLY_TABLES} == {
-        *((name, False) for name in scim_tables if name != "credentials"),
+        *((name, False) for name in scim_tables),
         *((name, True) for name, definition in scim_tables.items() if definition.get("GlobalSecondaryIndexes")),
     }
     assert {action for action, _, on_index in granted if on_index} == {"Query"}
 
 
 @pytest.mark.parametrize("stage", DEPLOYED_STAGES)
-def test_route_policy_can_only_add_to_the_activity_trail_never_read_change_or_delete_it(stage: str) -> None:
+def test_route_policy_can_only_add_to_the_activity_trail_and_read_it_never_change_or_delete_it(stage: str) -> None:
     granted = grants(_route_policy(stage), stage)
-    assert {grant for grant in granted if grant[1] == "activity"} == {("PutItem", "activity", False)}
+    assert {grant for grant in granted if grant[1] == "activity"} == {
+        ("PutItem", "activity", False),
+        ("Query", "activity", False),
+        ("Query", "activity", True),
+    }
 
 
 @pytest.mark.parametrize("stage", DEPLOYED_STAGES)
@@ -309,12 +312,13 @@ def test_policies_name_each_table_exactly() -> None:
 
 
 # Secrets Manager appends six random characters to a secret's ARN; "-??????" matches them and no other secret.
-SECRET_READERS = {"routes": "cursor-secret", "authorizer": "credential-hash-key"}
+# The routes hash a credential the management API generates, so they read the hash key too.
+SECRET_READERS = {"routes": ["cursor-secret", "credential-hash-key"], "authorizer": ["credential-hash-key"]}
 
 
 @pytest.mark.parametrize("stage", DEPLOYED_STAGES)
 @pytest.mark.parametrize("role", SECRET_READERS)
-def test_each_role_reads_exactly_its_one_stage_secret(stage: str, role: str) -> None:
+def test_each_role_reads_exactly_its_stage_secrets(stage: str, role: str) -> None:
     policy = _route_policy(stage) if role == "routes" else _authorizer_policy(stage)
     secret_statements = [
         statement
@@ -324,10 +328,34 @@ def test_each_role_reads_exactly_its_one_stage_secret(stage: str, role: str) -> 
     assert [(_listed(s["Action"]), _listed(s["Resource"])) for s in secret_statements] == [
         (
             ["secretsmanager:GetSecretValue"],
-            [f"arn:aws:secretsmanager:*:*:secret:scim-{stage}/{SECRET_READERS[role]}-??????"],
+            [f"arn:aws:secretsmanager:*:*:secret:scim-{stage}/{name}-??????" for name in SECRET_READERS[role]],
         )
     ]
     services = {
         action.partition(":")[0] for statement in policy["Statement"] for action in _listed(statement["Action"])
     }
     assert services == {"dynamodb", "logs", "secretsmanager"}
+
+
+def test_what_a_management_session_calls_the_route_policy_allows(chalice_client: Any, recorder: Recorder) -> None:
+    from tests.test_management_api import Admin
+
+    admin = Admin(chalice_client)
+    # Given the platform onboarding a tenant and managing it through /admin/v1
+    steps = [
+        admin.post("/tenants", {"tenant": "initech", "actor": "a"}),
+        admin.post("/tenants/initech/credentials", {"actor": "a"}),
+        admin.get("/tenants/initech/credentials"),
+        admin.put("/tenants/initech/role-mappings/Finance", {"dataAccessRoles": ["X"], "actor": "a"}),
+        admin.put("/tenants/initech/password-policy", {"minLength": 8, "actor": "a"}),
+        admin.put("/tenants/initech/role-source", {"source": "saml-attribute", "attribute": "roles", "actor": "a"}),
+        admin.post("/tenants/initech/sign-in", {"userName": "nobody@example.com"}),
+        admin.get("/tenants/initech/status"),
+        admin.get("/tenants/initech/activity?errors=true"),
+        admin.get("/tenants/initech/activity?user=nobody"),
+    ]
+    client_id = steps[1].json["clientId"]
+    steps.append(admin.delete(f"/tenants/initech/credentials/{client_id}?actor=a"))
+    assert all(200 <= step.status_code < 300 for step in steps), [(step.status_code, step.json) for step in steps]
+    # Then every call is one the route role grants
+    assert recorder.calls - grants(_route_policy("dev"), "dev") == set(), "not granted by .chalice/policy-dev.json"

@@ -2,7 +2,8 @@
 
 Items (``pk`` is the tenant):
 - ``sk = user#<id>``: the user. ``doc`` holds the SCIM attributes as JSON (no
-  id, meta or password); ``version`` counts writes; ``user_name_key`` is the
+  id, meta or password); ``version`` counts writes; ``deleted``, when a SCIM DELETE
+  deactivated the user (until a create of its userName revives it); ``user_name_key`` is the
   userName in its comparison form; ``external_id_key`` is ``<tenant>#<externalId>``
   (index ``byExternalId``, the table's only index).
 - ``sk = userName#<user_name_key>``: the claim, holding ``user_id``. Written in the
@@ -44,6 +45,8 @@ class UserRecord:
     password_hash: str | None = None
     allow_sso_login: bool = False
     auto_assign_roles: bool = False
+    deleted: str | None = None
+    """When a SCIM DELETE deactivated the user (None: never, or revived since): a create of its userName revives it."""
 
 
 class UserTable(TenantTable):
@@ -172,6 +175,8 @@ class UserTable(TenantTable):
             item["external_id_key"] = {"S": f"{self.tenant}#{record.external_id}"}
         if record.password_hash is not None:
             item["password_hash"] = {"S": record.password_hash}
+        if record.deleted is not None:
+            item["deleted"] = {"S": record.deleted}
         check_item(item, "user", {"external_id_key": "externalId"})
         return {"TableName": self.table, "Item": item}
 
@@ -210,4 +215,5 @@ class UserTable(TenantTable):
             password_hash=item["password_hash"]["S"] if "password_hash" in item else None,
             allow_sso_login=item.get("allow_sso_login", {}).get("BOOL", False),
             auto_assign_roles=item.get("auto_assign_roles", {}).get("BOOL", False),
+            deleted=item["deleted"]["S"] if "deleted" in item else None,
         )
