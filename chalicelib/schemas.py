@@ -55,6 +55,10 @@ class OneModelUser(Extension):
     application_access_roles: Annotated[list[str] | None, Mutability.read_only] = None
     """The user's Application Access Roles: those the role mapping gives the user's Customer Supplied Roles."""
 
+    role_source: Annotated[str | None, Mutability.read_only] = None
+    """Where the user's Customer Supplied Roles come from: scim-groups (its groups, listed here) or saml-attribute
+    (a SAML attribute at each sign-in: its groups grant nothing, and no role is listed here)."""
+
 
 _EMAIL_ADDRESS = re.compile(r"[^@\s]+@[^@\s]+")
 

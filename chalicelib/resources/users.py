@@ -34,6 +34,7 @@ from chalicelib.resources.user_groups import GroupReader, UserGroups
 from chalicelib.schemas import CORE_USER_SCHEMA, ONEMODEL_USER_SCHEMA, User
 from chalicelib.store.groups import GroupTable, Membership
 from chalicelib.store.role_mappings import RoleMappingTable
+from chalicelib.store.role_sources import SCIM_GROUPS
 from chalicelib.store.users import UserRecord, UserTable
 from chalicelib.store.waves import together
 
@@ -116,8 +117,8 @@ class UserRepository(Repository[UserRecord]):
             allow_sso_login=flags.get("allowSsoLogin") is True,
             auto_assign_roles=flags.get("autoAssignRoles") is True,
         )
-        self.users.insert(user)
-        in_no_group = UserGroups({user.id: []}, [])  # yet: nothing to read
+        _, role_source = together(partial(self.users.insert, user), self.group_reader.role_sources.get)
+        in_no_group = UserGroups({user.id: []}, [], role_source)  # yet: no group or mapping to read
         return self._built(resource_type, [user], in_no_group)[0]
 
     def update(
@@ -335,10 +336,12 @@ class UserRepository(Repository[UserRecord]):
             document["groups"] = [
                 {"value": gid, "display": name, "$ref": f"Groups/{gid}", "type": "direct"} for gid, name in mine
             ]
-            roles = user_roles([name for _, name in mine], groups.mappings)
-            product.update(
-                customerSuppliedRoles=roles.customer_supplied_roles,
-                dataAccessRoles=roles.data_access_roles,
-                applicationAccessRoles=roles.application_access_roles,
-            )
+            product["roleSource"] = groups.role_source.source
+            if groups.role_source.source == SCIM_GROUPS:
+                roles = user_roles([name for _, name in mine], groups.mappings)
+                product.update(
+                    customerSuppliedRoles=roles.customer_supplied_roles,
+                    dataAccessRoles=roles.data_access_roles,
+                    applicationAccessRoles=roles.application_access_roles,
+                )
         return document
