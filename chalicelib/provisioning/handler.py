@@ -1,6 +1,7 @@
 """The SCIM handler of one request: scim2-server's, with the product's writes.
 
-- DELETE of a user deactivates it (``active: false``) and keeps its data;
+- DELETE of a user deactivates it (``active: false``) and keeps its data; a later create of its
+  userName revives it (a rehire, see chalicelib/resources/users.py);
 - PATCH, PUT and deactivation are one read-modify-write (:meth:`ProvisioningHandler.modify`),
   retried on the new state when another writer got there first (:mod:`.attempts`);
 - a group PATCH that only moves members never reads the whole group;
@@ -52,6 +53,16 @@ class ProvisioningStorage(Protocol):
         """The member ids the last :meth:`patch_group` added and removed (none when it changed nothing)."""
         ...
 
+    def delete_user(
+        self, resource_type: ResourceType, resource: Resource[Any], *, expected_version: str | None = None
+    ) -> Resource[Any]:
+        """Write a user deactivated by a SCIM DELETE, marked so that a create of its userName revives it."""
+        ...
+
+    def last_revival(self, resource_type: ResourceType) -> Resource[Any] | None:
+        """The deleted user, as it was, that the last create revived (a rehire); None when it made a new one."""
+        ...
+
 
 Change = Callable[[Resource[Any]], Resource[Any] | None]
 
@@ -94,7 +105,10 @@ class ProvisioningHandler(ScimHandler):
             self.notes.ignored_attributes = set_aside(resource)
             with self.storage.operation():
                 created = self.storage.create(resource_type, resource)
-            self.notes.wrote(resource_type.name, None, created, sent=resource)
+                revived = self.writes.last_revival(resource_type)
+            if revived is not None:
+                self.notes.operation = "revived"
+            self.notes.wrote(resource_type.name, revived, created, sent=resource)
             response = self.service.creation_response(request.base_url, created)
             if response_parameters.attributes or response_parameters.excluded_attributes:
                 published = self.service.publish(request.base_url, created)
@@ -118,12 +132,10 @@ class ProvisioningHandler(ScimHandler):
 
         def deactivated(current: Resource[Any]) -> Resource[Any] | None:
             self.service.check_deletion(current, conditions)
-            if current.active is False:  # type: ignore[attr-defined]
-                return None
             current.active = False  # type: ignore[attr-defined]
-            return current
+            return current  # the storage writes nothing when the user is inactive and marked deleted already
 
-        self.modify(resource_type, resource_id, conditions, deactivated, respond=False)
+        self.modify(resource_type, resource_id, conditions, deactivated, respond=False, write=self.writes.delete_user)
 
     def patch(self, request: ScimRequest) -> ScimResponse:
         """:rfc:`RFC 7644 §3.5.2`; a group PATCH that only moves members never reads the whole group."""
@@ -205,11 +217,13 @@ class ProvisioningHandler(ScimHandler):
         change: Change,
         *,
         respond: bool = True,
+        write: Callable[..., Resource[Any]] | None = None,
     ) -> Resource[Any]:
         """Read, change and write a resource, again on the new state when another writer got there first.
 
         :param change: The new state of the resource it is given, or None when nothing changes.
         :param respond: Whether the caller answers with the resource; if not, an unchanged one is not completed.
+        :param write: Writes the changed resource (default: the storage's ``update``).
         """
         result: Resource[Any] | None = None
         for attempt in attempts(conditions):
@@ -220,7 +234,7 @@ class ProvisioningHandler(ScimHandler):
                 before = document_of(current)
                 changed = change(current)
                 if changed is not None:
-                    result = self.storage.update(resource_type, changed, expected_version=version)
+                    result = (write or self.storage.update)(resource_type, changed, expected_version=version)
                 else:
                     result = self.writes.repair_unchanged(resource_type, current) if respond else current
                 # The state written, with what the client sent that it no longer shows (a password).

@@ -123,6 +123,20 @@ class DynamoScimStorage(ScimStorage):
         with translated():
             self._repository(resource_type).delete(resource_type, resource_id, expected_version)
 
+    def delete_user(
+        self, resource_type: ResourceType, resource: Resource[Any], *, expected_version: str | None = None
+    ) -> Resource[Any]:
+        """A SCIM DELETE of a user: ``resource`` (deactivated) written and marked deleted, so a create revives it."""
+        with translated():
+            return self.user_repository.update(resource_type, resource, expected_version, deleting=True)
+
+    def last_revival(self, resource_type: ResourceType) -> Resource[Any] | None:
+        """The deleted user, as it was, that the last create revived; None when that create made a new user."""
+        revived = self.user_repository.revived_from
+        if revived is None or resource_type.name != "User":
+            return None
+        return self.user_repository.resources(resource_type, [revived], with_groups=False)[0]
+
     def read_for_write(self, resource_type: ResourceType, resource_id: str) -> Resource[Any]:
         """The stored resource a PUT, PATCH or DELETE starts from, read as cheaply as a write allows."""
         with translated():

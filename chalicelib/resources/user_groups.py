@@ -10,7 +10,7 @@ tenant with more reads those of the users' groups by key once the names are in (
 """
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
@@ -28,7 +28,7 @@ class UserGroups:
 
     by_user: Mapping[str, list[tuple[str, str]]]
     mappings: Sequence[RoleMapping]
-    role_source: RoleSource = RoleSource()
+    role_source: RoleSource = field(default_factory=RoleSource)
     """The tenant's: with ``saml-attribute``, the groups grant no role (roles come at each sign-in)."""
 
 

@@ -32,6 +32,7 @@ from chalicelib.resources.repository import Clock, IndexPlan, Repository, one
 from chalicelib.resources.roles import user_roles
 from chalicelib.resources.user_groups import GroupReader, UserGroups
 from chalicelib.schemas import CORE_USER_SCHEMA, ONEMODEL_USER_SCHEMA, User
+from chalicelib.store.errors import Taken
 from chalicelib.store.groups import GroupTable, Membership
 from chalicelib.store.role_mappings import RoleMappingTable
 from chalicelib.store.role_sources import SCIM_GROUPS
@@ -86,6 +87,8 @@ class UserRepository(Repository[UserRecord]):
         self._group_ids_read: dict[str, list[str]] = {}
         # Whether a search's key reads (id eq, userName eq) read the user's memberships beside it.
         self._groups_beside = False
+        # The deleted user the last create revived, as it was (None: the create made a new user).
+        self.revived_from: UserRecord | None = None
 
     def get(
         self, resource_type: ResourceType, resource_id: str, response_parameters: ResponseParameters[Any] | None
@@ -109,6 +112,8 @@ class UserRepository(Repository[UserRecord]):
         return one(self._user(user_id, self._groups_beside)) if user_id is not None else []
 
     def create(self, resource_type: ResourceType, resource: Resource[Any], stored: dict[str, Any]) -> Resource[Any]:
+        """A new user; or, when its userName belongs to a user deleted through SCIM, that user revived
+        (:meth:`revive`); :attr:`revived_from` tells which happened."""
         flags = resource.model_dump(mode="json", scim_ctx=None, by_alias=True).get(ONEMODEL_USER_SCHEMA) or {}
         user = self.record(
             resource,
@@ -117,17 +122,49 @@ class UserRepository(Repository[UserRecord]):
             allow_sso_login=flags.get("allowSsoLogin") is True,
             auto_assign_roles=flags.get("autoAssignRoles") is True,
         )
-        _, role_source = together(partial(self.users.insert, user), self.group_reader.role_sources.get)
+        self.revived_from = None
+        try:
+            _, role_source = together(partial(self.users.insert, user), self.group_reader.role_sources.get)
+        except Taken:
+            deleted = self.users.find_by_user_name(user.user_name_key)
+            if deleted is None or deleted.deleted is None:
+                raise  # a user deactivated with active: false (or a live one) keeps its userName: 409
+            user = self.revive(deleted, user)
+            role_source = self.group_reader.role_sources.get()
         in_no_group = UserGroups({user.id: []}, [], role_source)  # yet: no group or mapping to read
         return self._built(resource_type, [user], in_no_group)[0]
 
+    def revive(self, deleted: UserRecord, created: UserRecord) -> UserRecord:
+        """A rehire: the deleted user gets the created one's state under its own id, as a PUT would give it.
+
+        Its old attributes go, its externalId and password included (a rehire comes with the IdP's current
+        ones, or none); its memberships go first, so it is in the groups the IdP adds it to next, and no other.
+        """
+        for membership in self.groups.memberships_of(deleted.id):
+            group = self.groups.get(membership.group_id)
+            if group is not None:  # a deleted group's leftover membership is invisible already
+                bumped = replace(group, version=group.version + 1, last_modified=created.last_modified)
+                self.groups.change(group, bumped, remove=[deleted.id], pinned=False)
+        revived = replace(created, id=deleted.id, version=deleted.version + 1, created=deleted.created)
+        self.users.replace(deleted, revived)
+        self.revived_from = deleted
+        return revived
+
     def update(
-        self, resource_type: ResourceType, resource: Resource[Any], expected_version: str | None
+        self,
+        resource_type: ResourceType,
+        resource: Resource[Any],
+        expected_version: str | None,
+        deleting: bool = False,
     ) -> Resource[Any]:
         """Write the user, reading its groups' names and role mappings for the response at the same time.
 
         Round trips after :meth:`read_for_write`: the write beside the reads, then (on a rename, or to
         finish an interrupted one) the memberships' display.
+
+        :param deleting: A SCIM DELETE: the user is marked deleted (a create of its userName revives it).
+            Any other write keeps that mark while the user stays inactive, and drops it on reactivation
+            (Entra ID's restore is a PATCH of ``active: true``).
         """
         user_id = cast(str, resource.id)
         read = self._read_for_write.pop(user_id, None)
@@ -146,6 +183,10 @@ class UserRepository(Repository[UserRecord]):
             allow_sso_login=current.allow_sso_login,
             auto_assign_roles=current.auto_assign_roles,
         )
+        if deleting:
+            updated = replace(updated, deleted=current.deleted or updated.last_modified)
+        elif not updated.active:
+            updated = replace(updated, deleted=current.deleted)
         if replace(updated, version=current.version, last_modified=current.last_modified) == current:
             # Nothing stored changes (say, a PATCH that sets what is already there): no write, no new version.
             return self._written(resource_type, ReadForWrite(current, read.memberships), None)
