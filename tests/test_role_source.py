@@ -64,7 +64,13 @@ def test_scim_groups_then_saml_attribute_then_scim_groups_again(admin: Admin, sc
     assert sign_in(admin, "ada@example.com")["dataAccessRoles"] == []  # no value: no role, still allowed
     # The SCIM extension shows the source; the groups are still kept and shown, and grant nothing
     user = scim.get(f"/Users/{ada}").json
-    assert user[ONEMODEL] == {"allowSsoLogin": True, "autoAssignRoles": True, "roleSource": "saml-attribute"}
+    assert user[ONEMODEL] == {
+        "allowSsoLogin": True,
+        "autoAssignRoles": True,
+        "roleSource": "saml-attribute",
+        "email": "ada@example.com",
+        "emailSource": "work",
+    }
     assert [group["display"] for group in user["groups"]] == ["Finance"]
 
     admin.put("/tenants/acme/role-source", {"source": "scim-groups", "actor": "a"})

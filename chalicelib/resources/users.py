@@ -26,6 +26,7 @@ from scim2_models import Path, Resource, ResourceType, ResponseParameters, ScimP
 from scim2_models.path import CompareOperator
 
 from chalicelib.canonical import legacy_key
+from chalicelib.resources.emails import one_model_email
 from chalicelib.resources.meta import check_version, meta, version_of
 from chalicelib.resources.query import comparison, filter_needs, ordered_by, response_needs
 from chalicelib.resources.repository import Clock, IndexPlan, Repository, one
@@ -365,6 +366,9 @@ class UserRepository(Repository[UserRecord]):
             "allowSsoLogin": record.allow_sso_login,
             "autoAssignRoles": record.auto_assign_roles,
         }
+        chosen = one_model_email(record.document.get("emails"))
+        if chosen is not None:
+            product["email"], product["emailSource"] = chosen
         document: dict[str, Any] = {
             **record.document,
             "schemas": [*record.document.get("schemas", []), ONEMODEL_USER_SCHEMA],
