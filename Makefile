@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 
-.PHONY: run test test-deploy lint typecheck clean bench bench-quick fuzz load load-quick
+.PHONY: run test test-all test-deploy lint typecheck clean bench bench-quick fuzz load load-quick
 
 $(BIN)/.runtime: requirements.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -19,7 +19,13 @@ $(BIN)/.dev: requirements.txt requirements-dev.txt $(BIN)/.runtime
 run: $(BIN)/.dev
 	@$(BIN)/python -m devserver --port $(PORT)
 
+# The fast tier: every test but those marked slow (pyproject.toml), in about two minutes on two cores.
 test: $(BIN)/.dev lint typecheck
+	$(BIN)/python -m pytest -m "not slow"
+
+# Everything offline: the fast tier and the slow tests (fuzz, fault injection, conformance, large groups, load).
+# CI runs this, then test-deploy, from .ci/run.
+test-all: $(BIN)/.dev lint typecheck
 	$(BIN)/python -m pytest
 
 # tests/test_deploy.py: a real `chalice deploy --stage dev`, then `make deploy` from a fresh clone, against moto's
@@ -40,10 +46,10 @@ typecheck: $(BIN)/.dev
 	$(BIN)/mypy
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv-* .pytest_cache .mypy_cache .ruff_cache
 
 # What each SCIM operation costs against a floor measured in the same run, how that scales with
-# tenant size, and cold starts (README, "Performance"). Prints the tables, writes bench/results.json.
+# tenant size, and cold starts (docs/design/performance.md). Prints the tables, writes bench/results.json.
 bench: $(BIN)/.dev
 	$(BIN)/python -m bench
 
@@ -52,7 +58,7 @@ bench-quick: $(BIN)/.dev
 	$(BIN)/python -m bench --quick --output bench/results-quick.json
 
 # A fresh `make run` driven over HTTP as an IdP's first sync: LOAD_USERS created by LOAD_CLIENTS keep-alive
-# clients at once, then GETs and filters (README, "Performance"). Prints creates/s, errors, RSS; writes bench/load.json.
+# clients at once, then GETs and filters (docs/design/performance.md). Prints creates/s, errors, RSS; writes bench/load.json.
 LOAD_USERS ?= 10000
 LOAD_CLIENTS ?= 4
 load: $(BIN)/.dev
@@ -62,7 +68,14 @@ load: $(BIN)/.dev
 load-quick: $(BIN)/.dev
 	$(BIN)/python -m bench.load --users 1000 --clients $(LOAD_CLIENTS) --output bench/load-quick.json
 
-# Deploying to AWS (README, "Deploying to AWS"): `make deploy-infra STAGE=dev` once, then every release
+# The generated pages of docs/: the settings from chalicelib/config.py, the performance figures from
+# bench/results.json and bench/load.json. tests/test_docs.py fails while a committed page is stale.
+.PHONY: docs
+docs: $(BIN)/.dev
+	$(BIN)/python -m infra.settings_doc
+	$(BIN)/python -m bench.docs
+
+# Deploying to AWS (docs/operations/deploy.md): `make deploy-infra STAGE=dev` once, then every release
 # `chalice deploy --stage dev` (or `make deploy STAGE=dev`, which adds the two gateway responses). Not run by CI
 # against AWS (tests/test_deploy.py runs it against moto's server): needs the AWS CLI, credentials and a region.
 .PHONY: templates openapi check-stage deploy-infra deploy flush-auth-cache
@@ -89,7 +102,7 @@ deploy-infra: check-stage $(BIN)/.runtime
 	aws cloudformation update-termination-protection --enable-termination-protection --stack-name $(INFRA_STACK)
 
 # Hash-checked bytecode for the Lambda package (infra/bytecode.py): chalicelib/__pycache__ and vendor/, which
-# chalice deploy ships as they are. Without it a deploy is correct, its cold starts slower (README, "Performance").
+# chalice deploy ships as they are. Without it a deploy is correct, its cold starts slower (docs/design/performance.md).
 .PHONY: bytecode
 bytecode: $(BIN)/.dev
 	$(BIN)/python -m infra.bytecode

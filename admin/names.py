@@ -1,7 +1,7 @@
 """``python -m admin names rekey``: file a stage's userName and displayName claims under their canonical form.
 
-Run it once per stage after deploying the release that introduced the canonical form (README,
-"Reliability"), first with ``--dry-run``. It is idempotent: a second run moves nothing.
+Run it once per stage after deploying the release that introduced the canonical form (docs/design/reliability.md,
+"One canonical userName"), first with ``--dry-run``. It is idempotent: a second run moves nothing.
 """
 
 from typing import Any

@@ -60,33 +60,54 @@ def _int(name: str, default: int) -> int:
 
 def settings() -> Settings:
     """Return the settings in force now."""
+    # The stage's name in AWS: the tables are <prefix>-users, ...; the stages of .chalice/config.json set it.
     prefix = os.environ.get("TABLE_PREFIX", "scim-dev")
+    # The AWS region of the tables and secrets; Lambda sets AWS_REGION.
     region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
     return Settings(
+        # The users table: users and their userName claims (chalicelib/store/users.py).
         users_table=os.environ.get("USERS_TABLE", f"{prefix}-users"),
+        # The groups table: groups, their displayName claims and memberships (chalicelib/store/groups.py).
         groups_table=os.environ.get("GROUPS_TABLE", f"{prefix}-groups"),
+        # The role mappings and tenants' password policies (chalicelib/store/role_mappings.py).
         role_mappings_table=os.environ.get("ROLE_MAPPINGS_TABLE", f"{prefix}-role-mappings"),
+        # Service accounts and credentials, read by the authorizer (chalicelib/store/credentials.py).
         credentials_table=os.environ.get("CREDENTIALS_TABLE", f"{prefix}-credentials"),
+        # The provisioning activity trail (chalicelib/store/activity.py).
         activity_table=os.environ.get("ACTIVITY_TABLE", f"{prefix}-activity"),
         # How long the provisioning activity trail keeps an entry (DynamoDB's TTL removes it after).
         activity_retention_days=_int("ACTIVITY_RETENTION_DAYS", 90),
-        # The Stage dimension of the CloudWatch metrics; the stages of .chalice/config.json set it.
+        # The Stage dimension of the CloudWatch metrics; unset, TABLE_PREFIX without its "scim-".
         stage=os.environ.get("STAGE", prefix.removeprefix("scim-")),
+        # Another DynamoDB endpoint than AWS's: make run and the tests point it at moto.
         dynamodb_endpoint_url=os.environ.get("DYNAMODB_ENDPOINT_URL") or None,
         region=region,
+        # The stage's two secrets (chalicelib/stage_secrets.py): SECRETS_PREFIX names them in Secrets Manager
+        # (<prefix>/credential-hash-key, <prefix>/cursor-secret); SCIM_DEV_SECRETS=true (make run, tests; refused
+        # inside Lambda) uses the dev-only defaults instead.
         secrets=SecretSource.from_environment(region),
+        # The stage's default password policy; a tenant may set its own (python -m admin password-policy).
         password_min_length=_int("PASSWORD_MIN_LENGTH", 12),
         password_max_length=_int("PASSWORD_MAX_LENGTH", 256),
         password_min_character_classes=_int("PASSWORD_MIN_CHARACTER_CLASSES", 3),
+        # Resources per page when a list names no count; announced in /ServiceProviderConfig.
         default_page_size=_int("DEFAULT_PAGE_SIZE", 100),
+        # The largest count a list answers (a larger one is clamped, RFC 7644 §3.4.2.4); announced too.
         max_page_size=_int("MAX_PAGE_SIZE", 1000),
+        # What a request may make us parse, checked on the raw text first (chalicelib/provisioning/limits.py):
+        # the characters of a filter, PATCH path, attributes or sortBy, its nesting and its terms.
         max_filter_length=_int("MAX_FILTER_LENGTH", 2048),
         max_filter_depth=_int("MAX_FILTER_DEPTH", 32),
         max_filter_terms=_int("MAX_FILTER_TERMS", 100),
+        # Paths in one attributes or excludedAttributes parameter.
         max_attribute_paths=_int("MAX_ATTRIBUTE_PATHS", 100),
+        # Operations in one PATCH request (the members inside one operation's value are not counted).
         max_patch_operations=_int("MAX_PATCH_OPERATIONS", 1000),
+        # The largest request body; past it, 413 before anything is parsed.
         max_body_bytes=_int("MAX_BODY_BYTES", 1_048_576),
+        # Members a group GET may return (a Lambda response stops at 6 MB); past it, 400 tooMany.
         max_members_in_response=_int("MAX_MEMBERS_IN_RESPONSE", 20_000),
+        # How long an RFC 9865 paging cursor stays valid; announced in /ServiceProviderConfig.
         cursor_timeout_seconds=_int("CURSOR_TIMEOUT_SECONDS", 3600),
         # The URL IdPs are given, e.g. https://scim.example.com/scim/v2; unset, API Gateway's stage URL.
         public_base_url=os.environ.get("PUBLIC_BASE_URL") or None,
@@ -97,5 +118,6 @@ def settings() -> Settings:
         # Lambda timeout; a spent budget is "unavailable" (503 with Retry-After from the route), never a
         # timeout that API Gateway would answer with a bare 500.
         authorizer_budget_seconds=_int("AUTHORIZER_BUDGET_SECONDS", 2),
+        # Set by AWS Lambda, never by a stage: served by Lambda, a management route demands an IAM principal.
         in_lambda=bool(os.environ.get("AWS_LAMBDA_FUNCTION_NAME")),
     )

@@ -13,7 +13,7 @@ whatever the number of tenants, and the tenant travels as a property (searchable
   request never loads Powertools (``make bench`` measures both).
 - ``ActivityWriteFailures``: a trail entry that could not be written (the SCIM answer is unchanged).
 
-``infra/stack.json`` sets the alarms on these (README, "When something goes wrong").
+``infra/stack.json`` sets the alarms on these (docs/operations/runbook.md, "Alarms").
 """
 
 import json

@@ -11,7 +11,7 @@ dev-only defaults are used only when ``SCIM_DEV_SECRETS=true`` is set (``make ru
 no prefix is, and never inside a Lambda.
 
 Hand-written rather than Powertools' parameters utility: that adds about 40 ms to every cold
-start of the authorizer (README, "Deploying to AWS") for what is one GetSecretValue call and
+start of the authorizer (docs/operations/secrets.md) for what is one GetSecretValue call and
 ``functools.cache``. Must not import scim2 or pydantic (the authorizer imports it).
 """
 

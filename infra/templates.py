@@ -3,8 +3,8 @@
 ``infra/stack.json`` (``make deploy-infra``) holds the stage's long-lived resources: the DynamoDB
 tables of :func:`chalicelib.store.tables.table_definitions` (with their TTL), the stage's two
 secrets, whose values AWS generates (the Lambdas read them at run time, :mod:`chalicelib.stage_secrets`),
-and the alarms on the metrics of :mod:`chalicelib.metrics` with the SNS topic they notify (README,
-"When something goes wrong"), and the role One Model's platform assumes to call the management API.
+and the alarms on the metrics of :mod:`chalicelib.metrics` with the SNS topic they notify (docs/operations/runbook.md,
+"Alarms"), and the role One Model's platform assumes to call the management API (docs/reference/management-api.md).
 It is committed so that a review shows what changes on AWS;
 ``tests/test_infra.py`` fails when it differs from what this module generates. The API itself is
 ``chalice deploy``'s.
@@ -66,7 +66,7 @@ SECRETS = (
     StageSecret(
         CREDENTIAL_HASH_KEY,
         "Key of the keyed SHA-256 under which SCIM client secrets are stored, read by the authorizer. "
-        "Changing it makes every credential issued under it stop verifying (README, rotation).",
+        "Changing it makes every credential issued under it stop verifying (docs/operations/secrets.md, rotation).",
     ),
     StageSecret(
         CURSOR_SECRET,
@@ -129,7 +129,7 @@ def _secret(secret: StageSecret) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class Alarm:
-    """An alarm on a metric of chalicelib.metrics; README, "When something goes wrong", says what to do."""
+    """An alarm on a metric of chalicelib.metrics; docs/operations/runbook.md, "Alarms", says what to do."""
 
     logical_id: str
     description: str

@@ -4,6 +4,8 @@ import json
 import os
 from typing import Any
 
+import pytest
+
 from bench.people import CORE_USER, user_body
 from bench.report import render, results
 from bench.runner import Sizes, run
@@ -50,6 +52,7 @@ def _tenant_items(world: World) -> list[dict[str, Any]]:
     return items
 
 
+@pytest.mark.slow
 def test_a_tiny_run_records_every_figure_of_results_json_and_counts_dynamodb_work_exactly() -> None:
     bench = run(TINY)
     found = json.loads(json.dumps(results(bench)))

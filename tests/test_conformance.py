@@ -29,6 +29,9 @@ from scim2_tester import CheckResult, Status, check_server
 
 from tests.conftest import PROJECT_DIR
 
+# scim2-tester against a real make run: make test-all.
+pytestmark = pytest.mark.slow
+
 SUITE = "scim2-tester"
 PASSED = {Status.SUCCESS, Status.COMPLIANT, Status.ACCEPTABLE}
 FAILED = {Status.ERROR, Status.CRITICAL, Status.DEVIATION}
@@ -39,7 +42,7 @@ EXPECTED_FAILURES = {
     # Deliberate: users are never erased. DELETE /Users/{id} answers 204 and deactivates; the user stays
     # readable with active:false, while the check wants 404 afterwards (RFC 7644 §3.6).
     "User object_deletion": "DELETE deactivates users (204, still readable with active:false); never 404",
-    # The suite's error (README "Conformance", upstream report): it PATCHes a value built from the writable
+    # The suite's error (docs/idp/conformance.md, upstream report): it PATCHes a value built from the writable
     # sub-attributes only, then compares the whole value read back, read-only sub-attributes included. Our
     # product extension holds only readOnly, server-set attributes (it sends {} and reads them back), and
     # /Schemas publishes members.display readOnly (it sends none, and reads back the member's userName).
@@ -123,8 +126,9 @@ def conformance(devserver: dict[str, str]) -> Run:
         base_url=devserver["SCIM_BASE_URL"],
         auth=(devserver["SCIM_CLIENT_ID"], devserver["SCIM_CLIENT_SECRET"]),
         timeout=30,
-        # A new connection per request: `chalice local` stalls ~44 ms per keep-alive request (DESIGN.md),
-        # which doubles the suite's ~850 requests from ~20 s to ~45 s.
+        # A new connection per request: `chalice local` stalls ~44 ms per keep-alive request
+        # (docs/design/performance.md, "`make run` under load"), which doubles the suite's ~850 requests from ~20 s
+        # to ~45 s.
         limits=httpx2.Limits(max_keepalive_connections=0),
     )
     # The suite picks some values (booleans, enumerations) with `random`: seed it, so a run is repeatable,

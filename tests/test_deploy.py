@@ -163,7 +163,7 @@ def release(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Release]:
             assert first.returncode == 0, first.stdout + first.stderr
             deployed_file = first_clone / ".chalice" / "deployed" / f"{STAGE}.json"
             first_deployed = json.loads(deployed_file.read_text())
-            # and commit the deployed state, as the README says
+            # and commit the deployed state, as docs/operations/deploy.md says
             _git(first_clone, "add", ".chalice/deployed")
             _git(first_clone, "commit", "--quiet", "-m", "deployed dev")
             _git(first_clone, "push", "--quiet", "origin", "HEAD:main")

@@ -104,6 +104,7 @@ def _preload(client: Any, count: int) -> None:
         client.batch_write_item(RequestItems={TABLE: puts})
 
 
+@pytest.mark.slow
 def test_clients_writing_and_reading_at_once_over_http_meet_no_error_and_no_half_write() -> None:
     errors: list[str] = []
     writers, creates = 4, 25

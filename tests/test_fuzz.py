@@ -34,6 +34,9 @@ from chalicelib.store.credentials import CredentialStore
 from tests import scim_strategies as s
 from tests.conftest import SCIM, DynamoKeyLimits, Tenant, make_tenant, served_app
 
+# Generated requests by the thousand: make test-all (and make fuzz, with many more).
+pytestmark = pytest.mark.slow
+
 ERROR = "urn:ietf:params:scim:api:messages:2.0:Error"
 ANNOUNCED_UNSUPPORTED = {"/Bulk"}
 INTERNAL_WORDS = (

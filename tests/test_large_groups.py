@@ -9,6 +9,9 @@ from chalicelib.config import settings
 from chalicelib.store import connection
 from tests.conftest import DynamoCalls, Scim, SeedUsers
 
+# A 10,000-member group: make test-all.
+pytestmark = pytest.mark.slow
+
 GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
 PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 SIZE = int(__import__("os").environ.get("LARGE_GROUP_SIZE", "10000"))

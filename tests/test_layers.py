@@ -9,7 +9,7 @@ import pytest
 
 from tests.conftest import PROJECT_DIR
 
-# Bottom to top; a module imports only from its own layer and those below it (DESIGN.md, "Request path").
+# Bottom to top; a module imports only from its own layer and those below it (docs/design/architecture.md).
 # config (with stage_secrets, its secret part) and metrics are leaves any layer uses; schemas is the SCIM
 # vocabulary every layer above the store speaks (model_docs: when its descriptions are read); auth is the
 # authorizer's edge.

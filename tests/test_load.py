@@ -3,7 +3,12 @@
 import json
 from dataclasses import asdict
 
+import pytest
+
 from bench.load import Plan, creates_per_second, render, run
+
+# A real make run driven over HTTP: make test-all.
+pytestmark = pytest.mark.slow
 
 LOAD_JSON_KEYS = {
     "users",

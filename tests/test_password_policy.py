@@ -75,7 +75,7 @@ def test_a_password_of_what_a_person_means_passes(scim: Scim) -> None:
 
 
 def test_a_rename_does_not_re_check_the_password(scim: Scim) -> None:
-    """Only the password's hash is kept, so a rename cannot check it (README, "Troubleshooting")."""
+    """Only the password's hash is kept, so a rename cannot check it (docs/idp/troubleshooting.md)."""
     created = scim.post("/Users", user("Zebra-Quilt-42", "ada@x.com")).json
     rename = {
         "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],

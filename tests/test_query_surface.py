@@ -159,6 +159,7 @@ def test_sorting(scim: Scim, people: dict[str, str], sort_by: str, order: str, e
     assert grouped == expected
 
 
+@pytest.mark.slow
 def test_paging_1000_users_by_index_and_by_cursor_returns_each_exactly_once(
     scim: Scim, dynamo_calls: DynamoCalls, seed_users: SeedUsers
 ) -> None:

@@ -267,6 +267,7 @@ def _group_scenarios(scim: Scim, new_users: SeedUsers) -> dict[str, Callable[[],
     }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("family", ["users", "groups"])
 def test_every_injected_fault_gives_success_or_503_and_keeps_the_invariants(
     scim: Scim, faults: Faults, family: str, seed_users: SeedUsers

@@ -1,6 +1,6 @@
 """Every request ends well before the Lambda timeout (issue #16 item 8: a group PATCH ran 65.9 s against make run).
 
-The evidence (README "Reliability"): moto's TransactWriteItems deep-copies the table it writes without a lock,
+The evidence (docs/design/reliability.md): moto's TransactWriteItems deep-copies the table it writes without a lock,
 so concurrent writers made it answer 500, and botocore's retries of each call, 10 s read timeouts and growing
 backoff, had no bound across a request. Now the request's DynamoDB work has one budget, checked before every
 attempt, and a 5xx still failing after the retries is a 503 with Retry-After, never a 500.

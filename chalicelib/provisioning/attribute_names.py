@@ -9,7 +9,7 @@ A name several extensions define is a 400 asking for the URN; an unknown one is 
 library to refuse. A comparison with a single-valued complex attribute compares its ``value``
 (``manager eq "<id>"``), as :rfc:`RFC 7643 §2.4` has it for multi-valued ones.
 
-Text is parsed here only after the limits of the request were checked (README, "Limits").
+Text is parsed here only after the limits of the request were checked (docs/reference/limits.md).
 """
 
 from __future__ import annotations

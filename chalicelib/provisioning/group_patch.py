@@ -4,7 +4,7 @@ The generic PATCH path reads the whole group, applies the operations and
 writes the whole new state: O(group size) for a 50,000-member group. Every
 shape real IdPs send for membership changes is translated here into a
 :class:`GroupChange` the store applies directly; anything else returns None
-and takes the generic path. Shapes (:rfc:`RFC 7644 §3.5.2`, ../shared/IDP-NOTES.md):
+and takes the generic path. Shapes (:rfc:`RFC 7644 §3.5.2`, docs/design/idp-dialects.md):
 
 - ``{"op": "add", "path": "members", "value": [{"value": id}, ...]}`` (Entra, Okta)
 - ``{"op": "remove", "path": "members[value eq \\"id\\"]"}`` (Okta, Entra with aadOptscim062020)

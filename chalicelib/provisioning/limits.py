@@ -3,7 +3,7 @@
 Filters, PATCH paths (and the attribute names of a path-less PATCH value, which may be
 paths too), ``attributes``, ``excludedAttributes`` and ``sortBy`` all go through
 scim2-models' parser, whose work grows with their length, nesting and number of terms:
-a 960 KB PATCH path took 43 s to parse and apply. Every limit here is in the README, "Limits",
+a 960 KB PATCH path took 43 s to parse and apply. Every limit here is in docs/reference/limits.md,
 and in the detail of the 400 that enforces it. /ServiceProviderConfig cannot carry them: RFC 7643 §5
 defines no attribute for them, and strict clients (scim2-models' own ServiceProviderConfig, which the
 conformance suite validates with) refuse any attribute or extension it does not define.
@@ -26,7 +26,7 @@ _OPERATOR = re.compile(r"(?<![A-Za-z0-9$_:.-])(?:eq|ne|co|sw|ew|gt|lt|ge|le|pr)(
 @dataclass(frozen=True)
 class RequestLimits:
     """The bounds on a request's body and on every filter, path and list of attribute paths it carries
-    (README, "Limits")."""
+    (docs/reference/limits.md)."""
 
     max_body_bytes: int
     max_length: int

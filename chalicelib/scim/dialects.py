@@ -1,6 +1,6 @@
 """IdP dialects: what real identity providers send that the strict reading refuses, rewritten for scim2-server.
 
-The one place for every IdP quirk (DESIGN.md, "IdP dialect"). Where an IdP and
+The one place for every IdP quirk (docs/design/idp-dialects.md). Where an IdP and
 :rfc:`RFC 7643`/:rfc:`RFC 7644` disagree we accept the IdP's form and answer in the
 RFC's: each rewrite below turns one documented IdP shape into its RFC equivalent,
 names the IdP, and names the replay fixture under ``tests/fixtures/idp/`` that proves it.

@@ -72,7 +72,7 @@ def service_provider_config(settings: Settings) -> ServiceProviderConfig:
     )
 
 
-# What real IdPs send and the strict reading refuses (see ../shared/IDP-NOTES.md):
+# What real IdPs send and the strict reading refuses (docs/design/idp-dialects.md):
 # Entra ID removes members with the target in "value", and replaces
 # emails[type eq "work"].value on users that have no work email yet. An attribute no
 # schema defines is ignored and named on the access log line (chalicelib/provisioning/ignored.py).

@@ -2,7 +2,7 @@
 
 botocore retries each call on its own (throttling, 5xx, connection errors: ``connection.py``), and a
 request makes several calls, some inside our own retry loops. Without a bound across them a request
-ran 65.9 s against ``make run`` (issue #16, README "Reliability"): moto's TransactWriteItems answered
+ran 65.9 s against ``make run`` (issue #16, docs/design/reliability.md): moto's TransactWriteItems answered
 500 under concurrent writes and every retry waited longer. The budget is checked before every HTTP
 attempt, so a request spends at most its budget (``REQUEST_BUDGET_SECONDS``, 15 s on AWS) plus one
 attempt's timeouts (2 s to connect, 5 s to read): it ends by 22 s, inside the 29 s Lambda timeout.
