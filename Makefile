@@ -95,10 +95,15 @@ check-stage:
 		{ echo "usage: make $(MAKECMDGOALS) STAGE=dev|prod (a stage with .chalice/policy-<stage>.json)" >&2; exit 2; }
 
 # The stage's tables and secrets; termination protection on, and each table keeps deletion protection.
+# The platform's IAM principal allowed to assume scim-<stage>-management-caller (empty: no such role), and
+# the REST API's id once chalice deploy made it (docs/reference/management-api.md).
+MANAGEMENT_CALLER_ARN ?=
+API_ID ?= *
 deploy-infra: check-stage $(BIN)/.runtime
 	$(BIN)/python -m infra.templates --check
 	aws cloudformation deploy --stack-name $(INFRA_STACK) --template-file infra/stack.json \
-		--parameter-overrides Stage=$(STAGE) --tags app=onemodel-scim stage=$(STAGE) --no-fail-on-empty-changeset
+		--parameter-overrides Stage=$(STAGE) "ManagementCallerArn=$(MANAGEMENT_CALLER_ARN)" "ApiId=$(API_ID)" \
+		--capabilities CAPABILITY_NAMED_IAM --tags app=onemodel-scim stage=$(STAGE) --no-fail-on-empty-changeset
 	aws cloudformation update-termination-protection --enable-termination-protection --stack-name $(INFRA_STACK)
 
 # Hash-checked bytecode for the Lambda package (infra/bytecode.py): chalicelib/__pycache__ and vendor/, which

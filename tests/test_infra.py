@@ -245,7 +245,9 @@ def test_make_deploy_infra_deploys_the_generated_stack_for_the_stage_and_protect
     assert deploy[:2] == ["cloudformation", "deploy"]
     assert deploy[deploy.index("--stack-name") + 1] == "scim-prod-infra"
     assert deploy[deploy.index("--template-file") + 1] == "infra/stack.json"
-    assert deploy[deploy.index("--parameter-overrides") + 1] == "Stage=prod"
+    overrides = deploy[deploy.index("--parameter-overrides") + 1 : deploy.index("--capabilities")]
+    assert overrides == ["Stage=prod", "ManagementCallerArn=", "ApiId=*"]
+    assert deploy[deploy.index("--capabilities") + 1] == "CAPABILITY_NAMED_IAM"  # the management caller role
     assert protect == [
         "cloudformation",
         "update-termination-protection",
