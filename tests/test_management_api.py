@@ -359,3 +359,24 @@ def test_the_stack_names_the_platforms_caller_role_allowed_the_admin_routes_only
     [statement] = role["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
     assert statement["Action"] == "execute-api:Invoke"
     assert statement["Resource"]["Fn::Sub"].endswith(":${ApiId}/api/*/admin/v1/*")
+
+
+def test_status_last_write_is_the_idps_not_a_management_write(admin: Admin, scim: Scim) -> None:
+    scim.post("/Users", user_body("ada@example.com"))
+    admin.put("/tenants/acme/role-mappings/Finance", {"dataAccessRoles": ["X"], "actor": "a"})
+    last = admin.get("/tenants/acme/status").json["last_successful_write"]
+    assert (last["resource_type"], last["resource_name"]) == ("User", "ada@example.com")
+
+
+def test_an_unexpected_failure_is_a_json_500_without_detail(admin: Admin, tenant: Tenant, monkeypatch: Any) -> None:
+    from chalicelib.management.operations import Management
+
+    def broken(self: Management, tenant: str) -> None:
+        raise RuntimeError("secret-looking internals")
+
+    monkeypatch.setattr(Management, "role_source", broken)
+    response = admin.get("/tenants/acme/role-source")
+    assert (response.status_code, response.json) == (
+        500,
+        {"code": "internal_error", "message": "Internal error; it is logged."},
+    )

@@ -111,3 +111,17 @@ def test_sign_in_of_a_deleted_user_is_refused_as_deleted(scim: Scim, chalice_cli
     scim.delete(f"/Users/{user_id}")
     answer = Admin(chalice_client).post("/tenants/acme/sign-in", {"userName": "ada@example.com"}).json
     assert (answer["allowed"], answer["reason"], answer["userId"]) == (False, "deleted", user_id)
+
+
+def test_a_revival_another_create_won_answers_409(scim: Scim, monkeypatch: Any) -> None:
+    from chalicelib.store.errors import Conflict
+
+    user_id = scim.post("/Users", user_body("ada@example.com")).json["id"]
+    scim.delete(f"/Users/{user_id}")
+
+    def lost_the_race(self: UserTable, current: Any, updated: Any) -> None:
+        raise Conflict("the user changed since it was read")
+
+    monkeypatch.setattr(UserTable, "replace", lost_the_race)
+    refused = scim.post("/Users", user_body("ada@example.com"))
+    assert (refused.status_code, refused.json["scimType"]) == (409, "uniqueness")

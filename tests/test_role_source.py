@@ -103,3 +103,16 @@ def test_admin_role_source_show_and_set(admin: Admin, tenant: Any, capsys: pytes
     assert admin.get("/tenants/acme/role-source").json == {"source": "saml-attribute", "attribute": "memberOf"}
     assert main(["--stage", "test", "role-source", "set", "acme", "saml-attribute"]) == 2
     assert "needs the SAML attribute's name" in capsys.readouterr().err
+
+
+def test_names_too_long_for_a_key_are_refused_or_grant_nothing(admin: Admin, ada: str) -> None:
+    wide = "𝔸" * 256  # 256 characters of four bytes: over DynamoDB's 1,024-byte sort key
+    response = admin.put(f"/tenants/acme/role-mappings/{wide}", {"dataAccessRoles": ["X"], "actor": "a"})
+    assert (response.status_code, response.json["code"], response.json["field"]) == (
+        400,
+        "invalid_role_name",
+        "customerSuppliedRole",
+    )
+    admin.put("/tenants/acme/role-source", {"source": "saml-attribute", "attribute": "roles", "actor": "a"})
+    answer = sign_in(admin, "ada@example.com", roles=["𝔸" * 1024, "Legal"])
+    assert (answer["allowed"], answer["dataAccessRoles"]) == (True, ["Contracts"])

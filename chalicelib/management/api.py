@@ -386,6 +386,9 @@ def serve(call: Call, config: Settings | None = None) -> Answer:
     except (Unavailable, SecretUnavailable) as error:
         log.error("management answering 503: %s", type(error).__name__)
         answer = Answer(503, {"code": "unavailable", "message": "The service is unavailable; retry shortly."})
+    except Exception:  # a bug: the caller gets the code and no detail, the log the traceback (never a body)
+        log.exception("management internal error on %s %s", call.method, call.resource_path)
+        answer = Answer(500, {"code": "internal_error", "message": "Internal error; it is logged."})
     log.info(
         json.dumps(
             {

@@ -28,7 +28,7 @@ from chalicelib.store.activity import ActivityEntry, ActivityTable, AttributeCha
 from chalicelib.store.credentials import CredentialStore, ServiceAccount
 from chalicelib.store.groups import GroupTable
 from chalicelib.store.password_policies import PasswordPolicyTable, StoredPasswordPolicy
-from chalicelib.store.role_mappings import RoleMapping, RoleMappingTable
+from chalicelib.store.role_mappings import RoleMapping, RoleMappingTable, storable
 from chalicelib.store.role_sources import SAML_ATTRIBUTE, SCIM_GROUPS, RoleSource, RoleSourceTable
 from chalicelib.store.users import UserTable
 
@@ -331,7 +331,7 @@ class Management:
 
 
 def check_role_name(name: str, field: str) -> None:
-    if not name or not name.strip() or len(name) > MAX_ROLE_NAME:
+    if not name or not name.strip() or len(name) > MAX_ROLE_NAME or not storable(name):
         raise ManagementError(
             400, "invalid_role_name", f"A role name is 1 to {MAX_ROLE_NAME} characters, not blank.", field
         )

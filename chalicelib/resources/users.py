@@ -33,7 +33,7 @@ from chalicelib.resources.repository import Clock, IndexPlan, Repository, one
 from chalicelib.resources.roles import user_roles
 from chalicelib.resources.user_groups import GroupReader, UserGroups
 from chalicelib.schemas import CORE_USER_SCHEMA, ONEMODEL_USER_SCHEMA, User
-from chalicelib.store.errors import Taken
+from chalicelib.store.errors import Conflict, Taken
 from chalicelib.store.groups import GroupTable, Membership
 from chalicelib.store.role_mappings import RoleMappingTable
 from chalicelib.store.role_sources import SCIM_GROUPS
@@ -130,7 +130,10 @@ class UserRepository(Repository[UserRecord]):
             deleted = self.users.find_by_user_name(user.user_name_key)
             if deleted is None or deleted.deleted is None:
                 raise  # a user deactivated with active: false (or a live one) keeps its userName: 409
-            user = self.revive(deleted, user)
+            try:
+                user = self.revive(deleted, user)
+            except Conflict:  # another create revived it first: the userName is a live user's now
+                raise Taken("userName", user.user_name) from None
             role_source = self.group_reader.role_sources.get()
         in_no_group = UserGroups({user.id: []}, [], role_source)  # yet: no group or mapping to read
         return self._built(resource_type, [user], in_no_group)[0]
