@@ -225,7 +225,8 @@ IAM = IAMAuthorizer()
 def _manage(**path_parameters: str) -> Response:
     request = app.current_request
     assert request is not None
-    from chalicelib.management.api import Call, serve
+    from chalicelib.management.api import serve
+    from chalicelib.management.handlers import Call
 
     identity = request.context.get("identity") or {}
     answer = serve(

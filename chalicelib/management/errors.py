@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 
 
-@dataclass
+@dataclass(eq=False)
 class ManagementError(Exception):
     """A refused management request. ``code`` is stable (clients branch on it); ``message`` is for people."""
 
