@@ -222,18 +222,19 @@ ADMIN_ROOT = "/admin/v1"
 IAM = IAMAuthorizer()
 
 
-def _manage(**path_parameters: str) -> Response:
+def _manage(**_path_parameters: str) -> Response:
     request = app.current_request
     assert request is not None
-    from chalicelib.management.api import serve
+    from chalicelib.management.api import path_parameters, serve
     from chalicelib.management.handlers import Call
 
     identity = request.context.get("identity") or {}
+    resource_path = request.context.get("resourcePath", request.path)
     answer = serve(
         Call(
             method=request.method,
-            resource_path=request.context.get("resourcePath", request.path),
-            path_parameters=path_parameters,
+            resource_path=resource_path,
+            path_parameters=path_parameters(resource_path, request.context.get("path") or request.path),
             query=dict(request.query_params or {}),
             body=raw if isinstance(raw := request.raw_body or b"", bytes) else raw.encode(),
             principal=identity.get("userArn") or None,

@@ -380,3 +380,17 @@ def test_an_unexpected_failure_is_a_json_500_without_detail(admin: Admin, tenant
         500,
         {"code": "internal_error", "message": "Internal error; it is logged."},
     )
+
+
+def test_a_role_name_in_the_path_is_decoded_once(admin: Admin, tenant: Tenant) -> None:
+    put = admin.put(
+        "/tenants/acme/role-mappings/Finance%20%E2%80%93%20EMEA%2520", {"dataAccessRoles": ["X"], "actor": "a"}
+    )
+    assert put.json["customerSuppliedRole"] == "Finance – EMEA%20"
+    assert admin.get("/tenants/acme/role-mappings/finance%20%E2%80%93%20emea%2520").status_code == 200
+
+
+def test_in_lambda_path_parameters_are_read_from_the_raw_path(in_lambda: Any, tenant: Tenant) -> None:
+    resource = "/admin/v1/tenants/{tenant}/role-mappings/{customerSuppliedRole}"
+    status, body = in_lambda("GET", "/admin/v1/tenants/acme/role-mappings/No%20Such", resource, ROLE_ARN, {})
+    assert (status, body["code"], body["message"]) == (404, "mapping_not_found", "No mapping for 'No Such'.")

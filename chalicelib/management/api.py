@@ -11,6 +11,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import unquote
 
 from pydantic import BaseModel, ValidationError
 
@@ -160,6 +161,14 @@ OPERATIONS = (
     ),
 )
 _BY_ROUTE = {(operation.method, operation.path): operation for operation in OPERATIONS}
+
+
+def path_parameters(resource_path: str, raw_path: str) -> dict[str, str]:
+    """The path parameters of a request, decoded once from its raw path (``requestContext.path``), as the SCIM
+    adapter reads its own: API Gateway and Chalice's local server differ in what ``pathParameters`` decode."""
+    template = resource_path.strip("/").split("/")
+    segments = raw_path.strip("/").split("/")[-len(template) :]
+    return {name[1:-1]: unquote(value) for name, value in zip(template, segments, strict=False) if name[:1] == "{"}
 
 
 def serve(call: Call, config: Settings | None = None) -> Answer:
