@@ -55,6 +55,16 @@ class OneModelUser(Extension):
     application_access_roles: Annotated[list[str] | None, Mutability.read_only] = None
     """The user's Application Access Roles: those the role mapping gives the user's Customer Supplied Roles."""
 
+    email: Annotated[str | None, Mutability.read_only] = None
+    """The address One Model uses for the user: its work email; else its primary one; else its only one."""
+
+    email_source: Annotated[str | None, Mutability.read_only] = None
+    """Which rule chose the email: work, primary or only (none when several addresses leave the choice open)."""
+
+    role_source: Annotated[str | None, Mutability.read_only] = None
+    """Where the user's Customer Supplied Roles come from: scim-groups (its groups, listed here) or saml-attribute
+    (a SAML attribute at each sign-in: its groups grant nothing, and no role is listed here)."""
+
 
 _EMAIL_ADDRESS = re.compile(r"[^@\s]+@[^@\s]+")
 
