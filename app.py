@@ -1,20 +1,28 @@
-"""Routes only: one per SCIM operation, each handing the request to the SCIM adapter.
+"""Routes only: one per SCIM operation, each handing the request to the SCIM adapter; and the
+management API (``/admin/v1``, IAM-authorized), each route handing it to chalicelib.management; and
+one function per table stream, handing its records to chalicelib.events (provisioning events).
 
 The authorizer Lambda loads this module too, so nothing here imports scim2 or
-pydantic at import time: the adapter is loaded on the first SCIM request.
+pydantic at import time: the adapter is loaded on the first SCIM request, the
+management API on the first management request.
 """
 
 import logging
 from collections.abc import Callable
 from typing import Any
 
-from chalice.app import AuthRequest, AuthResponse, Chalice, DynamoDBEvent, Response
+from chalice.app import AuthRequest, AuthResponse, Chalice, DynamoDBEvent, IAMAuthorizer, Response
 
 from chalicelib.auth.authorizer import ALLOWED, REFUSED, Decision, decide
+from chalicelib.auth.tenant_limits import UNAUTHENTICATED, usage_key
 from chalicelib.config import settings
 from chalicelib.events import STREAM_BATCH_SIZE
 from chalicelib.gateway_responses import REFUSED_CREDENTIAL, SERVICE_UNAVAILABLE, GatewayResponse
+from chalicelib.stage_runtime import refuse_foreign_python
 from chalicelib.stage_secrets import SecretUnavailable
+
+# Chalice ships the deploying interpreter as the Lambda runtime: a deploy from another than the stage's stops here.
+refuse_foreign_python()
 
 app = Chalice(app_name="onemodel-scim")
 
@@ -26,15 +34,20 @@ log = logging.getLogger("scim")
 
 
 @app.authorizer(ttl_seconds=60)
-def scim_auth(auth_request: AuthRequest) -> AuthResponse:
+def scim_auth(auth_request: AuthRequest) -> dict[str, Any]:
     """The tenant's client ID and secret, as HTTP Basic or as a bearer token; the decision travels in the context.
 
     Never a deny: the routes answer a refusal themselves (401, WWW-Authenticate, SCIM body), so a plain
     ``chalice deploy`` needs no gateway response for it. API Gateway caches the decision ``ttl_seconds``
     by Authorization header, which is how long a revoked credential may keep working.
+    The usage identifier key names the tenant's API key, whose usage plan throttles it once ``make deploy``
+    has set the key source to the authorizer (chalicelib/auth/tenant_limits.py); before, it is ignored.
     """
     decision = decide(auth_request.token)
-    return AuthResponse(routes=["*"], principal_id=decision.principal_id, context=decision.context())
+    response = AuthResponse(routes=["*"], principal_id=decision.principal_id, context=decision.context())
+    # AuthResponse has no usageIdentifierKey; Chalice passes a plain dict through as the authorizer's answer.
+    identity = decision.tenant if decision.outcome == ALLOWED else UNAUTHENTICATED
+    return {**response.to_dict(auth_request), "usageIdentifierKey": usage_key(settings().stage, identity)}
 
 
 def _answer(answer: GatewayResponse) -> Response:
@@ -212,6 +225,53 @@ def _route_other_methods() -> None:
 
 
 _route_other_methods()
+
+
+# -- The management API (/admin/v1) ------------------------------------------------
+# API Gateway verifies the SigV4 signature (execute-api:Invoke for the platform's role, infra/templates.py);
+# a SCIM credential opens none of these. chalicelib.management refuses, in Lambda, a request with no IAM principal.
+
+ADMIN_ROOT = "/admin/v1"
+IAM = IAMAuthorizer()
+
+
+def _manage(**_path_parameters: str) -> Response:
+    request = app.current_request
+    assert request is not None
+    from chalicelib.management.api import path_parameters, serve
+    from chalicelib.management.handlers import Call
+
+    identity = request.context.get("identity") or {}
+    resource_path = request.context.get("resourcePath", request.path)
+    answer = serve(
+        Call(
+            method=request.method,
+            resource_path=resource_path,
+            path_parameters=path_parameters(resource_path, request.context.get("path") or request.path),
+            query=dict(request.query_params or {}),
+            body=raw if isinstance(raw := request.raw_body or b"", bytes) else raw.encode(),
+            principal=identity.get("userArn") or None,
+            in_lambda=settings().in_lambda,
+        )
+    )
+    return Response(body=answer.body, status_code=answer.status, headers={"Content-Type": "application/json"})
+
+
+def _admin(path: str, methods: list[str]) -> Any:
+    return app.route(ADMIN_ROOT + path, methods=methods, authorizer=IAM, content_types=["application/json"])
+
+
+_admin("/openapi.json", ["GET"])(_manage)
+_admin("/tenants", ["POST"])(_manage)
+_admin("/tenants/{tenant}/credentials", ["GET", "POST"])(_manage)
+_admin("/tenants/{tenant}/credentials/{clientId}", ["DELETE"])(_manage)
+_admin("/tenants/{tenant}/status", ["GET"])(_manage)
+_admin("/tenants/{tenant}/activity", ["GET"])(_manage)
+_admin("/tenants/{tenant}/role-mappings", ["GET"])(_manage)
+_admin("/tenants/{tenant}/role-mappings/{customerSuppliedRole}", ["GET", "PUT", "DELETE"])(_manage)
+_admin("/tenants/{tenant}/password-policy", ["GET", "PUT"])(_manage)
+_admin("/tenants/{tenant}/role-source", ["GET", "PUT"])(_manage)
+_admin("/tenants/{tenant}/sign-in", ["POST"])(_manage)
 
 
 # -- Provisioning events: the tables' streams -> the stage's EventBridge bus -------------------------

@@ -1,34 +1,27 @@
-"""``python -m admin``: tenants, credentials, role mappings, backups and provisioning activity, for operators.
+"""``python -m admin``: tenants, credentials, limits, role mappings, backups and provisioning activity, for operators.
 
 It talks to ``make run``'s embedded store by default, or to a deployed stage's
 tables with ``--stage STAGE`` and the operator's AWS credentials.
 """
 
 import argparse
-import json
+import getpass
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
-from admin import activity, backup, events, names, password_policy
+from admin import activity, backup, events, limits, names, password_policy
 from admin.target import TargetError, use_local_store, use_stage
-from chalicelib.auth.credentials import (
-    TENANT_NAME_RULE,
-    CredentialError,
-    create_service_account,
-    generate_credential,
-    revoke_credential,
-    valid_tenant_name,
-)
-from chalicelib.auth.usage import refused_in_last_day
-from chalicelib.config import Settings, settings
+from admin.terminal import say, say_json
+from chalicelib.auth.credentials import TENANT_NAME_RULE, CredentialError, valid_tenant_name
+from chalicelib.config import settings
+from chalicelib.management.errors import ManagementError
+from chalicelib.management.operations import Actor, Management
 from chalicelib.store import invariants
-from chalicelib.store.activity import ActivityTable
 from chalicelib.store.connection import dynamodb
 from chalicelib.store.credentials import CredentialStore
 from chalicelib.store.groups import GroupTable
-from chalicelib.store.role_mappings import RoleMapping, RoleMappingTable
+from chalicelib.store.role_mappings import RoleMapping
 from chalicelib.store.users import UserTable
 
 
@@ -40,6 +33,9 @@ def _roles(values: Sequence[str] | None) -> tuple[str, ...]:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m admin", description=__doc__)
     parser.add_argument("--stage", help="a stage of .chalice/config.json, on AWS (default: make run's store)")
+    parser.add_argument(
+        "--actor", help="who asks, named in the tenant's activity trail for each write (default: operator:<login>)"
+    )
     commands = parser.add_subparsers(dest="command", required=True)
 
     tenant = commands.add_parser("tenant", help="tenants and their SCIM service account").add_subparsers(
@@ -58,7 +54,8 @@ def _parser() -> argparse.ArgumentParser:
     listing = credentials.add_parser(
         "list", help="the tenant's credentials: state, last use, refused attempts in 24 h (never a secret or hash)"
     )
-    listing.add_argument("tenant")
+    listing.add_argument("tenant", nargs="?")
+    listing.add_argument("--all", action="store_true", help="every tenant's active credential (to rotate them all)")
     revoke = credentials.add_parser("revoke", help="revoke a credential for good")
     revoke.add_argument("client_id")
 
@@ -124,6 +121,14 @@ def _parser() -> argparse.ArgumentParser:
     set_policy.add_argument("--min-length", type=int, help="in user-perceived characters")
     set_policy.add_argument("--max-length", type=int)
     set_policy.add_argument("--min-classes", type=int, help="of: lowercase, uppercase, digit, symbol (0-4)")
+    source = commands.add_parser(
+        "role-source", help="where Customer Supplied Roles come from at sign-in (docs/reference/role-source.md)"
+    ).add_subparsers(dest="action", required=True)
+    source.add_parser("show", help="scim-groups (default) or saml-attribute").add_argument("tenant")
+    set_source = source.add_parser("set", help="choose the role source")
+    set_source.add_argument("tenant")
+    set_source.add_argument("source", choices=["scim-groups", "saml-attribute"])
+    set_source.add_argument("--attribute", help="the SAML attribute whose values are the roles (saml-attribute)")
     names_parser = commands.add_parser("names", help="userName and displayName claims").add_subparsers(
         dest="action", required=True
     )
@@ -132,6 +137,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     rekey_names.add_argument("--tenant", help="one tenant (default: every tenant of the stage)")
     rekey_names.add_argument("--dry-run", action="store_true", help="report what would move, write nothing")
+    limits.add_parser(commands)
     checking = commands.add_parser("check", help="verify the tenant's data (uniqueness claims, memberships, versions)")
     checking.add_argument("tenant")
     checking.add_argument("--repair", action="store_true", help="delete leftovers, set stale member displays")
@@ -139,7 +145,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _print_mapping(mapping: RoleMapping) -> None:
-    print(
+    say(
         f"{mapping.customer_supplied_role}: data access = {', '.join(mapping.data_access_roles) or '-'}; "
         f"application access = {', '.join(mapping.application_access_roles) or '-'}"
     )
@@ -153,128 +159,150 @@ def run(args: argparse.Namespace) -> int:
     if args.command == "events":
         return events.events_command(config, args.tenant, args.since, args.json, args.follow, args.stage is not None)
     client = dynamodb(config)
-    credentials = CredentialStore(client, config.credentials_table)
+    management = Management(client, config, known_tenants_only=False)
+    actor = Actor(args.actor or f"operator:{getpass.getuser()}", "cli")
     if args.command == "tenant":
-        account = create_service_account(credentials, args.tenant, name=args.name)
-        print(
+        account = management.create_tenant(args.tenant, args.name, actor)
+        say(
             f"Service account {account.account_id} for tenant {args.tenant!r}: {', '.join(sorted(account.permissions))}"
         )
+        limits.give_key(config, args.tenant)
         return 0
     if args.command == "credentials":
         if args.action == "generate":
-            issued = generate_credential(credentials, config.credential_hash_key, args.tenant, args.description)
-            print(f"SCIM_CLIENT_ID={issued.client_id}")
-            print(f"SCIM_CLIENT_SECRET={issued.client_secret}")
-            print(f"SCIM_BEARER_TOKEN={issued.bearer_token}")
-            print(
+            issued = management.generate_credential(args.tenant, args.description, actor)
+            say(f"SCIM_CLIENT_ID={issued.client_id}")
+            say(f"SCIM_CLIENT_SECRET={issued.client_secret}")
+            say(f"SCIM_BEARER_TOKEN={issued.bearer_token}")
+            say(
                 "WARNING: the secret is shown once and cannot be shown again; paste it into the IdP now.",
                 file=sys.stderr,
             )
+        elif args.action == "list" and (args.tenant is None) != args.all:
+            raise CredentialError("Give a tenant, or --all for every tenant's active credential.")
+        elif args.action == "list" and args.all:
+            say("tenant", "client_id", "created", "last_used", "description", sep="\t")
+            for active in CredentialStore(client, config.credentials_table).active_credentials():
+                say(
+                    active.tenant,
+                    active.client_id,
+                    active.created,
+                    active.last_used or "never",
+                    active.description,
+                    sep="\t",
+                )
         elif args.action == "list":
-            print("client_id\tcreated\tstate\tlast_used\trefused_24h\tdescription")
-            for credential in credentials.credentials_of(args.tenant):
+            say("client_id", "created", "state", "last_used", "refused_24h", "description", sep="\t")
+            for credential in management.list_credentials(args.tenant):
                 state = f"revoked {credential.revoked}" if credential.revoked else "active"
-                refused = refused_in_last_day(credentials, credential.client_id)
-                print(
-                    f"{credential.client_id}\t{credential.created}\t{state}\t{credential.last_used or 'never'}\t"
-                    f"{refused}\t{credential.description}"
+                say(
+                    credential.client_id,
+                    credential.created,
+                    state,
+                    credential.last_used or "never",
+                    credential.refused_24h,
+                    credential.description,
+                    sep="\t",
                 )
         else:
-            revoke_credential(credentials, args.client_id)
-            print(f"Revoked {args.client_id}; requests presenting it are refused (on AWS within the authorizer TTL).")
+            management.revoke_credential(None, args.client_id, actor)
+            say(f"Revoked {args.client_id}; requests presenting it are refused (on AWS within the authorizer TTL).")
         return 0
     if args.command in ("activity", "status"):
-        return _activity(args, config, client, credentials)
+        return _activity(args, management)
+    if args.command == "limits":
+        return limits.run(args, config)
     if args.command == "password-policy":
-        return password_policy.run(args, client, config)
+        return password_policy.run(args, management, actor)
+    if args.command == "role-source":
+        if args.action == "set":
+            management.set_role_source(args.tenant, args.source, args.attribute, actor)
+        chosen = management.role_source(args.tenant)
+        say(f"{args.tenant}: {chosen.source}" + (f" (SAML attribute {chosen.attribute!r})" if chosen.attribute else ""))
+        return 0
     if args.command == "names":
         return names.rekey_stage(client, config, args.tenant, args.dry_run)
     if args.command == "check":
         report = invariants.check(client, config.users_table, config.groups_table, args.tenant)
-        print(f"{report.users} users, {report.groups} groups, {report.memberships} memberships checked")
+        say(f"{report.users} users, {report.groups} groups, {report.memberships} memberships checked")
         for violation in report.violations:
-            print(f"VIOLATION: {violation}")
+            say(f"VIOLATION: {violation}")
         if report.garbage:
-            print(f"{len(report.garbage)} memberships of deleted groups (invisible to SCIM clients)")
+            say(f"{len(report.garbage)} memberships of deleted groups (invisible to SCIM clients)")
         if report.stale:
-            print(f"{len(report.stale)} memberships whose members.display is not the user's current userName")
+            say(f"{len(report.stale)} memberships whose members.display is not the user's current userName")
         if args.repair and (report.garbage or report.stale):
             written = invariants.repair(client, config.groups_table, report)
-            print(f"Repaired {written} memberships ({len(report.garbage)} deleted, {len(report.stale)} renamed)")
+            say(f"Repaired {written} memberships ({len(report.garbage)} deleted, {len(report.stale)} renamed)")
         return 0 if report.ok else 1
-    mappings = RoleMappingTable(client, config.role_mappings_table, args.tenant)
+    mappings = management.mappings(args.tenant)
     if args.command == "roles":
         if args.action == "set":
-            mapping = RoleMapping(args.role, _roles(args.data_access), _roles(args.application_access))
-            mappings.put(mapping)
-            _print_mapping(mapping)
+            _print_mapping(
+                management.set_mapping(
+                    args.tenant,
+                    RoleMapping(args.role, _roles(args.data_access), _roles(args.application_access)),
+                    actor,
+                )
+            )
         elif args.action == "show":
             shown = [mappings.get(args.role)] if args.role else list(mappings.all())
             if shown == [None]:
-                print(f"No mapping for {args.role!r}", file=sys.stderr)
+                say(f"No mapping for {args.role!r}", file=sys.stderr)
                 return 1
             for found in shown:
                 assert found is not None
                 _print_mapping(found)
         elif args.action == "delete":
-            if not mappings.delete(args.role):
-                print(f"No mapping for {args.role!r}", file=sys.stderr)
+            try:
+                management.delete_mapping(args.tenant, args.role, actor)
+            except ManagementError:
+                say(f"No mapping for {args.role!r}", file=sys.stderr)
                 return 1
-            print(f"Deleted the mapping of {args.role!r}")
+            say(f"Deleted the mapping of {args.role!r}")
         else:
             loaded = backup.read_mappings(args.file)
             for mapping in loaded:
-                mappings.put(mapping)
-            print(f"Set {len(loaded)} role mappings from {args.file}")
+                management.set_mapping(args.tenant, mapping, actor)
+            say(f"Set {len(loaded)} role mappings from {args.file}")
         return 0
     if args.action == "export":
         users = UserTable(client, config.users_table, args.tenant)
         groups = GroupTable(client, config.groups_table, args.tenant)
         count = backup.export(args.tenant, users, groups, mappings, args.output, args.format)
-        print(f"Exported {count} users and the role mappings of {args.tenant!r} to {args.output}")
+        say(f"Exported {count} users and the role mappings of {args.tenant!r} to {args.output}")
         return 0
     restored = backup.read_mappings(args.path)
     for mapping in restored:
-        mappings.put(mapping)
-    print(f"Restored {len(restored)} role mappings of {args.tenant!r} from {args.path}")
+        management.set_mapping(args.tenant, mapping, actor)
+    say(f"Restored {len(restored)} role mappings of {args.tenant!r} from {args.path}")
     return 0
 
 
-def _activity(args: argparse.Namespace, config: Settings, client: Any, credentials: CredentialStore) -> int:
-    trail = ActivityTable(client, config.activity_table, args.tenant, config.activity_retention_days)
-    users = UserTable(client, config.users_table, args.tenant)
-    groups = GroupTable(client, config.groups_table, args.tenant)
+def _activity(args: argparse.Namespace, management: Management) -> int:
     if args.command == "status":
-        report = activity.status(
-            args.tenant,
-            config,
-            credentials,
-            trail,
-            users,
-            groups,
-            RoleMappingTable(client, config.role_mappings_table, args.tenant),
-        )
+        report = management.status(args.tenant)
         if args.json:
-            print(json.dumps(report, indent=2, ensure_ascii=False))
+            say_json(report)
         else:
             activity.print_status(report)
         return 1 if report["problems"] else 0
-    from chalicelib.scim.trail import name_key
-
-    target = None
-    if args.user:
-        target = activity.resolve_user(users, args.user, name_key("User", args.user))
-    elif args.group:
-        target = activity.resolve_group(groups, args.group, name_key("Group", args.group))
-    since = activity.parse_since(args.since) if args.since else None
-    entries = activity.activity(trail, target, since, args.errors, args.limit, ignored_only=args.ignored)
+    entries = management.activity(
+        args.tenant,
+        user=args.user,
+        group=args.group,
+        since=args.since,
+        errors=args.errors,
+        ignored=args.ignored,
+        limit=args.limit,
+    )
     if args.json:
-        print(json.dumps([activity.entry_json(entry) for entry in entries], indent=2, ensure_ascii=False))
+        say_json([activity.entry_json(entry) for entry in entries])
     else:
         for entry in entries:
-            print(activity.line(entry))
+            say(activity.line(entry))
         if not entries:
-            print("No activity kept for this selection.", file=sys.stderr)
+            say("No activity kept for this selection.", file=sys.stderr)
     return 0
 
 
@@ -282,10 +310,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         where = use_stage(args.stage) if args.stage else use_local_store()
-        print(f"# {where}", file=sys.stderr)
+        say(f"# {where}", file=sys.stderr)
         return run(args)
-    except (TargetError, CredentialError, ValueError, OSError) as error:
-        print(f"error: {error}", file=sys.stderr)
+    except (TargetError, CredentialError, ManagementError, ValueError, OSError) as error:
+        say(f"error: {error}", file=sys.stderr)
         return 2
 
 

@@ -54,6 +54,10 @@ class Settings:
     groups_stream_arn: str | None
     role_mappings_stream_arn: str | None
     credentials_stream_arn: str | None
+    tenant_rate_limit: int
+    tenant_burst_limit: int
+    in_lambda: bool
+    """Served by AWS Lambda (not ``make run`` or a test): a management route then demands an IAM principal."""
 
     @property
     def stream_arns(self) -> list[tuple[str, str]]:
@@ -154,4 +158,10 @@ def settings() -> Settings:
         groups_stream_arn=os.environ.get("GROUPS_STREAM_ARN") or None,
         role_mappings_stream_arn=os.environ.get("ROLE_MAPPINGS_STREAM_ARN") or None,
         credentials_stream_arn=os.environ.get("CREDENTIALS_STREAM_ARN") or None,
+        # Requests a second, and at once, each tenant's IdP may send: the stage's default usage plan, which make
+        # deploy and make run apply (docs/operations/tenant-limits.md: twice Entra ID's 25 a second per tenant).
+        tenant_rate_limit=_int("TENANT_RATE_LIMIT", 50),
+        tenant_burst_limit=_int("TENANT_BURST_LIMIT", 100),
+        # Set by AWS Lambda, never by a stage: served by Lambda, a management route demands an IAM principal.
+        in_lambda=bool(os.environ.get("AWS_LAMBDA_FUNCTION_NAME")),
     )

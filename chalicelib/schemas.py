@@ -55,6 +55,16 @@ class OneModelUser(Extension):
     application_access_roles: Annotated[list[str] | None, Mutability.read_only] = None
     """The user's Application Access Roles: those the role mapping gives the user's Customer Supplied Roles."""
 
+    email: Annotated[str | None, Mutability.read_only] = None
+    """The address One Model uses for the user: its work email; else its primary one; else its only one."""
+
+    email_source: Annotated[str | None, Mutability.read_only] = None
+    """Which rule chose the email: work, primary or only (none when several addresses leave the choice open)."""
+
+    role_source: Annotated[str | None, Mutability.read_only] = None
+    """Where the user's Customer Supplied Roles come from: scim-groups (its groups, listed here) or saml-attribute
+    (a SAML attribute at each sign-in: its groups grant nothing, and no role is listed here)."""
+
 
 _EMAIL_ADDRESS = re.compile(r"[^@\s]+@[^@\s]+")
 
@@ -82,7 +92,7 @@ class VerbatimEmail(Email):
 class RelativePhoto(Photo):
     """A photo whose URL may be any URI reference (chalicelib/references.py)."""
 
-    value: UriReference[External] | None = Field(None, description=Photo.model_fields["value"].description)  # type: ignore[assignment,type-arg]
+    value: UriReference[External] | None = Field(None, description=Photo.model_fields["value"].description)  # type: ignore[type-arg]
 
 
 def _described_as_in_rfc(name: str) -> str | None:
@@ -92,7 +102,7 @@ def _described_as_in_rfc(name: str) -> str | None:
 # The core User with verbatim emails and any URI reference in its URL attributes. Named and undocumented
 # like scim2-models' own User, since /Schemas publishes the class name: discovery stays RFC 7643 §8.7.1's User.
 class User(CoreUser[AnyExtension], Generic[AnyExtension]):
-    profile_url: UriReference[External] | None = Field(None, description=_described_as_in_rfc("profile_url"))  # type: ignore[assignment,type-arg]
+    profile_url: UriReference[External] | None = Field(None, description=_described_as_in_rfc("profile_url"))  # type: ignore[type-arg]
     emails: list[VerbatimEmail] | None = Field(None, description=_described_as_in_rfc("emails"))  # type: ignore[assignment]
     photos: list[RelativePhoto] | None = Field(None, description=_described_as_in_rfc("photos"))  # type: ignore[assignment]
 

@@ -4,18 +4,28 @@ Starts moto on 127.0.0.1 as the embedded DynamoDB (:mod:`devserver.embedded_dyna
 write cost, bounded memory, safe under concurrent clients), creates the tables from the
 definitions ``infra/`` deploys, creates a demo tenant with its SCIM service account and one
 credential, starts the stream functions on the store's streams (:mod:`devserver.streams`: the
-provisioning events, shown by ``python -m admin events``), prints the four lines a person or a
+provisioning events, shown by ``python -m admin events``), prints the five lines a person or a
 script can source, then
 serves the API through Chalice's local server (``chalice local``'s code path,
-:mod:`devserver.local_server`) with API Gateway's 401 answers emulated. Ctrl-C stops everything.
+:mod:`devserver.local_server`) with API Gateway's 401 answers emulated, and its per-tenant limits:
+the same moto serves API Gateway's usage plans, which ``python -m admin limits`` changes and
+:mod:`devserver.throttle` enforces. Ctrl-C stops everything.
+
+The management API (``/admin/v1``) is IAM-authorized on AWS; Chalice's local server admits its
+routes unsigned, so ``make run`` binds loopback only: a host that is not loopback is refused.
 """
 
 import argparse
+import ipaddress
 import logging
 import os
 import signal
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from chalicelib.config import Settings
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 STAGE = "local"
@@ -33,9 +43,16 @@ def main() -> int:
     parser.add_argument(
         "--no-gateway-responses",
         action="store_true",
-        help="answer a missing Authorization header and an unknown path as a plain `chalice deploy` does",
+        help="answer as after a plain `chalice deploy`: API Gateway's own errors, no per-tenant limits",
+    )
+    parser.add_argument(
+        "--no-tenant-limits",
+        action="store_true",
+        help="no per-tenant request limits (for load runs that measure the service, not the limits)",
     )
     args = parser.parse_args()
+    if not is_loopback(args.host):
+        parser.error(f"--host {args.host}: the management API is unauthenticated here; serve on loopback only")
     # Ctrl-C (and a plain kill) stop the server and moto, even when started from a script.
     signal.signal(signal.SIGINT, _stop)
     signal.signal(signal.SIGTERM, _stop)
@@ -46,7 +63,13 @@ def main() -> int:
 
     try:
         with dynamodb_server(free_port()) as endpoint:
-            serve(args.host, args.port, endpoint, gateway_responses=not args.no_gateway_responses)
+            serve(
+                args.host,
+                args.port,
+                endpoint,
+                gateway_responses=not args.no_gateway_responses,
+                tenant_limits=not (args.no_gateway_responses or args.no_tenant_limits),
+            )
     except KeyboardInterrupt:
         pass
     finally:
@@ -54,7 +77,18 @@ def main() -> int:
     return 0
 
 
-def serve(host: str, port: int, dynamodb_endpoint: str, gateway_responses: bool = True) -> None:
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def serve(
+    host: str, port: int, dynamodb_endpoint: str, gateway_responses: bool = True, tenant_limits: bool = True
+) -> None:
     """Tables, the demo tenant and its credential on the embedded DynamoDB, then the API until Ctrl-C."""
     os.environ.update(
         {
@@ -77,6 +111,9 @@ def serve(host: str, port: int, dynamodb_endpoint: str, gateway_responses: bool 
 
     config = settings()
     create_tables(dynamodb(config), config)
+    if tenant_limits:
+        # Before the store file appears: the admin CLI may change the demo tenant's limits as soon as it does.
+        _hold_tenants_to_their_limits(config, dynamodb_endpoint)
     write_local_store(dynamodb_endpoint, "scim-local", config.region)
     store = CredentialStore(dynamodb(config), config.credentials_table)
     create_service_account(store, DEMO_TENANT, name="Demo SCIM service account")
@@ -93,7 +130,8 @@ def serve(host: str, port: int, dynamodb_endpoint: str, gateway_responses: bool 
     print(f"SCIM_BASE_URL=http://{host}:{port}/scim/v2")
     print(f"SCIM_CLIENT_ID={issued.client_id}")
     print(f"SCIM_CLIENT_SECRET={issued.client_secret}")
-    print(f"SCIM_BEARER_TOKEN={issued.bearer_token}", flush=True)
+    print(f"SCIM_BEARER_TOKEN={issued.bearer_token}")
+    print(f"SCIM_ADMIN_URL=http://{host}:{port}/admin/v1", flush=True)
     # Everything else goes to stderr, so stdout holds only the lines above, ready to source.
     sys.stdout = sys.stderr
     print(
@@ -102,6 +140,22 @@ def serve(host: str, port: int, dynamodb_endpoint: str, gateway_responses: bool 
         flush=True,
     )
     server.serve_forever()
+
+
+def _hold_tenants_to_their_limits(config: "Settings", endpoint: str) -> None:
+    """The stage's default usage plan and the demo tenant's key in the embedded API Gateway, enforced from now on."""
+    import boto3
+
+    from chalicelib.auth.tenant_limits import UNAUTHENTICATED, default_limits
+    from devserver.gateway import emulate_tenant_limits
+    from devserver.throttle import TenantThrottle
+    from infra.usage_plans import UsagePlans
+
+    apigateway = boto3.client("apigateway", endpoint_url=endpoint, region_name=config.region)
+    plans = UsagePlans(apigateway, config.stage)
+    plans.ensure_default_plan(default_limits(config), api_stage=None)
+    plans.ensure_keys([UNAUTHENTICATED, DEMO_TENANT])
+    emulate_tenant_limits(TenantThrottle(plans.throttles))
 
 
 if __name__ == "__main__":

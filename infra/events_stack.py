@@ -9,7 +9,8 @@ the operators' queue.
   stack's topic when it holds any message.
 - ``scim-<stage>-events-operators``: every event of the bus, kept four days, for ``python -m admin events``.
 The stack exports each streamed table's stream ARN: ``make deploy-infra`` writes them into the stage's
-``.chalice/config.json`` (``python -m infra.release stream-config``), where Chalice reads them to deploy.
+``.chalice/config.json`` (:mod:`infra.stream_release`), where Chalice reads them to deploy; ``make destroy``
+removes the dead-letter queue, which the stack keeps.
 """
 
 from typing import Any
@@ -28,6 +29,7 @@ RETENTION_PARAMETER = "EventArchiveRetentionDays"
 DEFAULT_RETENTION_DAYS = 90
 OPERATOR_QUEUE_SECONDS = 4 * 24 * 3600
 DEAD_LETTER_SECONDS = 14 * 24 * 3600
+DEAD_LETTERS_QUEUE = "scim-${Stage}-events-dead-letters"
 # The stack outputs `make deploy-infra` copies into the stage's environment (.chalice/config.json).
 STAGE_OUTPUTS = {
     **{f"{name.title().replace('_', '')}StreamArn": variable for name, variable in STREAM_VARIABLES.items()},
@@ -66,7 +68,7 @@ def event_resources(alarm_topic: str) -> dict[str, dict[str, Any]]:
             "DeletionPolicy": "Retain",
             "UpdateReplacePolicy": "Retain",
             "Properties": {
-                "QueueName": {"Fn::Sub": "scim-${Stage}-events-dead-letters"},
+                "QueueName": {"Fn::Sub": DEAD_LETTERS_QUEUE},
                 "MessageRetentionPeriod": DEAD_LETTER_SECONDS,
                 **encrypted,
             },

@@ -1,43 +1,42 @@
-"""``make deploy``'s steps around ``chalice deploy``: a preflight check, then the two gateway responses and the
-streams' failure handling; and ``make deploy-infra``'s last step, which writes the stack's outputs into the stage.
+"""``make deploy``'s steps around ``chalice deploy``: a preflight check, then tenant limits and gateway responses.
 
-Before: the release Python (Chalice picks the Lambda runtime from the deploying interpreter) and the
-stage's secrets in Secrets Manager (without them the stage answers every request 503).
+Before: the stage's Python (Chalice picks the Lambda runtime from the deploying interpreter;
+:mod:`chalicelib.stage_runtime`) and the stage's secrets in Secrets Manager (without them the stage
+answers every request 503).
 After: API Gateway answers a request without an Authorization header, and a path no route serves, before
 any of our code runs; :data:`chalicelib.gateway_responses.GATEWAY_RESPONSES` makes those SCIM
 errors. ``chalice deploy`` rewrites the REST API from its own definition on every deploy, so this
 step puts them again each time (idempotent) and redeploys the API stage so they take effect. It
 finds the API in ``.chalice/deployed/<stage>.json``, the deployed state the repository shares.
+Per-tenant limits (``tenant-limits``, :func:`apply_tenant_limits`) are re-applied the same way: Chalice
+cannot set the API's key source, and its definition requires no API key, so after each ``chalice deploy``
+every IdP is served with no per-tenant limit until this step runs.
 
-Streams: Chalice creates each stream function's event source mapping (batches of 10 from the stream's
-start) with Lambda's defaults, which retry a failing batch until its records expire (24 hours) and
-hold the stream meanwhile. ``stream-failures`` sets what the consumer expects: partial batch responses
-(``ReportBatchItemFailures``), a split batch on error, :data:`~chalicelib.events.RETRY_ATTEMPTS`
-retries, then the record's place on the stage's dead-letter queue (the on-failure destination).
-``stream-config`` (``make deploy-infra``) copies the stack's stream ARNs, bus and queues into the
-stage's environment in ``.chalice/config.json``: Chalice reads the ARNs from there to deploy.
+The stream functions' retries and dead-letter queue (``stream-failures``), and the stack's stream ARNs
+written into the stage by ``deploy-infra``: :mod:`infra.stream_release`.
 """
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
 
 import boto3
 import botocore.exceptions
+from botocore.config import Config
 
-from chalicelib.config import STREAM_VARIABLES
-from chalicelib.events import RETRY_ATTEMPTS
+from chalicelib.auth.tenant_limits import UNAUTHENTICATED, Limits, default_limits
 from chalicelib.gateway_responses import GATEWAY_RESPONSES
+from chalicelib.stage_runtime import read_config, stage_python_version
 from chalicelib.stage_secrets import CREDENTIAL_HASH_KEY, CURSOR_SECRET
-from infra.events_stack import DEFAULT_RETENTION_DAYS, STAGE_OUTPUTS
+from infra import stream_release
+from infra.usage_plans import UsagePlans
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 # API Gateway picks a gateway response's body by content type; IdPs send either.
 ERROR_CONTENT_TYPES = ("application/json", "application/scim+json")
-# Chalice picks the Lambda runtime from the deploying interpreter: releases run on the Python CI tests on.
-RELEASE_PYTHON = "3.11"
 
 
 class NotDeployed(Exception):
@@ -54,6 +53,12 @@ def deployed_rest_api(project_dir: Path, stage: str) -> dict[str, Any]:
             api: dict[str, Any] = resource
             return api
     raise NotDeployed(f"{path.relative_to(project_dir)} records no REST API")
+
+
+def stage_variables(project_dir: Path, stage: str) -> dict[str, str]:
+    """The environment variables .chalice/config.json gives the stage's Lambdas (global ones, then the stage's)."""
+    config = json.loads((project_dir / ".chalice" / "config.json").read_text())
+    return {**config.get("environment_variables", {}), **config["stages"][stage].get("environment_variables", {})}
 
 
 def api_gateway_stage(project_dir: Path, stage: str) -> str:
@@ -94,77 +99,99 @@ def apply_gateway_responses(apigateway: Any, rest_api_id: str, stage_name: str) 
     )
 
 
-def _config_path(project_dir: Path) -> Path:
-    return project_dir / ".chalice" / "config.json"
+def require_tenant_keys(apigateway: Any, rest_api_id: str) -> int:
+    """Key source AUTHORIZER, and an API key required on every method behind the authorizer; returns how many changed.
 
-
-def stage_variables(project_dir: Path, stage: str) -> dict[str, str]:
-    variables: dict[str, str] = json.loads(_config_path(project_dir).read_text())["stages"][stage].get(
-        "environment_variables", {}
-    )
-    return variables
-
-
-def write_stack_outputs(project_dir: Path, stage: str, outputs: list[dict[str, str]]) -> list[str]:
-    """Set the stage's variables of :data:`~infra.events_stack.STAGE_OUTPUTS` from the stack's outputs.
-
-    :return: The variables written.
+    Methods without the authorizer (/ServiceProviderConfig) stay open: they have no tenant to count against.
     """
-    values = {output["OutputKey"]: output["OutputValue"] for output in outputs}
-    missing = sorted(set(STAGE_OUTPUTS) - set(values))
-    if missing:
-        raise ValueError(f"the stack has no output {', '.join(missing)}: deploy infra/stack.json as it is now")
-    path = _config_path(project_dir)
-    config = json.loads(path.read_text())
-    variables = config["stages"][stage].setdefault("environment_variables", {})
-    for key, variable in STAGE_OUTPUTS.items():
-        variables[variable] = values[key]
-    path.write_text(json.dumps(config, indent=2) + "\n")
-    return [STAGE_OUTPUTS[key] for key in STAGE_OUTPUTS]
+    apigateway.update_rest_api(
+        restApiId=rest_api_id, patchOperations=[{"op": "replace", "path": "/apiKeySource", "value": "AUTHORIZER"}]
+    )
+    changed = 0
+    for resource in apigateway.get_paginator("get_resources").paginate(restApiId=rest_api_id, embed=["methods"]):
+        for item in resource["items"]:
+            for method, details in item.get("resourceMethods", {}).items():
+                if details.get("authorizationType") != "CUSTOM" or details.get("apiKeyRequired"):
+                    continue
+                apigateway.update_method(
+                    restApiId=rest_api_id,
+                    resourceId=item["id"],
+                    httpMethod=method,
+                    patchOperations=[{"op": "replace", "path": "/apiKeyRequired", "value": "true"}],
+                )
+                changed += 1
+    return changed
 
 
-def stream_function_names(stage: str, app_name: str = "onemodel-scim") -> list[str]:
-    """Chalice names every function but the API's ``<app>-<stage>-<name>``; app.py names the stream ones."""
-    return [f"{app_name}-{stage}-{table}_changes" for table in STREAM_VARIABLES]
+def apply_tenant_limits(
+    apigateway: Any, rest_api_id: str, stage_name: str, plans: UsagePlans, limits: Limits, tenants: list[str]
+) -> None:
+    """The default plan on the API stage, every tenant's key in a plan, the keys required; then a deployment.
+
+    Keys and plans first, so that no tenant is without a key once keys are required.
+    """
+    plans.ensure_default_plan(limits, {"apiId": rest_api_id, "stage": stage_name})
+    plans.ensure_keys([UNAUTHENTICATED, *tenants])
+    require_tenant_keys(apigateway, rest_api_id)
+    apigateway.create_deployment(
+        restApiId=rest_api_id, stageName=stage_name, description="make deploy: per-tenant limits"
+    )
 
 
-def failure_settings(dead_letter_queue_arn: str) -> dict[str, Any]:
-    """What ``UpdateEventSourceMapping`` sets on every stream function's mapping."""
-    return {
-        "FunctionResponseTypes": ["ReportBatchItemFailures"],
-        "BisectBatchOnFunctionError": True,
-        "MaximumRetryAttempts": RETRY_ATTEMPTS,
-        "DestinationConfig": {"OnFailure": {"Destination": dead_letter_queue_arn}},
-    }
+def control_plane() -> Any:
+    """API Gateway's client for a release: its control plane allows a few calls a second, and tenant limits make one
+    per method and per new key."""
+    return boto3.client("apigateway", config=Config(retries={"mode": "standard", "max_attempts": 10}))
 
 
-def apply_stream_failures(lambda_client: Any, sqs: Any, stage: str, queue_url: str) -> list[str]:
-    """Set :func:`failure_settings` on the stage's stream mappings; returns the mappings' UUIDs."""
-    arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    updated = []
-    for function in stream_function_names(stage):
-        # By ARN: the mappings name their function by the ARN chalice deploy gave (moto matches only that).
-        function_arn = lambda_client.get_function(FunctionName=function)["Configuration"]["FunctionArn"]
-        for mapping in lambda_client.list_event_source_mappings(FunctionName=function_arn)["EventSourceMappings"]:
-            lambda_client.update_event_source_mapping(UUID=mapping["UUID"], **failure_settings(arn))
-            updated.append(mapping["UUID"])
-    return updated
+def tenant_limits(apigateway: Any, stage: str, rest_api_id: str, stage_name: str) -> None:
+    # The stage's own settings name its credentials table and the stage its keys are derived from.
+    variables = stage_variables(PROJECT_DIR, stage)
+    os.environ.update(variables)
+    from chalicelib.config import settings
+    from chalicelib.store.connection import dynamodb
+    from chalicelib.store.credentials import CredentialStore
+
+    config = settings()
+    tenants = CredentialStore(dynamodb(config), config.credentials_table).tenants()
+    limits = default_limits(config)
+    apply_tenant_limits(apigateway, rest_api_id, stage_name, UsagePlans(apigateway, config.stage), limits, tenants)
+    print(
+        f"make deploy: {len(tenants)} tenants held to their usage plans; default {limits.rate} requests/s, "
+        f"burst {limits.burst}",
+        file=sys.stderr,
+    )
 
 
 def preflight(stage: str) -> list[str]:
-    """What stops a release of the stage, in words for the operator; empty when it may go."""
+    """What stops a release of the stage, in words for the operator; empty when it may go.
+
+    ``make deploy`` runs it before compiling the bytecode, so a release that cannot go stops in seconds.
+    """
+    from infra import deploy_lock, guardrails
+    from infra.stage_release import refusal_for_dirty_tree
+
     problems = []
+    config = read_config(PROJECT_DIR)
+    dirty = refusal_for_dirty_tree(PROJECT_DIR, stage)
+    if dirty:
+        problems.append(dirty)
+    try:
+        guardrails.stage_guardrails(stage)
+    except ValueError as error:
+        problems.append(str(error))
     version = f"{sys.version_info.major}.{sys.version_info.minor}"
-    if version != RELEASE_PYTHON:
+    wanted = stage_python_version(config, stage)
+    if wanted and version != wanted:
         problems.append(
-            f"Python {version}: releases run on Python {RELEASE_PYTHON} (the Lambda runtime follows the "
-            "deploying interpreter, and CI tests on it); run `make clean`, then `make deploy` with python3.11"
+            f'Python {version}: stage {stage} runs on Python {wanted} (.chalice/config.json "python_version"; '
+            f"the Lambda runtime follows the deploying interpreter): run `make deploy STAGE={stage}`, which finds it"
         )
     variables = stage_variables(PROJECT_DIR, stage)
     prefix = variables.get("SECRETS_PREFIX")
     if not prefix:
         return [*problems, f"stage {stage!r} sets no SECRETS_PREFIX in .chalice/config.json"]
-    missing = [name for name in (*STREAM_VARIABLES.values(), "EVENTS_DEAD_LETTER_QUEUE_URL") if name not in variables]
+    missing = stream_release.missing_variables(variables)
     if missing:
         problems.append(
             f"stage {stage!r} has no {', '.join(missing)} in .chalice/config.json: run `make deploy-infra "
@@ -177,6 +204,9 @@ def preflight(stage: str) -> list[str]:
         except botocore.exceptions.ClientError as error:
             code = error.response["Error"]["Code"]
             problems.append(f"secret {prefix}/{name}: {code} (run `make deploy-infra STAGE={stage}` first)")
+    held = deploy_lock.holder(boto3.client("dynamodb"), stage)
+    if held:
+        problems.append(f"stage {stage} is being released by {held}")
     return problems
 
 
@@ -185,52 +215,81 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "step",
         choices=[
+            "deploy-infra",
             "preflight",
+            "deploy",
+            "releases",
+            "rollback",
+            "destroy",
+            "tenant-limits",
+            "stream-failures",
             "gateway-responses",
             "flush-auth-cache",
-            "stream-failures",
-            "stream-config",
-            "archive-retention",
         ],
     )
     parser.add_argument("stage")
+    parser.add_argument("--to", type=int, help="rollback: the release number to deploy again (default: the previous)")
+    parser.add_argument(
+        "--management-caller-arn",
+        default="",
+        help="deploy-infra: the platform's IAM principal that may assume the management caller role (empty: none)",
+    )
     args = parser.parse_args(argv)
-    if args.step == "archive-retention":
-        print(stage_variables(PROJECT_DIR, args.stage).get("EVENTS_ARCHIVE_RETENTION_DAYS", DEFAULT_RETENTION_DAYS))
-        return 0
-    if args.step == "stream-config":
-        written = write_stack_outputs(PROJECT_DIR, args.stage, json.load(sys.stdin) or [])
-        print(f"make deploy-infra: wrote {', '.join(written)} into .chalice/config.json: commit it", file=sys.stderr)
-        return 0
-    if args.step == "stream-failures":
-        variables = stage_variables(PROJECT_DIR, args.stage)
-        queue_url = variables.get("EVENTS_DEAD_LETTER_QUEUE_URL")
-        if not queue_url:
-            print(f"stage {args.stage!r} has no EVENTS_DEAD_LETTER_QUEUE_URL: run make deploy-infra", file=sys.stderr)
-            return 1
-        updated = apply_stream_failures(boto3.client("lambda"), boto3.client("sqs"), args.stage, queue_url)
-        expected = len(
-            [name for name in STREAM_VARIABLES.values() if stage_variables(PROJECT_DIR, args.stage).get(name)]
-        )
-        if len(updated) < expected:
-            print(f"make deploy: {len(updated)} of {expected} stream mappings found: is it deployed?", file=sys.stderr)
-            return 1
-        print(f"make deploy: {len(updated)} stream mappings: {RETRY_ATTEMPTS} retries, then the DLQ", file=sys.stderr)
-        return 0
     if args.step == "preflight":
         problems = preflight(args.stage)
         for problem in problems:
             print(f"make deploy: {problem}", file=sys.stderr)
         return 1 if problems else 0
+    from infra import stage_release
+
+    if args.step == "deploy-infra":
+        from infra.infra_stack import deploy_infra, stack_outputs
+
+        try:  # the role may invoke the stage's own API once chalice deploy made it; any of the account's before
+            api_id = deployed_rest_api(PROJECT_DIR, args.stage)["rest_api_id"]
+        except NotDeployed:
+            api_id = "*"
+        variables = stage_variables(PROJECT_DIR, args.stage)
+        events = stream_release.stack_parameters(variables)
+        cloudformation = boto3.client("cloudformation")
+        deploy_infra(cloudformation, args.stage, args.management_caller_arn, api_id, events)
+        outputs = stack_outputs(cloudformation, args.stage)
+        written = stream_release.write_stack_outputs(PROJECT_DIR, args.stage, outputs)
+        print(f"make deploy-infra: {', '.join(written)} written into .chalice/config.json: commit it", file=sys.stderr)
+        return 0
+    if args.step == "stream-failures":
+        try:
+            done = stream_release.apply_stream_failures(
+                boto3.client("lambda"),
+                boto3.client("sqs"),
+                stream_release.deployed_mappings(PROJECT_DIR, args.stage),
+                stage_variables(PROJECT_DIR, args.stage),
+            )
+        except stream_release.StreamsNotWired as error:
+            print(f"make deploy: {error}", file=sys.stderr)
+            return 1
+        print(f"make deploy: {done}", file=sys.stderr)
+        return 0
+    if args.step == "deploy":
+        return stage_release.release(PROJECT_DIR, args.stage)
+    if args.step == "releases":
+        return stage_release.show_releases(PROJECT_DIR, args.stage)
+    if args.step == "rollback":
+        return stage_release.rollback(PROJECT_DIR, args.stage, args.to)
+    if args.step == "destroy":
+        return stage_release.destroy(PROJECT_DIR, args.stage)
     try:
         api = deployed_rest_api(PROJECT_DIR, args.stage)
     except NotDeployed as error:
         print(error, file=sys.stderr)
         return 1
-    apigateway = boto3.client("apigateway")
+    apigateway = control_plane()
     stage_name = api_gateway_stage(PROJECT_DIR, args.stage)
     if args.step == "flush-auth-cache":
         apigateway.flush_stage_authorizers_cache(restApiId=api["rest_api_id"], stageName=stage_name)
+        return 0
+    if args.step == "tenant-limits":
+        tenant_limits(apigateway, args.stage, api["rest_api_id"], stage_name)
         return 0
     apply_gateway_responses(apigateway, api["rest_api_id"], stage_name)
     print(f"SCIM_BASE_URL={api['rest_api_url'].rstrip('/')}/scim/v2")

@@ -4,7 +4,9 @@
 tables of :func:`chalicelib.store.tables.table_definitions` (with their TTL), the stage's two
 secrets, whose values AWS generates (the Lambdas read them at run time, :mod:`chalicelib.stage_secrets`),
 and the alarms on the metrics of :mod:`chalicelib.metrics` with the SNS topic they notify (docs/operations/runbook.md,
-"Alarms"). It is committed so that a review shows what changes on AWS;
+"Alarms"), the role One Model's platform assumes to call the management API (docs/reference/management-api.md),
+and the provisioning events' bus, archive and queues (:mod:`infra.events_stack`, docs/reference/events.md).
+It is committed so that a review shows what changes on AWS;
 ``tests/test_infra.py`` fails when it differs from what this module generates. The API itself is
 ``chalice deploy``'s.
 """
@@ -23,6 +25,8 @@ from chalicelib.config import Settings, settings
 from chalicelib.metrics import NAMESPACE, STAGE
 from chalicelib.stage_secrets import CREDENTIAL_HASH_KEY, CURSOR_SECRET
 from chalicelib.store.tables import TIME_TO_LIVE, table_definitions
+from infra import aws_alarms
+from infra.deploy_lock import LOCK_KEY, LOCK_TABLE, LOCK_TTL_ATTRIBUTE
 from infra.events_stack import RETENTION_PARAMETER, event_outputs, event_resources, retention_parameter
 
 INFRA_DIR = Path(__file__).resolve().parent
@@ -229,6 +233,74 @@ def _alarm(alarm: Alarm) -> dict[str, Any]:
     return {"Type": "AWS::CloudWatch::Alarm", "Properties": properties}
 
 
+def _deploy_lock_table() -> dict[str, Any]:
+    # Holds one short-lived item while a release runs (infra/deploy_lock.py): nothing to keep or recover.
+    return {
+        "Type": "AWS::DynamoDB::Table",
+        "DeletionPolicy": "Delete",
+        "UpdateReplacePolicy": "Delete",
+        "Properties": {
+            "TableName": {"Fn::Sub": LOCK_TABLE.replace("{stage}", "${Stage}")},
+            "KeySchema": [{"AttributeName": LOCK_KEY, "KeyType": "HASH"}],
+            "AttributeDefinitions": [{"AttributeName": LOCK_KEY, "AttributeType": "S"}],
+            "BillingMode": "PAY_PER_REQUEST",
+            "SSESpecification": {"SSEEnabled": True},
+            "TimeToLiveSpecification": {"AttributeName": LOCK_TTL_ATTRIBUTE, "Enabled": True},
+        },
+    }
+
+
+MANAGEMENT_ROLE = "ManagementCallerRole"
+MANAGEMENT_CONDITION = "HasManagementCaller"
+MANAGEMENT_PARAMETERS = {
+    "ManagementCallerArn": {
+        "Type": "String",
+        "Default": "",
+        "Description": "The One Model platform's IAM principal (a role or account ARN) that may assume the management "
+        "caller role; empty: no role is made.",
+    },
+    "ApiId": {
+        "Type": "String",
+        "Default": "*",
+        "Description": "The REST API's id (chalice deploy makes it after this stack); * until it is known.",
+    },
+}
+
+
+def _management_caller_role() -> dict[str, Any]:
+    """The role the platform's backend assumes to call /admin/v1 (IAM-authorized): execute-api:Invoke there only."""
+    admin_routes = "arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:${ApiId}/api/*/admin/v1/*"
+    return {
+        "Type": "AWS::IAM::Role",
+        "Condition": MANAGEMENT_CONDITION,
+        "Properties": {
+            "RoleName": {"Fn::Sub": "scim-${Stage}-management-caller"},
+            "Description": "Calls the SCIM service's management API (/admin/v1) for One Model's platform",
+            "AssumeRolePolicyDocument": {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Principal": {"AWS": {"Ref": "ManagementCallerArn"}},
+                        "Action": "sts:AssumeRole",
+                    }
+                ],
+            },
+            "Policies": [
+                {
+                    "PolicyName": "invoke-management-api",
+                    "PolicyDocument": {
+                        "Version": "2012-10-17",
+                        "Statement": [
+                            {"Effect": "Allow", "Action": "execute-api:Invoke", "Resource": {"Fn::Sub": admin_routes}}
+                        ],
+                    },
+                }
+            ],
+        },
+    }
+
+
 def stack_template() -> dict[str, Any]:
     """The stage's tables, secrets, alarms and event bus (infra/events_stack.py): what outlives any deployment."""
     definitions = table_definitions(settings_for({"TABLE_PREFIX": TABLE_PREFIX}))
@@ -236,19 +308,44 @@ def stack_template() -> dict[str, Any]:
         _camel(name) + "Table": _table(definition, TIME_TO_LIVE.get(name)) for name, definition in definitions.items()
     }
     secrets = {secret.logical_id: _secret(secret) for secret in SECRETS}
-    alarms = {alarm.logical_id: _alarm(alarm) for alarm in ALARMS}
+    config = aws_alarms.chalice_config()
+    stages = aws_alarms.DEPLOYED_STAGES
+    api_gateway_stage = {config["stages"][stage].get("api_gateway_stage", "api") for stage in stages}
+    if len(api_gateway_stage) != 1:
+        raise ValueError(f"The deployed stages name different API Gateway stages {sorted(api_gateway_stage)}")
+    alarms = {
+        **{alarm.logical_id: _alarm(alarm) for alarm in ALARMS},
+        **aws_alarms.function_alarms(config["app_name"]),
+        **aws_alarms.api_alarms(config["app_name"], api_gateway_stage.pop()),
+        **aws_alarms.table_alarms(
+            {name: table["Properties"]["TableName"]["Fn::Sub"] for name, table in tables.items()}
+        ),
+    }
     topic = {
         "Type": "AWS::SNS::Topic",
         "Properties": {"TopicName": {"Fn::Sub": "scim-${Stage}-alarms"}, "KmsMasterKeyId": "alias/aws/sns"},
     }
-    outputs = {logical_id: {"Value": {"Ref": logical_id}} for logical_id in [*tables, *secrets, ALARM_TOPIC]}
+    outputs: dict[str, Any] = {
+        logical_id: {"Value": {"Ref": logical_id}} for logical_id in [*tables, *secrets, ALARM_TOPIC]
+    }
+    outputs[MANAGEMENT_ROLE] = {"Condition": MANAGEMENT_CONDITION, "Value": {"Fn::GetAtt": [MANAGEMENT_ROLE, "Arn"]}}
     outputs.update(event_outputs({name: _camel(name) + "Table" for name in definitions}))
     return {
         "AWSTemplateFormatVersion": "2010-09-09",
         "Description": "One Model SCIM: a stage's DynamoDB tables, secrets, alarms and provisioning-event bus. "
         "Generated by `python -m infra.templates` from chalicelib/store/tables.py: do not edit.",
-        "Parameters": {"Stage": STAGE_PARAMETER, RETENTION_PARAMETER: retention_parameter()},
-        "Resources": {**tables, **secrets, ALARM_TOPIC: topic, **alarms, **event_resources(ALARM_TOPIC)},
+        "Parameters": {"Stage": STAGE_PARAMETER, **MANAGEMENT_PARAMETERS, RETENTION_PARAMETER: retention_parameter()},
+        "Conditions": {MANAGEMENT_CONDITION: {"Fn::Not": [{"Fn::Equals": [{"Ref": "ManagementCallerArn"}, ""]}]}},
+        "Mappings": {aws_alarms.TIMEOUTS: aws_alarms.timeout_mapping(config)},
+        "Resources": {
+            **tables,
+            "DeployLockTable": _deploy_lock_table(),
+            **secrets,
+            ALARM_TOPIC: topic,
+            **alarms,
+            MANAGEMENT_ROLE: _management_caller_role(),
+            **event_resources(ALARM_TOPIC),
+        },
         "Outputs": outputs,
     }
 
@@ -258,6 +355,11 @@ TEMPLATES: dict[str, Callable[[], dict[str, Any]]] = {"stack.json": stack_templa
 
 def render(template: dict[str, Any]) -> str:
     return json.dumps(template, indent=2) + "\n"
+
+
+def compact(template: dict[str, Any]) -> str:
+    """The template as CloudFormation takes it inline: indented, it would pass the 51,200-byte TemplateBody limit."""
+    return json.dumps(template, separators=(",", ":"))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,6 +1,7 @@
 """`make run` as a newcomer uses it: start it, source the printed lines, talk SCIM over real HTTP, Ctrl-C."""
 
 import base64
+import http.client
 import json
 import os
 import signal
@@ -11,6 +12,7 @@ import tempfile
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +22,8 @@ import pytest
 
 from tests.conftest import PROJECT_DIR
 
+USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
+
 
 def _free_port() -> int:
     with socket.socket() as probe:
@@ -27,6 +31,10 @@ def _free_port() -> int:
         port: int = probe.getsockname()[1]
         return port
 
+
+CORE_USER = "urn:ietf:params:scim:schemas:core:2.0:User"
+GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
+PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 
 # The test's own store file, so that a `make run` of the developer's keeps its .scim-local.json.
 STORE_FILE = {"SCIM_LOCAL_STORE_FILE": str(Path(tempfile.gettempdir()) / f"scim-local-{os.getpid()}.json")}
@@ -45,7 +53,7 @@ def devserver() -> Iterator[dict[str, str]]:
         text=True,
     )
     assert process.stdout is not None
-    lines = [process.stdout.readline().strip() for _ in range(4)]
+    lines = [process.stdout.readline().strip() for _ in range(5)]
     variables = dict(line.split("=", 1) for line in lines)
     try:
         yield variables | {"pid": str(process.pid)}
@@ -74,12 +82,13 @@ def call(env: dict[str, str], method: str, path: str, body: Any = None, auth: bo
         return error.code, (json.loads(raw) if raw else None, dict(error.headers))
 
 
-def test_make_run_prints_four_sourceable_lines(devserver: dict[str, str]) -> None:
+def test_make_run_prints_five_sourceable_lines(devserver: dict[str, str]) -> None:
     assert devserver["SCIM_BASE_URL"].startswith("http://127.0.0.1:")
     assert devserver["SCIM_BASE_URL"].endswith("/scim/v2")
     assert devserver["SCIM_CLIENT_ID"].startswith("scim-")
     assert len(devserver["SCIM_CLIENT_SECRET"]) == 43
     assert devserver["SCIM_BEARER_TOKEN"] == f"{devserver['SCIM_CLIENT_ID']}.{devserver['SCIM_CLIENT_SECRET']}"
+    assert devserver["SCIM_ADMIN_URL"] == devserver["SCIM_BASE_URL"].removesuffix("/scim/v2") + "/admin/v1"
 
 
 def test_make_run_accepts_the_bearer_token(devserver: dict[str, str]) -> None:
@@ -164,10 +173,10 @@ def _published_within(user_id: str, count: int, seconds: float = 5.0) -> float:
 
 def test_make_run_publishes_the_events_of_a_deactivation_and_of_role_changes(devserver: dict[str, str]) -> None:
     # Given a Customer Supplied Role mapped with the CLI, and its group pushed by the IdP
-    mapped = _admin("roles", "set", "demo", "Finance", "--data-access", "finance-data", "--application-access", "bi")
+    mapped = _admin("roles", "set", "demo", "Treasury", "--data-access", "finance-data", "--application-access", "bi")
     assert mapped.returncode == 0, mapped.stderr
     group_schema = "urn:ietf:params:scim:schemas:core:2.0:Group"
-    status, group = call(devserver, "POST", "/Groups", {"schemas": [group_schema], "displayName": "Finance"})
+    status, group = call(devserver, "POST", "/Groups", {"schemas": [group_schema], "displayName": "Treasury"})
     assert status == 201
     # When a user is created, added to the group, deactivated through SCIM, and the mapping changes with the CLI
     password = "Tr0ub4dor&3-horse"
@@ -182,7 +191,7 @@ def test_make_run_publishes_the_events_of_a_deactivation_and_of_role_changes(dev
     assert call(devserver, "DELETE", f"/Users/{user['id']}")[0] == 204
     waits.append(_published_within(user["id"], 3))
     changed = _admin(
-        "roles", "set", "demo", "Finance", "--data-access", "finance-data,payroll", "--application-access", "bi"
+        "roles", "set", "demo", "Treasury", "--data-access", "finance-data,payroll", "--application-access", "bi"
     )
     assert changed.returncode == 0, changed.stderr
     waits.append(_published_within(user["id"], 4))
@@ -206,6 +215,158 @@ def test_make_run_publishes_the_events_of_a_deactivation_and_of_role_changes(dev
     # and the readable form says the same
     readable = _admin("events", "demo", "--since", "10m")
     assert "UserDeactivated" in readable.stdout and "roles now: data access [finance-data, payroll]" in readable.stdout
+
+
+def _connection(env: dict[str, str]) -> http.client.HTTPConnection:
+    url = urllib.parse.urlsplit(env["SCIM_BASE_URL"])
+    return http.client.HTTPConnection(url.hostname or "127.0.0.1", url.port, timeout=30)
+
+
+def test_a_head_answer_has_no_body_so_the_next_answer_on_the_connection_is_intact(devserver: dict[str, str]) -> None:
+    # The body of a HEAD answer was sent anyway, and a keep-alive client read it as the next status line.
+    base = urllib.parse.urlsplit(devserver["SCIM_BASE_URL"]).path
+    connection = _connection(devserver)
+    try:
+        for method in ("HEAD", "GET", "HEAD", "GET"):
+            connection.request(method, base + "/ServiceProviderConfig")
+            response = connection.getresponse()
+            body = response.read()
+            assert (method, len(body) > 0) == (method, method == "GET")
+            assert response.status in (200, 404, 405) if method == "HEAD" else response.status == 200
+            if method == "GET":
+                assert json.loads(body)["schemas"]
+    finally:
+        connection.close()
+
+
+def test_make_run_listens_with_a_backlog_an_idp_burst_fits_in(devserver: dict[str, str]) -> None:
+    # socketserver's backlog of 5 reset 3 of 100 connections of 20 clients creating users at once.
+    port = urllib.parse.urlsplit(devserver["SCIM_BASE_URL"]).port
+    listening = subprocess.run(["ss", "-ltnH", f"sport = :{port}"], capture_output=True, text=True, check=True)
+    backlog = int(listening.stdout.split()[2])  # ss shows a listening socket's backlog as its Send-Q
+
+    assert backlog >= 128, listening.stdout
+
+
+def test_fifty_clients_creating_users_at_once_are_all_served(devserver: dict[str, str]) -> None:
+    base = urllib.parse.urlsplit(devserver["SCIM_BASE_URL"]).path
+    headers = {"Authorization": f"Bearer {devserver['SCIM_BEARER_TOKEN']}", "Content-Type": "application/scim+json"}
+    start = threading.Barrier(50)
+    outcomes: list[Any] = []
+
+    def create(n: int) -> None:
+        body = json.dumps({"schemas": [USER_SCHEMA], "userName": f"burst-{n}@example.com"})
+        start.wait(timeout=30)
+        connection = _connection(devserver)
+        try:
+            connection.request("POST", base + "/Users", body=body, headers=headers)
+            outcomes.append(connection.getresponse().status)
+        except OSError as error:
+            outcomes.append(repr(error))
+        finally:
+            connection.close()
+
+    clients = [threading.Thread(target=create, args=(n,)) for n in range(50)]
+    for client in clients:
+        client.start()
+    for client in clients:
+        client.join(timeout=120)
+
+    assert outcomes == [201] * 50
+
+
+def _smoke(devserver: dict[str, str], **credential: str) -> subprocess.CompletedProcess[str]:
+    # What `make smoke SMOKE_URL=...` runs; the credential comes from the environment, as in the docs.
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("SCIM_")} | credential
+    return subprocess.run(
+        [sys.executable, "-m", "infra.smoke", "--url", devserver["SCIM_BASE_URL"]],
+        cwd=PROJECT_DIR, env=environment, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+
+
+def test_make_smoke_passes_against_make_run_and_never_prints_the_secret(devserver: dict[str, str]) -> None:
+    secret = devserver["SCIM_CLIENT_SECRET"]
+    result = _smoke(devserver, SCIM_CLIENT_ID=devserver["SCIM_CLIENT_ID"], SCIM_CLIENT_SECRET=secret)
+    assert result.returncode == 0, result.stdout
+    lines = result.stdout.splitlines()
+    assert lines[0] == f"smoke {devserver['SCIM_BASE_URL']}"
+    assert [line[:4] for line in lines[1:]] == ["ok  "] * 3
+    assert secret not in result.stdout + result.stderr
+
+
+def test_make_smoke_fails_on_a_wrong_or_missing_credential(devserver: dict[str, str]) -> None:
+    wrong = _smoke(devserver, SCIM_CLIENT_ID=devserver["SCIM_CLIENT_ID"], SCIM_CLIENT_SECRET="wrong")
+    assert wrong.returncode == 1
+    assert wrong.stdout.splitlines()[-1].startswith("FAIL /Users?count=1 as scim-")
+    assert "got 401" in wrong.stdout.splitlines()[-1]
+    missing = _smoke(devserver)
+    assert missing.returncode == 1
+    assert missing.stdout.splitlines()[-1] == (
+        "FAIL authenticated read: set SCIM_CLIENT_ID and SCIM_CLIENT_SECRET to a tenant's credential"
+    )
+
+
+def admin_call(env: dict[str, str], method: str, path: str, body: Any = None) -> tuple[int, Any]:
+    """The management API over plain HTTP, as the platform's backend calls it (no SigV4 on loopback)."""
+    request = urllib.request.Request(
+        env["SCIM_ADMIN_URL"] + path,
+        method=method,
+        data=None if body is None else json.dumps(body).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+def test_the_management_api_over_real_http(devserver: dict[str, str]) -> None:
+    """The issue's "Done when", against make run: credentials, status, activity, role source and sign-in."""
+    # The demo credential revoked, a new one generated, listed, used by an IdP, then revoked: the IdP's next call 401
+    assert admin_call(devserver, "DELETE", f"/tenants/demo/credentials/{devserver['SCIM_CLIENT_ID']}?actor=t")[0] == 200
+    status, issued = admin_call(devserver, "POST", "/tenants/demo/credentials", {"description": "Okta", "actor": "t"})
+    assert status == 201
+    idp = {**devserver, "SCIM_CLIENT_ID": issued["clientId"], "SCIM_CLIENT_SECRET": issued["clientSecret"]}
+    listed = admin_call(devserver, "GET", "/tenants/demo/credentials")[1]["credentials"]
+    assert [c["state"] for c in listed if c["clientId"] == issued["clientId"]] == ["active"]
+    status, grace = call(idp, "POST", "/Users", {"schemas": [CORE_USER], "userName": "grace@example.com"})
+    assert status == 201
+    status, _ = call(
+        idp, "POST", "/Groups", {"schemas": [GROUP], "displayName": "Finance", "members": [{"value": grace["id"]}]}
+    )
+    assert status == 201
+    # Status and activity read
+    assert admin_call(devserver, "GET", "/tenants/demo/status")[1]["credential"]["client_id"] == issued["clientId"]
+    trail = admin_call(devserver, "GET", "/tenants/demo/activity?limit=2")[1]
+    assert [e["resource_type"] for e in trail["entries"]] == ["Group", "User"] and trail["nextCursor"]
+    # saml-attribute: the roles its SAML values map to; scim-groups again: its groups' roles
+    for role, data in (("Finance", ["Payroll"]), ("Legal", ["Contracts"])):
+        admin_call(devserver, "PUT", f"/tenants/demo/role-mappings/{role}", {"dataAccessRoles": data, "actor": "t"})
+    body = {"source": "saml-attribute", "attribute": "roles", "actor": "t"}
+    assert admin_call(devserver, "PUT", "/tenants/demo/role-source", body)[0] == 200
+    sign_in = {"userName": "grace@example.com", "samlAttributes": {"roles": ["Legal"]}}
+    assert admin_call(devserver, "POST", "/tenants/demo/sign-in", sign_in)[1]["dataAccessRoles"] == ["Contracts"]
+    admin_call(devserver, "PUT", "/tenants/demo/role-source", {"source": "scim-groups", "actor": "t"})
+    assert admin_call(devserver, "POST", "/tenants/demo/sign-in", sign_in)[1]["dataAccessRoles"] == ["Payroll"]
+    # A deactivated user's sign-in is refused with a reason
+    call(
+        idp,
+        "PATCH",
+        f"/Users/{grace['id']}",
+        {"schemas": [PATCH_OP], "Operations": [{"op": "replace", "path": "active", "value": False}]},
+    )
+    refused = admin_call(devserver, "POST", "/tenants/demo/sign-in", sign_in)[1]
+    assert (refused["allowed"], refused["reason"]) == (False, "deactivated")
+    assert admin_call(devserver, "DELETE", f"/tenants/demo/credentials/{issued['clientId']}?actor=t")[0] == 200
+    assert call(idp, "GET", "/Users")[0] == 401
+
+
+def test_make_run_refuses_a_host_other_than_loopback() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "devserver", "--host", "0.0.0.0"], cwd=PROJECT_DIR, capture_output=True, text=True
+    )
+    assert result.returncode == 2 and "loopback only" in result.stderr
 
 
 def test_ctrl_c_stops_everything(devserver: dict[str, str]) -> None:

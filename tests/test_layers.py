@@ -14,7 +14,13 @@ from tests.conftest import PROJECT_DIR
 # vocabulary every layer above the store speaks (model_docs: when its descriptions are read); auth is the
 # authorizer's edge.
 LAYERS = [
-    ["chalicelib.config", "chalicelib.stage_secrets", "chalicelib.aws_session", "chalicelib.metrics"],
+    [
+        "chalicelib.config",
+        "chalicelib.stage_runtime",
+        "chalicelib.stage_secrets",
+        "chalicelib.aws_session",
+        "chalicelib.metrics",
+    ],
     ["chalicelib.store"],
     [
         "chalicelib.schemas",
@@ -25,12 +31,19 @@ LAYERS = [
     ],
     # events: the stream functions' side, beside the request path's provisioning rules; never imported by it.
     ["chalicelib.provisioning", "chalicelib.events"],
-    ["chalicelib.scim", "chalicelib.auth", "chalicelib.gateway_responses"],
+    ["chalicelib.scim", "chalicelib.management", "chalicelib.auth", "chalicelib.gateway_responses"],
     ["app"],
 ]
-# Only these know DynamoDB's tables: the SCIM side reaches them through chalicelib.resources. The events read
+# Only these know DynamoDB's tables: the SCIM side reaches them through chalicelib.resources; the management
+# API manages the tables' settings items (credentials, mappings, policies) as the CLI does. The events read
 # the tables' stream records, which are the store's items (chalicelib.store.streams decodes them).
-STORE_CLIENTS = ("chalicelib.store", "chalicelib.resources", "chalicelib.auth", "chalicelib.events")
+STORE_CLIENTS = (
+    "chalicelib.store",
+    "chalicelib.resources",
+    "chalicelib.auth",
+    "chalicelib.management",
+    "chalicelib.events",
+)
 
 
 def _layer(module: str) -> int | None:

@@ -1,6 +1,7 @@
 """The SCIM handler of one request: scim2-server's, with the product's writes.
 
-- DELETE of a user deactivates it (``active: false``) and keeps its data;
+- DELETE of a user deactivates it (``active: false``) and keeps its data; a later create of its
+  userName revives it (a rehire, see chalicelib/resources/users.py);
 - PATCH, PUT and deactivation are one read-modify-write (:meth:`ProvisioningHandler.modify`),
   retried on the new state when another writer got there first (:mod:`.attempts`);
 - a group PATCH that only moves members never reads the whole group;
@@ -26,30 +27,40 @@ from chalicelib.provisioning.activity import WriteNotes, document_of
 from chalicelib.provisioning.attempts import attempts
 from chalicelib.provisioning.group_patch import group_change
 from chalicelib.provisioning.ignored import patch_ignored, set_aside
-from chalicelib.resources.groups import GroupChange
+from chalicelib.resources.groups import GroupChange, GroupPatched
+from chalicelib.resources.repository import WriteStart
+from chalicelib.resources.users import UserCreated
 
 
 @runtime_checkable
 class ProvisioningStorage(Protocol):
     """What the provisioning rules need of a storage beyond scim2-server's ``ScimStorage`` contract."""
 
-    def read_for_write(self, resource_type: ResourceType, resource_id: str) -> Resource[Any]:
+    def read_for_write(self, resource_type: ResourceType, resource_id: str) -> WriteStart:
         """The stored resource a PUT, PATCH or DELETE starts from, read as cheaply as a write allows."""
         ...
 
-    def repair_unchanged(self, resource_type: ResourceType, resource: Resource[Any]) -> Resource[Any]:
-        """A resource from :meth:`read_for_write` that no write changed, complete as a response shows it, after
-        repairing what an interrupted earlier write of it left undone (the only write it may make)."""
+    def update_from(self, resource_type: ResourceType, start: WriteStart, resource: Resource[Any]) -> Resource[Any]:
+        """Store ``resource``, the new state of ``start``, conditioned on the version ``start`` read."""
+        ...
+
+    def repair_unchanged(self, resource_type: ResourceType, start: WriteStart) -> Resource[Any]:
+        """The resource of a ``start`` no write changed, complete as a response shows it, after repairing
+        what an interrupted earlier write of it left undone (the only write it may make)."""
         ...
 
     def patch_group(
         self, resource_type: ResourceType, group_id: str, change: GroupChange, expected_version: str | None
-    ) -> Resource[Any]:
-        """Apply a member-only group PATCH in O(changed members); the group comes back without members."""
+    ) -> GroupPatched:
+        """Apply a member-only group PATCH in O(changed members): the group without members, and the moves."""
         ...
 
-    def last_member_move(self) -> tuple[list[str], list[str]]:
-        """The member ids the last :meth:`patch_group` added and removed (none when it changed nothing)."""
+    def delete_user(self, resource_type: ResourceType, start: WriteStart, resource: Resource[Any]) -> Resource[Any]:
+        """Write a user deactivated by a SCIM DELETE, marked so that a create of its userName revives it."""
+        ...
+
+    def create_or_revive(self, resource_type: ResourceType, resource: Resource[Any]) -> UserCreated:
+        """Create the resource; a user's create may revive one deleted through SCIM (a rehire), which it says."""
         ...
 
 
@@ -93,8 +104,11 @@ class ProvisioningHandler(ScimHandler):
             resource = self.service.read_creation(resource_type, request.body, request.header("Content-Type"))
             self.notes.ignored_attributes = set_aside(resource)
             with self.storage.operation():
-                created = self.storage.create(resource_type, resource)
-            self.notes.wrote(resource_type.name, None, created, sent=resource)
+                outcome = self.writes.create_or_revive(resource_type, resource)
+            created, revived = outcome.resource, outcome.revived_from
+            if revived is not None:
+                self.notes.operation = "revived"
+            self.notes.wrote(resource_type.name, revived, created, sent=resource)
             response = self.service.creation_response(request.base_url, created)
             if response_parameters.attributes or response_parameters.excluded_attributes:
                 published = self.service.publish(request.base_url, created)
@@ -108,22 +122,23 @@ class ProvisioningHandler(ScimHandler):
     def delete_resource(self, resource_type: ResourceType, resource_id: str, conditions: Conditions) -> None:
         """DELETE of a user deactivates it: the data stays, and GET shows ``active: false``."""
         if resource_type.name != "User":
-            # ScimHandler.delete_resource's steps, keeping the name the read found for the trail.
-            current = self.storage.get(resource_type, resource_id)
-            self.service.check_deletion(current, conditions)
-            assert current.meta is not None
-            self.storage.delete(resource_type, resource_id, expected_version=current.meta.version)
+            # ScimHandler.delete_resource's steps, keeping the name the read found for the trail; without
+            # If-Match, a member PATCH that changed the version in between is a lost race, tried again.
+            for attempt in attempts(conditions):
+                with attempt:
+                    current = self.storage.get(resource_type, resource_id)
+                    self.service.check_deletion(current, conditions)
+                    assert current.meta is not None
+                    self.storage.delete(resource_type, resource_id, expected_version=current.meta.version)
             self.notes.deleted(resource_type.name, resource_id, getattr(current, "display_name", None))
             return
 
         def deactivated(current: Resource[Any]) -> Resource[Any] | None:
             self.service.check_deletion(current, conditions)
-            if current.active is False:  # type: ignore[attr-defined]
-                return None
             current.active = False  # type: ignore[attr-defined]
-            return current
+            return current  # the storage writes nothing when the user is inactive and marked deleted already
 
-        self.modify(resource_type, resource_id, conditions, deactivated, respond=False)
+        self.modify(resource_type, resource_id, conditions, deactivated, respond=False, write=self.writes.delete_user)
 
     def patch(self, request: ScimRequest) -> ScimResponse:
         """:rfc:`RFC 7644 §3.5.2`; a group PATCH that only moves members never reads the whole group."""
@@ -150,13 +165,13 @@ class ProvisioningHandler(ScimHandler):
     def patch_members(
         self, resource_type: ResourceType, group_id: str, change: GroupChange, conditions: Conditions
     ) -> Resource[Any]:
-        result: Resource[Any] | None = None
+        patched: GroupPatched | None = None
         for attempt in attempts(conditions):
             with attempt:
-                result = self.writes.patch_group(resource_type, group_id, change, conditions.if_match)
-        assert result is not None
-        self.notes.patched_group(resource_type.name, result, change.attributes(), *self.writes.last_member_move())
-        return result
+                patched = self.writes.patch_group(resource_type, group_id, change, conditions.if_match)
+        assert patched is not None
+        self.notes.patched_group(resource_type.name, patched.group, change.attributes(), patched.added, patched.removed)
+        return patched.group
 
     def patch_resource(
         self, resource_type: ResourceType, resource_id: str, patch_op: PatchOp[Any], conditions: Conditions
@@ -205,24 +220,25 @@ class ProvisioningHandler(ScimHandler):
         change: Change,
         *,
         respond: bool = True,
+        write: Callable[[ResourceType, WriteStart, Resource[Any]], Resource[Any]] | None = None,
     ) -> Resource[Any]:
         """Read, change and write a resource, again on the new state when another writer got there first.
 
         :param change: The new state of the resource it is given, or None when nothing changes.
         :param respond: Whether the caller answers with the resource; if not, an unchanged one is not completed.
+        :param write: Writes the changed resource, the new state of a :class:`WriteStart` (default: ``update_from``).
         """
         result: Resource[Any] | None = None
         for attempt in attempts(conditions):
             with attempt:
-                current = self.writes.read_for_write(resource_type, resource_id)
-                assert current.meta is not None
-                version = current.meta.version
+                start = self.writes.read_for_write(resource_type, resource_id)
+                current = start.resource
                 before = document_of(current)
                 changed = change(current)
                 if changed is not None:
-                    result = self.storage.update(resource_type, changed, expected_version=version)
+                    result = (write or self.writes.update_from)(resource_type, start, changed)
                 else:
-                    result = self.writes.repair_unchanged(resource_type, current) if respond else current
+                    result = self.writes.repair_unchanged(resource_type, start) if respond else current
                 # The state written, with what the client sent that it no longer shows (a password).
                 self.notes.wrote_documents(resource_type.name, before, document_of(result), document_of(changed))
         assert result is not None

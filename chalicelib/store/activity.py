@@ -18,15 +18,15 @@ This module must not import scim2 or pydantic.
 """
 
 import json
+import re
 import secrets
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import botocore.exceptions
-
-from chalicelib.store.errors import Unavailable
+from chalicelib.store.dynamodb_types import DynamoDBClient, Item
+from chalicelib.store.errors import DYNAMODB_ERRORS, Unavailable, unavailable
 from chalicelib.store.limits import partition_key_fits
 from chalicelib.store.table import items
 from chalicelib.store.tables import ACTIVITY_BY_ERROR, ACTIVITY_BY_IGNORED, ACTIVITY_BY_RESOURCE
@@ -34,14 +34,15 @@ from chalicelib.store.tables import ACTIVITY_BY_ERROR, ACTIVITY_BY_IGNORED, ACTI
 MAX_CHANGES = 50
 """Attribute paths kept per entry; ``changes_dropped`` counts the rest."""
 MAX_VALUE_CHARACTERS = 256
-"""An old or new value longer than this (as JSON) is cut, with an ellipsis; so is a resource's name."""
+"""Every text an entry keeps is cut to this, with an ellipsis: the path, the resource's id and name, the detail,
+each member id, each attribute path, and each old or new value (as JSON)."""
 MAX_MEMBER_SAMPLE = 10
 """Member ids listed per entry for each of added and removed; the counts are exact."""
-MAX_DETAIL_CHARACTERS = 500
 MAX_IGNORED_NAMES = 20
 """Names of ignored attributes kept per entry, each at most :data:`MAX_IGNORED_NAME_CHARACTERS` (never a value)."""
 MAX_IGNORED_NAME_CHARACTERS = 128
 NAME_PREFIX = "name:"
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 @dataclass(frozen=True)
@@ -78,11 +79,20 @@ class ActivityEntry:
     members_removed_sample: tuple[str, ...] = ()
     ignored_attributes: tuple[str, ...] = ()
     request_id: str | None = None
+    actor: str | None = None
+    """A management write's: who asked for it (the One Model admin the platform names, or the operator)."""
+    principal: str | None = None
+    """A management write's: the IAM principal (or ``cli``) the request came with."""
     entry_id: str = field(default_factory=lambda: secrets.token_hex(4))
 
     @property
     def refused(self) -> bool:
         return self.status >= 400
+
+    @property
+    def position(self) -> str:
+        """Where the entry sorts in every listing of the trail (its sort key): a page's cursor."""
+        return f"{self.at}#{self.entry_id}"
 
     def bounded(self) -> "ActivityEntry":
         """The entry as it is kept and logged: each text the client controls cut to its bound, with an ellipsis.
@@ -93,14 +103,24 @@ class ActivityEntry:
         changes, dropped = bounded_changes(self.changes)
         return replace(
             self,
-            path=_cut_to(self.path, MAX_DETAIL_CHARACTERS),
-            resource_name=_cut_to(self.resource_name, MAX_VALUE_CHARACTERS) if self.resource_name else None,
-            detail=_cut_to(self.detail, MAX_DETAIL_CHARACTERS) if self.detail else None,
+            client_id=_text(self.client_id),
+            operation=_text(self.operation),
+            method=_text(self.method),
+            path=_text(self.path),
+            resource_type=_optional_text(self.resource_type),
+            resource_id=_optional_text(self.resource_id),
+            resource_name=_optional_text(self.resource_name),
+            resource_name_key=_optional_text(self.resource_name_key),
+            scim_type=_optional_text(self.scim_type),
+            detail=_optional_text(self.detail),
+            actor=_optional_text(self.actor),
+            principal=_optional_text(self.principal),
             changes=changes,
             changes_dropped=self.changes_dropped + dropped,
-            members_added_sample=self.members_added_sample[:MAX_MEMBER_SAMPLE],
-            members_removed_sample=self.members_removed_sample[:MAX_MEMBER_SAMPLE],
+            members_added_sample=tuple(_text(i) for i in self.members_added_sample[:MAX_MEMBER_SAMPLE]),
+            members_removed_sample=tuple(_text(i) for i in self.members_removed_sample[:MAX_MEMBER_SAMPLE]),
             ignored_attributes=tuple(bounded_names(self.ignored_attributes)),
+            request_id=_optional_text(self.request_id),
         )
 
 
@@ -116,9 +136,7 @@ def since(delta: timedelta) -> str:
 
 def bounded_changes(changes: Sequence[AttributeChange]) -> tuple[tuple[AttributeChange, ...], int]:
     """At most :data:`MAX_CHANGES` changes with their values cut to size; and how many were left out."""
-    kept = tuple(
-        AttributeChange(c.path[:MAX_VALUE_CHARACTERS], *_cut_values(c), secret=c.secret) for c in changes[:MAX_CHANGES]
-    )
+    kept = tuple(AttributeChange(_text(c.path), *_cut_values(c), secret=c.secret) for c in changes[:MAX_CHANGES])
     return kept, max(0, len(changes) - MAX_CHANGES)
 
 
@@ -131,25 +149,33 @@ def _cut_values(change: AttributeChange) -> tuple[Any, Any]:
 def _cut(value: Any) -> Any:
     if value is None or isinstance(value, bool | int | float):
         return value
-    text = value if isinstance(value, str) else json.dumps(value, separators=(",", ":"), default=str)
-    if len(text) <= MAX_VALUE_CHARACTERS:
-        return value
-    return _cut_to(text, MAX_VALUE_CHARACTERS)
+    if isinstance(value, str):
+        return _text(value)
+    text = json.dumps(value, separators=(",", ":"), default=str)  # its lone surrogates escaped as \ud800
+    return value if len(text) <= MAX_VALUE_CHARACTERS else _text(text)
 
 
 def bounded_names(names: Sequence[str]) -> list[str]:
     """At most :data:`MAX_IGNORED_NAMES` names, each cut to :data:`MAX_IGNORED_NAME_CHARACTERS` with an ellipsis."""
-    return [_cut_to(name, MAX_IGNORED_NAME_CHARACTERS) for name in names[:MAX_IGNORED_NAMES]]
+    return [_text(name, MAX_IGNORED_NAME_CHARACTERS) for name in names[:MAX_IGNORED_NAMES]]
 
 
-def _cut_to(text: str, characters: int) -> str:
-    return text if len(text) <= characters else text[: characters - 1] + "…"
+def _optional_text(text: str | None) -> str | None:
+    return _text(text) if text else None
+
+
+def _text(text: str, characters: int = MAX_VALUE_CHARACTERS) -> str:
+    """Client text as an entry keeps it: cut to ``characters``, a lone surrogate (which JSON can carry and UTF-8
+    cannot, so DynamoDB's write would fail and the entry be lost) replaced by U+FFFD."""
+    text = str(text)
+    cut = text if len(text) <= characters else text[: characters - 1] + "…"
+    return _LONE_SURROGATE.sub("\ufffd", cut)
 
 
 class ActivityTable:
     """The trail of one tenant. Every key it builds starts with that tenant."""
 
-    def __init__(self, client: Any, table_name: str, tenant: str, retention_days: int = 90) -> None:
+    def __init__(self, client: DynamoDBClient, table_name: str, tenant: str, retention_days: int = 90) -> None:
         self.client = client
         self.table = table_name
         self.tenant = tenant
@@ -158,43 +184,58 @@ class ActivityTable:
     def record(self, entry: ActivityEntry) -> None:
         """Keep one entry: one PutItem.
 
-        :raises Unavailable: When DynamoDB refuses or fails the write (the caller decides what that costs).
+        :raises Unavailable: When DynamoDB is unavailable (the caller decides what that costs); any other
+            failure as botocore raised it.
         """
         try:
             self.client.put_item(TableName=self.table, Item=self._item(entry))
-        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as error:
-            raise Unavailable(f"activity entry not written: {error}") from error
+        except DYNAMODB_ERRORS as error:
+            if unavailable(error):
+                raise Unavailable(f"activity entry not written: {error}") from error
+            raise
 
     def newest(
-        self, since: str | None = None, limit: int = 50, errors_only: bool = False, ignored_only: bool = False
+        self,
+        since: str | None = None,
+        limit: int = 50,
+        errors_only: bool = False,
+        ignored_only: bool = False,
+        before: str | None = None,
     ) -> list[ActivityEntry]:
         """The tenant's entries, newest first, at most ``limit``, none older than ``since``: one Query per page.
 
-        ``errors_only``: refused requests only; ``ignored_only``: writes that ignored attributes only.
+        ``errors_only``: refused requests only; ``ignored_only``: writes that ignored attributes only;
+        ``before``: only entries older than the entry of that :attr:`ActivityEntry.position` (the next page).
         """
         if errors_only:
-            return self._newest(ACTIVITY_BY_ERROR, "error_key", self.tenant, since, limit)
+            return self._newest(ACTIVITY_BY_ERROR, "error_key", self.tenant, since, limit, before)
         if ignored_only:
-            return self._newest(ACTIVITY_BY_IGNORED, "ignored_key", self.tenant, since, limit)
-        return self._newest(None, "pk", self.tenant, since, limit)
+            return self._newest(ACTIVITY_BY_IGNORED, "ignored_key", self.tenant, since, limit, before)
+        return self._newest(None, "pk", self.tenant, since, limit, before)
 
     def of_resource(
-        self, resource_type: str, resource_id: str, since: str | None = None, limit: int = 50
+        self,
+        resource_type: str,
+        resource_id: str,
+        since: str | None = None,
+        limit: int = 50,
+        before: str | None = None,
     ) -> list[ActivityEntry]:
         """One resource's entries, newest first: one Query of ``byResource`` per page."""
         key = self._resource_key(resource_type, resource_id)
         if not partition_key_fits(key):
             return []
-        return self._newest(ACTIVITY_BY_RESOURCE, "resource_key", key, since, limit)
+        return self._newest(ACTIVITY_BY_RESOURCE, "resource_key", key, since, limit, before)
 
     def of_name(
-        self, resource_type: str, name_key: str, since: str | None = None, limit: int = 50
+        self, resource_type: str, name_key: str, since: str | None = None, limit: int = 50, before: str | None = None
     ) -> list[ActivityEntry]:
         """Entries that named a resource that had no id (a refused create), newest first."""
-        return self.of_resource(resource_type, NAME_PREFIX + name_key, since, limit)
+        return self.of_resource(resource_type, NAME_PREFIX + name_key, since, limit, before)
 
     def last_write(self) -> ActivityEntry | None:
-        """The newest successful write: the tenant's partition newest first, refused requests skipped."""
+        """The newest successful write of the IdP: the tenant's partition newest first, refused requests and
+        management writes skipped."""
         return next(self._pages(None, "pk", self.tenant, None, None, only_writes=True), None)
 
     def errors_since(self, since: str) -> Iterator[ActivityEntry]:
@@ -205,8 +246,10 @@ class ActivityTable:
         """The newest writes since ``since`` that ignored attributes, at most ``limit``."""
         return self._newest(ACTIVITY_BY_IGNORED, "ignored_key", self.tenant, since, limit)
 
-    def _newest(self, index: str | None, key_name: str, key: str, since: str | None, limit: int) -> list[ActivityEntry]:
-        return list(self._pages(index, key_name, key, since, limit))
+    def _newest(
+        self, index: str | None, key_name: str, key: str, since: str | None, limit: int, before: str | None = None
+    ) -> list[ActivityEntry]:
+        return list(self._pages(index, key_name, key, since, limit, before=before))
 
     def _pages(
         self,
@@ -216,12 +259,19 @@ class ActivityTable:
         since: str | None,
         limit: int | None,
         only_writes: bool = False,
+        before: str | None = None,
     ) -> Iterator[ActivityEntry]:
         condition = f"{key_name} = :k"
         values: dict[str, Any] = {":k": {"S": key}}
-        if since:
+        if since and before:
+            condition += " AND sk BETWEEN :since AND :before"
+            values[":since"], values[":before"] = {"S": since}, {"S": before}
+        elif since:
             condition += " AND sk >= :since"
             values[":since"] = {"S": since}
+        elif before:
+            condition += " AND sk < :before"
+            values[":before"] = {"S": before}
         arguments: dict[str, Any] = {
             "TableName": self.table,
             "KeyConditionExpression": condition,
@@ -231,22 +281,26 @@ class ActivityTable:
         if index:
             arguments["IndexName"] = index
         if only_writes:
-            arguments["FilterExpression"] = "attribute_not_exists(error_key)"
+            arguments["FilterExpression"] = "attribute_not_exists(error_key) AND attribute_not_exists(actor)"
         if limit is not None:
             arguments["Limit"] = limit
         # The store's one query loop; stopping here stops the reads: no page is read beyond the limit.
-        for returned, item in enumerate(items(self.client, **arguments), start=1):
+        returned = 0
+        for item in items(self.client, **arguments):
+            if before and item["sk"]["S"] >= before:
+                continue  # BETWEEN includes its upper bound: the entry the cursor names was on the last page
             yield self._entry(item)
+            returned += 1
             if limit is not None and returned >= limit:
                 return
 
     def _resource_key(self, resource_type: str, resource_id: str) -> str:
         return f"{self.tenant}#{resource_type}#{resource_id}"
 
-    def _item(self, entry: ActivityEntry) -> dict[str, Any]:
+    def _item(self, entry: ActivityEntry) -> Item:
         entry = entry.bounded()
         expires = datetime.fromisoformat(entry.at) + self.retention
-        item: dict[str, Any] = {
+        item: Item = {
             "pk": {"S": self.tenant},
             "sk": {"S": f"{entry.at}#{entry.entry_id}"},
             "expires_at": {"N": str(int(expires.timestamp()))},
@@ -263,6 +317,8 @@ class ActivityTable:
             "scim_type": entry.scim_type,
             "detail": entry.detail,
             "request_id": entry.request_id,
+            "actor": entry.actor,
+            "principal": entry.principal,
         }
         item.update({name: {"S": value} for name, value in strings.items() if value})
         if entry.resource_type and (entry.resource_id or entry.resource_name_key):
@@ -289,7 +345,7 @@ class ActivityTable:
         return item
 
     @staticmethod
-    def _entry(item: dict[str, Any]) -> ActivityEntry:
+    def _entry(item: Item) -> ActivityEntry:
         def text(name: str) -> str | None:
             return item[name]["S"] if name in item else None
 
@@ -322,6 +378,8 @@ class ActivityTable:
             members_removed_sample=tuple(json.loads(text("members_removed_sample") or "[]")),
             ignored_attributes=tuple(json.loads(text("ignored_attributes") or "[]")),
             request_id=text("request_id"),
+            actor=text("actor"),
+            principal=text("principal"),
         )
 
 

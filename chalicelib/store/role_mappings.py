@@ -7,9 +7,11 @@ an administrator can map a role before the IdP pushes the group.
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from chalicelib.store.batch import batch_get
+from chalicelib.store.dynamodb_types import Item
+from chalicelib.store.items import ItemConverter
+from chalicelib.store.limits import sort_key_fits
 from chalicelib.store.table import TenantTable
 
 PREFIX = "csr#"
@@ -20,6 +22,11 @@ def role_key(name: str) -> str:
     return name.casefold()
 
 
+def storable(name: str) -> bool:
+    """Whether a role of this name can have a mapping: its key fits DynamoDB's sort key."""
+    return sort_key_fits(PREFIX + role_key(name))
+
+
 @dataclass(frozen=True)
 class RoleMapping:
     customer_supplied_role: str
@@ -27,16 +34,14 @@ class RoleMapping:
     application_access_roles: tuple[str, ...]
 
 
+MAPPING_ITEM = ItemConverter(RoleMapping, renamed={"customer_supplied_role": "name"})
+
+
 class RoleMappingTable(TenantTable):
     """The role mappings of one tenant."""
 
     def put(self, mapping: RoleMapping) -> None:
-        item: dict[str, Any] = {
-            **self._key(mapping.customer_supplied_role),
-            "name": {"S": mapping.customer_supplied_role},
-            "data_access_roles": {"L": [{"S": role} for role in mapping.data_access_roles]},
-            "application_access_roles": {"L": [{"S": role} for role in mapping.application_access_roles]},
-        }
+        item: Item = {**self._key(mapping.customer_supplied_role), **MAPPING_ITEM.item(mapping)}
         self.client.put_item(TableName=self.table, Item=item)
 
     def get(self, customer_supplied_role: str) -> RoleMapping | None:
@@ -46,7 +51,8 @@ class RoleMappingTable(TenantTable):
         return self.mapping_of(response["Item"]) if "Item" in response else None
 
     def get_many(self, customer_supplied_roles: Sequence[str]) -> list[RoleMapping]:
-        keys = [self._key(name) for name in dict.fromkeys(customer_supplied_roles)]
+        # A name whose key cannot exist has no mapping: asking DynamoDB for it would be refused.
+        keys = [self._key(name) for name in dict.fromkeys(customer_supplied_roles) if storable(name)]
         return [self.mapping_of(item) for item in batch_get(self.client, self.table, keys)]
 
     def delete(self, customer_supplied_role: str) -> bool:
@@ -72,13 +78,7 @@ class RoleMappingTable(TenantTable):
             return None
         return [self.mapping_of(item) for item in found]
 
-    def _key(self, name: str) -> dict[str, Any]:
+    def _key(self, name: str) -> Item:
         return self.key(PREFIX + role_key(name))
 
-    @staticmethod
-    def mapping_of(item: dict[str, Any]) -> RoleMapping:
-        return RoleMapping(
-            customer_supplied_role=item["name"]["S"],
-            data_access_roles=tuple(value["S"] for value in item["data_access_roles"]["L"]),
-            application_access_roles=tuple(value["S"] for value in item["application_access_roles"]["L"]),
-        )
+    mapping_of = staticmethod(MAPPING_ITEM.record)
