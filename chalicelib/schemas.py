@@ -6,10 +6,10 @@ spelling its URN again. /Schemas publishes these classes (:rfc:`RFC 7643 §7`).
 
 import re
 import unicodedata
-from typing import Annotated, Generic
+from typing import Annotated, Any, Generic
 
 from pydantic import AfterValidator, Field
-from scim2_models import Email, EnterpriseUser, Extension, Mutability, Photo
+from scim2_models import Email, EnterpriseUser, Extension, Mutability, Photo, Required, Resource
 from scim2_models import User as CoreUser
 from scim2_models.annotations import CaseExact
 from scim2_models.reference import External
@@ -23,6 +23,9 @@ CORE_GROUP_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:Group"
 ENTERPRISE_USER_SCHEMA = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
 CUSTOM_USER_SCHEMA = "urn:ietf:params:scim:schemas:extension:custom:2.0:User"
 ONEMODEL_USER_SCHEMA = "urn:onemodel:params:scim:schemas:extension:2.0:User"
+# Okta Identity Governance's URNs for a role and an entitlement catalogue (docs/reference/roles-and-entitlements.md).
+ROLE_SCHEMA = "urn:okta:scim:schemas:core:1.0:Role"
+ENTITLEMENT_SCHEMA = "urn:okta:scim:schemas:core:1.0:Entitlement"
 
 
 # Field docstrings are the descriptions /Schemas publishes: written for the admin who maps attributes in the IdP.
@@ -98,3 +101,45 @@ class User(CoreUser[AnyExtension], Generic[AnyExtension]):
 
 
 UserResource = User[EnterpriseUser | CustomUser | OneModelUser]
+
+
+class Role(Resource[Any]):
+    """An Application Access Role of the tenant's catalogue, which a user's ``roles`` may grant."""
+
+    __schema__ = URN(ROLE_SCHEMA)
+
+    display_name: Annotated[str | None, Mutability.read_only, Required.true] = None
+    """The role's name, as One Model shows it."""
+
+    value: Annotated[str | None, Mutability.read_only] = None
+    """What a user's roles.value holds to grant this role: the role's name, the same as its id."""
+
+    type: Annotated[str | None, Mutability.read_only] = None
+    """Application Access Role."""
+
+    description: Annotated[str | None, Mutability.read_only] = None
+    """What the role is for, or which Customer Supplied Roles' mappings give it."""
+
+    supported: Annotated[bool | None, Mutability.read_only] = None
+    """Whether the role may be granted: true for every role listed."""
+
+
+class Entitlement(Resource[Any]):
+    """A Data Access Role of the tenant's catalogue, which a user's ``entitlements`` may grant."""
+
+    __schema__ = URN(ENTITLEMENT_SCHEMA)
+
+    display_name: Annotated[str | None, Mutability.read_only, Required.true] = None
+    """The Data Access Role's name, as One Model shows it."""
+
+    value: Annotated[str | None, Mutability.read_only] = None
+    """What a user's entitlements.value holds to grant this Data Access Role: its name, the same as its id."""
+
+    type: Annotated[str | None, Mutability.read_only] = None
+    """Data Access Role."""
+
+    description: Annotated[str | None, Mutability.read_only] = None
+    """What the Data Access Role is for, or which Customer Supplied Roles' mappings give it."""
+
+    supported: Annotated[bool | None, Mutability.read_only] = None
+    """Whether the Data Access Role may be granted: true for every one listed."""

@@ -25,6 +25,7 @@ from scim2_models import (
 from scim2_server.storage import ScimStorage, SearchPage
 
 from chalicelib.config import Settings
+from chalicelib.resources.catalogue import Catalogue, CatalogueRepository
 from chalicelib.resources.errors import translated
 from chalicelib.resources.groups import GroupChange, GroupRepository
 from chalicelib.resources.meta import now
@@ -33,12 +34,13 @@ from chalicelib.resources.repository import Clock, Repository
 from chalicelib.resources.users import PasswordHasher, UserRepository
 from chalicelib.store.connection import dynamodb
 from chalicelib.store.groups import GroupTable
+from chalicelib.store.role_catalogue import RoleCatalogueTable
 from chalicelib.store.role_mappings import RoleMappingTable
 from chalicelib.store.users import UserTable
 
 
 class DynamoScimStorage(ScimStorage):
-    """Users and groups (Customer Supplied Roles) of one tenant, on DynamoDB.
+    """Users, groups (Customer Supplied Roles) and the role catalogue of one tenant, on DynamoDB.
 
     :param hash_password: Turns a cleartext password into what is stored; the
         cleartext is never written.
@@ -65,7 +67,13 @@ class DynamoScimStorage(ScimStorage):
         self.group_repository = GroupRepository(
             provider, self.groups, self.users, settings.max_members_in_response, clock
         )
-        self.repositories: dict[str, Repository[Any]] = {"User": self.user_repository, "Group": self.group_repository}
+        self.catalogue = Catalogue(self.role_mappings, RoleCatalogueTable(client, settings.role_mappings_table, tenant))
+        self.repositories: dict[str, Repository[Any]] = {
+            "User": self.user_repository,
+            "Group": self.group_repository,
+            "Role": CatalogueRepository(provider, self.catalogue, "application", clock),
+            "Entitlement": CatalogueRepository(provider, self.catalogue, "data", clock),
+        }
         self.clock = clock
         self.default_page_size = settings.default_page_size
 

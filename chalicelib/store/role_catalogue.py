@@ -1,0 +1,68 @@
+"""Roles an operator declared in a tenant's catalogue, beside its role mappings (same table).
+
+Items: ``pk`` is the tenant, ``sk = catalogue#<kind>#<case-folded name>``, with ``name`` (as
+declared), ``kind`` (``application`` or ``data``), ``description`` and ``declared`` (ISO 8601).
+The catalogue a client sees is these plus every role the tenant's mappings name
+(:mod:`chalicelib.resources.catalogue`): a role can be declared, and granted, before any
+group maps to it.
+"""
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from chalicelib.store.batch import batch_get
+from chalicelib.store.role_mappings import role_key
+from chalicelib.store.table import TenantTable
+
+PREFIX = "catalogue#"
+RoleKind = Literal["application", "data"]
+KINDS: tuple[RoleKind, ...] = ("application", "data")
+
+
+@dataclass(frozen=True)
+class DeclaredRole:
+    name: str
+    kind: RoleKind
+    description: str
+    declared: str
+
+
+class RoleCatalogueTable(TenantTable):
+    """The declared roles of one tenant."""
+
+    def declare(self, role: DeclaredRole) -> None:
+        """Add or redescribe a role (the same name in another case is the same role)."""
+        item = {
+            **self._key(role.kind, role.name),
+            "name": {"S": role.name},
+            "kind": {"S": role.kind},
+            "description": {"S": role.description},
+            "declared": {"S": role.declared},
+        }
+        self.client.put_item(TableName=self.table, Item=item)
+
+    def withdraw(self, kind: RoleKind, name: str) -> bool:
+        """Remove a declared role; False when there was none."""
+        response = self.client.delete_item(TableName=self.table, Key=self._key(kind, name), ReturnValues="ALL_OLD")
+        return "Attributes" in response
+
+    def declared(self, kind: RoleKind) -> Iterator[DeclaredRole]:
+        """Every declared role of a kind, in key order (case-folded name)."""
+        return map(self._role, self.starting_with(f"{PREFIX}{kind}#"))
+
+    def get_many(self, kind: RoleKind, names: Sequence[str]) -> list[DeclaredRole]:
+        """The declared roles among ``names`` (one batch read; names compare without regard to case)."""
+        keys = [self._key(kind, name) for name in dict.fromkeys(names)]
+        return [self._role(item) for item in batch_get(self.client, self.table, keys)]
+
+    def _key(self, kind: RoleKind, name: str) -> dict[str, Any]:
+        return self.key(f"{PREFIX}{kind}#{role_key(name)}")
+
+    @staticmethod
+    def _role(item: dict[str, Any]) -> DeclaredRole:
+        kind = item["kind"]["S"]
+        assert kind in KINDS
+        return DeclaredRole(
+            name=item["name"]["S"], kind=kind, description=item["description"]["S"], declared=item["declared"]["S"]
+        )
