@@ -9,7 +9,7 @@ import unicodedata
 from typing import Annotated, Any, Generic
 
 from pydantic import AfterValidator, Field
-from scim2_models import Email, EnterpriseUser, Extension, Mutability, Photo, Required, Resource
+from scim2_models import ComplexAttribute, Email, EnterpriseUser, Extension, Mutability, Photo, Required, Resource
 from scim2_models import User as CoreUser
 from scim2_models.annotations import CaseExact
 from scim2_models.reference import External
@@ -38,6 +38,22 @@ class CustomUser(Extension):
     """The identifier of the user's person record in the HR data. The name personId is case-sensitive."""
 
 
+class EffectiveRole(ComplexAttribute):
+    """One effective role of a user and one of its sources."""
+
+    value: Annotated[str | None, Mutability.read_only] = None
+    """The role's name."""
+
+    type: Annotated[str | None, Mutability.read_only] = None
+    """Application Access Role or Data Access Role."""
+
+    source: Annotated[str | None, Mutability.read_only] = None
+    """direct (granted to the user in roles or entitlements) or group (given by the role mapping of a group)."""
+
+    display: Annotated[str | None, Mutability.read_only] = None
+    """For a role given by a group: the Customer Supplied Role (group displayName) whose mapping gives it."""
+
+
 class OneModelUser(Extension):
     """How One Model treats a provisioned user; set by One Model, read-only for identity providers."""
 
@@ -53,10 +69,15 @@ class OneModelUser(Extension):
     """The Customer Supplied Roles (the groups provisioned to One Model) the user belongs to, by name."""
 
     data_access_roles: Annotated[list[str] | None, Mutability.read_only] = None
-    """The user's Data Access Roles: those the role mapping gives the user's Customer Supplied Roles."""
+    """The user's Data Access Roles: those the role mapping gives the user's Customer Supplied Roles, and those
+    granted directly (entitlements)."""
 
     application_access_roles: Annotated[list[str] | None, Mutability.read_only] = None
-    """The user's Application Access Roles: those the role mapping gives the user's Customer Supplied Roles."""
+    """The user's Application Access Roles: those the role mapping gives the user's Customer Supplied Roles,
+    and those granted directly (roles)."""
+
+    effective_roles: Annotated[list[EffectiveRole] | None, Mutability.read_only] = None
+    """Each effective role with where it comes from: one entry per role and source."""
 
 
 _EMAIL_ADDRESS = re.compile(r"[^@\s]+@[^@\s]+")

@@ -27,6 +27,7 @@ from scim2_server.storage import ScimStorage, SearchPage
 from chalicelib.config import Settings
 from chalicelib.resources.catalogue import Catalogue, CatalogueRepository
 from chalicelib.resources.errors import translated
+from chalicelib.resources.grants import Grants
 from chalicelib.resources.groups import GroupChange, GroupRepository
 from chalicelib.resources.meta import now
 from chalicelib.resources.paging import page_in_memory, page_of_index
@@ -61,13 +62,13 @@ class DynamoScimStorage(ScimStorage):
         self.users = UserTable(client, settings.users_table, tenant)
         self.groups = GroupTable(client, settings.groups_table, tenant)
         self.role_mappings = RoleMappingTable(client, settings.role_mappings_table, tenant)
+        self.catalogue = Catalogue(self.role_mappings, RoleCatalogueTable(client, settings.role_mappings_table, tenant))
         self.user_repository = UserRepository(
-            provider, self.users, self.groups, self.role_mappings, hash_password, clock
+            provider, self.users, self.groups, self.role_mappings, hash_password, clock, Grants(self.catalogue)
         )
         self.group_repository = GroupRepository(
             provider, self.groups, self.users, settings.max_members_in_response, clock
         )
-        self.catalogue = Catalogue(self.role_mappings, RoleCatalogueTable(client, settings.role_mappings_table, tenant))
         self.repositories: dict[str, Repository[Any]] = {
             "User": self.user_repository,
             "Group": self.group_repository,

@@ -26,6 +26,7 @@ from scim2_models import Path, Resource, ResourceType, ResponseParameters, ScimP
 from scim2_models.path import CompareOperator
 
 from chalicelib.canonical import legacy_key
+from chalicelib.resources.grants import Grants, held
 from chalicelib.resources.meta import check_version, meta, version_of
 from chalicelib.resources.query import comparison, filter_needs, ordered_by, response_needs
 from chalicelib.resources.repository import Clock, IndexPlan, Repository, one
@@ -72,8 +73,10 @@ class UserRepository(Repository[UserRecord]):
         role_mappings: RoleMappingTable,
         hash_password: PasswordHasher,
         clock: Clock,
+        grants: Grants | None = None,
     ) -> None:
         super().__init__(provider, clock)
+        self.grants = grants
         self.users = users
         self.groups = groups
         self.role_mappings = role_mappings
@@ -108,6 +111,8 @@ class UserRepository(Repository[UserRecord]):
         return one(self._user(user_id, self._groups_beside)) if user_id is not None else []
 
     def create(self, resource_type: ResourceType, resource: Resource[Any], stored: dict[str, Any]) -> Resource[Any]:
+        if self.grants is not None:
+            self.grants.check(resource, None)
         flags = resource.model_dump(mode="json", scim_ctx=None, by_alias=True).get(ONEMODEL_USER_SCHEMA) or {}
         user = self.record(
             resource,
@@ -134,6 +139,8 @@ class UserRepository(Repository[UserRecord]):
             read = self._read_with_memberships(resource_type, user_id)
         current = read.record
         check_version(expected_version, current.version)
+        if self.grants is not None:
+            self.grants.check(resource, current.document)
         updated = self.record(
             resource,
             id=current.id,
@@ -335,10 +342,19 @@ class UserRepository(Repository[UserRecord]):
             document["groups"] = [
                 {"value": gid, "display": name, "$ref": f"Groups/{gid}", "type": "direct"} for gid, name in mine
             ]
-            roles = user_roles([name for _, name in mine], groups.mappings)
+            roles = user_roles(
+                [name for _, name in mine],
+                groups.mappings,
+                held(record.document, "roles"),
+                held(record.document, "entitlements"),
+            )
             product.update(
                 customerSuppliedRoles=roles.customer_supplied_roles,
                 dataAccessRoles=roles.data_access_roles,
                 applicationAccessRoles=roles.application_access_roles,
+                effectiveRoles=[
+                    {"value": s.value, "type": s.type, "source": s.source, **({"display": s.group} if s.group else {})}
+                    for s in roles.sources
+                ],
             )
         return document

@@ -1,0 +1,182 @@
+"""Direct grants: a user's roles (Application Access Roles) and entitlements (Data Access Roles), checked
+against the tenant's catalogue, and the user's effective roles with their sources."""
+
+from typing import Any
+
+import pytest
+
+from chalicelib.config import settings
+from chalicelib.store import connection
+from chalicelib.store.activity import ActivityTable
+from chalicelib.store.role_catalogue import DeclaredRole
+from chalicelib.store.role_mappings import RoleMapping
+from tests.conftest import Scim, user_body
+from tests.test_role_catalogue import declared, mappings
+
+ONEMODEL = "urn:onemodel:params:scim:schemas:extension:2.0:User"
+PATCH = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+
+
+def patch(*operations: dict[str, Any]) -> dict[str, Any]:
+    return {"schemas": [PATCH], "Operations": list(operations)}
+
+
+@pytest.fixture
+def catalogue(scim: Scim) -> None:
+    mappings().put(RoleMapping("Finance", ("Payroll",), ("Dashboards",)))
+    declared().declare(DeclaredRole("Auditor", "application", "Reads every report", "2026-01-02T03:04:05+00:00"))
+    declared().declare(DeclaredRole("Board Pack", "data", "", "2026-01-02T03:04:05+00:00"))
+
+
+@pytest.fixture
+def user(scim: Scim, catalogue: None) -> dict[str, Any]:
+    created = scim.post("/Users", user_body())
+    assert created.status_code == 201
+    return dict(created.json)
+
+
+def test_create_grants_roles_and_entitlements_in_the_catalogues_spelling(scim: Scim, catalogue: None) -> None:
+    body = user_body(roles=[{"value": "auditor"}], entitlements=[{"value": "Board Pack"}, {"value": "payroll"}])
+    created = scim.post("/Users", body)
+
+    assert created.status_code == 201
+    assert created.json["roles"] == [{"value": "Auditor", "display": "Auditor", "type": "Application Access Role"}]
+    assert [grant["value"] for grant in created.json["entitlements"]] == ["Board Pack", "Payroll"]
+    product = created.json[ONEMODEL]
+    assert product["applicationAccessRoles"] == ["Auditor"]
+    assert product["dataAccessRoles"] == ["Board Pack", "Payroll"]
+    assert scim.get(f"/Users/{created.json['id']}").json["roles"] == created.json["roles"]
+
+
+@pytest.mark.parametrize(
+    ("attribute", "value", "named"),
+    [("roles", "Payroll", "'Payroll' is no Application Access Role"), ("entitlements", "Ghost", "'Ghost' is no Data")],
+)
+def test_an_unknown_grant_is_a_400_naming_it_and_nothing_is_written(
+    scim: Scim, user: dict[str, Any], attribute: str, value: str, named: str
+) -> None:
+    refused = scim.post("/Users", user_body("other@example.com", **{attribute: [{"value": value}]}))
+    assert (refused.status_code, refused.json["scimType"]) == (400, "invalidValue")
+    assert named in refused.json["detail"]
+    assert scim.get("/Users", query={"filter": 'userName eq "other@example.com"'}).json["totalResults"] == 0
+
+    patched = scim.patch(f"/Users/{user['id']}", patch({"op": "add", "path": attribute, "value": [{"value": value}]}))
+    assert (patched.status_code, patched.json["scimType"]) == (400, "invalidValue")
+    assert named in patched.json["detail"]
+    assert scim.get(f"/Users/{user['id']}").json["meta"]["version"] == user["meta"]["version"]
+
+
+def test_granting_the_same_role_twice_changes_nothing(scim: Scim, user: dict[str, Any]) -> None:
+    grant = patch({"op": "add", "path": "roles", "value": [{"value": "Auditor", "display": "Auditor"}]})
+    first = scim.patch(f"/Users/{user['id']}", grant)
+    assert first.status_code == 200
+    assert first.json["meta"]["version"] != user["meta"]["version"]
+
+    for again in (grant, patch({"op": "add", "path": "roles", "value": [{"value": "AUDITOR"}]})):
+        second = scim.patch(f"/Users/{user['id']}", again)
+        assert second.status_code == 200
+        assert second.json["meta"]["version"] == first.json["meta"]["version"]
+        assert [grant["value"] for grant in second.json["roles"]] == ["Auditor"]
+
+
+def test_patch_grants_and_removes_with_a_value_filter_as_okta_does(scim: Scim, user: dict[str, Any]) -> None:
+    path = f"/Users/{user['id']}"
+    granted = scim.patch(
+        path,
+        patch(
+            {"op": "add", "path": "roles", "value": [{"value": "Auditor"}]},
+            {"op": "add", "path": "entitlements", "value": [{"value": "Board Pack"}]},
+        ),
+    )
+    assert granted.json[ONEMODEL]["applicationAccessRoles"] == ["Auditor"]
+    removed = scim.patch(path, patch({"op": "remove", "path": 'entitlements[value eq "board pack"]'}))
+
+    assert removed.status_code == 200
+    assert removed.json.get("entitlements", []) == []
+    assert removed.json[ONEMODEL].get("dataAccessRoles", []) == []
+    assert removed.json[ONEMODEL]["applicationAccessRoles"] == ["Auditor"]
+    replaced = scim.patch(path, patch({"op": "replace", "value": {"roles": [{"value": "Dashboards"}]}}))
+    assert [grant["value"] for grant in replaced.json["roles"]] == ["Dashboards"]
+
+
+def test_put_replaces_the_grants(scim: Scim, user: dict[str, Any]) -> None:
+    replaced = scim.put(f"/Users/{user['id']}", user_body(roles=[{"value": "Dashboards"}, {"value": "Auditor"}]))
+    assert replaced.status_code == 200
+    assert [grant["value"] for grant in replaced.json["roles"]] == ["Auditor", "Dashboards"]
+    refused = scim.put(f"/Users/{user['id']}", user_body(roles=[{"value": "Nobody"}]))
+    assert refused.status_code == 400
+    assert "'Nobody'" in refused.json["detail"]
+
+
+def test_effective_roles_are_the_union_of_groups_and_grants_each_with_its_source(
+    scim: Scim, user: dict[str, Any]
+) -> None:
+    finance = scim.post("/Groups", {"displayName": "Finance", "members": [{"value": user["id"]}]})
+    assert finance.status_code == 201
+    patched = scim.patch(
+        f"/Users/{user['id']}",
+        patch(
+            {"op": "add", "path": "roles", "value": [{"value": "Auditor"}, {"value": "Dashboards"}]},
+            {"op": "add", "path": "entitlements", "value": [{"value": "Board Pack"}]},
+        ),
+    )
+    product = patched.json[ONEMODEL]
+
+    assert product["applicationAccessRoles"] == ["Auditor", "Dashboards"]
+    assert product["dataAccessRoles"] == ["Board Pack", "Payroll"]
+    assert product["effectiveRoles"] == [
+        {"value": "Auditor", "type": "Application Access Role", "source": "direct"},
+        {"value": "Dashboards", "type": "Application Access Role", "source": "direct"},
+        {"value": "Dashboards", "type": "Application Access Role", "source": "group", "display": "Finance"},
+        {"value": "Board Pack", "type": "Data Access Role", "source": "direct"},
+        {"value": "Payroll", "type": "Data Access Role", "source": "group", "display": "Finance"},
+    ]
+    # The group leaves: what the grants give stays.
+    scim.delete(f"/Groups/{finance.json['id']}")
+    after = scim.get(f"/Users/{user['id']}").json[ONEMODEL]
+    assert (after["applicationAccessRoles"], after["dataAccessRoles"]) == (["Auditor", "Dashboards"], ["Board Pack"])
+
+
+def test_a_role_withdrawn_from_the_catalogue_stays_held_and_blocks_no_other_change(
+    scim: Scim, user: dict[str, Any]
+) -> None:
+    path = f"/Users/{user['id']}"
+    scim.patch(path, patch({"op": "add", "path": "roles", "value": [{"value": "Auditor"}]}))
+    assert declared().withdraw("application", "Auditor")
+
+    renamed = scim.patch(path, patch({"op": "replace", "path": "displayName", "value": "Babs"}))
+    assert renamed.status_code == 200
+    assert [grant["value"] for grant in renamed.json["roles"]] == ["Auditor"]
+    regranted = scim.patch(path, patch({"op": "add", "path": "roles", "value": [{"value": "auditor"}]}))
+    assert regranted.json["meta"]["version"] == renamed.json["meta"]["version"]
+    removed = scim.patch(path, patch({"op": "remove", "path": 'roles[value eq "Auditor"]'}))
+    assert removed.status_code == 200
+    assert removed.json.get("roles", []) == []
+    assert scim.patch(path, patch({"op": "add", "path": "roles", "value": [{"value": "Auditor"}]})).status_code == 400
+
+
+@pytest.mark.parametrize(
+    ("grants", "detail"),
+    [
+        ([{"value": f"r{i}"} for i in range(101)], "at most 100 grants"),
+        ([{"value": "x" * 257}], "at most 256 characters"),
+        ([{"display": "Auditor"}], "every grant needs a value"),
+    ],
+)
+def test_grants_are_bounded_before_any_lookup(
+    scim: Scim, user: dict[str, Any], grants: list[dict[str, Any]], detail: str
+) -> None:
+    refused = scim.patch(f"/Users/{user['id']}", patch({"op": "add", "path": "roles", "value": grants}))
+    assert (refused.status_code, refused.json["scimType"]) == (400, "invalidValue")
+    assert detail in refused.json["detail"]
+
+
+def test_the_trail_records_grants_like_any_attribute_change(scim: Scim, user: dict[str, Any]) -> None:
+    scim.patch(f"/Users/{user['id']}", patch({"op": "add", "path": "roles", "value": [{"value": "Auditor"}]}))
+    trail = ActivityTable(
+        connection.dynamodb(settings()), settings().activity_table, "acme", settings().activity_retention_days
+    )
+    latest = trail.of_resource("User", user["id"], limit=1)[0]
+    assert (latest.method, latest.status) == ("PATCH", 200)
+    (change,) = [change for change in latest.changes if change.path.startswith("roles")]
+    assert "Auditor" in str(change.new)
