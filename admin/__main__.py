@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from admin import activity, backup, names, password_policy
+from admin import activity, backup, catalogue, names, password_policy
 from admin.target import TargetError, use_local_store, use_stage
 from chalicelib.auth.credentials import (
     TENANT_NAME_RULE,
@@ -79,6 +79,7 @@ def _parser() -> argparse.ArgumentParser:
     load = roles.add_parser("import", help="set mappings from a CSV file (customer_supplied_role, ...)")
     load.add_argument("tenant")
     load.add_argument("file", type=Path)
+    catalogue.add_parsers(roles)
 
     backups = commands.add_parser("backup", help="export and restore").add_subparsers(dest="action", required=True)
     export = backups.add_parser("export", help="users with their roles, and the role mappings")
@@ -194,6 +195,8 @@ def run(args: argparse.Namespace) -> int:
         return 0 if report.ok else 1
     mappings = RoleMappingTable(client, config.role_mappings_table, args.tenant)
     if args.command == "roles":
+        if args.action == "catalogue":
+            return catalogue.run(args, client, config)
         if args.action == "set":
             mapping = RoleMapping(args.role, _roles(args.data_access), _roles(args.application_access))
             mappings.put(mapping)

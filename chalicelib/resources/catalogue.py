@@ -12,6 +12,7 @@ only for a value none declares.
 """
 
 import hashlib
+import unicodedata
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -182,3 +183,40 @@ class CatalogueRepository(Repository[CatalogueRole]):
             version=etag(int(digest[:12], 16)),
         )
         return self.model(resource_type).model_validate(document, scim_ctx=None)
+
+
+MAX_ROLE_NAME_LENGTH = 256
+MAX_ROLE_DESCRIPTION_LENGTH = 1024
+
+
+class CatalogueError(ValueError):
+    """A catalogue change refused, with the reason in words for the operator."""
+
+
+def check_role_name(name: str) -> str:
+    """A declared role's name: what a user's grant and a /Roles/{id} path can hold.
+
+    :raises CatalogueError: For an empty or too long name, or one with ``/`` or a control character.
+    """
+    name = name.strip()
+    if not name or len(name) > MAX_ROLE_NAME_LENGTH or len(name.encode("utf-8", "surrogatepass")) > 900:
+        raise CatalogueError(f"A role's name is 1 to {MAX_ROLE_NAME_LENGTH} characters long")
+    if "/" in name or any(unicodedata.category(character) in ("Cc", "Cf") for character in name):
+        raise CatalogueError("A role's name holds no '/' and no control or invisible character (it is its SCIM id)")
+    return name
+
+
+def declare_role(table: RoleCatalogueTable, kind: RoleKind, name: str, description: str, clock: Clock) -> DeclaredRole:
+    """Declare a role (or redescribe one) so that users may be granted it before any group maps to it."""
+    if len(description) > MAX_ROLE_DESCRIPTION_LENGTH:
+        raise CatalogueError(f"A description is at most {MAX_ROLE_DESCRIPTION_LENGTH} characters long")
+    if any(unicodedata.category(character) == "Cc" and character != "\n" for character in description):
+        raise CatalogueError("A description holds no control character")
+    role = DeclaredRole(check_role_name(name), kind, description.strip(), clock().isoformat())
+    table.declare(role)
+    return role
+
+
+def withdraw_role(table: RoleCatalogueTable, kind: RoleKind, name: str) -> bool:
+    """Withdraw a declared role: new grants of it are refused (unless a mapping names it); users keep theirs."""
+    return table.withdraw(kind, name)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from chalicelib.store.batch import batch_get
+from chalicelib.store.limits import key_fits
 from chalicelib.store.role_mappings import role_key
 from chalicelib.store.table import TenantTable
 
@@ -44,7 +45,10 @@ class RoleCatalogueTable(TenantTable):
 
     def withdraw(self, kind: RoleKind, name: str) -> bool:
         """Remove a declared role; False when there was none."""
-        response = self.client.delete_item(TableName=self.table, Key=self._key(kind, name), ReturnValues="ALL_OLD")
+        key = self._key(kind, name)
+        if not key_fits(key):  # no item can have it
+            return False
+        response = self.client.delete_item(TableName=self.table, Key=key, ReturnValues="ALL_OLD")
         return "Attributes" in response
 
     def declared(self, kind: RoleKind) -> Iterator[DeclaredRole]:

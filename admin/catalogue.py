@@ -1,0 +1,79 @@
+"""``python -m admin roles catalogue``: the roles a tenant's users may be granted directly (SCIM /Roles, /Entitlements).
+
+The catalogue is every role the tenant's role mappings name plus the roles declared here, so a
+governance product (Okta Identity Governance) can grant a role before any group maps to it.
+``application`` roles are Application Access Roles (SCIM roles), ``data`` roles Data Access Roles
+(SCIM entitlements).
+"""
+
+import argparse
+import sys
+from typing import Any
+
+from chalicelib.config import Settings
+from chalicelib.resources.catalogue import (
+    KIND_TYPES,
+    Catalogue,
+    CatalogueError,
+    declare_role,
+    withdraw_role,
+)
+from chalicelib.resources.meta import now
+from chalicelib.store.role_catalogue import KINDS, RoleCatalogueTable, RoleKind
+from chalicelib.store.role_mappings import RoleMappingTable
+
+KIND_HELP = "application (Application Access Role, SCIM roles) or data (Data Access Role, SCIM entitlements)"
+
+
+def add_parsers(roles: Any) -> None:
+    """``roles catalogue add|remove|list`` under the ``roles`` command."""
+    catalogue = roles.add_parser("catalogue", help="roles users may be granted directly (SCIM /Roles, /Entitlements)")
+    actions = catalogue.add_subparsers(dest="catalogue_action", required=True)
+    add = actions.add_parser("add", help="declare a role (or change its description)")
+    add.add_argument("tenant")
+    add.add_argument("name", help="the role's name, which is also its SCIM id and the value a grant holds")
+    add.add_argument("--kind", choices=KINDS, required=True, help=KIND_HELP)
+    add.add_argument("--description", default="", help="what the role is for, shown to the governance admin")
+    remove = actions.add_parser("remove", help="withdraw a declared role (users keep their grants of it)")
+    remove.add_argument("tenant")
+    remove.add_argument("name")
+    remove.add_argument("--kind", choices=KINDS, required=True, help=KIND_HELP)
+    listing = actions.add_parser("list", help="the tenant's catalogue: declared roles and those its mappings name")
+    listing.add_argument("tenant")
+    listing.add_argument("--kind", choices=KINDS, help="one kind only")
+
+
+def _shown(text: str) -> str:
+    """Text as a terminal can show it safely: anything unprintable escaped."""
+    return "".join(character if character.isprintable() else f"\\u{ord(character):04x}" for character in text)
+
+
+def run(args: argparse.Namespace, client: Any, config: Settings) -> int:
+    table = RoleCatalogueTable(client, config.role_mappings_table, args.tenant)
+    kind: RoleKind | None = args.kind
+    if args.catalogue_action == "add":
+        assert kind is not None
+        try:
+            role = declare_role(table, kind, args.name, args.description, now)
+        except CatalogueError as error:
+            print(f"error: nothing changed: {error}", file=sys.stderr)
+            return 2
+        print(f"{args.tenant}: {KIND_TYPES[kind]} {_shown(role.name)!r} declared; users may be granted it")
+        return 0
+    catalogue = Catalogue(RoleMappingTable(client, config.role_mappings_table, args.tenant), table)
+    if args.catalogue_action == "remove":
+        assert kind is not None
+        if not withdraw_role(table, kind, args.name):
+            print(f"No declared {KIND_TYPES[kind]} {_shown(args.name)!r}", file=sys.stderr)
+            return 1
+        left = next((role for role in catalogue.roles(kind) if role.name.casefold() == args.name.casefold()), None)
+        print(f"{args.tenant}: withdrew {KIND_TYPES[kind]} {_shown(args.name)!r}; users keep the grants they hold")
+        if left is not None:
+            print(f"Still in the catalogue: the role mapping of {', '.join(map(_shown, left.mapped_by))} names it")
+        return 0
+    print("kind\tname\tdeclared\tmapped_by\tdescription")
+    for each in (kind,) if kind else KINDS:
+        for entry in catalogue.roles(each):
+            mapped = ";".join(_shown(name) for name in entry.mapped_by) or "-"
+            print(f"{each}\t{_shown(entry.name)}\t{entry.declared or '-'}\t{mapped}\t{_shown(entry.description)}")
+    return 0
