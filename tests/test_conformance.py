@@ -109,7 +109,8 @@ def devserver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, st
             text=True,
         )
         try:
-            yield _started(process, log)
+            # With the store file, `python -m admin` reaches this server's store (tests/test_okta_entitlements.py).
+            yield {**_started(process, log), "SCIM_LOCAL_STORE_FILE": env["SCIM_LOCAL_STORE_FILE"]}
         finally:
             if process.poll() is None:
                 process.send_signal(signal.SIGINT)
