@@ -171,6 +171,11 @@ def list_roles() -> Response:
     return _serve()
 
 
+@_route("/Roles/.search", ["POST"])
+def search_roles() -> Response:
+    return _serve()
+
+
 @_route("/Roles/{role_id}", ["GET"])
 def get_role(role_id: str) -> Response:
     return _serve()
@@ -179,6 +184,11 @@ def get_role(role_id: str) -> Response:
 @_route("/Entitlements", ["GET"])
 def list_entitlements() -> Response:
     """The tenant's Data Access Roles, read-only."""
+    return _serve()
+
+
+@_route("/Entitlements/.search", ["POST"])
+def search_entitlements() -> Response:
     return _serve()
 
 

@@ -148,3 +148,21 @@ def test_a_search_at_the_root_is_of_users_and_groups_only(scim: Scim) -> None:
 def test_another_tenant_sees_only_its_own_catalogue(other_scim: Scim) -> None:
     assert other_scim.get("/Roles").json["totalResults"] == 0
     assert other_scim.get("/Roles/Auditor").status_code == 404
+
+
+@pytest.mark.usefixtures("catalogue")
+def test_the_catalogue_searches_sorts_and_projects_as_every_list(scim: Scim) -> None:
+    searched = scim.post(
+        "/Entitlements/.search",
+        {
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],
+            "filter": 'displayName sw "p"',
+            "attributes": ["displayName"],
+        },
+    )
+    assert searched.status_code == 200
+    assert searched.json["Resources"] == [{"schemas": [ENTITLEMENT], "id": "Payroll", "displayName": "Payroll"}]
+    descending = scim.get("/Roles", query={"sortBy": "displayName", "sortOrder": "descending"}).json
+    assert names(descending) == ["Reports", "Dashboards", "Auditor"]
+    lean = scim.get("/Roles", query={"excludedAttributes": "description"}).json["Resources"]
+    assert all("description" not in role for role in lean)
