@@ -10,7 +10,7 @@ from chalicelib.store import connection
 from chalicelib.store.activity import ActivityTable
 from chalicelib.store.role_catalogue import DeclaredRole
 from chalicelib.store.role_mappings import RoleMapping
-from tests.conftest import Scim, user_body
+from tests.conftest import DynamoCalls, Scim, user_body
 from tests.test_role_catalogue import declared, mappings
 
 ONEMODEL = "urn:onemodel:params:scim:schemas:extension:2.0:User"
@@ -180,3 +180,27 @@ def test_the_trail_records_grants_like_any_attribute_change(scim: Scim, user: di
     assert (latest.method, latest.status) == ("PATCH", 200)
     (change,) = [change for change in latest.changes if change.path.startswith("roles")]
     assert "Auditor" in str(change.new)
+
+
+def test_a_grant_costs_one_batch_read_of_the_declared_roles_and_a_held_one_none(
+    scim: Scim, user: dict[str, Any], dynamo_calls: DynamoCalls
+) -> None:
+    """Counted, not timed: a grant of a declared role adds one BatchGetItem to a PATCH; of a role only a mapping
+    names, that and one query of the mappings; a PATCH that adds no new value reads no catalogue."""
+    path = f"/Users/{user['id']}"
+
+    def calls_of(*operations: dict[str, Any]) -> list[str]:
+        dynamo_calls.reset()
+        assert scim.patch(path, patch(*operations)).status_code == 200
+        return sorted(name for name, _ in dynamo_calls.calls)
+
+    baseline = calls_of({"op": "replace", "path": "displayName", "value": "Babs"})
+    declared_grant = calls_of({"op": "add", "path": "roles", "value": [{"value": "Auditor"}]})
+    mapped_grant = calls_of({"op": "add", "path": "roles", "value": [{"value": "Dashboards"}]})
+    held_again = calls_of({"op": "add", "path": "roles", "value": [{"value": "auditor"}, {"value": "Dashboards"}]})
+
+    assert declared_grant == sorted([*baseline, "BatchGetItem"])
+    assert mapped_grant == sorted([*baseline, "BatchGetItem", "Query"])
+    unwritten = list(baseline)
+    unwritten.remove("PutItem")  # the user's write: nothing changed (the trail's entry is the other PutItem)
+    assert held_again == unwritten
