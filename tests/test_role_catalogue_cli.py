@@ -1,5 +1,8 @@
 """``python -m admin roles catalogue``: declared roles appear in /Roles and /Entitlements and may be granted."""
 
+import json
+from pathlib import Path
+
 import pytest
 
 from chalicelib.store.role_mappings import RoleMapping
@@ -81,3 +84,15 @@ def test_add_refuses_what_a_grant_or_a_path_cannot_hold(
     code, _, err = run(capsys, "roles", "catalogue", "add", "acme", name, "--kind", "application", *extra)
     assert code == 2 and reason in err
     assert scim.get("/Roles").json["totalResults"] == 0
+
+
+def test_a_backup_counts_direct_grants_in_the_effective_roles(
+    scim: Scim, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run(capsys, "roles", "catalogue", "add", "acme", "Auditor", "--kind", "application")
+    run(capsys, "roles", "catalogue", "add", "acme", "Board Pack", "--kind", "data")
+    scim.post("/Users", user_body(roles=[{"value": "Auditor"}], entitlements=[{"value": "Board Pack"}]))
+
+    assert run(capsys, "backup", "export", "acme", "--output", str(tmp_path / "b.json"))[0] == 0
+    (user,) = json.loads((tmp_path / "b.json").read_text())["users"]
+    assert (user["application_access_roles"], user["data_access_roles"]) == (["Auditor"], ["Board Pack"])
