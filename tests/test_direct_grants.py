@@ -106,6 +106,8 @@ def test_put_replaces_the_grants(scim: Scim, user: dict[str, Any]) -> None:
     refused = scim.put(f"/Users/{user['id']}", user_body(roles=[{"value": "Nobody"}]))
     assert refused.status_code == 400
     assert "'Nobody'" in refused.json["detail"]
+    without = scim.put(f"/Users/{user['id']}", user_body())
+    assert without.json.get("roles", []) == []  # RFC 7644 §3.5.1: what a PUT omits goes
 
 
 def test_effective_roles_are_the_union_of_groups_and_grants_each_with_its_source(
