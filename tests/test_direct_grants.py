@@ -1,6 +1,7 @@
 """Direct grants: a user's roles (Application Access Roles) and entitlements (Data Access Roles), checked
 against the tenant's catalogue, and the user's effective roles with their sources."""
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -10,6 +11,7 @@ from chalicelib.store import connection
 from chalicelib.store.activity import ActivityTable
 from chalicelib.store.role_catalogue import DeclaredRole
 from chalicelib.store.role_mappings import RoleMapping
+from chalicelib.store.users import UserTable
 from tests.conftest import DynamoCalls, Scim, user_body
 from tests.test_role_catalogue import declared, mappings
 
@@ -206,3 +208,32 @@ def test_a_grant_costs_one_batch_read_of_the_declared_roles_and_a_held_one_none(
     unwritten = list(baseline)
     unwritten.remove("PutItem")  # the user's write: nothing changed (the trail's entry is the other PutItem)
     assert held_again == unwritten
+
+
+def test_roles_an_idp_stored_before_the_catalogue_grant_nothing_until_the_catalogue_holds_them(
+    scim: Scim, user: dict[str, Any]
+) -> None:
+    """Before the catalogue, roles were inert data kept as sent (Entra maps app role assignments to roles): such a
+    value must not become an Application Access Role on its own, nor block the user's other changes."""
+    users = UserTable(connection.dynamodb(settings()), settings().users_table, "acme")
+    record = users.get(user["id"])
+    assert record is not None
+    legacy = {**record.document, "roles": [{"value": "Admin", "primary": True}, {"value": "Auditor"}]}
+    users.replace(record, replace(record, document=legacy, version=record.version + 1))
+
+    read = scim.get(f"/Users/{user['id']}").json
+    assert read[ONEMODEL].get("applicationAccessRoles", []) == []
+    renamed = scim.patch(f"/Users/{user['id']}", patch({"op": "replace", "path": "displayName", "value": "Babs"}))
+    assert renamed.status_code == 200
+    # Auditor is in the catalogue: this write checks it and grants it; Admin is not, and stays inert, as stored.
+    assert renamed.json["roles"] == [
+        {"value": "Admin", "primary": True},
+        {"value": "Auditor", "display": "Auditor", "type": "Application Access Role"},
+    ]
+    assert renamed.json[ONEMODEL]["applicationAccessRoles"] == ["Auditor"]
+    forged = scim.patch(
+        f"/Users/{user['id']}",
+        patch({"op": "replace", "path": 'roles[value eq "Admin"].type', "value": "Application Access Role"}),
+    )
+    assert forged.json[ONEMODEL]["applicationAccessRoles"] == ["Auditor"]
+    assert forged.json["meta"]["version"] == renamed.json["meta"]["version"]

@@ -1,10 +1,11 @@
 """Direct grants: a user's ``roles`` (Application Access Roles) and ``entitlements`` (Data Access Roles).
 
 Each value a write adds must be in the tenant's catalogue (:mod:`.catalogue`); a value the
-user already holds is kept without a check, so a role withdrawn from the catalogue never
-blocks another change of its holders, and removing it always works. What is stored is the
+user already holds is kept as stored without a check, so a role withdrawn from the catalogue
+never blocks another change of its holders, and removing it always works. What is stored is the
 catalogue's spelling, once, sorted: granting a role the user holds, in any case, changes
-nothing, so the user's version does not move.
+nothing, so the user's version does not move. Only checked items grant (their ``type`` is the
+kind's): values an IdP stored in these attributes before the catalogue existed stay inert.
 """
 
 from collections.abc import Sequence
@@ -27,8 +28,18 @@ GRANTED: dict[str, tuple[RoleKind, type[Any], str]] = {
 
 
 def held(document: dict[str, Any], attribute: str) -> list[str]:
-    """The values of a stored user's grants (``roles`` or ``entitlements``)."""
-    return [item["value"] for item in document.get(attribute) or [] if isinstance(item.get("value"), str)]
+    """The values a stored user is granted in ``roles`` or ``entitlements``: those a write checked against the
+    catalogue (their ``type`` is the kind's); a value stored before the catalogue existed grants nothing."""
+    granted = KIND_TYPES[GRANTED[attribute][0]]
+    return [item["value"] for item in _stored(document, attribute).values() if item.get("type") == granted]
+
+
+def _stored(document: dict[str, Any], attribute: str) -> dict[str, dict[str, Any]]:
+    """A stored user's items of ``roles`` or ``entitlements``, by case-folded value."""
+    items = document.get(attribute) or []
+    return {
+        role_key(item["value"]): item for item in items if isinstance(item, dict) and isinstance(item.get("value"), str)
+    }
 
 
 def _shown(value: str) -> str:
@@ -44,6 +55,11 @@ class Grants:
     def check(self, user: Resource[Any], stored: dict[str, Any] | None) -> None:
         """Set ``roles`` and ``entitlements`` of ``user`` to their stored form.
 
+        A value the user holds keeps its stored item, whatever the write says of its ``display`` or ``type``
+        (server-set). Any other value must be in the catalogue, and is stored in its spelling; a value stored
+        before the catalogue existed that the catalogue now holds becomes a grant, one it does not hold stays
+        as it was, granting nothing.
+
         :param stored: The document of the user as stored before this write; None for a creation.
         :raises InvalidValueException: For a value without ``value``, too long, or not in the catalogue,
             naming it; or for more than :data:`MAX_GRANTS` grants.
@@ -53,18 +69,23 @@ class Grants:
             if not grants:
                 continue
             values = self._values(attribute, grants)
-            keep = {role_key(value): value for value in held(stored or {}, attribute)}
-            new = [value for value in values if role_key(value) not in keep]
-            spelled = self.catalogue.spellings(kind, new)
-            unknown = [value for value in new if role_key(value) not in spelled]
+            before = _stored(stored or {}, attribute)
+            granted = KIND_TYPES[kind]
+            unchecked = [v for v in values if before.get(role_key(v), {}).get("type") != granted]
+            spelled = self.catalogue.spellings(kind, unchecked)
+            unknown = [v for v in unchecked if role_key(v) not in spelled and role_key(v) not in before]
             if unknown:
-                raise InvalidValueException(
-                    detail=f"{attribute}: {_shown(unknown[0])} is no {KIND_TYPES[kind]} of this tenant "
-                    f"(GET {endpoint} lists them)"
-                )
-            names = {**spelled, **keep}
-            chosen = sorted({names[role_key(value)] for value in values}, key=role_key)
-            setattr(user, attribute, [model(value=name, display=name, type=KIND_TYPES[kind]) for name in chosen])
+                detail = f"{attribute}: {_shown(unknown[0])} is no {granted} of this tenant (GET {endpoint} lists them)"
+                raise InvalidValueException(detail=detail)
+            items: dict[str, Any] = {}
+            for value in values:
+                key = role_key(value)
+                if key in spelled:
+                    name = spelled[key]
+                    items[key] = model(value=name, display=name, type=granted)
+                else:  # held: as stored
+                    items[key] = model.model_validate(before[key], scim_ctx=None)
+            setattr(user, attribute, [items[key] for key in sorted(items)])
 
     @staticmethod
     def _values(attribute: str, grants: Sequence[Any]) -> list[str]:
