@@ -119,6 +119,7 @@ def test_a_role_reads_by_id_with_an_etag_that_moves_when_it_changes(scim: Scim) 
 def test_a_role_with_a_space_in_its_name_reads_by_its_encoded_id(scim: Scim) -> None:
     response = scim.get("/Entitlements/" + quote("Board Pack"))
     assert (response.status_code, response.json["displayName"]) == (200, "Board Pack")
+    assert response.json["meta"]["location"] == "http://localhost/scim/v2/Entitlements/Board%20Pack"
     assert scim.get("/Entitlements/Dashboards").status_code == 404
 
 

@@ -18,6 +18,7 @@ from collections.abc import Callable, Mapping
 from functools import cache
 from http import HTTPStatus
 from typing import Any
+from urllib.parse import quote
 
 from scim2_models import (
     ForbiddenException,
@@ -96,6 +97,10 @@ class ProvisioningService(ScimService):
             raise MethodNotAllowedException(allowed=["GET"])
         if target.endpoint is None:
             raise ForbiddenException(detail="The role catalogue is searched at its own endpoint")
+
+    def resource_location(self, base_url: str, resource_type: ResourceType, resource_id: str) -> str:
+        """scim2-server's URL of a resource, its id percent-encoded: a catalogue role's id is its name (Board Pack)."""
+        return super().resource_location(base_url, resource_type, quote(resource_id, safe=""))
 
     def read_search(self, resource_types: list[ResourceType], payload: Any) -> tuple[SearchRequest[Any], Any]:
         """:rfc:`RFC 7644 §3.4.2.2`, within our limits, for GET and POST .search alike."""
