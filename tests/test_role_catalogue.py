@@ -167,3 +167,13 @@ def test_the_catalogue_searches_sorts_and_projects_as_every_list(scim: Scim) -> 
     assert names(descending) == ["Reports", "Dashboards", "Auditor"]
     lean = scim.get("/Roles", query={"excludedAttributes": "description"}).json["Resources"]
     assert all("description" not in role for role in lean)
+
+
+@pytest.mark.usefixtures("catalogue")
+def test_the_catalogue_pages_by_cursor_too(scim: Scim) -> None:
+    """RFC 9865, announced in /ServiceProviderConfig for every list."""
+    first = scim.get("/Roles", query={"cursor": "", "count": "2"}).json
+    assert names(first) == ["Auditor", "Dashboards"]
+    second = scim.get("/Roles", query={"cursor": first["nextCursor"], "count": "2"}).json
+    assert names(second) == ["Reports"]
+    assert "nextCursor" not in second
