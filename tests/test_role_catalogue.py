@@ -9,7 +9,7 @@ from chalicelib.config import settings
 from chalicelib.store import connection
 from chalicelib.store.role_catalogue import DeclaredRole, RoleCatalogueTable
 from chalicelib.store.role_mappings import RoleMapping, RoleMappingTable
-from tests.conftest import Scim
+from tests.conftest import DynamoCalls, Scim
 
 ROLE = "urn:okta:scim:schemas:core:1.0:Role"
 ENTITLEMENT = "urn:okta:scim:schemas:core:1.0:Entitlement"
@@ -177,3 +177,18 @@ def test_the_catalogue_pages_by_cursor_too(scim: Scim) -> None:
     second = scim.get("/Roles", query={"cursor": first["nextCursor"], "count": "2"}).json
     assert names(second) == ["Reports"]
     assert "nextCursor" not in second
+
+
+@pytest.mark.usefixtures("catalogue")
+def test_a_catalogue_list_is_two_queries_whatever_the_page(scim: Scim, dynamo_calls: DynamoCalls) -> None:
+    """Counted, not timed: the declared roles of the kind and the tenant's mappings, one query each."""
+    for query in ({}, {"startIndex": "2", "count": "1"}, {"filter": 'displayName eq "Auditor"'}):
+        dynamo_calls.reset()
+        assert scim.get("/Roles", query=query).status_code == 200
+        prefixes = sorted(params["ExpressionAttributeValues"][":p"]["S"] for params in dynamo_calls.named("Query"))
+        assert prefixes == ["catalogue#application#", "csr#"]
+        catalogue_table = settings().role_mappings_table
+        assert [name for name, params in dynamo_calls.calls if params.get("TableName") == catalogue_table] == [
+            "Query",
+            "Query",
+        ]
