@@ -19,7 +19,7 @@ from chalicelib.store.role_catalogue import RoleKind
 from chalicelib.store.role_mappings import role_key
 
 MAX_GRANTS = 100
-"""Per attribute and user: more Application Access Roles (or Data Access Roles) than any tenant's catalogue holds."""
+"""Per attribute and user: bounds the catalogue lookups and the stored item one write can ask for."""
 MAX_GRANT_VALUE_LENGTH = 256
 GRANTED: dict[str, tuple[RoleKind, type[Any], str]] = {
     "roles": ("application", RoleGrant, "/Roles"),
