@@ -1,19 +1,34 @@
 # Two commands for a newcomer: `make run` and `make test`. Nothing else needs installing by hand.
+# Any Python of SUPPORTED_PYTHON (pyproject.toml's requires-python) will do: PYTHON=python3.13 names one; a .venv
+# made by another needs `make clean` first. Deploys run on the stage's own Python (.chalice/config.json).
 PYTHON ?= python3
-VENV := .venv
-BIN := $(VENV)/bin
+SUPPORTED_PYTHON := 3.11 3.12 3.13
+VENV ?= .venv
+BIN = $(VENV)/bin
 PORT ?= 8000
+PIP_INSTALL = $(BIN)/pip install --quiet --disable-pip-version-check --require-hashes --no-deps
 
-.PHONY: run test test-all test-deploy lint typecheck clean bench bench-quick fuzz load load-quick
+.PHONY: run test test-all test-deploy lint typecheck clean bench bench-quick fuzz load load-quick lock
 
+# requirements.txt and requirements-dev.txt are locks (make lock): every package pinned, with its hashes.
 $(BIN)/.runtime: requirements.txt
-	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	@$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.txt 1>&2
+	@test -x $(BIN)/python || { $(PYTHON) -c 'import sys; sys.exit("%d.%d" % sys.version_info[:2] not in "$(SUPPORTED_PYTHON)".split())' \
+		2>/dev/null || { echo "make: $(PYTHON) is not Python $(SUPPORTED_PYTHON): name one, e.g. make $(or $(MAKECMDGOALS),run) PYTHON=python3.13" >&2; exit 2; }; \
+		$(PYTHON) -m venv $(VENV); }
+	@$(PIP_INSTALL) -r requirements.txt 1>&2
 	@touch $@
 
 $(BIN)/.dev: requirements.txt requirements-dev.txt $(BIN)/.runtime
-	@$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt 1>&2
+	@$(PIP_INSTALL) -r requirements-dev.txt 1>&2
 	@touch $@
+
+# Regenerates both locks from requirements.in and requirements-dev.in (the lists a person edits), for every supported
+# Python and platform at once; the runtime lock constrains the dev one, so both install the same runtime versions.
+UV_COMPILE = $(BIN)/uv pip compile --quiet --universal --generate-hashes --python-version $(firstword $(SUPPORTED_PYTHON)) \
+	--custom-compile-command "make lock"
+lock: $(BIN)/.dev
+	$(UV_COMPILE) requirements.in -o requirements.txt
+	$(UV_COMPILE) requirements-dev.in -c requirements.txt -o requirements-dev.txt
 
 # moto[server] is the embedded DynamoDB: a dev requirement, never shipped to Lambda.
 run: $(BIN)/.dev
@@ -28,11 +43,17 @@ test: $(BIN)/.dev lint typecheck
 test-all: $(BIN)/.dev lint typecheck
 	$(BIN)/python -m pytest
 
-# tests/test_deploy.py: a real `chalice deploy --stage dev`, then `make deploy` from a fresh clone, against moto's
-# server on 127.0.0.1; and the package it ships: its bytecode (tests/test_bytecode.py), the bench's cold starts from
-# it (tests/test_bench.py). Not in `make test`, which stays offline: Chalice downloads the Lambda wheels from PyPI.
-test-deploy: $(BIN)/.dev
-	SCIM_DEPLOY_TEST=1 $(BIN)/python -m pytest tests/test_deploy.py tests/test_bytecode.py tests/test_bench.py
+# tests/test_deploy.py: an operator's path against moto's server on 127.0.0.1 (make deploy-infra, a plain `chalice
+# deploy --stage dev`, make deploy from a fresh clone, another release, make rollback, make destroy); and the package
+# it ships: its bytecode (tests/test_bytecode.py), the bench's cold starts from it (tests/test_bench.py), two
+# packagings the same file by file. Not in `make test`, which stays offline: Chalice downloads the Lambda wheels from
+# PyPI. They run on the dev stage's Python, as make deploy does.
+test-deploy:
+	@$(call with_stage_python,dev,deploy-tests)
+
+deploy-tests: $(BIN)/.dev
+	SCIM_DEPLOY_TEST=1 $(BIN)/python -m pytest tests/test_deploy.py tests/test_bytecode.py tests/test_bench.py \
+		tests/test_reproducible_package.py
 
 # tests/test_fuzz.py with many more generated requests than `make test` sends, a new seed each run.
 fuzz: $(BIN)/.dev
@@ -46,7 +67,7 @@ typecheck: $(BIN)/.dev
 	$(BIN)/mypy
 
 clean:
-	rm -rf $(VENV) .venv-* .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv .venv-* .pytest_cache .mypy_cache .ruff_cache
 
 # What each SCIM operation costs against a floor measured in the same run, how that scales with
 # tenant size, and cold starts (docs/design/performance.md). Prints the tables, writes bench/results.json.
@@ -75,11 +96,11 @@ docs: $(BIN)/.dev
 	$(BIN)/python -m infra.settings_doc
 	$(BIN)/python -m bench.docs
 
-# Deploying to AWS (docs/operations/deploy.md): `make deploy-infra STAGE=dev` once, then every release
-# `chalice deploy --stage dev` (or `make deploy STAGE=dev`, which adds the two gateway responses). Not run by CI
-# against AWS (tests/test_deploy.py runs it against moto's server): needs the AWS CLI, credentials and a region.
-.PHONY: templates check-stage deploy-infra deploy flush-auth-cache
-INFRA_STACK = scim-$(STAGE)-infra
+# Deploying to AWS (docs/operations/releases.md): `make deploy-infra STAGE=dev` once (and when infra/ changes), then
+# every release `make deploy STAGE=dev` (a plain `chalice deploy --stage dev` is correct too: unrecorded, and without
+# per-tenant limits until the next make deploy). Not run by CI against AWS (tests/test_deploy.py runs them against
+# moto's server): needs AWS credentials and a region.
+.PHONY: templates check-stage deploy-infra deploy deploy-preflight releases rollback smoke destroy flush-auth-cache
 
 # infra/stack.json is generated from chalicelib/ (tables, secrets); a test fails when it is stale.
 templates: $(BIN)/.runtime
@@ -90,27 +111,64 @@ check-stage:
 	@test -n "$(STAGE)" -a -f .chalice/policy-$(STAGE).json || \
 		{ echo "usage: make $(MAKECMDGOALS) STAGE=dev|prod (a stage with .chalice/policy-<stage>.json)" >&2; exit 2; }
 
-# The stage's tables and secrets; termination protection on, and each table keeps deletion protection.
+# The stage's tables, secrets, alarms and deploy lock table (infra/infra_stack.py, boto3: no AWS CLI needed);
+# termination protection on, and each data table keeps deletion protection.
 deploy-infra: check-stage $(BIN)/.runtime
 	$(BIN)/python -m infra.templates --check
-	aws cloudformation deploy --stack-name $(INFRA_STACK) --template-file infra/stack.json \
-		--parameter-overrides Stage=$(STAGE) --tags app=onemodel-scim stage=$(STAGE) --no-fail-on-empty-changeset
-	aws cloudformation update-termination-protection --enable-termination-protection --stack-name $(INFRA_STACK)
+	$(BIN)/python -m infra.release deploy-infra $(STAGE)
+
+# Chalice ships the Python that runs it as the Lambda runtime, so what packages a stage runs on the stage's own
+# ("python_version" in .chalice/config.json): $(call with_stage_python,STAGE,TARGET) makes TARGET with that Python and
+# its venv (infra/stage_python.py finds python3.X on the PATH or in ~/.pyenv; PYTHON=... names it instead), or
+# stops with one line saying what to install.
+with_stage_python = found="$$(python3 -m infra.stage_python $(1) $(if $(filter command line environment,$(origin PYTHON)),--python '$(PYTHON)'))" \
+	|| exit 2; $(MAKE) --no-print-directory $(2) STAGE=$(1) PYTHON="$$(echo "$$found" | sed -n 1p)" VENV="$$(echo "$$found" | sed -n 2p)"
 
 # Hash-checked bytecode for the Lambda package (infra/bytecode.py): chalicelib/__pycache__ and vendor/, which
 # chalice deploy ships as they are. Without it a deploy is correct, its cold starts slower (docs/design/performance.md).
-.PHONY: bytecode
-bytecode: $(BIN)/.dev
-	$(BIN)/python -m infra.bytecode
+.PHONY: bytecode stage-bytecode release stage-rollback deploy-tests
+bytecode:
+	@$(call with_stage_python,$(or $(STAGE),dev),stage-bytecode)
 
-# The release: chalice deploy, then the gateway responses for a missing Authorization header and an unknown path.
-# .chalice/deployed/<stage>.json is the shared record of which API is the stage's: commit it after a deploy.
-deploy: check-stage $(BIN)/.dev bytecode
+stage-bytecode: $(BIN)/.dev
+	$(BIN)/python -m infra.bytecode --stage $(STAGE)
+
+# The release (infra/stage_release.py), on the stage's Python: checks first (release Python, secrets, a clean tree
+# for prod, the stage's deploy lock free), then the bytecode, then under the stage's deploy lock: chalice deploy, the
+# two gateway responses, per-tenant limits (usage plans keyed by the authorizer: docs/operations/tenant-limits.md),
+# the guardrails of infra/stages.json (log retention, stage throttling) and the release record
+# (.chalice/deployed/<stage>.releases.json and the functions' tags). Commit .chalice/deployed/ after it.
+deploy: check-stage
+	@$(call with_stage_python,$(STAGE),release)
+
+release: check-stage $(BIN)/.dev
 	$(BIN)/python -m infra.release preflight $(STAGE)
-	$(BIN)/chalice deploy --stage $(STAGE)
-	$(BIN)/python -m infra.release gateway-responses $(STAGE)
-	@git status --porcelain -- .chalice/deployed 2>/dev/null | grep -q . && \
-		echo "Commit and push .chalice/deployed/$(STAGE).json, so the next deploy updates this API." >&2 || true
+	$(BIN)/python -m infra.bytecode --stage $(STAGE)
+	$(BIN)/python -m infra.release deploy $(STAGE)
+
+deploy-preflight: check-stage $(BIN)/.runtime
+	$(BIN)/python -m infra.release preflight $(STAGE)
+
+# The stage's recorded releases (.chalice/deployed/<stage>.releases.json) and the release its functions run (their tags).
+releases: check-stage $(BIN)/.runtime
+	$(BIN)/python -m infra.release releases $(STAGE)
+
+# The previous recorded release again (or RELEASE=<n>), on the stage's Python, from a clean git worktree of its commit
+# and lock, with the stage's newest .chalice/deployed/<stage>.json.
+rollback: check-stage
+	@$(call with_stage_python,$(STAGE),stage-rollback)
+
+stage-rollback: check-stage $(BIN)/.dev
+	$(BIN)/python -m infra.release rollback $(STAGE) $(if $(RELEASE),--to $(RELEASE))
+
+# A deployed stage checked from outside (docs/operations/releases.md); SMOKE_URL overrides the deployed URL,
+# SCIM_CLIENT_ID and SCIM_CLIENT_SECRET give the credential of the authenticated read.
+smoke: $(BIN)/.runtime
+	$(BIN)/python -m infra.smoke $(if $(STAGE),--stage $(STAGE)) $(if $(SMOKE_URL),--url $(SMOKE_URL))
+
+# Removes a dev stage for good: API, functions, log groups, infra stack, tables and secrets. Refused for prod.
+destroy: check-stage $(BIN)/.dev
+	$(BIN)/python -m infra.release destroy $(STAGE)
 
 # A revoked credential stays accepted while API Gateway caches the authorizer's decision (60 s, app.py); this ends it now.
 flush-auth-cache: check-stage $(BIN)/.runtime

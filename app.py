@@ -10,8 +10,14 @@ from typing import Any
 from chalice.app import AuthRequest, AuthResponse, Chalice, Response
 
 from chalicelib.auth.authorizer import ALLOWED, REFUSED, Decision, decide
+from chalicelib.auth.tenant_limits import UNAUTHENTICATED, usage_key
+from chalicelib.config import settings
 from chalicelib.gateway_responses import REFUSED_CREDENTIAL, SERVICE_UNAVAILABLE, GatewayResponse
+from chalicelib.stage_runtime import refuse_foreign_python
 from chalicelib.stage_secrets import SecretUnavailable
+
+# Chalice ships the deploying interpreter as the Lambda runtime: a deploy from another than the stage's stops here.
+refuse_foreign_python()
 
 app = Chalice(app_name="onemodel-scim")
 
@@ -23,15 +29,20 @@ log = logging.getLogger("scim")
 
 
 @app.authorizer(ttl_seconds=60)
-def scim_auth(auth_request: AuthRequest) -> AuthResponse:
+def scim_auth(auth_request: AuthRequest) -> dict[str, Any]:
     """The tenant's client ID and secret, as HTTP Basic or as a bearer token; the decision travels in the context.
 
     Never a deny: the routes answer a refusal themselves (401, WWW-Authenticate, SCIM body), so a plain
     ``chalice deploy`` needs no gateway response for it. API Gateway caches the decision ``ttl_seconds``
     by Authorization header, which is how long a revoked credential may keep working.
+    The usage identifier key names the tenant's API key, whose usage plan throttles it once ``make deploy``
+    has set the key source to the authorizer (chalicelib/auth/tenant_limits.py); before, it is ignored.
     """
     decision = decide(auth_request.token)
-    return AuthResponse(routes=["*"], principal_id=decision.principal_id, context=decision.context())
+    response = AuthResponse(routes=["*"], principal_id=decision.principal_id, context=decision.context())
+    # AuthResponse has no usageIdentifierKey; Chalice passes a plain dict through as the authorizer's answer.
+    identity = decision.tenant if decision.outcome == ALLOWED else UNAUTHENTICATED
+    return {**response.to_dict(auth_request), "usageIdentifierKey": usage_key(settings().stage, identity)}
 
 
 def _answer(answer: GatewayResponse) -> Response:

@@ -1,18 +1,17 @@
-"""``python -m admin``: tenants, credentials, role mappings, backups and provisioning activity, for operators.
+"""``python -m admin``: tenants, credentials, limits, role mappings, backups and provisioning activity, for operators.
 
 It talks to ``make run``'s embedded store by default, or to a deployed stage's
 tables with ``--stage STAGE`` and the operator's AWS credentials.
 """
 
 import argparse
-import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
-from admin import activity, backup, catalogue, names, password_policy
+from admin import activity, backup, catalogue, limits, names, password_policy
 from admin.target import TargetError, use_local_store, use_stage
+from admin.terminal import say, say_json
 from chalicelib.auth.credentials import (
     TENANT_NAME_RULE,
     CredentialError,
@@ -27,6 +26,7 @@ from chalicelib.store import invariants
 from chalicelib.store.activity import ActivityTable
 from chalicelib.store.connection import dynamodb
 from chalicelib.store.credentials import CredentialStore
+from chalicelib.store.dynamodb_types import DynamoDBClient
 from chalicelib.store.groups import GroupTable
 from chalicelib.store.role_mappings import RoleMapping, RoleMappingTable
 from chalicelib.store.users import UserTable
@@ -58,7 +58,8 @@ def _parser() -> argparse.ArgumentParser:
     listing = credentials.add_parser(
         "list", help="the tenant's credentials: state, last use, refused attempts in 24 h (never a secret or hash)"
     )
-    listing.add_argument("tenant")
+    listing.add_argument("tenant", nargs="?")
+    listing.add_argument("--all", action="store_true", help="every tenant's active credential (to rotate them all)")
     revoke = credentials.add_parser("revoke", help="revoke a credential for good")
     revoke.add_argument("client_id")
 
@@ -125,6 +126,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     rekey_names.add_argument("--tenant", help="one tenant (default: every tenant of the stage)")
     rekey_names.add_argument("--dry-run", action="store_true", help="report what would move, write nothing")
+    limits.add_parser(commands)
     checking = commands.add_parser("check", help="verify the tenant's data (uniqueness claims, memberships, versions)")
     checking.add_argument("tenant")
     checking.add_argument("--repair", action="store_true", help="delete leftovers, set stale member displays")
@@ -132,7 +134,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _print_mapping(mapping: RoleMapping) -> None:
-    print(
+    say(
         f"{mapping.customer_supplied_role}: data access = {', '.join(mapping.data_access_roles) or '-'}; "
         f"application access = {', '.join(mapping.application_access_roles) or '-'}"
     )
@@ -147,51 +149,68 @@ def run(args: argparse.Namespace) -> int:
     credentials = CredentialStore(client, config.credentials_table)
     if args.command == "tenant":
         account = create_service_account(credentials, args.tenant, name=args.name)
-        print(
+        say(
             f"Service account {account.account_id} for tenant {args.tenant!r}: {', '.join(sorted(account.permissions))}"
         )
+        limits.give_key(config, args.tenant)
         return 0
     if args.command == "credentials":
         if args.action == "generate":
             issued = generate_credential(credentials, config.credential_hash_key, args.tenant, args.description)
-            print(f"SCIM_CLIENT_ID={issued.client_id}")
-            print(f"SCIM_CLIENT_SECRET={issued.client_secret}")
-            print(f"SCIM_BEARER_TOKEN={issued.bearer_token}")
-            print(
+            say(f"SCIM_CLIENT_ID={issued.client_id}")
+            say(f"SCIM_CLIENT_SECRET={issued.client_secret}")
+            say(f"SCIM_BEARER_TOKEN={issued.bearer_token}")
+            say(
                 "WARNING: the secret is shown once and cannot be shown again; paste it into the IdP now.",
                 file=sys.stderr,
             )
+        elif args.action == "list" and (args.tenant is None) != args.all:
+            raise CredentialError("Give a tenant, or --all for every tenant's active credential.")
+        elif args.action == "list" and args.all:
+            print("tenant\tclient_id\tcreated\tlast_used\tdescription")
+            for credential in credentials.active_credentials():
+                print(
+                    f"{credential.tenant}\t{credential.client_id}\t{credential.created}\t"
+                    f"{credential.last_used or 'never'}\t{credential.description}"
+                )
         elif args.action == "list":
-            print("client_id\tcreated\tstate\tlast_used\trefused_24h\tdescription")
+            say("client_id", "created", "state", "last_used", "refused_24h", "description", sep="\t")
             for credential in credentials.credentials_of(args.tenant):
                 state = f"revoked {credential.revoked}" if credential.revoked else "active"
                 refused = refused_in_last_day(credentials, credential.client_id)
-                print(
-                    f"{credential.client_id}\t{credential.created}\t{state}\t{credential.last_used or 'never'}\t"
-                    f"{refused}\t{credential.description}"
+                say(
+                    credential.client_id,
+                    credential.created,
+                    state,
+                    credential.last_used or "never",
+                    refused,
+                    credential.description,
+                    sep="\t",
                 )
         else:
             revoke_credential(credentials, args.client_id)
-            print(f"Revoked {args.client_id}; requests presenting it are refused (on AWS within the authorizer TTL).")
+            say(f"Revoked {args.client_id}; requests presenting it are refused (on AWS within the authorizer TTL).")
         return 0
     if args.command in ("activity", "status"):
         return _activity(args, config, client, credentials)
+    if args.command == "limits":
+        return limits.run(args, config)
     if args.command == "password-policy":
         return password_policy.run(args, client, config)
     if args.command == "names":
         return names.rekey_stage(client, config, args.tenant, args.dry_run)
     if args.command == "check":
         report = invariants.check(client, config.users_table, config.groups_table, args.tenant)
-        print(f"{report.users} users, {report.groups} groups, {report.memberships} memberships checked")
+        say(f"{report.users} users, {report.groups} groups, {report.memberships} memberships checked")
         for violation in report.violations:
-            print(f"VIOLATION: {violation}")
+            say(f"VIOLATION: {violation}")
         if report.garbage:
-            print(f"{len(report.garbage)} memberships of deleted groups (invisible to SCIM clients)")
+            say(f"{len(report.garbage)} memberships of deleted groups (invisible to SCIM clients)")
         if report.stale:
-            print(f"{len(report.stale)} memberships whose members.display is not the user's current userName")
+            say(f"{len(report.stale)} memberships whose members.display is not the user's current userName")
         if args.repair and (report.garbage or report.stale):
             written = invariants.repair(client, config.groups_table, report)
-            print(f"Repaired {written} memberships ({len(report.garbage)} deleted, {len(report.stale)} renamed)")
+            say(f"Repaired {written} memberships ({len(report.garbage)} deleted, {len(report.stale)} renamed)")
         return 0 if report.ok else 1
     mappings = RoleMappingTable(client, config.role_mappings_table, args.tenant)
     if args.command == "roles":
@@ -204,36 +223,36 @@ def run(args: argparse.Namespace) -> int:
         elif args.action == "show":
             shown = [mappings.get(args.role)] if args.role else list(mappings.all())
             if shown == [None]:
-                print(f"No mapping for {args.role!r}", file=sys.stderr)
+                say(f"No mapping for {args.role!r}", file=sys.stderr)
                 return 1
             for found in shown:
                 assert found is not None
                 _print_mapping(found)
         elif args.action == "delete":
             if not mappings.delete(args.role):
-                print(f"No mapping for {args.role!r}", file=sys.stderr)
+                say(f"No mapping for {args.role!r}", file=sys.stderr)
                 return 1
-            print(f"Deleted the mapping of {args.role!r}")
+            say(f"Deleted the mapping of {args.role!r}")
         else:
             loaded = backup.read_mappings(args.file)
             for mapping in loaded:
                 mappings.put(mapping)
-            print(f"Set {len(loaded)} role mappings from {args.file}")
+            say(f"Set {len(loaded)} role mappings from {args.file}")
         return 0
     if args.action == "export":
         users = UserTable(client, config.users_table, args.tenant)
         groups = GroupTable(client, config.groups_table, args.tenant)
         count = backup.export(args.tenant, users, groups, mappings, args.output, args.format)
-        print(f"Exported {count} users and the role mappings of {args.tenant!r} to {args.output}")
+        say(f"Exported {count} users and the role mappings of {args.tenant!r} to {args.output}")
         return 0
     restored = backup.read_mappings(args.path)
     for mapping in restored:
         mappings.put(mapping)
-    print(f"Restored {len(restored)} role mappings of {args.tenant!r} from {args.path}")
+    say(f"Restored {len(restored)} role mappings of {args.tenant!r} from {args.path}")
     return 0
 
 
-def _activity(args: argparse.Namespace, config: Settings, client: Any, credentials: CredentialStore) -> int:
+def _activity(args: argparse.Namespace, config: Settings, client: DynamoDBClient, credentials: CredentialStore) -> int:
     trail = ActivityTable(client, config.activity_table, args.tenant, config.activity_retention_days)
     users = UserTable(client, config.users_table, args.tenant)
     groups = GroupTable(client, config.groups_table, args.tenant)
@@ -248,7 +267,7 @@ def _activity(args: argparse.Namespace, config: Settings, client: Any, credentia
             RoleMappingTable(client, config.role_mappings_table, args.tenant),
         )
         if args.json:
-            print(json.dumps(report, indent=2, ensure_ascii=False))
+            say_json(report)
         else:
             activity.print_status(report)
         return 1 if report["problems"] else 0
@@ -262,12 +281,12 @@ def _activity(args: argparse.Namespace, config: Settings, client: Any, credentia
     since = activity.parse_since(args.since) if args.since else None
     entries = activity.activity(trail, target, since, args.errors, args.limit, ignored_only=args.ignored)
     if args.json:
-        print(json.dumps([activity.entry_json(entry) for entry in entries], indent=2, ensure_ascii=False))
+        say_json([activity.entry_json(entry) for entry in entries])
     else:
         for entry in entries:
-            print(activity.line(entry))
+            say(activity.line(entry))
         if not entries:
-            print("No activity kept for this selection.", file=sys.stderr)
+            say("No activity kept for this selection.", file=sys.stderr)
     return 0
 
 
@@ -275,10 +294,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         where = use_stage(args.stage) if args.stage else use_local_store()
-        print(f"# {where}", file=sys.stderr)
+        say(f"# {where}", file=sys.stderr)
         return run(args)
     except (TargetError, CredentialError, ValueError, OSError) as error:
-        print(f"error: {error}", file=sys.stderr)
+        say(f"error: {error}", file=sys.stderr)
         return 2
 
 

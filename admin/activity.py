@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from admin.terminal import say
 from chalicelib.auth.usage import refused_in_last_day
 from chalicelib.config import Settings
 from chalicelib.store.activity import ActivityEntry, ActivityTable, AttributeChange
@@ -239,46 +240,46 @@ def status(
 
 def print_status(report: dict[str, Any]) -> None:
     now = datetime.now(UTC)
-    print(f"Tenant {report['tenant']}")
+    say(f"Tenant {report['tenant']}")
     credential = report["credential"]
     if credential:
-        print(
+        say(
             f"  Credential        {credential['client_id']}, active since {credential['created']}; "
             f"last used {_ago(credential['last_used'], now)}; refused attempts in 24 h: {credential['refused_24h']}"
         )
     else:
-        print("  Credential        none active")
+        say("  Credential        none active")
     revoked = report["last_revoked_credential"]
     if revoked:
-        print(
+        say(
             f"  Last revoked      {revoked['client_id']}, revoked {revoked['revoked']}; "
             f"refused attempts in 24 h: {revoked['refused_24h']}"
         )
     write = report["last_successful_write"]
     if write:
-        print(
+        say(
             f"  Last write        {_ago(write['at'], now)}: {write['operation']} {write['resource_type']} "
             f"{write['resource_name'] or write['resource_id']}"
         )
     else:
-        print("  Last write        none kept (the trail keeps entries for the stage's retention)")
+        say("  Last write        none kept (the trail keeps entries for the stage's retention)")
     top = ", ".join(f"{scim_type} {count}" for scim_type, count in report["top_scim_types_24h"])
-    print(f"  Errors in 24 h    {report['errors_24h']}" + (f" ({top})" if top else ""))
+    say(f"  Errors in 24 h    {report['errors_24h']}" + (f" ({top})" if top else ""))
     if report["writes_ignoring_attributes_24h"]:
         writes = report["writes_ignoring_attributes_24h"]
         names = ", ".join(f"{name} {count}" for name, count in report["ignored_attributes_24h"])
         last = _ago(report["last_ignoring_write"]["at"], now)
-        print(f"  Ignored in 24 h   {writes}{'+' if writes >= IGNORED_READ else ''} writes, the last {last}: {names}")
-        print(
+        say(f"  Ignored in 24 h   {writes}{'+' if writes >= IGNORED_READ else ''} writes, the last {last}: {names}")
+        say(
             "                    attributes no schema defines, ignored: fix the IdP's mapping "
             f"(`activity {report['tenant']} --ignored` lists the writes)"
         )
-    print(f"  Users             {report['users']} ({report['active_users']} active); groups {report['groups']}")
+    say(f"  Users             {report['users']} ({report['active_users']} active); groups {report['groups']}")
     if report["mappings_without_group"]:
-        print(f"  Role mappings with no group: {', '.join(report['mappings_without_group'])}")
+        say(f"  Role mappings with no group: {', '.join(report['mappings_without_group'])}")
     if report["groups_without_mapping"]:
-        print(f"  Groups with no role mapping: {', '.join(report['groups_without_mapping'])}")
+        say(f"  Groups with no role mapping: {', '.join(report['groups_without_mapping'])}")
     for problem in report["problems"]:
-        print(f"! {problem}")
+        say(f"! {problem}")
     if not report["problems"]:
-        print("OK: provisioning is working.")
+        say("OK: provisioning is working.")

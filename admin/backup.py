@@ -7,13 +7,15 @@ re-provision, so they are exported for audit and recovery, not restored.
 
 import csv
 import json
+import os
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
+from admin.terminal import say
 from chalicelib.resources.grants import held
 from chalicelib.resources.roles import user_roles
 from chalicelib.store.groups import GroupTable
@@ -22,6 +24,10 @@ from chalicelib.store.users import UserTable
 
 PROGRESS_EVERY = 500
 LIST_SEPARATOR = ";"
+# OWASP's CSV injection rule: a cell starting with one of these is a formula to a spreadsheet.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+PRIVATE = 0o600
+"""A backup holds every userName and externalId of a tenant: readable by its owner only."""
 
 
 @dataclass(frozen=True)
@@ -51,7 +57,7 @@ def exported_users(users: UserTable, groups: GroupTable, mappings: list[RoleMapp
             held(user.document, "entitlements"),
         )
         if count % PROGRESS_EVERY == 0:
-            print(f"... {count} users exported", file=sys.stderr, flush=True)
+            say(f"... {count} users exported", file=sys.stderr)
         yield ExportedUser(
             user.id,
             user.user_name,
@@ -94,28 +100,44 @@ def export(
             "users": [user.__dict__ for user in exported],
             "role_mappings": [mapping_row(m) for m in all_mappings],
         }
-        output.write_text(json.dumps(document, indent=2))
+        with private_file(output) as file:
+            file.write(json.dumps(document, indent=2))
         return len(exported)
-    output.mkdir(parents=True, exist_ok=True)
-    with (output / "users.csv").open("w", newline="") as file:
+    output.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with private_file(output / "users.csv") as file:
         writer = csv.DictWriter(file, fieldnames=list(ExportedUser.__dataclass_fields__))
         writer.writeheader()
         for user in exported:
             row = dict(user.__dict__)
             for column in ("customer_supplied_roles", "data_access_roles", "application_access_roles"):
                 row[column] = LIST_SEPARATOR.join(row[column])
-            writer.writerow(row)
+            writer.writerow(spreadsheet_safe(row))
     write_mappings_csv(all_mappings, output / "role_mappings.csv")
     return len(exported)
 
 
 def write_mappings_csv(mappings: list[RoleMapping], path: Path) -> None:
-    with path.open("w", newline="") as file:
+    with private_file(path) as file:
         writer = csv.DictWriter(
             file, fieldnames=["customer_supplied_role", "data_access_roles", "application_access_roles"]
         )
         writer.writeheader()
-        writer.writerows(mapping_row(m) for m in mappings)
+        writer.writerows(spreadsheet_safe(mapping_row(m)) for m in mappings)
+
+
+def spreadsheet_safe(row: dict[str, Any]) -> dict[str, Any]:
+    """The row with each text cell a spreadsheet would run as a formula prefixed by a single quote (OWASP)."""
+    return {
+        column: f"'{value}" if isinstance(value, str) and value.startswith(FORMULA_STARTS) else value
+        for column, value in row.items()
+    }
+
+
+def private_file(path: Path) -> TextIO:
+    """``path`` opened for writing text, created (or made) readable and writable by its owner only."""
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE)
+    os.fchmod(descriptor, PRIVATE)  # an existing file keeps its mode through O_CREAT
+    return os.fdopen(descriptor, "w", newline="", encoding="utf-8")
 
 
 def read_mappings(path: Path) -> list[RoleMapping]:
@@ -125,4 +147,14 @@ def read_mappings(path: Path) -> list[RoleMapping]:
     if path.suffix.lower() == ".json":
         return [mapping_of_row(row) for row in json.loads(path.read_text())["role_mappings"]]
     with path.open(newline="") as file:
-        return [mapping_of_row(row) for row in csv.DictReader(file)]
+        return [mapping_of_row(_unquoted(row)) for row in csv.DictReader(file)]
+
+
+def _unquoted(row: dict[str, str]) -> dict[str, str]:
+    """A CSV row as it was before :func:`spreadsheet_safe`, so that a restore gives back the same names."""
+    return {
+        column: value[1:]
+        if isinstance(value, str) and value[:1] == "'" and value[1:].startswith(FORMULA_STARTS)
+        else value
+        for column, value in row.items()
+    }

@@ -10,6 +10,7 @@ import argparse
 import sys
 from typing import Any
 
+from admin.terminal import say
 from chalicelib.config import Settings
 from chalicelib.resources.catalogue import (
     KIND_TYPES,
@@ -19,6 +20,7 @@ from chalicelib.resources.catalogue import (
     withdraw_role,
 )
 from chalicelib.resources.meta import now
+from chalicelib.store.dynamodb_types import DynamoDBClient
 from chalicelib.store.role_catalogue import KINDS, RoleCatalogueTable, RoleKind
 from chalicelib.store.role_mappings import RoleMappingTable
 
@@ -43,12 +45,7 @@ def add_parsers(roles: Any) -> None:
     listing.add_argument("--kind", choices=KINDS, help="one kind only")
 
 
-def _shown(text: str) -> str:
-    """Text as a terminal can show it safely: anything unprintable escaped."""
-    return "".join(character if character.isprintable() else f"\\u{ord(character):04x}" for character in text)
-
-
-def run(args: argparse.Namespace, client: Any, config: Settings) -> int:
+def run(args: argparse.Namespace, client: DynamoDBClient, config: Settings) -> int:
     table = RoleCatalogueTable(client, config.role_mappings_table, args.tenant)
     kind: RoleKind | None = args.kind
     if args.catalogue_action == "add":
@@ -56,24 +53,24 @@ def run(args: argparse.Namespace, client: Any, config: Settings) -> int:
         try:
             role = declare_role(table, kind, args.name, args.description, now)
         except CatalogueError as error:
-            print(f"error: nothing changed: {error}", file=sys.stderr)
+            say(f"error: nothing changed: {error}", file=sys.stderr)
             return 2
-        print(f"{args.tenant}: {KIND_TYPES[kind]} {_shown(role.name)!r} declared; users may be granted it")
+        say(f"{args.tenant}: {KIND_TYPES[kind]} {role.name!r} declared; users may be granted it")
         return 0
     catalogue = Catalogue(RoleMappingTable(client, config.role_mappings_table, args.tenant), table)
     if args.catalogue_action == "remove":
         assert kind is not None
         if not withdraw_role(table, kind, args.name):
-            print(f"No declared {KIND_TYPES[kind]} {_shown(args.name)!r}", file=sys.stderr)
+            say(f"No declared {KIND_TYPES[kind]} {args.name!r}", file=sys.stderr)
             return 1
         left = next((role for role in catalogue.roles(kind) if role.name.casefold() == args.name.casefold()), None)
-        print(f"{args.tenant}: withdrew {KIND_TYPES[kind]} {_shown(args.name)!r}; users keep the grants they hold")
+        say(f"{args.tenant}: withdrew {KIND_TYPES[kind]} {args.name!r}; users keep the grants they hold")
         if left is not None:
-            print(f"Still in the catalogue: the role mapping of {', '.join(map(_shown, left.mapped_by))} names it")
+            say(f"Still in the catalogue: the role mapping of {', '.join(left.mapped_by)} names it")
         return 0
-    print("kind\tname\tdeclared\tmapped_by\tdescription")
+    say("kind", "name", "declared", "mapped_by", "description", sep="\t")
     for each in (kind,) if kind else KINDS:
         for entry in catalogue.roles(each):
-            mapped = ";".join(_shown(name) for name in entry.mapped_by) or "-"
-            print(f"{each}\t{_shown(entry.name)}\t{entry.declared or '-'}\t{mapped}\t{_shown(entry.description)}")
+            mapped = ";".join(entry.mapped_by) or "-"
+            say(each, entry.name, entry.declared or "-", mapped, entry.description, sep="\t")
     return 0

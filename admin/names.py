@@ -4,14 +4,14 @@ Run it once per stage after deploying the release that introduced the canonical 
 "One canonical userName"), first with ``--dry-run``. It is idempotent: a second run moves nothing.
 """
 
-from typing import Any
-
+from admin.terminal import say
 from chalicelib.canonical import display_name_key, user_name_key
 from chalicelib.config import Settings
+from chalicelib.store.dynamodb_types import DynamoDBClient
 from chalicelib.store.rekey import DISPLAY_NAMES, USER_NAMES, rekey
 
 
-def rekey_stage(client: Any, config: Settings, tenant: str | None, dry_run: bool) -> int:
+def rekey_stage(client: DynamoDBClient, config: Settings, tenant: str | None, dry_run: bool) -> int:
     """Print what moved (or would move), what keeps its old key and why; 1 when a conflict is left."""
     conflicts = 0
     for table, kind, new_key in (
@@ -20,15 +20,15 @@ def rekey_stage(client: Any, config: Settings, tenant: str | None, dry_run: bool
     ):
         report = rekey(client, table, kind, new_key, tenant=tenant, dry_run=dry_run)
         verb = "would move" if dry_run else "moved"
-        print(
+        say(
             f"{kind.attribute}: {report.checked} checked, {len(report.moved)} {verb}, "
             f"{len(report.refused)} kept (refused), {len(report.conflicts)} conflicts"
         )
         for line in report.moved:
-            print(f"  {verb}: {line}")
+            say(f"  {verb}: {line}")
         for line in report.refused:
-            print(f"  kept: {line}")
+            say(f"  kept: {line}")
         for line in report.conflicts:
-            print(f"  CONFLICT: {line}")
+            say(f"  CONFLICT: {line}")
         conflicts += len(report.conflicts)
     return 1 if conflicts else 0

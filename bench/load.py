@@ -1,7 +1,7 @@
 """``make load`` / ``make load-quick``: a bounded load run against a fresh ``make run``, over real HTTP.
 
-Starts ``python -m devserver`` on a free port of 127.0.0.1 (its own store file, so a developer's
-``make run`` is left alone), then drives it as an IdP's first sync does: ``clients`` threads, each
+Starts ``python -m devserver --no-tenant-limits`` on a free port of 127.0.0.1 (its own store file, so a
+developer's ``make run`` is left alone), then drives it as an IdP's first sync does: ``clients`` threads, each
 on one keep-alive connection, create ``users`` users between them; then one connection reads users
 back by id and by ``userName eq``. It prints creates/s over the first and the last tenth of the
 creates, every error, the server's RSS, the targets of issue #17 as met or not, and writes
@@ -101,7 +101,8 @@ def fresh_devserver() -> Iterator[DevServer]:
     environment["SCIM_LOCAL_STORE_FILE"] = str(workdir / "store.json")
     with log.open("w") as stderr:
         process = subprocess.Popen(
-            [sys.executable, "-m", "devserver", "--port", str(free_port())],
+            # The service's throughput, not the demo tenant's request limits (docs/operations/tenant-limits.md).
+            [sys.executable, "-m", "devserver", "--port", str(free_port()), "--no-tenant-limits"],
             cwd=PROJECT_DIR,
             env=environment,
             stdout=subprocess.PIPE,

@@ -27,6 +27,7 @@ from typing import Any, Protocol
 
 import chalicelib.store.waves
 from bench.write_units import Item, Write
+from chalicelib.store.dynamodb_types import DynamoDBClient
 
 WRITE_OPERATIONS = {"PutItem", "UpdateItem", "DeleteItem"}
 
@@ -138,7 +139,11 @@ class WorkCounter:
     """
 
     def __init__(
-        self, client: Any, authorizer_table: str, trail_table: str | None = None, tables: Tables | None = None
+        self,
+        client: DynamoDBClient,
+        authorizer_table: str,
+        trail_table: str | None = None,
+        tables: Tables | None = None,
     ) -> None:
         self.client = client
         self.authorizer_table = authorizer_table

@@ -19,7 +19,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from urllib.parse import quote, urlencode
 
 from chalice.test import Client
@@ -39,6 +39,7 @@ from chalicelib.resources.storage import DynamoScimStorage
 from chalicelib.scim.adapter import scim_api
 from chalicelib.store import connection
 from chalicelib.store.credentials import CredentialStore
+from chalicelib.store.dynamodb_types import DynamoDBClient
 from chalicelib.store.groups import Membership
 from chalicelib.store.role_mappings import RoleMapping
 from chalicelib.store.tables import create_tables
@@ -89,11 +90,11 @@ def user_records(storage: DynamoScimStorage, indexes: Iterable[int]) -> list[Use
     ]
 
 
-def tenant_storage(client: Any, config: Settings) -> DynamoScimStorage:
+def tenant_storage(client: DynamoDBClient, config: Settings) -> DynamoScimStorage:
     return DynamoScimStorage(scim_api().provider, client, config, TENANT, hash_password)
 
 
-def issue_credential(client: Any, config: Settings) -> tuple[str, str]:
+def issue_credential(client: DynamoDBClient, config: Settings) -> tuple[str, str]:
     """The tenant's SCIM service account and credential: (client ID, Authorization header)."""
     credentials = CredentialStore(client, config.credentials_table)
     create_service_account(credentials, TENANT)
@@ -131,7 +132,7 @@ class ScimClient:
 class MotoBackendWriter:
     """A DynamoDB client whose BatchWriteItem goes straight to moto's backend; every other call goes through boto3."""
 
-    def __init__(self, client: Any, region: str) -> None:
+    def __init__(self, client: DynamoDBClient, region: str) -> None:
         self._client = client
         self._backend = dynamodb_backends[DEFAULT_ACCOUNT_ID][region]
 
@@ -174,7 +175,7 @@ class World:
 
     scim: ScimClient
     floor: ScimClient
-    client: Any
+    client: DynamoDBClient
     clock: RouteClock
     tables: MotoTables
     storage: DynamoScimStorage
@@ -259,7 +260,8 @@ def moto_world(users: int) -> Iterator[World]:
                 clock=clock,
                 tables=MotoTables(config.region),
                 storage=storage,
-                loader=tenant_storage(MotoBackendWriter(client, config.region), config),
+                # Duck-typed: the writer answers every call the client does.
+                loader=tenant_storage(cast("DynamoDBClient", MotoBackendWriter(client, config.region)), config),
             )
             world.load_users(users)
             for role in ("Engineering", "All staff"):

@@ -39,6 +39,8 @@ class Settings:
     public_base_url: str | None
     request_budget_seconds: int
     authorizer_budget_seconds: int
+    tenant_rate_limit: int
+    tenant_burst_limit: int
 
     @property
     def credential_hash_key(self) -> bytes:
@@ -116,4 +118,8 @@ def settings() -> Settings:
         # Lambda timeout; a spent budget is "unavailable" (503 with Retry-After from the route), never a
         # timeout that API Gateway would answer with a bare 500.
         authorizer_budget_seconds=_int("AUTHORIZER_BUDGET_SECONDS", 2),
+        # Requests a second, and at once, each tenant's IdP may send: the stage's default usage plan, which make
+        # deploy and make run apply (docs/operations/tenant-limits.md: twice Entra ID's 25 a second per tenant).
+        tenant_rate_limit=_int("TENANT_RATE_LIMIT", 50),
+        tenant_burst_limit=_int("TENANT_BURST_LIMIT", 100),
     )

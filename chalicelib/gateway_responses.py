@@ -1,9 +1,10 @@
 """The SCIM errors given before a request reaches the SCIM service: by API Gateway, or by the route gate.
 
-API Gateway itself answers a request without an Authorization header and a path no route serves,
-before any of our code runs. SCIM clients expect 401 with ``WWW-Authenticate`` and an RFC 7644
-§3.12 body, so those two gateway responses are defined here and applied by ``make deploy`` after
-``chalice deploy`` (``infra.gateway``), and by ``devserver.gateway`` under ``make run`` and in tests.
+API Gateway itself answers a request without an Authorization header, a path no route serves, and a
+request over its tenant's usage plan, before any of our code runs. SCIM clients expect 401 with
+``WWW-Authenticate``, 429 with ``Retry-After``, and an RFC 7644 §3.12 body, so those gateway responses
+are defined here and applied by ``make deploy`` after ``chalice deploy`` (``infra.release``), and by
+``devserver.gateway`` under ``make run`` and in tests.
 Every other refusal, and the 503 of a stage that cannot check credentials, is answered by app.py
 from the authorizer's decision, so a plain ``chalice deploy`` gives them.
 Must not import scim2 or pydantic (the authorizer imports app.py).
@@ -16,6 +17,9 @@ SCIM_ERROR_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:Error"
 # RFC 9110 §11.6.1: one challenge per scheme the credential can be presented with.
 WWW_AUTHENTICATE = 'Basic realm="SCIM", Bearer realm="SCIM"'
 RETRY_AFTER_SECONDS = "2"
+# A gateway response's headers are static: one second is when a token bucket at 1 request a second or more has
+# room again (chalicelib/auth/tenant_limits.py).
+THROTTLED_RETRY_AFTER_SECONDS = "1"
 
 
 @dataclass(frozen=True)
@@ -49,6 +53,16 @@ GATEWAY_RESPONSES = {
     ),
     # A path (or method) no route serves.
     "MISSING_AUTHENTICATION_TOKEN": GatewayResponse(404, "No SCIM endpoint at this path"),
+    # Over the tenant's usage plan, or the stage's own throttle (one response type for both): RFC 6585 §4.
+    "THROTTLED": GatewayResponse(
+        429,
+        "Too many requests; retry after the Retry-After delay",
+        retry_after=THROTTLED_RETRY_AFTER_SECONDS,
+    ),
+    # A usage plan's quota (none is set by default; an operator may add one).
+    "QUOTA_EXCEEDED": GatewayResponse(
+        429, "This tenant's request quota is used up; retry later", retry_after=THROTTLED_RETRY_AFTER_SECONDS
+    ),
 }
 
 # Answered by the routes, from the authorizer's decision.

@@ -106,7 +106,7 @@ class VerbatimEmail(Email):
 class RelativePhoto(Photo):
     """A photo whose URL may be any URI reference (chalicelib/references.py)."""
 
-    value: UriReference[External] | None = Field(None, description=Photo.model_fields["value"].description)  # type: ignore[assignment,type-arg]
+    value: UriReference[External] | None = Field(None, description=Photo.model_fields["value"].description)  # type: ignore[type-arg]
 
 
 def _described_as_in_rfc(name: str) -> str | None:
@@ -116,7 +116,7 @@ def _described_as_in_rfc(name: str) -> str | None:
 # The core User with verbatim emails and any URI reference in its URL attributes. Named and undocumented
 # like scim2-models' own User, since /Schemas publishes the class name: discovery stays RFC 7643 §8.7.1's User.
 class User(CoreUser[AnyExtension], Generic[AnyExtension]):
-    profile_url: UriReference[External] | None = Field(None, description=_described_as_in_rfc("profile_url"))  # type: ignore[assignment,type-arg]
+    profile_url: UriReference[External] | None = Field(None, description=_described_as_in_rfc("profile_url"))  # type: ignore[type-arg]
     emails: list[VerbatimEmail] | None = Field(None, description=_described_as_in_rfc("emails"))  # type: ignore[assignment]
     photos: list[RelativePhoto] | None = Field(None, description=_described_as_in_rfc("photos"))  # type: ignore[assignment]
 

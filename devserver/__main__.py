@@ -5,7 +5,9 @@ write cost, bounded memory, safe under concurrent clients), creates the tables f
 definitions ``infra/`` deploys, creates a demo tenant with its SCIM service account and one
 credential, prints the four lines a person or a script can source, then
 serves the API through Chalice's local server (``chalice local``'s code path,
-:mod:`devserver.local_server`) with API Gateway's 401 answers emulated. Ctrl-C stops everything.
+:mod:`devserver.local_server`) with API Gateway's 401 answers emulated, and its per-tenant limits:
+the same moto serves API Gateway's usage plans, which ``python -m admin limits`` changes and
+:mod:`devserver.throttle` enforces. Ctrl-C stops everything.
 """
 
 import argparse
@@ -14,6 +16,10 @@ import os
 import signal
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from chalicelib.config import Settings
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 STAGE = "local"
@@ -31,7 +37,12 @@ def main() -> int:
     parser.add_argument(
         "--no-gateway-responses",
         action="store_true",
-        help="answer a missing Authorization header and an unknown path as a plain `chalice deploy` does",
+        help="answer as after a plain `chalice deploy`: API Gateway's own errors, no per-tenant limits",
+    )
+    parser.add_argument(
+        "--no-tenant-limits",
+        action="store_true",
+        help="no per-tenant request limits (for load runs that measure the service, not the limits)",
     )
     args = parser.parse_args()
     # Ctrl-C (and a plain kill) stop the server and moto, even when started from a script.
@@ -44,7 +55,13 @@ def main() -> int:
 
     try:
         with dynamodb_server(free_port()) as endpoint:
-            serve(args.host, args.port, endpoint, gateway_responses=not args.no_gateway_responses)
+            serve(
+                args.host,
+                args.port,
+                endpoint,
+                gateway_responses=not args.no_gateway_responses,
+                tenant_limits=not (args.no_gateway_responses or args.no_tenant_limits),
+            )
     except KeyboardInterrupt:
         pass
     finally:
@@ -52,7 +69,9 @@ def main() -> int:
     return 0
 
 
-def serve(host: str, port: int, dynamodb_endpoint: str, gateway_responses: bool = True) -> None:
+def serve(
+    host: str, port: int, dynamodb_endpoint: str, gateway_responses: bool = True, tenant_limits: bool = True
+) -> None:
     """Tables, the demo tenant and its credential on the embedded DynamoDB, then the API until Ctrl-C."""
     os.environ.update(
         {
@@ -75,6 +94,9 @@ def serve(host: str, port: int, dynamodb_endpoint: str, gateway_responses: bool 
 
     config = settings()
     create_tables(dynamodb(config), config)
+    if tenant_limits:
+        # Before the store file appears: the admin CLI may change the demo tenant's limits as soon as it does.
+        _hold_tenants_to_their_limits(config, dynamodb_endpoint)
     write_local_store(dynamodb_endpoint, "scim-local", config.region)
     store = CredentialStore(dynamodb(config), config.credentials_table)
     create_service_account(store, DEMO_TENANT, name="Demo SCIM service account")
@@ -96,6 +118,22 @@ def serve(host: str, port: int, dynamodb_endpoint: str, gateway_responses: bool 
         flush=True,
     )
     server.serve_forever()
+
+
+def _hold_tenants_to_their_limits(config: "Settings", endpoint: str) -> None:
+    """The stage's default usage plan and the demo tenant's key in the embedded API Gateway, enforced from now on."""
+    import boto3
+
+    from chalicelib.auth.tenant_limits import UNAUTHENTICATED, default_limits
+    from devserver.gateway import emulate_tenant_limits
+    from devserver.throttle import TenantThrottle
+    from infra.usage_plans import UsagePlans
+
+    apigateway = boto3.client("apigateway", endpoint_url=endpoint, region_name=config.region)
+    plans = UsagePlans(apigateway, config.stage)
+    plans.ensure_default_plan(default_limits(config), api_stage=None)
+    plans.ensure_keys([UNAUTHENTICATED, DEMO_TENANT])
+    emulate_tenant_limits(TenantThrottle(plans.throttles))
 
 
 if __name__ == "__main__":

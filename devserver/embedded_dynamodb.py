@@ -107,11 +107,11 @@ def untracked_models() -> Iterator[None]:
             return instance
         return tracked_new(cls, *args, **kwargs)
 
-    BaseModel.__new__ = staticmethod(new)  # type: ignore[assignment,method-assign]
+    BaseModel.__new__ = staticmethod(new)  # type: ignore[method-assign]
     try:
         yield
     finally:
-        BaseModel.__new__ = staticmethod(tracked_new)  # type: ignore[assignment,method-assign]
+        BaseModel.__new__ = staticmethod(tracked_new)  # type: ignore[method-assign]
 
 
 @contextmanager

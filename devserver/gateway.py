@@ -10,7 +10,9 @@ so tests and ``make run`` see what an IdP sees on AWS.
 
 It also gives each request what API Gateway gives it and Chalice's local gateway does not: a request
 id, in ``requestContext.requestId`` and in the response's ``x-amzn-RequestId`` header, so the log
-lines and the trail entry of a local request carry the id its client saw.
+lines and the trail entry of a local request carry the id its client saw. And, for ``make run`` only
+(:func:`emulate_tenant_limits`), the per-tenant limits ``make deploy`` turns on: a request over its
+tenant's usage plan gets the THROTTLED gateway response.
 """
 
 import json
@@ -21,15 +23,21 @@ from typing import Any
 from chalice import local
 
 from chalicelib.gateway_responses import GATEWAY_RESPONSES, GatewayResponse
+from devserver.throttle import TenantThrottle
 
 # What API Gateway answers for those two without our gateway responses (no SCIM body, no challenge).
 AWS_DEFAULTS = {
     "UNAUTHORIZED": GatewayResponse(401, "Unauthorized"),
     "MISSING_AUTHENTICATION_TOKEN": GatewayResponse(403, "Missing Authentication Token"),
+    "THROTTLED": GatewayResponse(429, "Too Many Requests"),
+    # The authorizer named a key in no usage plan of the stage; no gateway response of ours covers it.
+    "INVALID_API_KEY": GatewayResponse(403, "Forbidden"),
 }
 _ERROR_TYPES = {
     "UNAUTHORIZED": "UnauthorizedException",
     "MISSING_AUTHENTICATION_TOKEN": "MissingAuthenticationTokenException",
+    "THROTTLED": "TooManyRequestsException",
+    "INVALID_API_KEY": "ForbiddenException",
 }
 _applied = True
 _current = threading.local()  # the request id of the request this thread serves (chalice local is threaded)
@@ -39,7 +47,7 @@ class GatewayResponseError(local.LocalGatewayException):
     """A local gateway error carrying one of our gateway responses."""
 
     def __init__(self, response_type: str, request_id: str) -> None:
-        if _applied:
+        if _applied and response_type in GATEWAY_RESPONSES:
             response = GATEWAY_RESPONSES[response_type]
             headers, body = response.headers, response.body
         else:
@@ -97,3 +105,28 @@ def emulate_gateway_responses(applied: bool = True) -> None:
     gateway.handle_request = handle_request
     gateway._generate_lambda_event = generate_lambda_event
     gateway._scim_gateway_responses = True
+
+
+def emulate_tenant_limits(throttle: TenantThrottle | None) -> None:
+    """Hold each request behind the authorizer to its usage identifier key's bucket, as after ``make deploy``.
+
+    Checked where API Gateway checks it: after the authorizer, before the route. Only the routes
+    behind the authorizer require a key; /ServiceProviderConfig is never throttled this way.
+    ``None`` stops it (tests).
+    """
+    authorizer: Any = local.LocalGatewayAuthorizer
+    original = getattr(authorizer, "_scim_update_lambda_event", authorizer._update_lambda_event)
+    authorizer._scim_update_lambda_event = original
+    if throttle is None:
+        authorizer._update_lambda_event = original
+        return
+
+    def update_lambda_event(self: Any, lambda_event: Any, auth_result: Any) -> Any:
+        admitted = throttle.admit(str(auth_result.get("usageIdentifierKey") or ""))
+        if admitted is None:
+            raise GatewayResponseError("INVALID_API_KEY", _current.request_id)
+        if not admitted:
+            raise GatewayResponseError("THROTTLED", _current.request_id)
+        return original(self, lambda_event, auth_result)
+
+    authorizer._update_lambda_event = update_lambda_event

@@ -15,14 +15,19 @@ is invented: a route Chalice sends without ``security`` gets authorization type 
 mode also drops the gateway responses the definition does not carry, which is why ``make deploy``
 puts them again after every ``chalice deploy``. Every definition Chalice sent is kept in
 :data:`IMPORTED`, for the test to read what AWS would have been asked to build.
+
+moto has no ``UpdateMethod`` (a 500), which ``make deploy`` uses to require an API key on each SCIM
+method (``infra/release.py``): :func:`method_updates` gives it the one patch operation used, as AWS applies it.
 """
 
 import copy
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from moto.apigateway.models import APIGatewayBackend
+from moto.apigateway.responses import APIGatewayResponse
 
 IMPORTED: list[dict[str, Any]] = []
 """Each API definition ``chalice deploy`` sent, in order."""
@@ -92,3 +97,25 @@ def chalice_swagger_imports() -> Iterator[list[dict[str, Any]]]:
         yield IMPORTED
     finally:
         APIGatewayBackend.import_rest_api, APIGatewayBackend.put_rest_api = saved  # type: ignore[method-assign]
+
+
+@contextmanager
+def method_updates() -> Iterator[None]:
+    """Patch moto's API Gateway with ``UpdateMethod`` for ``/apiKeyRequired``; anything else stays unsupported."""
+
+    def update_method(self: APIGatewayResponse) -> str:
+        _, _, api_id, _, resource_id, _, method_type = self.path.split("/")[:7]
+        method = self.backend.get_method(api_id, resource_id, method_type)
+        for operation in self._get_param("patchOperations"):
+            if (operation["op"], operation["path"]) != ("replace", "/apiKeyRequired"):
+                raise NotImplementedError(f"UpdateMethod {operation['op']} {operation['path']}")
+            method.api_key_required = operation["value"] == "true"
+        return json.dumps(method.to_json())
+
+    had = hasattr(APIGatewayResponse, "update_method")
+    APIGatewayResponse.update_method = update_method  # type: ignore[attr-defined]
+    try:
+        yield
+    finally:
+        if not had:
+            del APIGatewayResponse.update_method  # type: ignore[attr-defined]

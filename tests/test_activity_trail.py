@@ -9,6 +9,7 @@ import pytest
 
 from admin.activity import line
 from chalicelib.config import settings
+from chalicelib.scim.trail import REDACTED, _scrubbed
 from chalicelib.store import connection
 from chalicelib.store.activity import ActivityEntry, ActivityTable
 from chalicelib.store.errors import Unavailable
@@ -214,6 +215,18 @@ def test_a_body_nested_too_deep_for_json_still_leaves_its_refusal_in_the_trail(
     assert not [record for record in caplog.records if record.levelno >= logging.ERROR]
 
 
+def test_a_refusals_detail_is_scrubbed_of_the_password_however_deep_the_body_nests() -> None:
+    """json.loads on 3.13 accepts 5,000 levels; the scrub walked them by recursion and raised RecursionError."""
+    deep: Any = "end"
+    for _ in range(20_000):
+        deep = [deep]
+    body = {"password": "Tr0ub4dor&3-secret", "nested": deep}
+
+    detail = _scrubbed("the password Tr0ub4dor&3-secret is too weak", body)
+
+    assert detail == f"the password {REDACTED} is too weak"
+
+
 def test_the_trail_of_one_user_is_one_query_newest_first(
     scim: Scim, ada: dict[str, Any], capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -324,3 +337,31 @@ def test_a_huge_value_is_cut_to_256_characters_in_the_trail_and_in_a_lost_entry_
     )
     (lost,) = [json.loads(r.getMessage()) for r in caplog.records if "activity.lost" in r.getMessage()]
     assert lost["changes"] == [{"path": "name.familyName", "old": "Jensen", "new": "J" * 255 + "…"}]
+
+
+def test_a_refused_request_with_a_lone_surrogate_still_leaves_its_entry(
+    scim: Scim, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The service refuses "\ud800", json.loads accepts it, and UTF-8 cannot carry it: the entry was lost, and
+    # each such request counted ActivityWriteFailures (ten fired the alarm on demand).
+    raw = b'{"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "ada\\ud800"}'
+
+    with caplog.at_level(logging.WARNING, logger="scim.activity"):
+        response, entry = one_new_entry(lambda: scim.post("/Users", raw=raw))
+
+    assert response.status_code == 400
+    assert (entry.status, entry.resource_name) == (400, "ada\ufffd")
+    assert "activity.lost" not in caplog.text
+
+
+def test_every_field_a_refused_request_stores_is_cut_to_256_characters(scim: Scim) -> None:
+    long_id = "x" * 60_000
+
+    response, entry = one_new_entry(lambda: scim.patch(f"/Users/{long_id}", patch()))
+
+    assert response.status_code in (400, 404)
+    assert entry.resource_id is not None and entry.resource_id.startswith("xxx")
+    stored = json.loads(raw_items())[0]
+    keys = {"pk", "sk", "resource_key", "error_key", "ignored_key"}  # the tenant, the time, and the cut id
+    longest = max(len(value["S"]) for name, value in stored.items() if "S" in value and name not in keys)
+    assert longest <= 256, longest

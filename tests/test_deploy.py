@@ -2,17 +2,25 @@
 
 ``make test-deploy`` runs this module (``.ci/run`` calls it after ``make test``): Chalice downloads the
 Linux builds of the requirements from PyPI to package the Lambdas, so it is not part of the offline
-``make test``. Given the infra stack's tables and secrets, an operator's clone deploys with plain
-``chalice deploy``, commits ``.chalice/deployed/dev.json``, and a second operator deploys from a fresh
-clone with ``make deploy``: the same API and functions are updated, and the gateway responses stay.
+``make test``. As operators do: ``make deploy-infra`` (moto's CloudFormation skips the secrets, which
+the test then creates, and the alarms, which tests/test_infra.py checks), a plain ``chalice deploy``
+from one clone with ``.chalice/deployed/dev.json`` committed, ``make deploy`` from a second, fresh
+clone (the same API and functions, the gateway responses, the guardrails and the release record), a
+third release with a bigger function, ``make rollback`` back to the second release, and at the
+end ``make destroy``.
+Between them a tenant is created; at the end its limits are set with ``admin limits``. The plain deploy
+serves every IdP (no API key required anywhere); ``make deploy`` turns the per-tenant limits on (moto
+stores usage plans and keys and reads them back; it enforces nothing).
 """
 
 import fnmatch
+import hashlib
 import json
 import os
 import shutil
 import socket
 import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,10 +30,16 @@ import boto3
 import pytest
 
 from app import app
+from chalicelib.auth.tenant_limits import UNAUTHENTICATED, usage_key
 from chalicelib.gateway_responses import GATEWAY_RESPONSES
-from infra.release import RELEASE_PYTHON
+from chalicelib.stage_runtime import read_config, stage_python_version
+from infra import deploy_lock, guardrails
+from infra.iam import stage_functions
+from tests.aws_calls import log_calls
 from tests.conftest import PROJECT_DIR
-from tests.moto_api_gateway import chalice_swagger_imports
+from tests.moto_api_gateway import chalice_swagger_imports, method_updates
+from tests.moto_cloudformation import termination_protection
+from tests.test_iam_policy import denied_calls, unused_grants
 
 pytestmark = [
     pytest.mark.skipif(
@@ -39,6 +53,9 @@ STAGE = "dev"
 REGION = "us-east-1"
 FUNCTIONS = {"api_handler": "onemodel-scim-dev", "scim_auth": "onemodel-scim-dev-scim_auth"}
 POLICY_FILES = {"api_handler": "policy-dev.json", "scim_auth": "policy-dev-authorizer.json"}
+# make test-deploy runs this module on the dev stage's Python, as make deploy would; chalice refuses any other.
+STAGE_PYTHON = stage_python_version(read_config(PROJECT_DIR), STAGE)
+RUNNING_PYTHON = f"{sys.version_info.major}.{sys.version_info.minor}"
 STAGE_VARIABLES = json.loads((PROJECT_DIR / ".chalice" / "config.json").read_text())["stages"][STAGE][
     "environment_variables"
 ]
@@ -54,15 +71,23 @@ def _aws(endpoint: str, service: str) -> Any:
 
 @dataclass
 class Release:
-    """What two operators' releases left on the embedded AWS, and what they printed."""
+    """What the operators' releases left on the embedded AWS, and what they printed."""
 
     endpoint: str
+    environment: dict[str, str]
+    clone: Path
     secret_values: dict[str, str]
     imported: list[dict[str, Any]]
     first: subprocess.CompletedProcess[str]
     second: subprocess.CompletedProcess[str]
     first_deployed: dict[str, Any]
     second_deployed: dict[str, Any]
+    commits: list[str]
+    memory_after_third: int
+    rollback: subprocess.CompletedProcess[str]
+    plain: dict[str, Any]
+    """What the plain ``chalice deploy`` left: the API's key source, and which methods require an API key."""
+    limits_set: subprocess.CompletedProcess[str]
 
     def client(self, service: str) -> Any:
         return _aws(self.endpoint, service)
@@ -97,8 +122,12 @@ def _origin(destination: Path) -> Path:
 
 def _clone(origin: Path, destination: Path) -> Path:
     _git(origin.parent, "clone", "--quiet", str(origin), str(destination))
-    # The clone's virtualenv is the project's; -o below keeps make from reinstalling it (runtime and dev requirements).
-    (destination / ".venv").symlink_to(PROJECT_DIR / ".venv")
+    # The clone's virtualenv is the one running these tests (the stage's Python); -o below keeps make from
+    # reinstalling it (runtime and dev requirements).
+    (destination / ".venv").symlink_to(sys.prefix)
+    # A symlink is not the directory .gitignore names: without this the tree would count as changed.
+    with (destination / ".git" / "info" / "exclude").open("a") as exclude:
+        exclude.write(".venv\n")
     return destination
 
 
@@ -106,15 +135,29 @@ def _run(cwd: Path, environment: dict[str, str], *command: str) -> subprocess.Co
     return subprocess.run(command, cwd=cwd, env=environment, capture_output=True, text=True, timeout=600)
 
 
-def _create_infra(endpoint: str) -> dict[str, str]:
-    """infra/stack.json through moto's CloudFormation, and its secrets (which moto's CloudFormation skips)."""
+def _make(cwd: Path, environment: dict[str, str], *arguments: str) -> subprocess.CompletedProcess[str]:
+    return _run(
+        cwd, environment, "make", "--no-print-directory", "-o", ".venv/bin/.runtime", "-o", ".venv/bin/.dev", *arguments
+    )
+
+
+def _api_keys_required(endpoint: str, api_id: str) -> dict[str, Any]:
+    apigateway = _aws(endpoint, "apigateway")
+    return {
+        "apiKeySource": apigateway.get_rest_api(restApiId=api_id).get("apiKeySource"),
+        "required": {
+            (resource["path"], method)
+            for resource in apigateway.get_resources(restApiId=api_id, embed=["methods"], limit=500)["items"]
+            for method, details in resource.get("resourceMethods", {}).items()
+            if details.get("apiKeyRequired")
+        },
+    }
+
+
+def _create_secrets(endpoint: str) -> dict[str, str]:
+    """infra/stack.json's secrets, which moto's CloudFormation skips, as AWS would generate them."""
     template = json.loads((PROJECT_DIR / "infra" / "stack.json").read_text())
     secrets_client = _aws(endpoint, "secretsmanager")
-    _aws(endpoint, "cloudformation").create_stack(
-        StackName=f"scim-{STAGE}-infra",
-        TemplateBody=json.dumps(template),
-        Parameters=[{"ParameterKey": "Stage", "ParameterValue": STAGE}],
-    )
     values = {}
     for resource in template["Resources"].values():
         if resource["Type"] != "AWS::SecretsManager::Secret":
@@ -130,10 +173,17 @@ def _create_infra(endpoint: str) -> dict[str, str]:
     return values
 
 
+def _commit_deployed_state(clone: Path, message: str) -> None:
+    _git(clone, "add", ".chalice/deployed")
+    _git(clone, "commit", "--quiet", "-m", message)
+    _git(clone, "push", "--quiet", "origin", "HEAD:main")
+
+
 @pytest.fixture(scope="module")
 def release(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Release]:
     from moto.server import ThreadedMotoServer
 
+    assert RUNNING_PYTHON == STAGE_PYTHON, f"stage {STAGE} deploys from Python {STAGE_PYTHON}: run `make test-deploy`"
     port = _free_port()
     endpoint = f"http://127.0.0.1:{port}"
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
@@ -150,33 +200,70 @@ def release(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Release]:
             "AWS_DEFAULT_REGION": REGION,
         }
     )
-    with chalice_swagger_imports() as imported:
+    with chalice_swagger_imports() as imported, termination_protection(), method_updates():
         server.start()
         try:
-            secret_values = _create_infra(endpoint)
             work = tmp_path_factory.mktemp("release")
             origin = _origin(work / "origin")
 
-            # Given the first operator's clone, when they release with plain `chalice deploy`
+            # Given the first operator's clone, the stage's stack from `make deploy-infra`
             first_clone = _clone(origin, work / "first")
-            first = _run(first_clone, environment, str(PROJECT_DIR / ".venv/bin/chalice"), "deploy", "--stage", STAGE)
+            infra = _make(first_clone, environment, "deploy-infra", f"STAGE={STAGE}")
+            assert infra.returncode == 0, infra.stdout + infra.stderr
+            secret_values = _create_secrets(endpoint)
+
+            # When they release with plain `chalice deploy`
+            chalice = str(Path(sys.executable).with_name("chalice"))
+            first = _run(first_clone, environment, chalice, "deploy", "--stage", STAGE)
             assert first.returncode == 0, first.stdout + first.stderr
-            deployed_file = first_clone / ".chalice" / "deployed" / f"{STAGE}.json"
-            first_deployed = json.loads(deployed_file.read_text())
+            first_deployed = json.loads((first_clone / ".chalice" / "deployed" / f"{STAGE}.json").read_text())
+            plain = _api_keys_required(endpoint, _resource(first_deployed, "rest_api")["rest_api_id"])
+            # A tenant onboarded on the stage before make deploy ever ran (its key exists, in no plan yet)
+            admin = [sys.executable, "-m", "admin", "--stage", STAGE]
+            created = _run(first_clone, environment, *admin, "tenant", "create", "acme")
+            assert created.returncode == 0, created.stdout + created.stderr
             # and commit the deployed state, as docs/operations/deploy.md says
-            _git(first_clone, "add", ".chalice/deployed")
-            _git(first_clone, "commit", "--quiet", "-m", "deployed dev")
-            _git(first_clone, "push", "--quiet", "origin", "HEAD:main")
+            _commit_deployed_state(first_clone, "deployed dev")
+            # An API deleted earlier left its permission on the routes function.
+            _aws(endpoint, "lambda").add_permission(
+                FunctionName=FUNCTIONS["api_handler"], StatementId="deleted-api", Action="lambda:InvokeFunction",
+                Principal="apigateway.amazonaws.com", SourceArn=f"arn:aws:execute-api:{REGION}:123456789012:gone00/*",
+            )  # fmt: skip
 
             # When a second operator releases from a fresh clone with `make deploy`
             second_clone = _clone(origin, work / "second")
-            second = _run(
-                second_clone, environment, "make", "--no-print-directory", "-o", ".venv/bin/.runtime",
-                "-o", ".venv/bin/.dev", "deploy", f"STAGE={STAGE}",
-            )  # fmt: skip
+            commits = [_git(second_clone, "rev-parse", "HEAD").strip()]
+            second = _make(second_clone, environment, "deploy", f"STAGE={STAGE}")
             assert second.returncode == 0, second.stdout + second.stderr
             second_deployed = json.loads((second_clone / ".chalice" / "deployed" / f"{STAGE}.json").read_text())
-            yield Release(endpoint, secret_values, imported, first, second, first_deployed, second_deployed)
+            _commit_deployed_state(second_clone, "release 1 of dev")
+
+            # and a third release changes the routes function's configuration
+            config_path = second_clone / ".chalice" / "config.json"
+            config = json.loads(config_path.read_text())
+            config["stages"][STAGE]["lambda_memory_size"] += 512
+            config_path.write_text(json.dumps(config, indent=2) + "\n")
+            _git(second_clone, "commit", "--quiet", "-am", "bigger routes function")
+            commits.append(_git(second_clone, "rev-parse", "HEAD").strip())
+            # (the bytecode of this commit is the second release's: only the configuration changed)
+            third = _make(second_clone, environment, "-o", "bytecode", "deploy", f"STAGE={STAGE}")
+            assert third.returncode == 0, third.stdout + third.stderr
+            memory_after_third = _aws(endpoint, "lambda").get_function_configuration(
+                FunctionName=FUNCTIONS["api_handler"]
+            )["MemorySize"]
+            _commit_deployed_state(second_clone, "release 2 of dev")
+
+            # Then `make rollback` deploys the previous recorded release again
+            rollback = _make(second_clone, environment, "rollback", f"STAGE={STAGE}")
+            assert rollback.returncode == 0, rollback.stdout + rollback.stderr
+            # and an operator gives the tenant limits of its own
+            limits_set = _run(
+                second_clone, environment, *admin, "limits", "set", "acme", "--rate", "5", "--burst", "10"
+            )
+            yield Release(
+                endpoint, environment, second_clone, secret_values, imported, first, second, first_deployed,
+                second_deployed, commits, memory_after_third, rollback, plain, limits_set,
+            )  # fmt: skip
         finally:
             server.stop()
 
@@ -235,8 +322,8 @@ def test_the_lambdas_hold_no_secret_and_name_the_stage_secrets(release: Release)
         assert variables["SECRETS_PREFIX"] == "scim-dev"  # names the secrets; holds none
         for value in release.secret_values.values():
             assert value not in json.dumps(configuration)
-        # The runtime follows the deploying interpreter: the release Python, the one CI tests on.
-        assert configuration["Runtime"] == f"python{RELEASE_PYTHON}"
+        # The runtime follows the deploying interpreter: the stage's Python, found by make deploy.
+        assert configuration["Runtime"] == f"python{STAGE_PYTHON}"
         assert configuration["Timeout"] <= API_GATEWAY_TIMEOUT_SECONDS
         assert configuration["MemorySize"] >= 512
 
@@ -274,3 +361,191 @@ def test_make_deploy_leaves_the_two_gateway_responses_in_place(release: Release)
         assert set(response["responseTemplates"].values()) == {expected.body}
     assert release.second.stdout.strip().splitlines()[-1].startswith("SCIM_BASE_URL=https://")
     assert release.second.stdout.strip().splitlines()[-1].endswith("/api/scim/v2")
+
+
+def test_make_deploy_infra_creates_the_stage_stack_with_termination_protection(release: Release) -> None:
+    (stack,) = release.client("cloudformation").describe_stacks(StackName=f"scim-{STAGE}-infra")["Stacks"]
+    assert stack["EnableTerminationProtection"] is True
+    tables = release.client("dynamodb").list_tables()["TableNames"]
+    assert f"scim-{STAGE}-deploy-lock" in tables and f"scim-{STAGE}-users" in tables
+
+
+def _releases(release: Release) -> list[dict[str, Any]]:
+    path = release.clone / ".chalice" / "deployed" / f"{STAGE}.releases.json"
+    releases: list[dict[str, Any]] = json.loads(path.read_text())["releases"]
+    return releases
+
+
+def test_each_make_deploy_is_recorded_and_make_rollback_restores_the_previous_release(release: Release) -> None:
+    first, second = release.commits
+    records = _releases(release)
+    assert [(r["number"], r["commit"], r["rollback_to"], r["dirty"]) for r in records] == [
+        (1, first, None, False),
+        (2, second, None, False),
+        (3, first, 1, False),
+    ]
+    lock = hashlib.sha256((PROJECT_DIR / "requirements.txt").read_bytes()).hexdigest()
+    assert {r["lock_sha256"] for r in records} == {lock}
+    assert {r["operator"] for r in records} == {"arn:aws:sts::123456789012:user/moto"}
+    lambda_client = release.client("lambda")
+    for name in FUNCTIONS.values():
+        arn = lambda_client.get_function(FunctionName=name)["Configuration"]["FunctionArn"]
+        tags = lambda_client.list_tags(Resource=arn)["Tags"]
+        assert {key: tags[key] for key in tags if key.startswith("scim:")} | {"scim:deployed-at": "t"} == {
+            "scim:release": "3",
+            "scim:commit": first,
+            "scim:lock-sha256": lock,
+            "scim:deployed-at": "t",
+            "scim:operator": "arn:aws:sts::123456789012:user/moto",
+            "scim:rollback-to": "1",
+        }
+    # The third release's configuration is gone again, on the same API and functions.
+    memory = json.loads((PROJECT_DIR / ".chalice" / "config.json").read_text())["stages"][STAGE]["lambda_memory_size"]
+    assert release.memory_after_third == memory + 512
+    routes = lambda_client.get_function_configuration(FunctionName=FUNCTIONS["api_handler"])
+    assert routes["MemorySize"] == memory
+    deployed = json.loads((release.clone / ".chalice" / "deployed" / f"{STAGE}.json").read_text())
+    assert (
+        _resource(deployed, "rest_api")["rest_api_id"] == _resource(release.second_deployed, "rest_api")["rest_api_id"]
+    )
+    assert len(release.client("apigateway").get_rest_apis()["items"]) == 1
+    assert "Updating lambda function" in release.rollback.stdout
+    assert len(_git(release.clone, "worktree", "list").splitlines()) == 1  # its worktree is gone
+
+
+def test_the_stage_keeps_its_guardrails_after_every_release(release: Release) -> None:
+    settings = guardrails.stage_guardrails(STAGE)
+    groups = {
+        group["logGroupName"]: group.get("retentionInDays")
+        for group in release.client("logs").describe_log_groups(logGroupNamePrefix="/aws/lambda/")["logGroups"]
+    }
+    assert groups == {f"/aws/lambda/{name}": settings.log_retention_days for name in FUNCTIONS.values()}
+    apigateway = release.client("apigateway")
+    api_id = _resource(release.second_deployed, "rest_api")["rest_api_id"]
+    throttling = apigateway.get_stage(restApiId=api_id, stageName="api")["methodSettings"]["*/*"]
+    assert throttling["throttlingRateLimit"] == settings.throttle_rate_limit
+    assert throttling["throttlingBurstLimit"] == settings.throttle_burst_limit
+    # API Gateway's metrics, and so the alarms, are per API name: each stage's API has its own.
+    assert apigateway.get_rest_api(restApiId=api_id)["name"] == f"onemodel-scim-{STAGE}"
+    for name in FUNCTIONS.values():
+        policy = json.loads(release.client("lambda").get_policy(FunctionName=name)["Policy"])
+        sources = {s["Condition"]["ArnLike"]["AWS:SourceArn"].split(":")[5].split("/")[0] for s in policy["Statement"]}
+        assert sources == {api_id}, name  # the deleted API's permission is gone
+    assert "removed a permission for another REST API: onemodel-scim-dev: deleted-api (API gone00)" in (
+        release.second.stderr
+    )
+
+
+def test_a_release_is_refused_while_another_holds_the_stage_lock(release: Release) -> None:
+    lock = deploy_lock.acquire(release.client("dynamodb"), STAGE, "arn:aws:iam::1:user/ana", "commit abc")
+    try:
+        preflight = _make(release.clone, release.environment, "deploy-preflight", f"STAGE={STAGE}")
+        assert preflight.returncode != 0
+        assert "make deploy: stage dev is being released by arn:aws:iam::1:user/ana (commit abc)" in preflight.stderr
+        deploy = _run(release.clone, release.environment, ".venv/bin/python", "-m", "infra.release", "deploy", STAGE)
+        assert deploy.returncode == 1
+        assert "Updating lambda function" not in deploy.stdout
+    finally:
+        lock.release()
+
+
+def test_a_plain_chalice_deploy_requires_no_api_key_so_every_idp_is_served(release: Release) -> None:
+    assert release.plain["apiKeySource"] in (None, "HEADER")
+    assert release.plain["required"] == set()
+
+
+def test_make_deploy_holds_every_scim_method_to_the_tenants_usage_plan(release: Release) -> None:
+    apigateway = release.client("apigateway")
+    api_id = _resource(release.second_deployed, "rest_api")["rest_api_id"]
+    after = _api_keys_required(release.endpoint, api_id)
+
+    assert after["apiKeySource"] == "AUTHORIZER"
+    behind_the_authorizer = {
+        (path, method) for path, entries in app.routes.items() for method, entry in entries.items() if entry.authorizer
+    }
+    assert after["required"] == behind_the_authorizer
+    assert ("/scim/v2/ServiceProviderConfig", "GET") not in after["required"]
+    # The step's own deployment, beside Chalice's and the gateway responses'.
+    descriptions = [item.get("description") for item in apigateway.get_deployments(restApiId=api_id)["items"]]
+    assert "make deploy: per-tenant limits" in descriptions
+
+
+def test_make_deploy_puts_every_tenants_key_in_the_default_plan_and_admin_limits_gives_one_its_own(
+    release: Release,
+) -> None:
+    apigateway = release.client("apigateway")
+    api_id = _resource(release.second_deployed, "rest_api")["rest_api_id"]
+    plans = {plan["name"]: plan for plan in apigateway.get_usage_plans()["items"]}
+    assert set(plans) == {"onemodel-scim-dev-default", "onemodel-scim-dev-tenant-acme"}
+    default, own = plans["onemodel-scim-dev-default"], plans["onemodel-scim-dev-tenant-acme"]
+    assert "TENANT_RATE_LIMIT" not in STAGE_VARIABLES and "TENANT_BURST_LIMIT" not in STAGE_VARIABLES
+    assert default["throttle"] == {"rateLimit": 50, "burstLimit": 100}  # the defaults of chalicelib/config.py
+    assert default["apiStages"] == own["apiStages"] == [{"apiId": api_id, "stage": "api"}]
+    assert own["throttle"] == {"rateLimit": 5, "burstLimit": 10}
+
+    keys = {key["name"]: key for key in apigateway.get_api_keys(includeValues=True)["items"]}
+    assert {name: key["value"] for name, key in keys.items()} == {
+        "onemodel-scim-dev-acme": usage_key("dev", "acme"),
+        f"onemodel-scim-dev-{UNAUTHENTICATED}": usage_key("dev", UNAUTHENTICATED),
+    }
+    in_default = {key["name"] for key in apigateway.get_usage_plan_keys(usagePlanId=default["id"])["items"]}
+    in_own = {key["name"] for key in apigateway.get_usage_plan_keys(usagePlanId=own["id"])["items"]}
+    assert (in_default, in_own) == ({f"onemodel-scim-dev-{UNAUTHENTICATED}"}, {"onemodel-scim-dev-acme"})
+    assert release.limits_set.stdout.strip() == "acme: 5 requests/s, burst 10 (its own)"
+    assert usage_key("dev", "acme") not in release.limits_set.stdout + release.limits_set.stderr
+
+
+def _deployed_arn(arn: str, region: str, account: str, secrets: dict[str, str]) -> str:
+    """A call's ARN recorded under the offline moto, as the deployed stage's: its region, account and secret."""
+    parts = arn.split(":", 5)
+    if parts[2] == "secretsmanager":
+        return secrets[parts[5].removeprefix("secret:")[: -len("-XXXXXX")]]
+    return ":".join([*parts[:3], region, account, parts[5]])
+
+
+def test_each_deployed_function_is_allowed_exactly_the_calls_it_makes(release: Release, tmp_path: Path) -> None:
+    # Given the functions, roles and log groups the offline IAM test derives from Chalice's rules
+    offline = stage_functions(STAGE)
+    lambda_client, iam = release.client("lambda"), release.client("iam")
+    deployed = {f["FunctionName"]: f for f in lambda_client.list_functions()["Functions"]}
+    assert sorted(deployed) == sorted(function.function_name for function in offline.values())
+    secrets = {entry["Name"]: entry["ARN"] for entry in release.client("secretsmanager").list_secrets()["SecretList"]}
+    # and the calls each makes during an IdP's session, recorded apart from this server (its own moto)
+    recorded = tmp_path / "calls.json"
+    session = subprocess.run(
+        [sys.executable, "-m", "tests.aws_calls", STAGE, str(recorded)],
+        cwd=PROJECT_DIR, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert session.returncode == 0, session.stderr[-2000:]
+    calls = json.loads(recorded.read_text())
+    for name, function in offline.items():
+        configuration = deployed[function.function_name]
+        _, _, _, region, account, _ = configuration["FunctionArn"].split(":", 5)
+        # When the deployed role is read back: the one Chalice's rules name, holding the policy file
+        role_name = configuration["Role"].rsplit("/", 1)[1]
+        assert role_name == function.role_name
+        (policy_name,) = iam.list_role_policies(RoleName=role_name)["PolicyNames"]
+        document = iam.get_role_policy(RoleName=role_name, PolicyName=policy_name)["PolicyDocument"]
+        document = json.loads(document) if isinstance(document, str) else document
+        assert document == function.policy()
+        # Then every call, with the deployed region, account, secret ARNs and Lambda's log group, is allowed,
+        made = {(action, _deployed_arn(arn, region, account, secrets)) for action, arn in calls[name]}
+        assert made >= log_calls(function, region, account)
+        assert denied_calls(document, made) == [], f"{function.function_name} ({role_name})"
+        # and nothing else is
+        assert unused_grants(document, made) == [], f"{function.function_name} ({role_name})"
+
+
+def test_make_destroy_removes_the_dev_stage_last(release: Release) -> None:
+    # Runs last: every other test reads the deployed stage.
+    destroyed = _make(release.clone, release.environment, "destroy", f"STAGE={STAGE}")
+    assert destroyed.returncode == 0, destroyed.stdout + destroyed.stderr
+    assert release.client("lambda").list_functions()["Functions"] == []
+    assert release.client("apigateway").get_rest_apis()["items"] == []
+    assert release.client("apigateway").get_usage_plans()["items"] == []
+    assert release.client("apigateway").get_api_keys()["items"] == []
+    assert release.client("dynamodb").list_tables()["TableNames"] == []
+    assert release.client("secretsmanager").list_secrets()["SecretList"] == []
+    assert release.client("logs").describe_log_groups(logGroupNamePrefix="/aws/lambda/")["logGroups"] == []
+    stacks = release.client("cloudformation").list_stacks()["StackSummaries"]
+    assert {stack["StackStatus"] for stack in stacks} == {"DELETE_COMPLETE"}

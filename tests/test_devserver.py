@@ -1,6 +1,7 @@
 """`make run` as a newcomer uses it: start it, source the printed lines, talk SCIM over real HTTP, Ctrl-C."""
 
 import base64
+import http.client
 import json
 import os
 import signal
@@ -11,6 +12,7 @@ import tempfile
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,6 +21,8 @@ from typing import Any
 import pytest
 
 from tests.conftest import PROJECT_DIR
+
+USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
 
 
 def _free_port() -> int:
@@ -132,6 +136,95 @@ def test_admin_cli_talks_to_make_runs_store_by_default(devserver: dict[str, str]
     assert result.returncode == 0, result.stderr
     assert devserver["SCIM_CLIENT_ID"] in result.stdout
     assert devserver["SCIM_CLIENT_SECRET"] not in result.stdout
+
+
+def _connection(env: dict[str, str]) -> http.client.HTTPConnection:
+    url = urllib.parse.urlsplit(env["SCIM_BASE_URL"])
+    return http.client.HTTPConnection(url.hostname or "127.0.0.1", url.port, timeout=30)
+
+
+def test_a_head_answer_has_no_body_so_the_next_answer_on_the_connection_is_intact(devserver: dict[str, str]) -> None:
+    # The body of a HEAD answer was sent anyway, and a keep-alive client read it as the next status line.
+    base = urllib.parse.urlsplit(devserver["SCIM_BASE_URL"]).path
+    connection = _connection(devserver)
+    try:
+        for method in ("HEAD", "GET", "HEAD", "GET"):
+            connection.request(method, base + "/ServiceProviderConfig")
+            response = connection.getresponse()
+            body = response.read()
+            assert (method, len(body) > 0) == (method, method == "GET")
+            assert response.status in (200, 404, 405) if method == "HEAD" else response.status == 200
+            if method == "GET":
+                assert json.loads(body)["schemas"]
+    finally:
+        connection.close()
+
+
+def test_make_run_listens_with_a_backlog_an_idp_burst_fits_in(devserver: dict[str, str]) -> None:
+    # socketserver's backlog of 5 reset 3 of 100 connections of 20 clients creating users at once.
+    port = urllib.parse.urlsplit(devserver["SCIM_BASE_URL"]).port
+    listening = subprocess.run(["ss", "-ltnH", f"sport = :{port}"], capture_output=True, text=True, check=True)
+    backlog = int(listening.stdout.split()[2])  # ss shows a listening socket's backlog as its Send-Q
+
+    assert backlog >= 128, listening.stdout
+
+
+def test_fifty_clients_creating_users_at_once_are_all_served(devserver: dict[str, str]) -> None:
+    base = urllib.parse.urlsplit(devserver["SCIM_BASE_URL"]).path
+    headers = {"Authorization": f"Bearer {devserver['SCIM_BEARER_TOKEN']}", "Content-Type": "application/scim+json"}
+    start = threading.Barrier(50)
+    outcomes: list[Any] = []
+
+    def create(n: int) -> None:
+        body = json.dumps({"schemas": [USER_SCHEMA], "userName": f"burst-{n}@example.com"})
+        start.wait(timeout=30)
+        connection = _connection(devserver)
+        try:
+            connection.request("POST", base + "/Users", body=body, headers=headers)
+            outcomes.append(connection.getresponse().status)
+        except OSError as error:
+            outcomes.append(repr(error))
+        finally:
+            connection.close()
+
+    clients = [threading.Thread(target=create, args=(n,)) for n in range(50)]
+    for client in clients:
+        client.start()
+    for client in clients:
+        client.join(timeout=120)
+
+    assert outcomes == [201] * 50
+
+
+def _smoke(devserver: dict[str, str], **credential: str) -> subprocess.CompletedProcess[str]:
+    # What `make smoke SMOKE_URL=...` runs; the credential comes from the environment, as in the docs.
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("SCIM_")} | credential
+    return subprocess.run(
+        [sys.executable, "-m", "infra.smoke", "--url", devserver["SCIM_BASE_URL"]],
+        cwd=PROJECT_DIR, env=environment, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+
+
+def test_make_smoke_passes_against_make_run_and_never_prints_the_secret(devserver: dict[str, str]) -> None:
+    secret = devserver["SCIM_CLIENT_SECRET"]
+    result = _smoke(devserver, SCIM_CLIENT_ID=devserver["SCIM_CLIENT_ID"], SCIM_CLIENT_SECRET=secret)
+    assert result.returncode == 0, result.stdout
+    lines = result.stdout.splitlines()
+    assert lines[0] == f"smoke {devserver['SCIM_BASE_URL']}"
+    assert [line[:4] for line in lines[1:]] == ["ok  "] * 3
+    assert secret not in result.stdout + result.stderr
+
+
+def test_make_smoke_fails_on_a_wrong_or_missing_credential(devserver: dict[str, str]) -> None:
+    wrong = _smoke(devserver, SCIM_CLIENT_ID=devserver["SCIM_CLIENT_ID"], SCIM_CLIENT_SECRET="wrong")
+    assert wrong.returncode == 1
+    assert wrong.stdout.splitlines()[-1].startswith("FAIL /Users?count=1 as scim-")
+    assert "got 401" in wrong.stdout.splitlines()[-1]
+    missing = _smoke(devserver)
+    assert missing.returncode == 1
+    assert missing.stdout.splitlines()[-1] == (
+        "FAIL authenticated read: set SCIM_CLIENT_ID and SCIM_CLIENT_SECRET to a tenant's credential"
+    )
 
 
 def test_ctrl_c_stops_everything(devserver: dict[str, str]) -> None:

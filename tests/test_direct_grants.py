@@ -162,7 +162,7 @@ def test_a_role_withdrawn_from_the_catalogue_stays_held_and_blocks_no_other_chan
 @pytest.mark.parametrize(
     ("grants", "detail"),
     [
-        ([{"value": f"r{i}"} for i in range(101)], "at most 100 grants"),
+        ([{"value": f"r{i}"} for i in range(101)], "at most 100 values"),  # the request's own bound comes first
         ([{"value": "x" * 257}], "at most 256 characters"),
         ([{"display": "Auditor"}], "every grant needs a value"),
     ],
@@ -173,6 +173,22 @@ def test_grants_are_bounded_before_any_lookup(
     refused = scim.patch(f"/Users/{user['id']}", patch({"op": "add", "path": "roles", "value": grants}))
     assert (refused.status_code, refused.json["scimType"]) == (400, "invalidValue")
     assert detail in refused.json["detail"]
+
+
+def test_a_user_holds_at_most_100_grants_of_a_kind_whatever_each_request_carries(scim: Scim, catalogue: None) -> None:
+    # Each request within the bound on values (100) can still add to what the user holds.
+    for n in range(101):
+        declared().declare(DeclaredRole(f"Role {n:03}", "application", "", "2026-01-02T03:04:05+00:00"))
+    held = scim.post("/Users", user_body(roles=[{"value": f"Role {n:03}"} for n in range(100)]))
+    assert held.status_code == 201 and len(held.json["roles"]) == 100
+
+    refused = scim.patch(
+        f"/Users/{held.json['id']}", patch({"op": "add", "path": "roles", "value": [{"value": "Role 100"}]})
+    )
+
+    assert (refused.status_code, refused.json["scimType"]) == (400, "invalidValue")
+    assert refused.json["detail"] == "roles: at most 100 grants per user"
+    assert scim.get(f"/Users/{held.json['id']}").json["meta"]["version"] == held.json["meta"]["version"]
 
 
 def test_the_trail_records_grants_like_any_attribute_change(scim: Scim, user: dict[str, Any]) -> None:

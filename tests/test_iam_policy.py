@@ -1,8 +1,11 @@
-"""The hand-written IAM policies of .chalice/ grant what the code calls, on the stage's tables, and nothing more.
+"""Each deployed Lambda's role allows every AWS call the function makes, and nothing it does not make.
 
-Two Lambdas, two roles: the routes (``policy-<stage>.json``) reach users, groups and role mappings;
-the authorizer (``policy-<stage>-authorizer.json``) only reads credentials. The admin CLI writes
-credentials with the operator's own AWS credentials, so no Lambda may.
+The functions, their roles, policy files and log groups are named by Chalice's own rules applied to
+``.chalice/config.json`` (:func:`infra.iam.stage_functions`; ``tests/test_deploy.py`` checks them
+against a real ``chalice deploy``). The calls are recorded while a representative IdP session runs
+the stage (:mod:`tests.aws_calls`), with region and account, and decided by IAM's matching rules
+(:mod:`infra.iam`). The admin CLI writes credentials, role mappings and password policies with the
+operator's own AWS credentials, so no Lambda may.
 """
 
 import ast
@@ -15,61 +18,164 @@ import botocore.session
 import pytest
 from botocore import xform_name
 
-from chalicelib.auth.authorizer import authenticate
-from chalicelib.config import settings
-from chalicelib.store import connection
+from chalicelib.stage_secrets import CREDENTIAL_HASH_KEY, CURSOR_SECRET
 from chalicelib.store.tables import table_definitions
+from infra.iam import StageFunction, action_matches, allows, listed, resource_matches, stage_functions, statements
 from infra.templates import settings_for
-from tests.conftest import PROJECT_DIR, Scim, Tenant, user_body
+from tests.aws_calls import ACCOUNT, AUTHORIZER, REGION, ROUTES, TRANSACT_ITEM_ACTIONS, Call, stage_calls, table_arn
+from tests.conftest import PROJECT_DIR
 
 CHALICE_DIR = PROJECT_DIR / ".chalice"
 STORE_DIR = PROJECT_DIR / "chalicelib" / "store"
-DEPLOYED_STAGES = ["dev", "prod"]
-# The store modules no Lambda runs for SCIM: credentials is the admin CLI's and the authorizer's
-# (the authorizer's calls are observed below), tables creates tables for tests and `make run` only.
-# rekey.py is the operators' migration (python -m admin names rekey), run with their own credentials.
-NOT_ROUTE_MODULES = {"credentials.py", "tables.py", "rekey.py"}
+# Every stage with its own policies is one `make deploy` can release: a stage added later is checked as well.
+DEPLOYED_STAGES = sorted(
+    name
+    for name, stage in json.loads((CHALICE_DIR / "config.json").read_text())["stages"].items()
+    if "iam_policy_file" in stage
+)
+# The store modules no Lambda runs: credentials.py is the admin CLI's and the authorizer's (whose calls the session
+# records), tables.py creates tables for tests and `make run` only, rekey.py and invariants.py are the operators'
+# (python -m admin names rekey, python -m admin check), run with their own credentials.
+NOT_ROUTE_MODULES = {"credentials.py", "tables.py", "rekey.py", "invariants.py"}
 _MODEL = botocore.session.get_session().get_service_model("dynamodb")
 OPERATIONS = {xform_name(name): name for name in _MODEL.operation_names}
-# IAM has no action for a transaction: each of its items needs the action of that kind of write or read.
 TRANSACTIONS = {"TransactWriteItems", "TransactGetItems"}
-TRANSACT_ITEM_ACTIONS = {
-    "Put": "PutItem",
-    "Update": "UpdateItem",
-    "Delete": "DeleteItem",
-    "ConditionCheck": "ConditionCheckItem",
-    "Get": "GetItem",
-}
-DYNAMODB_ARN = "arn:aws:dynamodb:*:*:table/"
-# The routes write the trail and never read it: the admin CLI does, with the operator's credentials.
-APPEND_ONLY_TABLES = {"activity"}
+DATA_ACTIONS = [f"dynamodb:{name}" for name in _MODEL.operation_names] + [
+    f"dynamodb:{action}" for action in TRANSACT_ITEM_ACTIONS.values()
+]
 
 
-def _config() -> dict[str, Any]:
-    config: dict[str, Any] = json.loads((CHALICE_DIR / "config.json").read_text())
-    return config
+@pytest.fixture(scope="module")
+def calls() -> dict[str, dict[str, set[Call]]]:
+    """What each function of each deployed stage asks IAM for during a representative session."""
+    return {stage: stage_calls(stage) for stage in DEPLOYED_STAGES}
 
 
-def _stage(stage: str) -> dict[str, Any]:
-    stage_config: dict[str, Any] = _config()["stages"][stage]
-    return stage_config
+def _functions(stage: str) -> dict[str, StageFunction]:
+    return stage_functions(stage)
 
 
-def _policy(file_name: str) -> dict[str, Any]:
-    policy: dict[str, Any] = json.loads((CHALICE_DIR / file_name).read_text())
-    return policy
+@pytest.mark.parametrize("stage", DEPLOYED_STAGES)
+def test_chalice_names_each_function_its_role_policy_file_and_log_group(stage: str) -> None:
+    # What `chalice deploy` makes (tests/test_deploy.py compares a real deploy with this): the routes are the API
+    # handler, named after the app and stage alone, and its log group is Lambda's, /aws/lambda/<function>.
+    named = {
+        name: (function.function_name, function.role_name, function.policy_file.name, function.log_group)
+        for name, function in _functions(stage).items()
+    }
+    assert named == {
+        ROUTES: (
+            f"onemodel-scim-{stage}",
+            f"onemodel-scim-{stage}-api_handler",
+            f"policy-{stage}.json",
+            f"/aws/lambda/onemodel-scim-{stage}",
+        ),
+        AUTHORIZER: (
+            f"onemodel-scim-{stage}-scim_auth",
+            f"onemodel-scim-{stage}-scim_auth",
+            f"policy-{stage}-authorizer.json",
+            f"/aws/lambda/onemodel-scim-{stage}-scim_auth",
+        ),
+    }
 
 
-def _route_policy(stage: str) -> dict[str, Any]:
-    return _policy(_stage(stage)["iam_policy_file"])
+def denied_calls(policy: dict[str, Any], made: set[Call]) -> list[Call]:
+    return sorted(call for call in made if not allows(policy, *call))
 
 
-def _authorizer_policy(stage: str) -> dict[str, Any]:
-    return _policy(_stage(stage)["lambda_functions"]["scim_auth"]["iam_policy_file"])
+def unused_grants(policy: dict[str, Any], made: set[Call]) -> list[tuple[str, str]]:
+    """Each (action, resource) a statement allows that no call needs: a policy broader than the code."""
+    unused = []
+    for statement in statements(policy):
+        assert statement.effect == "Allow" and not (statement.not_action or statement.not_resource), statement
+        for action in statement.actions:
+            for resource in statement.resources:
+                if not any(action_matches(action, a) and resource_matches(resource, r) for a, r in made):
+                    unused.append((action, resource))
+    return unused
 
 
-def _listed(value: str | list[str]) -> list[str]:
-    return [value] if isinstance(value, str) else value
+@pytest.mark.parametrize("stage", DEPLOYED_STAGES)
+@pytest.mark.parametrize("function", [ROUTES, AUTHORIZER])
+def test_every_call_a_function_makes_is_allowed_by_its_role(
+    calls: dict[str, dict[str, set[Call]]], stage: str, function: str
+) -> None:
+    made = calls[stage][function]
+    policy = _functions(stage)[function].policy()
+    assert denied_calls(policy, made) == [], f"denied by {_functions(stage)[function].policy_file.name}"
+
+
+@pytest.mark.parametrize("stage", DEPLOYED_STAGES)
+@pytest.mark.parametrize("function", [ROUTES, AUTHORIZER])
+def test_every_grant_of_a_role_is_used_by_its_function(
+    calls: dict[str, dict[str, set[Call]]], stage: str, function: str
+) -> None:
+    policy = _functions(stage)[function].policy()
+    assert unused_grants(policy, calls[stage][function]) == [], f"never needed: {_functions(stage)[function]}"
+
+
+def _inventory(calls: dict[str, dict[str, set[Call]]]) -> set[str]:
+    """Every resource of every deployed stage: what the functions reach, and every table and index."""
+    resources = {arn for by_function in calls.values() for made in by_function.values() for _, arn in made}
+    for stage in DEPLOYED_STAGES:
+        environment = json.loads((CHALICE_DIR / "config.json").read_text())["stages"][stage]["environment_variables"]
+        for definition in table_definitions(settings_for(environment)).values():
+            resources.add(table_arn(definition["TableName"]))
+            for index in definition.get("GlobalSecondaryIndexes", []):
+                resources.add(table_arn(definition["TableName"], index["IndexName"]))
+    return resources
+
+
+@pytest.mark.parametrize("stage", DEPLOYED_STAGES)
+@pytest.mark.parametrize("function", [ROUTES, AUTHORIZER])
+def test_no_grant_reaches_a_resource_of_another_function_or_stage(
+    calls: dict[str, dict[str, set[Call]]], stage: str, function: str
+) -> None:
+    # A wildcard broader than the name it stands for (onemodel-scim-dev-* for the routes' own log group) reaches
+    # the other function's log group, another stage's table, a future function: only what this function uses.
+    policy = _functions(stage)[function].policy()
+    own = {arn for _, arn in calls[stage][function]}
+    reached = {
+        arn
+        for statement in statements(policy)
+        for pattern in statement.resources
+        for arn in _inventory(calls)
+        if resource_matches(pattern, arn)
+    }
+    assert sorted(reached - own) == []
+
+
+@pytest.mark.parametrize("stage", DEPLOYED_STAGES)
+def test_the_routes_can_only_add_to_the_activity_trail_and_never_touch_credentials(stage: str) -> None:
+    policy = _functions(stage)[ROUTES].policy()
+    environment = json.loads((CHALICE_DIR / "config.json").read_text())["stages"][stage]["environment_variables"]
+    config = settings_for(environment)
+    trail = {action for action in DATA_ACTIONS if allows(policy, action, table_arn(config.activity_table))}
+    assert trail == {"dynamodb:PutItem"}
+    assert [action for action in DATA_ACTIONS if allows(policy, action, table_arn(config.credentials_table))] == []
+
+
+@pytest.mark.parametrize("stage", DEPLOYED_STAGES)
+def test_the_authorizer_reads_credentials_and_notes_their_use_and_nothing_else_of_dynamodb(stage: str) -> None:
+    policy = _functions(stage)[AUTHORIZER].policy()
+    environment = json.loads((CHALICE_DIR / "config.json").read_text())["stages"][stage]["environment_variables"]
+    config = settings_for(environment)
+    for logical, definition in table_definitions(config).items():
+        allowed = {action for action in DATA_ACTIONS if allows(policy, action, table_arn(definition["TableName"]))}
+        assert allowed == ({"dynamodb:GetItem", "dynamodb:UpdateItem"} if logical == "credentials" else set())
+
+
+@pytest.mark.parametrize("stage", DEPLOYED_STAGES)
+def test_each_role_reads_exactly_its_one_stage_secret(calls: dict[str, dict[str, set[Call]]], stage: str) -> None:
+    expected = {ROUTES: CURSOR_SECRET, AUTHORIZER: CREDENTIAL_HASH_KEY}
+    for function, secret in expected.items():
+        secrets = {arn for action, arn in calls[stage][function] if action.startswith("secretsmanager:")}
+        assert [arn.split(":")[-1][: -len("-XXXXXX")] for arn in secrets] == [f"scim-{stage}/{secret}"]
+
+
+def test_the_recorded_arns_carry_region_and_account() -> None:
+    # Wildcards in a policy's region and account must be decided against real ones, as IAM does.
+    assert table_arn("t").split(":")[3:5] == [REGION, ACCOUNT]
 
 
 def _is_client(node: ast.expr) -> bool:
@@ -100,103 +206,20 @@ def _transact_item_actions(path: Path) -> set[str]:
     }
 
 
-def actions_called(modules: list[Path]) -> set[str]:
-    """The IAM actions that the DynamoDB calls of these modules need."""
-    operations = {operation for path in modules for operation in _client_calls(path)}
-    actions = operations - TRANSACTIONS
-    if operations & TRANSACTIONS:
-        # Transaction items are often built by helpers apart from the call, so look at every module.
-        actions |= {action for path in modules for action in _transact_item_actions(path)}
-    return actions
-
-
 def route_modules() -> list[Path]:
     return sorted(path for path in STORE_DIR.glob("*.py") if path.name not in NOT_ROUTE_MODULES)
 
 
-def _logical_tables(stage_settings: Any) -> dict[str, str]:
-    return {definition["TableName"]: name for name, definition in table_definitions(stage_settings).items()}
-
-
-def grants(policy: dict[str, Any], stage: str) -> set[tuple[str, str, bool]]:
-    """Each DynamoDB (action, logical table, on its indexes?) a policy allows, for a stage's table names."""
-    tables = _logical_tables(settings_for(_stage(stage)["environment_variables"]))
-    allowed = set()
-    for statement in policy["Statement"]:
-        assert statement["Effect"] == "Allow" and "Condition" not in statement
-        for action in _listed(statement["Action"]):
-            if not action.startswith("dynamodb:"):
-                continue
-            for resource in _listed(statement["Resource"]):
-                assert resource.startswith(DYNAMODB_ARN), resource
-                table, _, index = resource.removeprefix(DYNAMODB_ARN).partition("/index/")
-                assert table in tables, f"{resource} is no table of stage {stage}"
-                assert index in ("", "*"), resource
-                allowed.add((action.removeprefix("dynamodb:"), tables[table], index == "*"))
-    return allowed
-
-
-@pytest.mark.parametrize("stage", DEPLOYED_STAGES)
-def test_route_policy_grants_exactly_the_actions_the_store_calls(stage: str) -> None:
-    granted = {action for action, _, _ in grants(_route_policy(stage), stage)}
-    called = actions_called(route_modules())
-    assert granted == called, (
-        f"Update .chalice/policy-{stage}.json: the store calls {sorted(called - granted)} without a grant, "
-        f"and is granted {sorted(granted - called)} it never calls"
-    )
-
-
-@pytest.mark.parametrize("stage", DEPLOYED_STAGES)
-def test_route_policy_reaches_users_groups_and_role_mappings_and_queries_only_their_indexes(stage: str) -> None:
-    granted = grants(_route_policy(stage), stage)
-    definitions = table_definitions(settings())
-    scim_tables = {name: definition for name, definition in definitions.items() if name not in APPEND_ONLY_TABLES}
-    assert {(table, on_index) for _, table, on_index in granted if table not in APPEND_ONLY_TABLES} == {
-        *((name, False) for name in scim_tables if name != "credentials"),
-        *((name, True) for name, definition in scim_tables.items() if definition.get("GlobalSecondaryIndexes")),
-    }
-    assert {action for action, _, on_index in granted if on_index} == {"Query"}
-
-
-@pytest.mark.parametrize("stage", DEPLOYED_STAGES)
-def test_route_policy_can_only_add_to_the_activity_trail_never_read_change_or_delete_it(stage: str) -> None:
-    granted = grants(_route_policy(stage), stage)
-    assert {grant for grant in granted if grant[1] == "activity"} == {("PutItem", "activity", False)}
-
-
-@pytest.mark.parametrize("stage", DEPLOYED_STAGES)
-def test_authorizer_policy_only_reads_the_credentials_table_and_notes_their_use(stage: str) -> None:
-    assert grants(_authorizer_policy(stage), stage) == {
-        ("GetItem", "credentials", False),
-        ("UpdateItem", "credentials", False),
-    }
-
-
-@pytest.mark.parametrize("stage", DEPLOYED_STAGES)
-def test_both_roles_write_only_their_own_stages_logs(stage: str) -> None:
-    for policy in (_route_policy(stage), _authorizer_policy(stage)):
-        logs = [statement for statement in policy["Statement"] if _listed(statement["Action"])[0].startswith("logs:")]
-        assert len(logs) == 1
-        assert sorted(_listed(logs[0]["Action"])) == [
-            "logs:CreateLogGroup",
-            "logs:CreateLogStream",
-            "logs:PutLogEvents",
-        ]
-        # CloudFormation names each function <stack>-<logical id>-<suffix>; the stack is onemodel-scim-<stage>.
-        for resource in _listed(logs[0]["Resource"]):
-            assert resource.startswith(f"arn:aws:logs:*:*:log-group:/aws/lambda/onemodel-scim-{stage}-"), resource
-
-
-def test_policy_actions_exist_in_iam() -> None:
-    from cfnlint.data import AdditionalSpecs
-    from cfnlint.helpers import load_resource
-
-    known = load_resource(AdditionalSpecs, "Policies.json")
-    for path in sorted(CHALICE_DIR.glob("policy-*.json")):
-        for statement in _policy(path.name)["Statement"]:
-            for action in _listed(statement["Action"]):
-                service, _, name = action.partition(":")
-                assert name.lower() in known[service]["Actions"], f"{path.name}: no IAM action {action}"
+def test_the_session_makes_every_kind_of_call_the_routes_store_code_holds(
+    calls: dict[str, dict[str, set[Call]]],
+) -> None:
+    # A store call the session never makes would go unchecked, and be denied on AWS: extend tests/aws_calls.py.
+    operations = {operation for path in route_modules() for operation in _client_calls(path)}
+    written = set(operations - TRANSACTIONS)
+    if operations & TRANSACTIONS:
+        written |= {action for path in route_modules() for action in _transact_item_actions(path)}
+    made = {action.removeprefix("dynamodb:") for action, _ in calls["dev"][ROUTES] if action.startswith("dynamodb:")}
+    assert written - made == set()
 
 
 def test_only_the_store_calls_dynamodb() -> None:
@@ -205,129 +228,25 @@ def test_only_the_store_calls_dynamodb() -> None:
             assert not set(_client_calls(path)), path
 
 
-def test_create_table_is_never_called_by_a_lambda() -> None:
-    assert "CreateTable" not in actions_called(route_modules())
+def test_policy_actions_exist_in_iam() -> None:
+    from cfnlint.data import AdditionalSpecs
+    from cfnlint.helpers import load_resource
+
+    known = load_resource(AdditionalSpecs, "Policies.json")
+    for path in sorted(CHALICE_DIR.glob("policy-*.json")):
+        for statement in json.loads(path.read_text())["Statement"]:
+            for action in listed(statement["Action"]):
+                service, _, name = action.partition(":")
+                assert name.lower() in known[service]["Actions"], f"{path.name}: no IAM action {action}"
 
 
-class Recorder:
-    """Each DynamoDB (action, logical table, on an index?) the code asks for, as IAM would authorise it."""
-
-    def __init__(self) -> None:
-        self.tables = _logical_tables(settings())
-        self.calls: set[tuple[str, str, bool]] = set()
-
-    def __call__(self, model: Any, params: dict[str, Any], **kwargs: Any) -> None:
-        operation = model.name
-        if operation in ("BatchGetItem", "BatchWriteItem"):
-            self.calls |= {(operation, self.tables[table], False) for table in params["RequestItems"]}
-        elif operation in TRANSACTIONS:
-            for item in params["TransactItems"]:
-                ((kind, body),) = item.items()
-                self.calls.add((TRANSACT_ITEM_ACTIONS[kind], self.tables[body["TableName"]], False))
-        else:
-            self.calls.add((operation, self.tables[params["TableName"]], "IndexName" in params))
-
-
-@pytest.fixture
-def recorder(aws: None) -> Iterator[Recorder]:
-    recorder = Recorder()
-    events = connection.dynamodb(settings()).meta.events
-    events.register("provide-client-params.dynamodb.*", recorder)
-    yield recorder
-    events.unregister("provide-client-params.dynamodb.*", recorder)
-
-
-def _bearer(tenant: Tenant) -> str:
-    return f"Bearer {tenant.client_id}.{tenant.client_secret}"
-
-
-def test_what_the_authorizer_calls_its_policy_allows(tenant: Tenant, recorder: Recorder) -> None:
-    # Given a valid, a wrong and an unknown credential
-    presented = [tenant.authorization, _bearer(tenant), f"Bearer {tenant.client_id}.wrong", "Bearer scim-nobody.x"]
-    # When the authorizer decides on each
-    decisions = [authenticate(header) for header in presented]
-    # Then it asked DynamoDB only for what the authorizer role grants
-    assert [decision is not None for decision in decisions] == [True, True, False, False]
-    assert recorder.calls
-    assert recorder.calls - grants(_authorizer_policy("dev"), "dev") == set()
-
-
-def test_what_a_provisioning_session_calls_its_policies_allow(scim: Scim, recorder: Recorder) -> None:
-    # Given an IdP that creates, finds, updates and groups a user, then tears down
-    user = scim.post("/Users", user_body("ada@example.com", externalId="00u-ada"))
-    assert user.status_code == 201, user.json
-    user_id = user.json["id"]
-    steps = [
-        scim.get('/Users?filter=userName eq "ada@example.com"'),
-        scim.get('/Users?filter=externalId eq "00u-ada"'),
-        scim.patch(
-            f"/Users/{user_id}",
-            {
-                "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
-                "Operations": [{"op": "replace", "path": "name.givenName", "value": "Augusta"}],
-            },
-        ),
-    ]
-    group = scim.post(
-        "/Groups",
-        {
-            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
-            "displayName": "Finance",
-            "members": [{"value": user_id}],
-        },
-    )
-    assert group.status_code == 201, group.json
-    group_id = group.json["id"]
-    steps += [
-        scim.get(f"/Users/{user_id}"),
-        scim.get(f'/Users?filter=groups.value eq "{group_id}"'),
-        scim.patch(
-            f"/Groups/{group_id}",
-            {
-                "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
-                "Operations": [{"op": "Remove", "path": "members", "value": [{"value": user_id}]}],
-            },
-        ),
-        scim.delete(f"/Groups/{group_id}"),
-        scim.delete(f"/Users/{user_id}"),
-    ]
-    assert all(200 <= step.status_code < 300 for step in steps), [(step.status_code, step.json) for step in steps]
-    # Then the routes asked only for what the route role grants, and the authorizer for what its role grants
-    route_calls = {call for call in recorder.calls if call[1] != "credentials"}
-    authorizer_calls = recorder.calls - route_calls
-    assert route_calls - grants(_route_policy("dev"), "dev") == set(), "not granted by .chalice/policy-dev.json"
-    assert authorizer_calls - grants(_authorizer_policy("dev"), "dev") == set(), "not granted to the authorizer"
-
-
-def test_policies_name_each_table_exactly() -> None:
-    # A wildcard in a table name could reach another stage's tables.
+def test_policies_name_each_table_and_log_group_exactly() -> None:
+    # A wildcard in a table's or a log group's name could reach another stage's or another function's.
     for path in CHALICE_DIR.glob("policy-*.json"):
-        for statement in _policy(path.name)["Statement"]:
-            for resource in _listed(statement["Resource"]):
-                table = resource.removeprefix(DYNAMODB_ARN).partition("/")[0]
-                assert not resource.startswith(DYNAMODB_ARN) or not set(table) & set("*?"), resource
-
-
-# Secrets Manager appends six random characters to a secret's ARN; "-??????" matches them and no other secret.
-SECRET_READERS = {"routes": "cursor-secret", "authorizer": "credential-hash-key"}
-
-
-@pytest.mark.parametrize("stage", DEPLOYED_STAGES)
-@pytest.mark.parametrize("role", SECRET_READERS)
-def test_each_role_reads_exactly_its_one_stage_secret(stage: str, role: str) -> None:
-    policy = _route_policy(stage) if role == "routes" else _authorizer_policy(stage)
-    secret_statements = [
-        statement
-        for statement in policy["Statement"]
-        if any(action.startswith("secretsmanager:") for action in _listed(statement["Action"]))
-    ]
-    assert [(_listed(s["Action"]), _listed(s["Resource"])) for s in secret_statements] == [
-        (
-            ["secretsmanager:GetSecretValue"],
-            [f"arn:aws:secretsmanager:*:*:secret:scim-{stage}/{SECRET_READERS[role]}-??????"],
-        )
-    ]
-    services = {
-        action.partition(":")[0] for statement in policy["Statement"] for action in _listed(statement["Action"])
-    }
-    assert services == {"dynamodb", "logs", "secretsmanager"}
+        for statement in json.loads(path.read_text())["Statement"]:
+            for resource in listed(statement["Resource"]):
+                name = resource.split(":", 5)[5]
+                if resource.startswith("arn:aws:dynamodb:"):
+                    assert not set(name.removeprefix("table/").partition("/")[0]) & set("*?"), resource
+                if resource.startswith("arn:aws:logs:"):
+                    assert not set(name.removeprefix("log-group:").removesuffix(":*")) & set("*?"), resource

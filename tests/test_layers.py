@@ -14,7 +14,13 @@ from tests.conftest import PROJECT_DIR
 # vocabulary every layer above the store speaks (model_docs: when its descriptions are read); auth is the
 # authorizer's edge.
 LAYERS = [
-    ["chalicelib.config", "chalicelib.stage_secrets", "chalicelib.aws_session", "chalicelib.metrics"],
+    [
+        "chalicelib.config",
+        "chalicelib.stage_runtime",
+        "chalicelib.stage_secrets",
+        "chalicelib.aws_session",
+        "chalicelib.metrics",
+    ],
     ["chalicelib.store"],
     [
         "chalicelib.schemas",

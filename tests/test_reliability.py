@@ -315,3 +315,33 @@ def test_every_injected_fault_gives_success_or_503_and_keeps_the_invariants(
         f"{family}: {sum(outcomes.values())} requests with an injected fault, outcomes by status: {outcomes}; "
         f"each of the {retries} 503s retried to completion"
     )
+
+
+def test_a_group_delete_without_if_match_that_loses_a_race_to_a_member_patch_is_tried_again(
+    scim: Scim, seed_users: SeedUsers, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A member PATCH committed between the DELETE's read and its write: the DELETE answered 412 (2 of 4 rounds),
+    # though without If-Match a lost race is the server's to try again.
+    from chalicelib.resources.storage import DynamoScimStorage
+
+    users = seed_users(2)
+    group = scim.post("/Groups", {"schemas": [GROUP], "displayName": "Racing", "members": members(users[:1])}).json
+    delete = DynamoScimStorage.delete
+    raced: list[int] = []
+
+    def delete_after_a_patch(storage: Any, *args: Any, **kwargs: Any) -> None:
+        if not raced:
+            patch = {
+                "schemas": [PATCH_OP],
+                "Operations": [{"op": "add", "path": "members", "value": members(users[1:])}],
+            }
+            raced.append(scim.patch(f"/Groups/{group['id']}", patch).status_code)
+        delete(storage, *args, **kwargs)
+
+    monkeypatch.setattr(DynamoScimStorage, "delete", delete_after_a_patch)
+
+    response = scim.delete(f"/Groups/{group['id']}")
+
+    assert (raced, response.status_code) == ([204], 204)
+    assert scim.get(f"/Groups/{group['id']}").status_code == 404
+    assert_invariants()

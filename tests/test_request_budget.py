@@ -7,6 +7,7 @@ attempt, and a 5xx still failing after the retries is a 503 with Retry-After, ne
 """
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -105,3 +106,29 @@ def test_an_authorizer_whose_budget_is_spent_answers_503_never_401(scim: Scim, m
     # A 401 would tell the IdP its credential is bad; it is only unreadable for now.
     assert (response.status_code, response.json["status"]) == (503, "503")
     assert response.headers["Retry-After"]
+
+
+def test_cpu_work_that_leaves_too_little_budget_for_the_write_is_a_503_and_writes_nothing(
+    scim: Scim, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The budget was checked only as each DynamoDB call started: CPU work could use most of it, and the write
+    # then start with too little left to finish, to be cut off after it committed.
+    from chalicelib.provisioning.service import ProvisioningService
+
+    check_user = ProvisioningService.check_user
+
+    def slow_check(service: ProvisioningService, user: Any) -> None:
+        started = time.monotonic()
+        while time.monotonic() - started < 0.75:  # CPU, not a wait: what a quadratic step would spend
+            pass
+        check_user(service, user)
+
+    monkeypatch.setattr(adapter, "request_budget", lambda seconds: deadline.request_budget(1.0))
+    monkeypatch.setattr(ProvisioningService, "check_user", slow_check)
+
+    response = scim.post("/Users", user_body())
+
+    assert (response.status_code, response.json["status"]) == (503, "503")
+    assert response.headers["Retry-After"]
+    monkeypatch.undo()
+    assert scim.get("/Users").json["totalResults"] == 0

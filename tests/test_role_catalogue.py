@@ -13,6 +13,7 @@ from tests.conftest import DynamoCalls, Scim
 
 ROLE = "urn:okta:scim:schemas:core:1.0:Role"
 ENTITLEMENT = "urn:okta:scim:schemas:core:1.0:Entitlement"
+SEARCH = "urn:ietf:params:scim:api:messages:2.0:SearchRequest"
 
 
 def mappings(tenant: str = "acme") -> RoleMappingTable:
@@ -192,3 +193,32 @@ def test_a_catalogue_list_is_two_queries_whatever_the_page(scim: Scim, dynamo_ca
             "Query",
             "Query",
         ]
+
+
+@pytest.mark.usefixtures("catalogue")
+@pytest.mark.parametrize("endpoint", ["/Roles", "/Entitlements"])
+def test_an_id_longer_than_any_role_name_is_a_404_read_nowhere(
+    scim: Scim, dynamo_calls: DynamoCalls, endpoint: str
+) -> None:
+    # A role's id is its name, at most 256 characters: a longer one is folded and compared with nothing.
+    dynamo_calls.reset()
+    response = scim.get(f"{endpoint}/{'x' * 257}")
+
+    assert (response.status_code, response.json["status"]) == (404, "404")
+    assert [
+        name for name, params in dynamo_calls.calls if params.get("TableName") == settings().role_mappings_table
+    ] == []
+    assert scim.get(f"/Roles/{'A' * 256}").status_code == 404
+
+
+@pytest.mark.usefixtures("catalogue")
+@pytest.mark.parametrize("endpoint", ["/Roles", "/Entitlements"])
+def test_a_catalogue_filter_is_bounded_as_every_filter(scim: Scim, endpoint: str) -> None:
+    terms = " or ".join(f'id eq "{n}"' for n in range(101))
+
+    response = scim.get(endpoint, query={"filter": terms})
+
+    assert (response.status_code, response.json["scimType"]) == (400, "invalidFilter")
+    assert "more than 100 terms" in response.json["detail"]
+    searched = scim.post(f"{endpoint}/.search", {"schemas": [SEARCH], "filter": terms})
+    assert (searched.status_code, searched.json["scimType"]) == (400, "invalidFilter")

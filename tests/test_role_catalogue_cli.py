@@ -86,6 +86,22 @@ def test_add_refuses_what_a_grant_or_a_path_cannot_hold(
     assert scim.get("/Roles").json["totalResults"] == 0
 
 
+def test_the_listing_shows_each_role_on_one_line_its_text_escaped(
+    scim: Scim, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A mapping's role names are whatever the mappings CSV held; a description may hold line breaks.
+    mappings().put(RoleMapping("Fin\x1b]0;owned\x07", ("Pay\u202eroll",), ()))
+    run(capsys, "roles", "catalogue", "add", "acme", "Board", "--kind", "data", "--description", "a\nb")
+
+    out = run(capsys, "roles", "catalogue", "list", "acme", "--kind", "data")[1]
+
+    assert not any(raw in out for raw in ("\x1b", "\x07", "\u202e")), out
+    assert out.splitlines()[1:] == [
+        "data\tBoard\t" + out.splitlines()[1].split("\t")[2] + "\t-\ta\\x0ab",
+        "data\tPay\\u202eroll\t-\tFin\\x1b]0;owned\\x07\tGiven by the role mapping of Fin\\x1b]0;owned\\x07",
+    ]
+
+
 def test_a_backup_counts_direct_grants_in_the_effective_roles(
     scim: Scim, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

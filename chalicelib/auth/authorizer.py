@@ -14,8 +14,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import botocore.exceptions
-
 from chalicelib.auth.credentials import Principal, parse_authorization, verify
 from chalicelib.auth.usage import CredentialUsage
 from chalicelib.config import settings
@@ -23,6 +21,7 @@ from chalicelib.stage_secrets import SecretUnavailable
 from chalicelib.store.connection import dynamodb
 from chalicelib.store.credentials import CredentialStore
 from chalicelib.store.deadline import request_budget
+from chalicelib.store.errors import DYNAMODB_ERRORS
 
 ALLOWED = "allowed"
 REFUSED = "refused"
@@ -100,7 +99,8 @@ def authenticate(authorization: str | None) -> Principal | None:
     store = CredentialStore(dynamodb(config), config.credentials_table)
     try:
         principal = verify(store, key, *presented, usage=_usage)
-    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as error:
+    except DYNAMODB_ERRORS as error:
+        # Unavailable (errors.unavailable) or misconfigured, the credential was not checked: never a 401.
         _count(config.stage, "AuthorizerErrors")
         raise CredentialsUnavailable(str(error)) from error
     if principal is None:

@@ -14,9 +14,8 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-import botocore.exceptions
-
 from chalicelib.store.credentials import CredentialStore, StoredCredential
+from chalicelib.store.errors import DYNAMODB_ERRORS
 
 WRITE_INTERVAL_SECONDS = 60
 REFUSAL_WINDOW_HOURS = 24
@@ -52,7 +51,7 @@ class CredentialUsage:
         if credential.last_used is None or credential.last_used < stale_before:
             try:
                 store.mark_used(credential.client_id, _iso(now), unless_since=stale_before)
-            except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as error:
+            except DYNAMODB_ERRORS as error:
                 # Bookkeeping: a request is never refused or delayed because its last use was not written.
                 log.warning("last use of %s not written: %s", credential.client_id, error)
 
@@ -66,7 +65,7 @@ class CredentialUsage:
         self.flushed[client_id] = now
         try:
             store.add_refusals(client_id, hour_of(now), count, int(now))
-        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as error:
+        except DYNAMODB_ERRORS as error:
             log.warning("%d refused attempts of %s not counted: %s", count, client_id, error)
 
 

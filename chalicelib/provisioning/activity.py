@@ -110,7 +110,9 @@ class WriteNotes:
         self.changes = attribute_changes(before, after)
         if "members" in before or "members" in after:
             old, new = member_ids(before), member_ids(after)
-            self.moved_members([i for i in new if i not in set(old)], [i for i in old if i not in set(new)])
+            # Each side's set built once: rebuilt per member, 20,000 members took 94 s after the write committed.
+            kept_before, kept_after = set(old), set(new)
+            self.moved_members([i for i in new if i not in kept_before], [i for i in old if i not in kept_after])
 
     def moved_members(self, added: Sequence[str], removed: Sequence[str]) -> None:
         self.members_added = list(added)

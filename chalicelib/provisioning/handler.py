@@ -26,30 +26,31 @@ from chalicelib.provisioning.activity import WriteNotes, document_of
 from chalicelib.provisioning.attempts import attempts
 from chalicelib.provisioning.group_patch import group_change
 from chalicelib.provisioning.ignored import patch_ignored, set_aside
-from chalicelib.resources.groups import GroupChange
+from chalicelib.resources.groups import GroupChange, GroupPatched
+from chalicelib.resources.repository import WriteStart
 
 
 @runtime_checkable
 class ProvisioningStorage(Protocol):
     """What the provisioning rules need of a storage beyond scim2-server's ``ScimStorage`` contract."""
 
-    def read_for_write(self, resource_type: ResourceType, resource_id: str) -> Resource[Any]:
+    def read_for_write(self, resource_type: ResourceType, resource_id: str) -> WriteStart:
         """The stored resource a PUT, PATCH or DELETE starts from, read as cheaply as a write allows."""
         ...
 
-    def repair_unchanged(self, resource_type: ResourceType, resource: Resource[Any]) -> Resource[Any]:
-        """A resource from :meth:`read_for_write` that no write changed, complete as a response shows it, after
-        repairing what an interrupted earlier write of it left undone (the only write it may make)."""
+    def update_from(self, resource_type: ResourceType, start: WriteStart, resource: Resource[Any]) -> Resource[Any]:
+        """Store ``resource``, the new state of ``start``, conditioned on the version ``start`` read."""
+        ...
+
+    def repair_unchanged(self, resource_type: ResourceType, start: WriteStart) -> Resource[Any]:
+        """The resource of a ``start`` no write changed, complete as a response shows it, after repairing
+        what an interrupted earlier write of it left undone (the only write it may make)."""
         ...
 
     def patch_group(
         self, resource_type: ResourceType, group_id: str, change: GroupChange, expected_version: str | None
-    ) -> Resource[Any]:
-        """Apply a member-only group PATCH in O(changed members); the group comes back without members."""
-        ...
-
-    def last_member_move(self) -> tuple[list[str], list[str]]:
-        """The member ids the last :meth:`patch_group` added and removed (none when it changed nothing)."""
+    ) -> GroupPatched:
+        """Apply a member-only group PATCH in O(changed members): the group without members, and the moves."""
         ...
 
 
@@ -108,11 +109,14 @@ class ProvisioningHandler(ScimHandler):
     def delete_resource(self, resource_type: ResourceType, resource_id: str, conditions: Conditions) -> None:
         """DELETE of a user deactivates it: the data stays, and GET shows ``active: false``."""
         if resource_type.name != "User":
-            # ScimHandler.delete_resource's steps, keeping the name the read found for the trail.
-            current = self.storage.get(resource_type, resource_id)
-            self.service.check_deletion(current, conditions)
-            assert current.meta is not None
-            self.storage.delete(resource_type, resource_id, expected_version=current.meta.version)
+            # ScimHandler.delete_resource's steps, keeping the name the read found for the trail; without
+            # If-Match, a member PATCH that changed the version in between is a lost race, tried again.
+            for attempt in attempts(conditions):
+                with attempt:
+                    current = self.storage.get(resource_type, resource_id)
+                    self.service.check_deletion(current, conditions)
+                    assert current.meta is not None
+                    self.storage.delete(resource_type, resource_id, expected_version=current.meta.version)
             self.notes.deleted(resource_type.name, resource_id, getattr(current, "display_name", None))
             return
 
@@ -150,13 +154,13 @@ class ProvisioningHandler(ScimHandler):
     def patch_members(
         self, resource_type: ResourceType, group_id: str, change: GroupChange, conditions: Conditions
     ) -> Resource[Any]:
-        result: Resource[Any] | None = None
+        patched: GroupPatched | None = None
         for attempt in attempts(conditions):
             with attempt:
-                result = self.writes.patch_group(resource_type, group_id, change, conditions.if_match)
-        assert result is not None
-        self.notes.patched_group(resource_type.name, result, change.attributes(), *self.writes.last_member_move())
-        return result
+                patched = self.writes.patch_group(resource_type, group_id, change, conditions.if_match)
+        assert patched is not None
+        self.notes.patched_group(resource_type.name, patched.group, change.attributes(), patched.added, patched.removed)
+        return patched.group
 
     def patch_resource(
         self, resource_type: ResourceType, resource_id: str, patch_op: PatchOp[Any], conditions: Conditions
@@ -214,15 +218,14 @@ class ProvisioningHandler(ScimHandler):
         result: Resource[Any] | None = None
         for attempt in attempts(conditions):
             with attempt:
-                current = self.writes.read_for_write(resource_type, resource_id)
-                assert current.meta is not None
-                version = current.meta.version
+                start = self.writes.read_for_write(resource_type, resource_id)
+                current = start.resource
                 before = document_of(current)
                 changed = change(current)
                 if changed is not None:
-                    result = self.storage.update(resource_type, changed, expected_version=version)
+                    result = self.writes.update_from(resource_type, start, changed)
                 else:
-                    result = self.writes.repair_unchanged(resource_type, current) if respond else current
+                    result = self.writes.repair_unchanged(resource_type, start) if respond else current
                 # The state written, with what the client sent that it no longer shows (a password).
                 self.notes.wrote_documents(resource_type.name, before, document_of(result), document_of(changed))
         assert result is not None

@@ -42,9 +42,11 @@ class PolicyRules(Protocol):
 class PasswordPolicy:
     """A tenant's password policy (``python -m admin password-policy``); the stage's settings by default.
 
-    Lengths count user-perceived characters (extended grapheme clusters, UAX #29) of the password
+    The minimum counts user-perceived characters (extended grapheme clusters, UAX #29) of the password
     prepared by PRECIS's OpaqueString profile (:rfc:`RFC 8265 §4.2`: NFC, non-ASCII spaces mapped),
-    so ``e`` + a combining accent is one character, as is a flag.
+    so ``e`` + a combining accent is one character, as is a flag. The maximum counts code points, before
+    any of that work: counted in graphemes, ``"e"`` and 400,000 combining accents were one character,
+    800 KB prepared, segmented and hashed.
     """
 
     min_length: int
@@ -89,17 +91,18 @@ class PasswordPolicy:
 
         The message never contains the password.
         """
+        if len(password) > self.max_length:
+            return f"it must be at most {self.max_length} characters long"
         try:
             prepared = _opaque_string().enforce(password)
         except UnicodeEncodeError as error:
             if error.reason.endswith("empty"):
                 return "it must not be empty"
             return "it must not contain control or invisible characters"
-        length = _perceived_length(prepared)
-        if length < self.min_length:
-            return f"it must be at least {self.min_length} characters long"
-        if length > self.max_length:
+        if len(prepared) > self.max_length:  # NFC may compose, seldom decompose: counted again
             return f"it must be at most {self.max_length} characters long"
+        if _perceived_length(prepared) < self.min_length:
+            return f"it must be at least {self.min_length} characters long"
         present = [name for name, categories in _CLASSES if any(category(c) in categories for c in prepared)]
         if len(present) < self.min_character_classes:
             kinds = ", ".join(name for name, _ in _CLASSES)

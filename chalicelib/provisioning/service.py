@@ -11,10 +11,10 @@ Each override is one named step of :class:`ScimService` (the handler that runs t
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import json
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from functools import cache
 from http import HTTPStatus
 from typing import Any
@@ -49,40 +49,59 @@ READ_ONLY_TYPES = frozenset({"Role", "Entitlement"})
 READS = frozenset({Operation.query, Operation.search, Operation.search_with_body})
 
 
+@dataclass(frozen=True)
+class TenantScope:
+    """The tenant one request acts for, as the protocol steps need it.
+
+    :param password_policy: Reads the tenant's policy; called once, and only for a request that sets a password.
+    """
+
+    tenant: str
+    password_policy: Callable[[], PasswordPolicy]
+
+    @classmethod
+    def of(cls, tenant: str, password_policy: Callable[[], PasswordPolicy]) -> TenantScope:
+        return cls(tenant, cache(password_policy))
+
+
 class ProvisioningService(ScimService):
-    """scim2-server's protocol steps, with One Model's provisioning rules."""
+    """scim2-server's protocol steps, with One Model's provisioning rules.
+
+    The container's service has no ``scope`` (it answers /ServiceProviderConfig and renders errors);
+    each request's handler gets its own, built by :meth:`for_tenant`.
+    """
 
     def __init__(
-        self, provider: Any, password_policy: PasswordPolicy, cursor_secret: str, limits: RequestLimits
+        self,
+        provider: Any,
+        password_policy: PasswordPolicy,
+        cursor_secret: str,
+        limits: RequestLimits,
+        scope: TenantScope | None = None,
     ) -> None:
         super().__init__(provider, secret=cursor_secret)
         self.password_policy = password_policy
+        self.cursor_secret = cursor_secret
         self.limits = limits
-        self._extension_names: dict[str, ExtensionNames] = {}
-        self.tenant: str | None = None
-        self.tenant_password_policy: Callable[[], PasswordPolicy] = lambda: password_policy
+        self.scope = scope
 
-    def for_tenant(
-        self, tenant: str, password_policy: Callable[[], PasswordPolicy] | None = None
-    ) -> ProvisioningService:
-        """This service for one tenant's requests: its cursors sealed to the tenant, its password policy.
+    def for_tenant(self, scope: TenantScope) -> ProvisioningService:
+        """The service of one tenant's request: its cursors sealed to the tenant, its password policy.
 
         :rfc:`RFC 9865 §5.2`: a cursor must not reveal or serve anything beyond its query; another
         tenant's cursor (which would tell where that tenant's page ended) is a 400 ``invalidCursor``.
-
-        :param password_policy: Reads the tenant's policy; called once, and only for a request
-            that sets a password.
         """
-        bound = copy.copy(self)
-        bound.tenant = tenant
-        if password_policy is not None:
-            bound.tenant_password_policy = cache(password_policy)
-        return bound
+        return ProvisioningService(self.provider, self.password_policy, self.cursor_secret, self.limits, scope)
+
+    def tenant_password_policy(self) -> PasswordPolicy:
+        """The policy a password set by this request must pass: its tenant's, else the stage's default."""
+        return self.scope.password_policy() if self.scope is not None else self.password_policy
 
     def _query_digest(self, resource_types: list[ResourceType], search_request: SearchRequest[Any]) -> str:  # type: ignore[override]
         """scim2-server's digest of the query a cursor serves, with the tenant sealed in."""
         digest = ScimService._query_digest(resource_types, search_request)
-        return hashlib.sha256(f"{self.tenant}\0{digest}".encode()).hexdigest()[:32]
+        tenant = self.scope.tenant if self.scope is not None else None
+        return hashlib.sha256(f"{tenant}\0{digest}".encode()).hexdigest()[:32]
 
     def authorize(self, request: ScimRequest, target: Target, resource_type: ResourceType) -> None:
         """The role catalogue is read-only (405, ``Allow: GET``); a search at the root is of users and groups,
@@ -151,10 +170,7 @@ class ProvisioningService(ScimService):
         return qualified
 
     def extension_names(self, resource_type: ResourceType) -> ExtensionNames:
-        names = self._extension_names.get(str(resource_type.id))
-        if names is None:
-            names = self._extension_names[str(resource_type.id)] = ExtensionNames(self.get_model(resource_type))
-        return names
+        return _extension_names(self.get_model(resource_type))
 
     def read_creation(self, resource_type: ResourceType, body: bytes, content_type: str | None) -> Resource[Any]:
         resource = super().read_creation(resource_type, body, content_type)
@@ -174,6 +190,7 @@ class ProvisioningService(ScimService):
             # active (OneLogin's templates) neither disables nor re-enables the account.
             replacement.active = getattr(current, "active", None)
         check_references(replacement, stored=current)
+        check_members(replacement)  # else a replacement equal but for a member without a value changes nothing
         replaced = super().apply_replacement(current, replacement, conditions)
         if isinstance(replaced, User):
             self.check_user(replaced)
@@ -182,6 +199,7 @@ class ProvisioningService(ScimService):
     def apply_patch(
         self, current: Resource[Any], patch_op: PatchOp[Any], conditions: Conditions
     ) -> Resource[Any] | None:
+        self.limits.check_member_filters(patch_op, len(getattr(current, "members", None) or []))
         stored = set(references(current))
         patched = super().apply_patch(current, patch_op, conditions)
         if patched is not None:
@@ -217,6 +235,12 @@ class ProvisioningService(ScimService):
         return response
 
 
+@cache
+def _extension_names(model: type[Resource[Any]]) -> ExtensionNames:
+    """Computed once per model for the container: a model's extensions never change."""
+    return ExtensionNames(model)
+
+
 def _member(members: dict[str, Any], name: str) -> Any:
     """A JSON member by its name, whatever its case (RFC 7643 §2.1)."""
     return next((value for key, value in members.items() if key.lower() == name.lower()), None)
@@ -225,6 +249,12 @@ def _member(members: dict[str, Any], name: str) -> Any:
 def _set_member(members: dict[str, Any], name: str, value: Any) -> None:
     key = next((key for key in members if key.lower() == name.lower()), name)
     members[key] = value
+
+
+def check_members(resource: Resource[Any]) -> None:
+    """:raises InvalidValueException: For a group member without a value (the user's id), naming members."""
+    if any(not getattr(member, "value", None) for member in getattr(resource, "members", None) or []):
+        raise InvalidValueException(detail="members: every member needs a value (the user's id)")
 
 
 def check_references(resource: Resource[Any], stored: Resource[Any] | set[tuple[str, str]] | None = None) -> None:

@@ -6,7 +6,7 @@ from chalicelib.config import Settings
 from chalicelib.provisioning.activity import WriteNotes
 from chalicelib.provisioning.handler import ProvisioningHandler
 from chalicelib.provisioning.passwords import PasswordPolicy, hash_password
-from chalicelib.provisioning.service import ProvisioningService
+from chalicelib.provisioning.service import ProvisioningService, TenantScope
 from chalicelib.resources.password_policies import read_password_policy
 from chalicelib.resources.storage import DynamoScimStorage
 
@@ -29,7 +29,7 @@ def handler_for(
     ``notes`` receives what the request wrote, for the activity trail.
     """
     return ProvisioningHandler(
-        service.for_tenant(tenant, lambda: tenant_password_policy(service, settings, tenant)),
+        service.for_tenant(TenantScope.of(tenant, lambda: tenant_password_policy(service, settings, tenant))),
         tenant_storage(service.provider, settings, tenant),
         notes,
     )

@@ -4,6 +4,6 @@ A spent budget ends the DynamoDB call in progress with a BotoCoreError, which :f
 turns into a 503 like any other DynamoDB failure that outlasts its retries.
 """
 
-from chalicelib.store.deadline import request_budget
+from chalicelib.store.deadline import refuse_write_when_short, request_budget
 
-__all__ = ["request_budget"]
+__all__ = ["refuse_write_when_short", "request_budget"]

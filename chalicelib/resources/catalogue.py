@@ -28,8 +28,9 @@ from scim2_models import (
     SearchRequest,
 )
 
+from chalicelib.resources.budget import refuse_write_when_short
 from chalicelib.resources.meta import etag
-from chalicelib.resources.repository import Clock, IndexPlan, Repository
+from chalicelib.resources.repository import Clock, IndexPlan, Repository, WriteStart
 from chalicelib.store.role_catalogue import DeclaredRole, RoleCatalogueTable, RoleKind
 from chalicelib.store.role_mappings import RoleMapping, RoleMappingTable, role_key
 
@@ -37,6 +38,9 @@ KIND_TYPES: dict[RoleKind, str] = {"application": "Application Access Role", "da
 # Which resource type lists which kind: Application Access Roles are roles, Data Access Roles entitlements.
 RESOURCE_KINDS: dict[str, RoleKind] = {"Role": "application", "Entitlement": "data"}
 MAX_DESCRIBED_MAPPINGS = 5
+MAX_ROLE_NAME_LENGTH = 256
+"""A declared role's name, a grant's value and a catalogue id in a path: one bound for all three."""
+MAX_ROLE_DESCRIPTION_LENGTH = 1024
 
 
 @dataclass(frozen=True)
@@ -122,15 +126,21 @@ class CatalogueRepository(Repository[CatalogueRole]):
     def get(
         self, resource_type: ResourceType, resource_id: str, response_parameters: ResponseParameters[Any] | None
     ) -> Resource[Any]:
-        wanted = role_key(resource_id)
-        found = next((role for role in self.every() if role_key(role.name) == wanted), None)
+        found = None
+        if len(resource_id) <= MAX_ROLE_NAME_LENGTH:  # a longer id names no role: nothing read, nothing folded
+            wanted = role_key(resource_id)
+            found = next((role for role in self.every() if role_key(role.name) == wanted), None)
         return self.resource(resource_type, self.found(resource_type, resource_id, found))
 
     def create(self, resource_type: ResourceType, resource: Resource[Any], stored: dict[str, Any]) -> Resource[Any]:
         raise self._read_only(resource_type)
 
     def update(
-        self, resource_type: ResourceType, resource: Resource[Any], expected_version: str | None
+        self,
+        resource_type: ResourceType,
+        resource: Resource[Any],
+        expected_version: str | None,
+        start: WriteStart | None = None,
     ) -> Resource[Any]:
         raise self._read_only(resource_type)
 
@@ -185,10 +195,6 @@ class CatalogueRepository(Repository[CatalogueRole]):
         return self.model(resource_type).model_validate(document, scim_ctx=None)
 
 
-MAX_ROLE_NAME_LENGTH = 256
-MAX_ROLE_DESCRIPTION_LENGTH = 1024
-
-
 class CatalogueError(ValueError):
     """A catalogue change refused, with the reason in words for the operator."""
 
@@ -213,10 +219,12 @@ def declare_role(table: RoleCatalogueTable, kind: RoleKind, name: str, descripti
     if any(unicodedata.category(character) == "Cc" and character != "\n" for character in description):
         raise CatalogueError("A description holds no control character")
     role = DeclaredRole(check_role_name(name), kind, description.strip(), clock().isoformat())
+    refuse_write_when_short()
     table.declare(role)
     return role
 
 
 def withdraw_role(table: RoleCatalogueTable, kind: RoleKind, name: str) -> bool:
     """Withdraw a declared role: new grants of it are refused (unless a mapping names it); users keep theirs."""
+    refuse_write_when_short()
     return table.withdraw(kind, name)

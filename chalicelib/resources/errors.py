@@ -3,7 +3,6 @@
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-import botocore.exceptions
 from scim2_models import (
     InvalidValueException,
     NotFoundException,
@@ -12,16 +11,7 @@ from scim2_models import (
     UniquenessException,
 )
 
-from chalicelib.store.errors import Conflict, NotFound, Taken, Unavailable, Unstorable, cancellation_codes
-
-_RETRYABLE_CODES = {
-    "ProvisionedThroughputExceededException",
-    "ThrottlingException",
-    "RequestLimitExceeded",
-    "InternalServerError",
-    "ServiceUnavailable",
-    "TransactionInProgressException",
-}
+from chalicelib.store.errors import DYNAMODB_ERRORS, Conflict, NotFound, Taken, Unavailable, Unstorable, unavailable
 
 
 class ServiceUnavailableException(SCIMException):
@@ -44,15 +34,7 @@ def translated() -> Iterator[None]:
         raise NotFoundException(detail="The resource does not exist") from None
     except Unstorable as error:
         raise InvalidValueException(detail=str(error)) from None
-    except Unavailable as error:
-        raise ServiceUnavailableException() from error
-    except botocore.exceptions.ClientError as error:
-        code = error.response.get("Error", {}).get("Code")
-        status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
-        # A transaction that collided with another one on the same items, or a 5xx still failing after
-        # botocore's retries (moto answers a bare 500): the client retries later.
-        if code in _RETRYABLE_CODES or status >= 500 or "TransactionConflict" in cancellation_codes(error):
+    except (Unavailable, *DYNAMODB_ERRORS) as error:
+        if unavailable(error):
             raise ServiceUnavailableException() from error
         raise
-    except botocore.exceptions.BotoCoreError as error:
-        raise ServiceUnavailableException() from error

@@ -14,13 +14,14 @@ from typing import Any
 from scim2_models import Entitlement, InvalidValueException, Resource
 from scim2_models import Role as RoleGrant
 
-from chalicelib.resources.catalogue import KIND_TYPES, Catalogue
+from chalicelib.resources.budget import refuse_write_when_short
+from chalicelib.resources.catalogue import KIND_TYPES, MAX_ROLE_NAME_LENGTH, Catalogue
 from chalicelib.store.role_catalogue import RoleKind
 from chalicelib.store.role_mappings import role_key
 
 MAX_GRANTS = 100
 """Per attribute and user: bounds the catalogue lookups and the stored item one write can ask for."""
-MAX_GRANT_VALUE_LENGTH = 256
+MAX_GRANT_VALUE_LENGTH = MAX_ROLE_NAME_LENGTH
 GRANTED: dict[str, tuple[RoleKind, type[Any], str]] = {
     "roles": ("application", RoleGrant, "/Roles"),
     "entitlements": ("data", Entitlement, "/Entitlements"),
@@ -73,6 +74,8 @@ class Grants:
             granted = KIND_TYPES[kind]
             unchecked = [v for v in values if before.get(role_key(v), {}).get("type") != granted]
             spelled = self.catalogue.spellings(kind, unchecked)
+            if unchecked:  # the catalogue reads took time: the write that follows still needs its reserve
+                refuse_write_when_short()
             unknown = [v for v in unchecked if role_key(v) not in spelled and role_key(v) not in before]
             if unknown:
                 detail = f"{attribute}: {_shown(unknown[0])} is no {granted} of this tenant (GET {endpoint} lists them)"

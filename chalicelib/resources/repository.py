@@ -44,6 +44,26 @@ class IndexPlan:
     """Whether the index answers the filter by itself; else the filter is evaluated on each page it reads."""
 
 
+@dataclass(frozen=True)
+class WriteStart:
+    """The stored resource a PUT, PATCH or DELETE starts from, and what its repository read to build it.
+
+    The caller hands it back to :meth:`Repository.update` (or :meth:`Repository.repair_unchanged`): the
+    write is conditioned on ``version``, and the repository need not read again what ``read`` holds.
+    """
+
+    resource: Resource[Any]
+    version: str
+    """The version read; the write is refused (412, retried) if another writer changed it since."""
+    read: object = None
+    """What the repository read beside the resource, opaque to the caller (None: nothing kept)."""
+
+    @classmethod
+    def of(cls, resource: Resource[Any], read: object = None) -> "WriteStart":
+        assert resource.meta is not None and resource.meta.version is not None
+        return cls(resource, resource.meta.version, read)
+
+
 class Repository(ABC, Generic[Record]):
     """The resources of one type, for one tenant."""
 
@@ -63,21 +83,28 @@ class Repository(ABC, Generic[Record]):
 
     @abstractmethod
     def update(
-        self, resource_type: ResourceType, resource: Resource[Any], expected_version: str | None
+        self,
+        resource_type: ResourceType,
+        resource: Resource[Any],
+        expected_version: str | None,
+        start: WriteStart | None = None,
     ) -> Resource[Any]:
-        """Store a whole new state of a resource, if its version is still the one ``expected_version`` names."""
+        """Store a whole new state of a resource, if its version is still the one ``expected_version`` names.
+
+        :param start: What :meth:`read_for_write` returned, when the write starts from it.
+        """
 
     @abstractmethod
     def delete(self, resource_type: ResourceType, resource_id: str, expected_version: str | None) -> None: ...
 
-    def read_for_write(self, resource_type: ResourceType, resource_id: str) -> Resource[Any]:
-        """The stored resource a PUT, PATCH or DELETE starts from."""
-        return self.get(resource_type, resource_id, None)
+    def read_for_write(self, resource_type: ResourceType, resource_id: str) -> WriteStart:
+        """The stored resource a PUT, PATCH or DELETE starts from, for the :meth:`update` that follows."""
+        return WriteStart.of(self.get(resource_type, resource_id, None))
 
-    def repair_unchanged(self, resource_type: ResourceType, resource: Resource[Any]) -> Resource[Any]:
-        """A resource from :meth:`read_for_write` that no write changed, complete as a response shows it, after
+    def repair_unchanged(self, resource_type: ResourceType, start: WriteStart) -> Resource[Any]:
+        """The resource of a :class:`WriteStart` no write changed, complete as a response shows it, after
         repairing what an interrupted earlier write of it left undone (the only write it may make)."""
-        return resource
+        return start.resource
 
     @abstractmethod
     def ordered_plan(self, resource_type: ResourceType, request: SearchRequest[Any]) -> IndexPlan | None:
@@ -103,10 +130,18 @@ class Repository(ABC, Generic[Record]):
     def every(self) -> Iterable[Record]:
         """Every record of the tenant, page by page."""
 
-    def candidates(self, resource_type: ResourceType, scim_filter: ScimFilter[Any] | None) -> Iterable[Record]:
-        """The records a search must look at: those an ``eq`` on an indexed attribute designates, else all."""
+    def candidates(
+        self,
+        resource_type: ResourceType,
+        scim_filter: ScimFilter[Any] | None,
+        lookups: Mapping[str, Callable[[str], Iterable[Record]]] | None = None,
+    ) -> Iterable[Record]:
+        """The records a search must look at: those an ``eq`` on an indexed attribute designates, else all.
+
+        :param lookups: The search's own :meth:`lookups`, when it reads something beside the records.
+        """
         found = comparison(scim_filter, self.model(resource_type), CompareOperator.eq)
-        lookup = self.lookups().get(found[0]) if found is not None else None
+        lookup = (lookups if lookups is not None else self.lookups()).get(found[0]) if found is not None else None
         return lookup(found[1]) if found is not None and lookup is not None else self.every()
 
     def model(self, resource_type: ResourceType) -> type[Resource[Any]]:

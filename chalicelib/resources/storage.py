@@ -25,15 +25,17 @@ from scim2_models import (
 from scim2_server.storage import ScimStorage, SearchPage
 
 from chalicelib.config import Settings
+from chalicelib.resources.budget import refuse_write_when_short
 from chalicelib.resources.catalogue import Catalogue, CatalogueRepository
 from chalicelib.resources.errors import translated
 from chalicelib.resources.grants import Grants
-from chalicelib.resources.groups import GroupChange, GroupRepository
+from chalicelib.resources.groups import GroupChange, GroupPatched, GroupRepository
 from chalicelib.resources.meta import now
 from chalicelib.resources.paging import page_in_memory, page_of_index
-from chalicelib.resources.repository import Clock, Repository
+from chalicelib.resources.repository import Clock, Repository, WriteStart
 from chalicelib.resources.users import PasswordHasher, UserRepository
 from chalicelib.store.connection import dynamodb
+from chalicelib.store.dynamodb_types import DynamoDBClient
 from chalicelib.store.groups import GroupTable
 from chalicelib.store.role_catalogue import RoleCatalogueTable
 from chalicelib.store.role_mappings import RoleMappingTable
@@ -52,7 +54,7 @@ class DynamoScimStorage(ScimStorage):
     def __init__(
         self,
         provider: ScimProvider,
-        client: Any,
+        client: DynamoDBClient,
         settings: Settings,
         tenant: str,
         hash_password: PasswordHasher,
@@ -116,6 +118,7 @@ class DynamoScimStorage(ScimStorage):
         stamp = self.clock().isoformat()
         stored = {"id": str(uuid.uuid4()), "version": 1, "created": stamp, "last_modified": stamp}
         with translated():
+            refuse_write_when_short()
             return self._repository(resource_type).create(resource_type, resource, stored)
 
     def update(
@@ -126,33 +129,39 @@ class DynamoScimStorage(ScimStorage):
         expected_version: str | None = None,
     ) -> Resource[Any]:
         with translated():
+            refuse_write_when_short()
             return self._repository(resource_type).update(resource_type, resource, expected_version)
 
     def delete(self, resource_type: ResourceType, resource_id: str, *, expected_version: str | None = None) -> None:
         with translated():
+            refuse_write_when_short()
             self._repository(resource_type).delete(resource_type, resource_id, expected_version)
 
-    def read_for_write(self, resource_type: ResourceType, resource_id: str) -> Resource[Any]:
+    def read_for_write(self, resource_type: ResourceType, resource_id: str) -> WriteStart:
         """The stored resource a PUT, PATCH or DELETE starts from, read as cheaply as a write allows."""
         with translated():
             return self._repository(resource_type).read_for_write(resource_type, resource_id)
 
-    def repair_unchanged(self, resource_type: ResourceType, resource: Resource[Any]) -> Resource[Any]:
-        """A resource from :meth:`read_for_write` that no write changed, complete as a response shows it, after
+    def update_from(self, resource_type: ResourceType, start: WriteStart, resource: Resource[Any]) -> Resource[Any]:
+        """Store ``resource``, the new state of what :meth:`read_for_write` returned, if its version is unchanged."""
+        with translated():
+            refuse_write_when_short()
+            return self._repository(resource_type).update(resource_type, resource, start.version, start)
+
+    def repair_unchanged(self, resource_type: ResourceType, start: WriteStart) -> Resource[Any]:
+        """The resource of a :class:`WriteStart` no write changed, complete as a response shows it, after
         repairing what an interrupted earlier write of it left undone (the only write it may make)."""
         with translated():
-            return self._repository(resource_type).repair_unchanged(resource_type, resource)
+            refuse_write_when_short()
+            return self._repository(resource_type).repair_unchanged(resource_type, start)
 
     def patch_group(
         self, resource_type: ResourceType, group_id: str, change: GroupChange, expected_version: str | None
-    ) -> Resource[Any]:
+    ) -> GroupPatched:
         """A group PATCH that only moves members (or renames): O(changed members), whatever the group's size."""
         with translated():
+            refuse_write_when_short()
             return self.group_repository.patch(resource_type, group_id, change, expected_version)
-
-    def last_member_move(self) -> tuple[list[str], list[str]]:
-        """The member ids the last :meth:`patch_group` added and removed, for the activity trail."""
-        return self.group_repository.last_move
 
     def _repository(self, resource_type: ResourceType) -> Repository[Any]:
         repository = self.repositories.get(str(resource_type.name))

@@ -29,7 +29,7 @@ from chalicelib.canonical import legacy_key
 from chalicelib.resources.grants import Grants, held
 from chalicelib.resources.meta import check_version, meta, version_of
 from chalicelib.resources.query import comparison, filter_needs, ordered_by, response_needs
-from chalicelib.resources.repository import Clock, IndexPlan, Repository, one
+from chalicelib.resources.repository import Clock, IndexPlan, Repository, WriteStart, one
 from chalicelib.resources.roles import user_roles
 from chalicelib.resources.user_groups import GroupReader, UserGroups
 from chalicelib.schemas import CORE_USER_SCHEMA, ONEMODEL_USER_SCHEMA, User
@@ -51,9 +51,16 @@ GROUPS_VALUE = f"{CORE_USER_SCHEMA}:groups.value"
 FROM_GROUPS = (GROUPS, ONEMODEL_USER_SCHEMA)
 
 
+GroupIds = dict[str, list[str]]
+"""Group ids by user id, read beside the users, for the resources built next in the same call."""
+
+
 @dataclass(frozen=True)
 class ReadForWrite:
-    """A user read for a write, and its memberships read beside it, for the write's response and repair."""
+    """A user read for a write, and its memberships read beside it, for the write's response and repair.
+
+    It travels in the :class:`WriteStart` that :meth:`UserRepository.read_for_write` returns.
+    """
 
     record: UserRecord
     memberships: list[Membership]
@@ -82,33 +89,29 @@ class UserRepository(Repository[UserRecord]):
         self.role_mappings = role_mappings
         self.group_reader = GroupReader(groups, role_mappings)
         self.hash_password = hash_password
-        # Users read by read_for_write, so that the write that follows does not read them again.
-        self._read_for_write: dict[str, ReadForWrite] = {}
-        # Group ids read beside a user's item, for the resource built next (read once per request).
-        self._group_ids_read: dict[str, list[str]] = {}
-        # Whether a search's key reads (id eq, userName eq) read the user's memberships beside it.
-        self._groups_beside = False
 
     def get(
         self, resource_type: ResourceType, resource_id: str, response_parameters: ResponseParameters[Any] | None
     ) -> Resource[Any]:
         with_groups = self.needs_groups(resource_type, response_parameters)
-        record = self.found(resource_type, resource_id, self._user(resource_id, with_groups))
-        return self.resources(resource_type, [record], with_groups)[0]
+        group_ids: GroupIds = {}
+        record = self.found(resource_type, resource_id, self._user(resource_id, group_ids if with_groups else None))
+        return self.resources(resource_type, [record], with_groups, group_ids)[0]
 
-    def _user(self, user_id: str, with_groups: bool) -> UserRecord | None:
-        """A user by id; ``with_groups``, its group ids are read in the same round trip (they need only the id)."""
-        if not with_groups:
+    def _user(self, user_id: str, group_ids: GroupIds | None) -> UserRecord | None:
+        """A user by id; given ``group_ids``, its group ids are read in the same round trip (they need only the
+        id) and added there."""
+        if group_ids is None:
             return self.users.get(user_id)
-        record, group_ids = together(partial(self.users.get, user_id), partial(self.groups.group_ids_of, user_id))
+        record, ids = together(partial(self.users.get, user_id), partial(self.groups.group_ids_of, user_id))
         if record is not None:
-            self._group_ids_read[record.id] = group_ids
+            group_ids[record.id] = ids
         return cast(UserRecord | None, record)
 
-    def _by_user_name(self, user_name: str) -> list[UserRecord]:
+    def _by_user_name(self, user_name: str, group_ids: GroupIds | None) -> list[UserRecord]:
         """``userName eq``: the claim names the id, then the user (and its group ids, beside it)."""
         user_id = self.users.owner_of(self.user_name_key(user_name))
-        return one(self._user(user_id, self._groups_beside)) if user_id is not None else []
+        return one(self._user(user_id, group_ids)) if user_id is not None else []
 
     def create(self, resource_type: ResourceType, resource: Resource[Any], stored: dict[str, Any]) -> Resource[Any]:
         if self.grants is not None:
@@ -126,16 +129,23 @@ class UserRepository(Repository[UserRecord]):
         return self._built(resource_type, [user], in_no_group)[0]
 
     def update(
-        self, resource_type: ResourceType, resource: Resource[Any], expected_version: str | None
+        self,
+        resource_type: ResourceType,
+        resource: Resource[Any],
+        expected_version: str | None,
+        start: WriteStart | None = None,
     ) -> Resource[Any]:
         """Write the user, reading its groups' names and role mappings for the response at the same time.
 
         Round trips after :meth:`read_for_write`: the write beside the reads, then (on a rename, or to
-        finish an interrupted one) the memberships' display.
+        finish an interrupted one) the memberships' display. Without its ``start``, the user is read first.
         """
         user_id = cast(str, resource.id)
-        read = self._read_for_write.pop(user_id, None)
-        if read is None or version_of(expected_version) != read.record.version:
+        read = start.read if start is not None else None
+        if not isinstance(read, ReadForWrite) or (read.record.id, read.record.version) != (
+            user_id,
+            version_of(expected_version),
+        ):
             read = self._read_with_memberships(resource_type, user_id)
         current = read.record
         check_version(expected_version, current.version)
@@ -164,30 +174,28 @@ class UserRepository(Repository[UserRecord]):
         check_version(expected_version, user.version)
         self.users.delete(user)
 
-    def read_for_write(self, resource_type: ResourceType, resource_id: str) -> Resource[Any]:
+    def read_for_write(self, resource_type: ResourceType, resource_id: str) -> WriteStart:
         """The stored user a PUT, PATCH or DELETE starts from: its item, and its memberships in the same round trip.
 
-        It comes without ``groups`` and effective roles: they are read-only, so no
-        write uses them. The record and memberships are kept for the update that
-        follows (its write is conditioned on the version read here, so nothing
-        another writer did in between is lost; the memberships give its response's
-        ``groups`` and the displays a rename moves).
+        The resource comes without ``groups`` and effective roles: they are read-only,
+        so no write uses them. The record and memberships travel in the returned
+        start, for the :meth:`update` that takes it (its write is conditioned on the
+        version read here, so nothing another writer did in between is lost; the
+        memberships give its response's ``groups`` and the displays a rename moves).
         """
         read = self._read_with_memberships(resource_type, resource_id)
-        self._read_for_write[read.record.id] = read
-        return self.resources(resource_type, [read.record], with_groups=False)[0]
+        return WriteStart.of(self.resources(resource_type, [read.record], with_groups=False)[0], read)
 
     def _read_with_memberships(self, resource_type: ResourceType, user_id: str) -> ReadForWrite:
         record, memberships = together(partial(self.users.get, user_id), partial(self.groups.memberships_of, user_id))
         return ReadForWrite(self.found(resource_type, user_id, record), memberships)
 
-    def repair_unchanged(self, resource_type: ResourceType, resource: Resource[Any]) -> Resource[Any]:
+    def repair_unchanged(self, resource_type: ResourceType, start: WriteStart) -> Resource[Any]:
         """The user a write left as it was, with its groups, after repairing the memberships' display: a retried
         rename finds the user renamed, and maybe not yet all of its memberships."""
-        read = self._read_for_write.get(str(resource.id))
-        if read is None:
-            return resource
-        return self._written(resource_type, read, None)
+        if not isinstance(start.read, ReadForWrite):
+            return start.resource
+        return self._written(resource_type, start.read, None)
 
     def _written(
         self, resource_type: ResourceType, read: ReadForWrite, write: Callable[[], None] | None
@@ -226,42 +234,43 @@ class UserRepository(Repository[UserRecord]):
     def load(self, resource_type: ResourceType, ids: list[str], request: SearchRequest[Any]) -> list[Resource[Any]]:
         """A page of users by id; with groups, every user's group ids are read beside the users, in one wave."""
         with_groups = self.needs_groups(resource_type, request)
+        group_ids: GroupIds = {}
         if with_groups:
-            users, *group_ids = together(
+            users, *each = together(
                 partial(self.users.get_many, ids), *(partial(self.groups.group_ids_of, i) for i in ids)
             )
-            self._group_ids_read.update((i, found) for i, found in zip(ids, group_ids, strict=True) if i in users)
+            group_ids.update((i, found) for i, found in zip(ids, each, strict=True) if i in users)
         else:
             users = self.users.get_many(ids)
         records = [users[i] for i in ids if i in users]
-        return self.resources(resource_type, records, with_groups)
+        return self.resources(resource_type, records, with_groups, group_ids)
 
     def matching(self, resource_type: ResourceType, request: SearchRequest[Any]) -> list[Resource[Any]]:
         scim_filter = request.filter
         model = self.model(resource_type)
         filter_needs_groups = any(filter_needs(scim_filter, model, target) for target in FROM_GROUPS)
-        self._groups_beside = filter_needs_groups or self.needs_groups(resource_type, request)
-        try:
-            users = list(self.candidates(resource_type, scim_filter))
-        finally:
-            self._groups_beside = False
-        if scim_filter is not None and not filter_needs_groups and self.needs_groups(resource_type, request):
+        with_groups = filter_needs_groups or self.needs_groups(resource_type, request)
+        # The key reads (id eq, userName eq) read the users' group ids beside them when the search needs them.
+        group_ids: GroupIds = {}
+        users = list(self.candidates(resource_type, scim_filter, self.lookups(group_ids if with_groups else None)))
+        if scim_filter is not None and not filter_needs_groups and with_groups:
             # Filter first, then read the groups (a query per user) of the matches only.
             bare = self.resources(resource_type, users, with_groups=False)
             kept = {id(resource) for resource in self.matches(resource_type, scim_filter, bare)}
             users = [user for user, resource in zip(users, bare, strict=True) if id(resource) in kept]
-            return self.resources(resource_type, users, with_groups=True)
-        with_groups = filter_needs_groups or self.needs_groups(resource_type, request)
-        resources = self.resources(resource_type, users, with_groups)
+            return self.resources(resource_type, users, True, group_ids)
+        resources = self.resources(resource_type, users, with_groups, group_ids)
         return resources if scim_filter is None else self.matches(resource_type, scim_filter, resources)
 
-    def lookups(self) -> Mapping[str, Callable[[str], Iterable[UserRecord]]]:
+    def lookups(self, group_ids: GroupIds | None = None) -> Mapping[str, Callable[[str], Iterable[UserRecord]]]:
         """``id`` a key read; ``userName`` two; ``externalId`` an index query; ``groups.value`` the group's
-        memberships and a batch read. The key reads read the user's group ids beside the user when the
-        search needs them."""
+        memberships and a batch read.
+
+        :param group_ids: Given, the key reads read the user's group ids beside the user, and add them there.
+        """
         return {
-            ID: lambda user_id: one(self._user(user_id, self._groups_beside)),
-            USER_NAME: self._by_user_name,
+            ID: lambda user_id: one(self._user(user_id, group_ids)),
+            USER_NAME: lambda user_name: self._by_user_name(user_name, group_ids),
             EXTERNAL_ID: self.users.find_by_external_id,
             GROUPS_VALUE: lambda group_id: self.users.get_many(
                 [m.user_id for m in self.groups.members(group_id)]
@@ -311,8 +320,7 @@ class UserRepository(Repository[UserRecord]):
         """
         if not with_groups:
             return self._built(resource_type, records, None)
-        known = {r.id: self._group_ids_read.pop(r.id) for r in records if r.id in self._group_ids_read}
-        known.update(group_ids or {})
+        known = {r.id: group_ids[r.id] for r in records if group_ids is not None and r.id in group_ids}
         known.update(self.group_reader.ids_of([record.id for record in records if record.id not in known]))
         _, groups = self.group_reader.named(known)
         return self._built(resource_type, records, groups)

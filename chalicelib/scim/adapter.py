@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass
 from functools import lru_cache
 from http import HTTPStatus
+from typing import Any
 from urllib.parse import unquote
 
 from chalice.app import Request, Response
@@ -123,6 +124,7 @@ class ScimApi:
         """Refuse what is over the announced limits before any work is done."""
         if len(request.body) > self.settings.max_body_bytes:
             raise PayloadTooLargeException(detail=f"The body exceeds {self.settings.max_body_bytes} bytes")
+        self.service.limits.check_document(_json_body(request.body))
 
     def error_response(self, request: Request, exception: Exception) -> ScimResponse:
         """The RFC 7644 §3.12 error of any exception, its detail in SCIM's words (:func:`client_detail`)."""
@@ -194,6 +196,14 @@ def _request_id(request: Request) -> str | None:
     """API Gateway's request id (``make run`` and the tests emulate it, devserver.gateway); else the invocation's."""
     context = getattr(request, "lambda_context", None)
     return request.context.get("requestId") or getattr(context, "aws_request_id", None)
+
+
+def _json_body(body: bytes) -> Any:
+    """The body as JSON, or None when it is none: the service refuses a body it cannot read, with its own words."""
+    try:
+        return json.loads(body) if body else None
+    except (ValueError, RecursionError):
+        return None
 
 
 def _as_bytes(body: str | bytes | None) -> bytes:

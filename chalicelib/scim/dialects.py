@@ -86,7 +86,9 @@ def _resource(body: dict[str, Any], core_schema: str, base: str) -> dict[str, An
 
 
 def _schemas(schemas: list[Any], core_schema: str) -> list[Any]:
+    """The URNs rewritten, each once, in their first order: one pass with a set (a list lookup made it quadratic)."""
     rewritten: list[Any] = []
+    seen: set[str] = set()
     for schema in schemas:
         if schema == LEGACY_CORE:
             schema = core_schema
@@ -94,8 +96,11 @@ def _schemas(schemas: list[Any], core_schema: str) -> list[Any]:
             schema = ENTERPRISE_USER
         elif schema == ENTRA_GROUP_SCHEMA:
             continue
-        if schema not in rewritten:
-            rewritten.append(schema)
+        if isinstance(schema, str):
+            if schema in seen:
+                continue
+            seen.add(schema)
+        rewritten.append(schema)  # not a string: left for the library to refuse
     return rewritten
 
 
@@ -212,7 +217,12 @@ def _key(members: dict[str, Any], name: str) -> str | None:
 def _without_cleared(value: Any) -> Any:
     """``value`` without its JSON nulls and ``""``; a list entry whose ``value`` is cleared goes too."""
     if isinstance(value, dict):
-        kept = {key: _without_cleared(item) for key, item in value.items() if item not in _CLEARED}
+        # A member is a reference to a user, never a value to clear: one without a value stays, to be refused.
+        kept = {
+            key: item if isinstance(key, str) and key.lower() == "members" else _without_cleared(item)
+            for key, item in value.items()
+            if item not in _CLEARED
+        }
         # An object left empty by its cleared members ({"name": {"givenName": ""}}) says nothing more.
         return {key: item for key, item in kept.items() if item != {} or value[key] == {}}
     if isinstance(value, list):

@@ -76,17 +76,26 @@ def _body(request: ScimRequest) -> Any:
         return None
 
 
-def _secrets_in(value: Any, secret: bool = False) -> Iterator[str]:
-    """Every string a body holds under a secret attribute (password), for scrubbing a detail that echoes it."""
-    if isinstance(value, dict):
-        path = str(value.get("path") or "")
-        for key, item in value.items():
-            yield from _secrets_in(item, secret or is_secret(str(key)) or (key == "value" and is_secret(path)))
-    elif isinstance(value, list):
-        for item in value:
-            yield from _secrets_in(item, secret)
-    elif secret and isinstance(value, str) and value:
-        yield value
+def _secrets_in(body: Any) -> Iterator[str]:
+    """Every string a body holds under a secret attribute (password), for scrubbing a detail that echoes it.
+
+    Walked with a stack, never by recursion: json.loads accepts bodies nested deeper than Python's
+    recursion limit (5,000 levels on 3.13), and the service may refuse such a body as a 400 that still
+    has its trail entry to write.
+    """
+    pending: list[tuple[Any, bool]] = [(body, False)]
+    while pending:
+        value, secret = pending.pop()
+        if isinstance(value, dict):
+            path = str(value.get("path") or "")
+            pending += [
+                (item, secret or is_secret(str(key)) or (key == "value" and is_secret(path)))
+                for key, item in value.items()
+            ]
+        elif isinstance(value, list):
+            pending += [(item, secret) for item in value]
+        elif secret and isinstance(value, str) and value:
+            yield value
 
 
 def _scrubbed(detail: str | None, body: Any) -> str | None:

@@ -18,15 +18,15 @@ This module must not import scim2 or pydantic.
 """
 
 import json
+import re
 import secrets
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import botocore.exceptions
-
-from chalicelib.store.errors import Unavailable
+from chalicelib.store.dynamodb_types import DynamoDBClient, Item
+from chalicelib.store.errors import DYNAMODB_ERRORS, Unavailable, unavailable
 from chalicelib.store.limits import partition_key_fits
 from chalicelib.store.table import items
 from chalicelib.store.tables import ACTIVITY_BY_ERROR, ACTIVITY_BY_IGNORED, ACTIVITY_BY_RESOURCE
@@ -34,14 +34,15 @@ from chalicelib.store.tables import ACTIVITY_BY_ERROR, ACTIVITY_BY_IGNORED, ACTI
 MAX_CHANGES = 50
 """Attribute paths kept per entry; ``changes_dropped`` counts the rest."""
 MAX_VALUE_CHARACTERS = 256
-"""An old or new value longer than this (as JSON) is cut, with an ellipsis; so is a resource's name."""
+"""Every text an entry keeps is cut to this, with an ellipsis: the path, the resource's id and name, the detail,
+each member id, each attribute path, and each old or new value (as JSON)."""
 MAX_MEMBER_SAMPLE = 10
 """Member ids listed per entry for each of added and removed; the counts are exact."""
-MAX_DETAIL_CHARACTERS = 500
 MAX_IGNORED_NAMES = 20
 """Names of ignored attributes kept per entry, each at most :data:`MAX_IGNORED_NAME_CHARACTERS` (never a value)."""
 MAX_IGNORED_NAME_CHARACTERS = 128
 NAME_PREFIX = "name:"
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 @dataclass(frozen=True)
@@ -93,14 +94,22 @@ class ActivityEntry:
         changes, dropped = bounded_changes(self.changes)
         return replace(
             self,
-            path=_cut_to(self.path, MAX_DETAIL_CHARACTERS),
-            resource_name=_cut_to(self.resource_name, MAX_VALUE_CHARACTERS) if self.resource_name else None,
-            detail=_cut_to(self.detail, MAX_DETAIL_CHARACTERS) if self.detail else None,
+            client_id=_text(self.client_id),
+            operation=_text(self.operation),
+            method=_text(self.method),
+            path=_text(self.path),
+            resource_type=_optional_text(self.resource_type),
+            resource_id=_optional_text(self.resource_id),
+            resource_name=_optional_text(self.resource_name),
+            resource_name_key=_optional_text(self.resource_name_key),
+            scim_type=_optional_text(self.scim_type),
+            detail=_optional_text(self.detail),
             changes=changes,
             changes_dropped=self.changes_dropped + dropped,
-            members_added_sample=self.members_added_sample[:MAX_MEMBER_SAMPLE],
-            members_removed_sample=self.members_removed_sample[:MAX_MEMBER_SAMPLE],
+            members_added_sample=tuple(_text(i) for i in self.members_added_sample[:MAX_MEMBER_SAMPLE]),
+            members_removed_sample=tuple(_text(i) for i in self.members_removed_sample[:MAX_MEMBER_SAMPLE]),
             ignored_attributes=tuple(bounded_names(self.ignored_attributes)),
+            request_id=_optional_text(self.request_id),
         )
 
 
@@ -116,9 +125,7 @@ def since(delta: timedelta) -> str:
 
 def bounded_changes(changes: Sequence[AttributeChange]) -> tuple[tuple[AttributeChange, ...], int]:
     """At most :data:`MAX_CHANGES` changes with their values cut to size; and how many were left out."""
-    kept = tuple(
-        AttributeChange(c.path[:MAX_VALUE_CHARACTERS], *_cut_values(c), secret=c.secret) for c in changes[:MAX_CHANGES]
-    )
+    kept = tuple(AttributeChange(_text(c.path), *_cut_values(c), secret=c.secret) for c in changes[:MAX_CHANGES])
     return kept, max(0, len(changes) - MAX_CHANGES)
 
 
@@ -131,25 +138,33 @@ def _cut_values(change: AttributeChange) -> tuple[Any, Any]:
 def _cut(value: Any) -> Any:
     if value is None or isinstance(value, bool | int | float):
         return value
-    text = value if isinstance(value, str) else json.dumps(value, separators=(",", ":"), default=str)
-    if len(text) <= MAX_VALUE_CHARACTERS:
-        return value
-    return _cut_to(text, MAX_VALUE_CHARACTERS)
+    if isinstance(value, str):
+        return _text(value)
+    text = json.dumps(value, separators=(",", ":"), default=str)  # its lone surrogates escaped as \ud800
+    return value if len(text) <= MAX_VALUE_CHARACTERS else _text(text)
 
 
 def bounded_names(names: Sequence[str]) -> list[str]:
     """At most :data:`MAX_IGNORED_NAMES` names, each cut to :data:`MAX_IGNORED_NAME_CHARACTERS` with an ellipsis."""
-    return [_cut_to(name, MAX_IGNORED_NAME_CHARACTERS) for name in names[:MAX_IGNORED_NAMES]]
+    return [_text(name, MAX_IGNORED_NAME_CHARACTERS) for name in names[:MAX_IGNORED_NAMES]]
 
 
-def _cut_to(text: str, characters: int) -> str:
-    return text if len(text) <= characters else text[: characters - 1] + "…"
+def _optional_text(text: str | None) -> str | None:
+    return _text(text) if text else None
+
+
+def _text(text: str, characters: int = MAX_VALUE_CHARACTERS) -> str:
+    """Client text as an entry keeps it: cut to ``characters``, a lone surrogate (which JSON can carry and UTF-8
+    cannot, so DynamoDB's write would fail and the entry be lost) replaced by U+FFFD."""
+    text = str(text)
+    cut = text if len(text) <= characters else text[: characters - 1] + "…"
+    return _LONE_SURROGATE.sub("\ufffd", cut)
 
 
 class ActivityTable:
     """The trail of one tenant. Every key it builds starts with that tenant."""
 
-    def __init__(self, client: Any, table_name: str, tenant: str, retention_days: int = 90) -> None:
+    def __init__(self, client: DynamoDBClient, table_name: str, tenant: str, retention_days: int = 90) -> None:
         self.client = client
         self.table = table_name
         self.tenant = tenant
@@ -158,12 +173,15 @@ class ActivityTable:
     def record(self, entry: ActivityEntry) -> None:
         """Keep one entry: one PutItem.
 
-        :raises Unavailable: When DynamoDB refuses or fails the write (the caller decides what that costs).
+        :raises Unavailable: When DynamoDB is unavailable (the caller decides what that costs); any other
+            failure as botocore raised it.
         """
         try:
             self.client.put_item(TableName=self.table, Item=self._item(entry))
-        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as error:
-            raise Unavailable(f"activity entry not written: {error}") from error
+        except DYNAMODB_ERRORS as error:
+            if unavailable(error):
+                raise Unavailable(f"activity entry not written: {error}") from error
+            raise
 
     def newest(
         self, since: str | None = None, limit: int = 50, errors_only: bool = False, ignored_only: bool = False
@@ -243,10 +261,10 @@ class ActivityTable:
     def _resource_key(self, resource_type: str, resource_id: str) -> str:
         return f"{self.tenant}#{resource_type}#{resource_id}"
 
-    def _item(self, entry: ActivityEntry) -> dict[str, Any]:
+    def _item(self, entry: ActivityEntry) -> Item:
         entry = entry.bounded()
         expires = datetime.fromisoformat(entry.at) + self.retention
-        item: dict[str, Any] = {
+        item: Item = {
             "pk": {"S": self.tenant},
             "sk": {"S": f"{entry.at}#{entry.entry_id}"},
             "expires_at": {"N": str(int(expires.timestamp()))},
@@ -289,7 +307,7 @@ class ActivityTable:
         return item
 
     @staticmethod
-    def _entry(item: dict[str, Any]) -> ActivityEntry:
+    def _entry(item: Item) -> ActivityEntry:
         def text(name: str) -> str | None:
             return item[name]["S"] if name in item else None
 

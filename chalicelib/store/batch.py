@@ -10,6 +10,7 @@ import time
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+from chalicelib.store.dynamodb_types import DynamoDBClient, Item, WriteRequestTypeDef
 from chalicelib.store.errors import Unavailable
 from chalicelib.store.limits import key_fits
 from chalicelib.store.waves import each
@@ -28,7 +29,7 @@ def _backoff(round_number: int) -> None:
     time.sleep(min(0.05 * 2**round_number, 1.0))
 
 
-def batch_write(client: Any, table: str, requests: Sequence[dict[str, Any]]) -> None:
+def batch_write(client: DynamoDBClient, table: str, requests: Sequence[WriteRequestTypeDef]) -> None:
     """Apply PutRequest/DeleteRequest entries, 25 per call, retrying the unprocessed ones.
 
     :raises Unavailable: When DynamoDB still leaves work unprocessed after the retries.
@@ -36,7 +37,7 @@ def batch_write(client: Any, table: str, requests: Sequence[dict[str, Any]]) -> 
     each(lambda chunk: _write_chunk(client, table, chunk), list(_chunks(requests, WRITE_CHUNK)))
 
 
-def _write_chunk(client: Any, table: str, chunk: Sequence[dict[str, Any]]) -> None:
+def _write_chunk(client: DynamoDBClient, table: str, chunk: Sequence[WriteRequestTypeDef]) -> None:
     pending: dict[str, Any] = {table: list(chunk)}
     for round_number in range(MAX_ROUNDS):
         response = client.batch_write_item(RequestItems=pending)
@@ -47,7 +48,7 @@ def _write_chunk(client: Any, table: str, chunk: Sequence[dict[str, Any]]) -> No
     raise Unavailable(f"BatchWriteItem left {len(pending.get(table, []))} items unprocessed")
 
 
-def batch_get(client: Any, table: str, keys: Sequence[dict[str, Any]], **options: Any) -> list[dict[str, Any]]:
+def batch_get(client: DynamoDBClient, table: str, keys: Sequence[Item], **options: Any) -> list[Item]:
     """Read items by key, 100 per call, strongly consistent, retrying the unprocessed keys.
 
     A key over DynamoDB's size limits is skipped: no item has it, and DynamoDB would refuse the call.
@@ -59,10 +60,8 @@ def batch_get(client: Any, table: str, keys: Sequence[dict[str, Any]], **options
     return [item for found in chunks for item in found]
 
 
-def _get_chunk(
-    client: Any, table: str, chunk: Sequence[dict[str, Any]], options: dict[str, Any]
-) -> list[dict[str, Any]]:
-    found: list[dict[str, Any]] = []
+def _get_chunk(client: DynamoDBClient, table: str, chunk: Sequence[Item], options: dict[str, Any]) -> list[Item]:
+    found: list[Item] = []
     pending: dict[str, Any] = {table: {"Keys": list(chunk), "ConsistentRead": True, **options}}
     for round_number in range(MAX_ROUNDS):
         response = client.batch_get_item(RequestItems=pending)

@@ -9,13 +9,14 @@ cursor page is one query of ``count + 1`` claims, whatever the tenant's size.
 from dataclasses import dataclass
 from typing import Any
 
+from chalicelib.store.dynamodb_types import DynamoDBClient
 from chalicelib.store.limits import sort_key_fits
 from chalicelib.store.table import items, pages
 
 
 @dataclass(frozen=True)
 class ClaimIndex:
-    client: Any
+    client: DynamoDBClient
     table: str
     tenant: str
     prefix: str

@@ -5,13 +5,13 @@ The client is built lazily, and rebuilt only when the endpoint or region it poin
 """
 
 from functools import cache
-from typing import Any
 
 from botocore.config import Config
 
 from chalicelib import aws_session
 from chalicelib.config import Settings
 from chalicelib.store.deadline import refuse_when_spent
+from chalicelib.store.dynamodb_types import DynamoDBClient
 from chalicelib.store.waves import MAX_CONCURRENT_CALLS
 
 # Standard retry mode backs off on throttling and transient 5xx errors; deadline.py bounds a request's
@@ -27,14 +27,16 @@ _CLIENT_CONFIG = Config(
 
 
 @cache
-def _client(endpoint_url: str | None, region: str) -> Any:
+def _client(endpoint_url: str | None, region: str) -> DynamoDBClient:
     session = aws_session.session()
-    client = session.client("dynamodb", endpoint_url=endpoint_url, region_name=region, config=_CLIENT_CONFIG)
+    client: DynamoDBClient = session.client(
+        "dynamodb", endpoint_url=endpoint_url, region_name=region, config=_CLIENT_CONFIG
+    )
     client.meta.events.register("before-send.dynamodb", refuse_when_spent)
     return client
 
 
-def dynamodb(settings: Settings) -> Any:
+def dynamodb(settings: Settings) -> DynamoDBClient:
     """Return the low-level DynamoDB client for these settings."""
     return _client(settings.dynamodb_endpoint_url, settings.region)
 

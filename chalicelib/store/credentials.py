@@ -20,6 +20,7 @@ from typing import Any
 import botocore.exceptions
 
 from chalicelib.store.batch import batch_get
+from chalicelib.store.dynamodb_types import DynamoDBClient, Item
 
 REFUSALS_KEPT_SECONDS = 2 * 24 * 3600
 
@@ -52,8 +53,8 @@ class ServiceAccountExists(Exception):
     """The tenant already has a SCIM service account."""
 
 
-def _account_item(account: ServiceAccount) -> dict[str, Any]:
-    item: dict[str, Any] = {
+def _account_item(account: ServiceAccount) -> Item:
+    item: Item = {
         "pk": {"S": f"account#{account.tenant}"},
         "tenant": {"S": account.tenant},
         "account_id": {"S": account.account_id},
@@ -64,10 +65,23 @@ def _account_item(account: ServiceAccount) -> dict[str, Any]:
     return item
 
 
+def _credential(item: Item) -> StoredCredential:
+    return StoredCredential(
+        client_id=item["client_id"]["S"],
+        tenant=item["tenant"]["S"],
+        account_id=item["account_id"]["S"],
+        description=item["description"]["S"],
+        secret_hash=item["secret_hash"]["S"],
+        created=item["created"]["S"],
+        revoked=item["revoked"]["S"] if "revoked" in item else None,
+        last_used=item["last_used"]["S"] if "last_used" in item else None,
+    )
+
+
 class CredentialStore:
     """Reads and writes the credentials table, in the domain's words."""
 
-    def __init__(self, client: Any, table_name: str) -> None:
+    def __init__(self, client: DynamoDBClient, table_name: str) -> None:
         self.client = client
         self.table = table_name
 
@@ -103,18 +117,25 @@ class CredentialStore:
 
     def get_credential(self, client_id: str) -> StoredCredential | None:
         item = self._get(f"client#{client_id}")
-        if item is None:
-            return None
-        return StoredCredential(
-            client_id=item["client_id"]["S"],
-            tenant=item["tenant"]["S"],
-            account_id=item["account_id"]["S"],
-            description=item["description"]["S"],
-            secret_hash=item["secret_hash"]["S"],
-            created=item["created"]["S"],
-            revoked=item["revoked"]["S"] if "revoked" in item else None,
-            last_used=item["last_used"]["S"] if "last_used" in item else None,
-        )
+        return None if item is None else _credential(item)
+
+    def active_credentials(self) -> list[StoredCredential]:
+        """Every tenant's active credential, by tenant: a scan of the table, for an operator's full listing."""
+        client_ids = []
+        options: dict[str, Any] = {
+            "TableName": self.table,
+            "FilterExpression": "begins_with(pk, :active)",
+            "ProjectionExpression": "client_id",
+            "ExpressionAttributeValues": {":active": {"S": "active#"}},
+        }
+        while True:
+            page = self.client.scan(**options)
+            client_ids += [item["client_id"]["S"] for item in page.get("Items", [])]
+            if "LastEvaluatedKey" not in page:
+                break
+            options["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        items = batch_get(self.client, self.table, [{"pk": {"S": f"client#{client_id}"}} for client_id in client_ids])
+        return sorted((_credential(item) for item in items), key=lambda credential: credential.tenant)
 
     def active_client_id(self, tenant: str) -> str | None:
         item = self._get(f"active#{tenant}")
@@ -192,6 +213,19 @@ class CredentialStore:
             ]
         )
 
+    def tenants(self) -> list[str]:
+        """Every tenant with a service account, sorted: one Scan of the table (a few items per tenant)."""
+        found: list[str] = []
+        parameters: dict[str, Any] = {
+            "TableName": self.table,
+            "FilterExpression": "begins_with(pk, :account)",
+            "ProjectionExpression": "tenant",
+            "ExpressionAttributeValues": {":account": {"S": "account#"}},
+        }
+        for page in self.client.get_paginator("scan").paginate(**parameters):
+            found.extend(item["tenant"]["S"] for item in page["Items"])
+        return sorted(found)
+
     def credentials_of(self, tenant: str) -> list[StoredCredential]:
         """Every credential ever issued to the tenant, oldest first."""
         item = self._get(f"issued#{tenant}")
@@ -227,10 +261,9 @@ class CredentialStore:
 
     def refusals(self, client_id: str, hours: Sequence[str]) -> int:
         """Refused attempts of a credential in these UTC hours: one BatchGetItem."""
-        keys = [{"pk": {"S": f"refused#{client_id}#{hour}"}} for hour in hours]
+        keys: list[Item] = [{"pk": {"S": f"refused#{client_id}#{hour}"}} for hour in hours]
         return sum(int(item["refused"]["N"]) for item in batch_get(self.client, self.table, keys))
 
-    def _get(self, pk: str) -> dict[str, Any] | None:
+    def _get(self, pk: str) -> Item | None:
         response = self.client.get_item(TableName=self.table, Key={"pk": {"S": pk}}, ConsistentRead=True)
-        item: dict[str, Any] | None = response.get("Item")
-        return item
+        return response.get("Item")

@@ -16,6 +16,9 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError
 
+WRITE_RESERVE = 1 / 3
+"""The share of a request's budget that must be left when a write starts, for the write to finish inside it."""
+
 _BUDGET: ContextVar[tuple[float, float] | None] = ContextVar("dynamodb_request_budget", default=None)
 
 
@@ -39,4 +42,12 @@ def refuse_when_spent(**_: Any) -> None:
     """botocore's ``before-send`` hook: raising here ends the call without a retry (botocore re-raises it)."""
     budget = _BUDGET.get()
     if budget is not None and time.monotonic() > budget[0]:
+        raise BudgetSpent(seconds=budget[1])
+
+
+def refuse_write_when_short() -> None:
+    """Before a write starts: the time spent so far (CPU as much as DynamoDB) must leave :data:`WRITE_RESERVE` of
+    the budget, so that a write is refused whole (503, nothing written) rather than cut off after it committed."""
+    budget = _BUDGET.get()
+    if budget is not None and time.monotonic() > budget[0] - budget[1] * WRITE_RESERVE:
         raise BudgetSpent(seconds=budget[1])

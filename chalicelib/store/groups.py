@@ -14,7 +14,6 @@ while its group item exists, so a create that stops half-way, or the tail of
 a delete, leaves nothing any reader sees.
 """
 
-import json
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -23,8 +22,17 @@ import botocore.exceptions
 
 from chalicelib.store.batch import batch_get, batch_write
 from chalicelib.store.claims import ClaimIndex
+from chalicelib.store.dynamodb_types import (
+    DeleteTypeDef,
+    DynamoDBClient,
+    Item,
+    PutTypeDef,
+    UpdateTypeDef,
+    WriteRequestTypeDef,
+)
 from chalicelib.store.errors import StoreError
 from chalicelib.store.guarded import NEW, VERSION, Write, at_version, claim_moves, commit, refusals
+from chalicelib.store.items import ItemConverter
 from chalicelib.store.limits import check_item, partition_key_fits, sort_key_fits
 from chalicelib.store.table import TenantTable
 from chalicelib.store.tables import GROUPS_BY_EXTERNAL_ID, GROUPS_BY_MEMBER
@@ -55,10 +63,14 @@ class Membership:
     display: str | None = None
 
 
+GROUP_ITEM = ItemConverter(GroupRecord, renamed={"document": "doc"})
+MEMBERSHIP_ITEM = ItemConverter(Membership)
+
+
 class GroupTable(TenantTable):
     """The groups and memberships of one tenant. Every key it builds starts with that tenant."""
 
-    def __init__(self, client: Any, table_name: str, tenant: str) -> None:
+    def __init__(self, client: DynamoDBClient, table_name: str, tenant: str) -> None:
         super().__init__(client, table_name, tenant)
         self.by_display_name = ClaimIndex(client, table_name, tenant, DISPLAY_NAME_PREFIX, "group_id")
 
@@ -204,7 +216,7 @@ class GroupTable(TenantTable):
         commutes = not pinned and not claim_writes and updated.document == current.document
         group_write = Write({"Put": {**self._put(updated), **at_version(current.version)}}, VERSION)
         if commutes:
-            increment = {
+            increment: UpdateTypeDef = {
                 "TableName": self.table,
                 "Key": self.key(GROUP_PREFIX + current.id),
                 "UpdateExpression": "SET version = version + :one, last_modified = :now",
@@ -223,7 +235,7 @@ class GroupTable(TenantTable):
             commit(self.client, group_writes + member_writes, refused)
         else:
             commit(self.client, group_writes, refused)
-            requests = [{"PutRequest": {"Item": put["Item"]}} for put in puts]
+            requests: list[WriteRequestTypeDef] = [{"PutRequest": {"Item": put["Item"]}} for put in puts]
             requests += [{"DeleteRequest": {"Key": key}} for key in member_keys]
             batch_write(self.client, self.table, requests)
         if commutes:
@@ -233,7 +245,11 @@ class GroupTable(TenantTable):
 
     def delete(self, current: GroupRecord) -> None:
         """Delete the group and its claim atomically, then its memberships (invisible from that moment)."""
-        group = {"TableName": self.table, "Key": self.key(GROUP_PREFIX + current.id), **at_version(current.version)}
+        group: DeleteTypeDef = {
+            "TableName": self.table,
+            "Key": self.key(GROUP_PREFIX + current.id),
+            **at_version(current.version),
+        }
         writes = [Write({"Delete": group}, VERSION), Write({"Delete": self._release(current)})]
         commit(self.client, writes, self._refused(current))
         self._delete_memberships(self.members(current.id))
@@ -248,25 +264,15 @@ class GroupTable(TenantTable):
             [{"DeleteRequest": {"Key": self.key(f"{MEMBER_PREFIX}{m.group_id}#{m.user_id}")}} for m in members],
         )
 
-    def _put(self, record: GroupRecord) -> dict[str, Any]:
-        item: dict[str, Any] = {
-            **self.key(GROUP_PREFIX + record.id),
-            "id": {"S": record.id},
-            "doc": {"S": json.dumps(record.document, separators=(",", ":"), sort_keys=True)},
-            "display_name": {"S": record.display_name},
-            "display_name_key": {"S": record.display_name_key},
-            "version": {"N": str(record.version)},
-            "created": {"S": record.created},
-            "last_modified": {"S": record.last_modified},
-        }
+    def _put(self, record: GroupRecord) -> PutTypeDef:
+        item: Item = {**self.key(GROUP_PREFIX + record.id), **GROUP_ITEM.item(record)}
         if record.external_id is not None:
-            item["external_id"] = {"S": record.external_id}
             item["external_id_key"] = {"S": f"{self.tenant}#{record.external_id}"}
         check_item(item, "group", {"external_id_key": "externalId"})
         return {"TableName": self.table, "Item": item}
 
-    def _claim(self, record: GroupRecord) -> dict[str, Any]:
-        item = {
+    def _claim(self, record: GroupRecord) -> PutTypeDef:
+        item: Item = {
             **self.key(DISPLAY_NAME_PREFIX + record.display_name_key),
             "group_id": {"S": record.id},
             "display_name": {"S": record.display_name},
@@ -274,7 +280,7 @@ class GroupTable(TenantTable):
         check_item(item, "group", {"sk": "displayName"})
         return {"TableName": self.table, "Item": item}
 
-    def _release(self, record: GroupRecord) -> dict[str, Any]:
+    def _release(self, record: GroupRecord) -> DeleteTypeDef:
         return {
             "TableName": self.table,
             "Key": self.key(DISPLAY_NAME_PREFIX + record.display_name_key),
@@ -282,35 +288,14 @@ class GroupTable(TenantTable):
             "ExpressionAttributeValues": {":id": {"S": record.id}},
         }
 
-    def _member_put(self, membership: Membership) -> dict[str, Any]:
-        item: dict[str, Any] = {
+    def _member_put(self, membership: Membership) -> PutTypeDef:
+        item: Item = {
             **self.key(f"{MEMBER_PREFIX}{membership.group_id}#{membership.user_id}"),
-            "group_id": {"S": membership.group_id},
-            "user_id": {"S": membership.user_id},
+            **MEMBERSHIP_ITEM.item(membership),
             "member_key": {"S": f"{self.tenant}#{membership.user_id}"},
         }
-        if membership.display is not None:
-            item["display"] = {"S": membership.display}
         check_item(item, "membership", {"sk": "members.value", "member_key": "members.value"})
         return {"TableName": self.table, "Item": item}
 
-    @staticmethod
-    def _membership(item: dict[str, Any]) -> Membership:
-        return Membership(
-            group_id=item["group_id"]["S"],
-            user_id=item["user_id"]["S"],
-            display=item["display"]["S"] if "display" in item else None,
-        )
-
-    @staticmethod
-    def _record(item: dict[str, Any]) -> GroupRecord:
-        return GroupRecord(
-            id=item["id"]["S"],
-            document=json.loads(item["doc"]["S"]),
-            display_name=item["display_name"]["S"],
-            display_name_key=item["display_name_key"]["S"],
-            external_id=item["external_id"]["S"] if "external_id" in item else None,
-            version=int(item["version"]["N"]),
-            created=item["created"]["S"],
-            last_modified=item["last_modified"]["S"],
-        )
+    _membership = staticmethod(MEMBERSHIP_ITEM.record)
+    _record = staticmethod(GROUP_ITEM.record)

@@ -9,10 +9,16 @@ never from where the entry sits in the transaction.
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import botocore.exceptions
 
+from chalicelib.store.dynamodb_types import (
+    Condition,
+    DeleteTypeDef,
+    DynamoDBClient,
+    PutTypeDef,
+    TransactWriteItemTypeDef,
+)
 from chalicelib.store.errors import Conflict, NotFound, StoreError, Taken, cancellation_codes
 
 VERSION = "version"
@@ -28,11 +34,11 @@ class Write:
     or one whose failure means nothing to a client (a claim released by its owner).
     """
 
-    request: dict[str, Any]
+    request: TransactWriteItemTypeDef
     guards: str | None = None
 
 
-def commit(client: Any, writes: Sequence[Write], refused: Callable[[str], StoreError]) -> None:
+def commit(client: DynamoDBClient, writes: Sequence[Write], refused: Callable[[str], StoreError]) -> None:
     """Write every entry or none: a single conditional call for one entry (half a transaction's capacity),
     else one ``TransactWriteItems``.
 
@@ -52,15 +58,14 @@ def commit(client: Any, writes: Sequence[Write], refused: Callable[[str], StoreE
         raise
 
 
-def _write_one(client: Any, request: dict[str, Any]) -> None:
+def _write_one(client: DynamoDBClient, request: TransactWriteItemTypeDef) -> None:
     # Each call spelled out: the IAM policy test reads the store's DynamoDB calls from the code.
-    ((operation, arguments),) = request.items()
-    if operation == "Put":
-        client.put_item(**arguments)
-    elif operation == "Update":
-        client.update_item(**arguments)
-    else:
-        client.delete_item(**arguments)
+    if "Put" in request:
+        client.put_item(**request["Put"])
+    elif "Update" in request:
+        client.update_item(**request["Update"])
+    elif "Delete" in request:
+        client.delete_item(**request["Delete"])
 
 
 def _failed_guards(error: botocore.exceptions.ClientError, writes: Sequence[Write]) -> list[str]:
@@ -71,17 +76,17 @@ def _failed_guards(error: botocore.exceptions.ClientError, writes: Sequence[Writ
     return [write.guards for code, write in reasons if code == "ConditionalCheckFailed" and write.guards]
 
 
-def at_version(version: int) -> dict[str, Any]:
+def at_version(version: int) -> Condition:
     """The condition of a write over the version that was read."""
     return {"ConditionExpression": "version = :v", "ExpressionAttributeValues": {":v": {"N": str(version)}}}
 
 
-NEW = {"ConditionExpression": "attribute_not_exists(pk)"}
+NEW: Condition = {"ConditionExpression": "attribute_not_exists(pk)"}
 """The condition of a put that creates an item, or takes a claim that must be free."""
 
 
 def claim_moves(
-    attribute: str, current: tuple[str, str], updated: tuple[str, str], release: dict[str, Any], claim: dict[str, Any]
+    attribute: str, current: tuple[str, str], updated: tuple[str, str], release: DeleteTypeDef, claim: PutTypeDef
 ) -> list[Write]:
     """The writes that keep a uniqueness claim with its resource across an update.
 

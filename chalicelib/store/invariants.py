@@ -21,9 +21,9 @@ sets it.
 from collections.abc import Iterator
 from contextlib import suppress
 from dataclasses import dataclass, field
-from typing import Any
 
 from chalicelib.store.batch import batch_write
+from chalicelib.store.dynamodb_types import DynamoDBClient, Item
 from chalicelib.store.groups import DISPLAY_NAME_PREFIX, GROUP_PREFIX, MEMBER_PREFIX
 from chalicelib.store.table import TenantTable
 from chalicelib.store.users import USER_NAME_PREFIX, USER_PREFIX
@@ -32,8 +32,8 @@ from chalicelib.store.users import USER_NAME_PREFIX, USER_PREFIX
 @dataclass
 class Report:
     violations: list[str] = field(default_factory=list)
-    garbage: list[dict[str, Any]] = field(default_factory=list)
-    stale: list[tuple[dict[str, Any], str]] = field(default_factory=list)
+    garbage: list[Item] = field(default_factory=list)
+    stale: list[tuple[Item, str]] = field(default_factory=list)
     users: int = 0
     groups: int = 0
     memberships: int = 0
@@ -43,11 +43,11 @@ class Report:
         return not self.violations
 
 
-def _items(client: Any, table: str, tenant: str) -> Iterator[dict[str, Any]]:
+def _items(client: DynamoDBClient, table: str, tenant: str) -> Iterator[Item]:
     return TenantTable(client, table, tenant).starting_with("")
 
 
-def _check_meta(report: Report, kind: str, item: dict[str, Any]) -> None:
+def _check_meta(report: Report, kind: str, item: Item) -> None:
     identifier = item["id"]["S"]
     if int(item["version"]["N"]) < 1:
         report.violations.append(f"{kind} {identifier} has version {item['version']['N']}")
@@ -55,7 +55,7 @@ def _check_meta(report: Report, kind: str, item: dict[str, Any]) -> None:
         report.violations.append(f"{kind} {identifier} was last modified before it was created")
 
 
-def check(client: Any, users_table: str, groups_table: str, tenant: str) -> Report:
+def check(client: DynamoDBClient, users_table: str, groups_table: str, tenant: str) -> Report:
     """Read every item of the tenant (a full read: an operator's tool, never on a request path)."""
     report = Report()
     users: dict[str, str] = {}
@@ -78,7 +78,7 @@ def check(client: Any, users_table: str, groups_table: str, tenant: str) -> Repo
 
     groups: dict[str, str] = {}
     group_claims: dict[str, str] = {}
-    memberships: list[dict[str, Any]] = []
+    memberships: list[Item] = []
     for item in _items(client, groups_table, tenant):
         sk = item["sk"]["S"]
         if sk.startswith(GROUP_PREFIX):
@@ -106,7 +106,7 @@ def check(client: Any, users_table: str, groups_table: str, tenant: str) -> Repo
     return report
 
 
-def repair(client: Any, groups_table: str, report: Report) -> int:
+def repair(client: DynamoDBClient, groups_table: str, report: Report) -> int:
     """Delete the garbage a report found and set stale displays; returns how many items were written."""
     batch_write(client, groups_table, [{"DeleteRequest": {"Key": key}} for key in report.garbage])
     for key, display in report.stale:

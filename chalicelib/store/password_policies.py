@@ -7,6 +7,7 @@ Role mappings are ``csr#`` items of the same table, so neither reads the other.
 
 from dataclasses import dataclass
 
+from chalicelib.store.items import ItemConverter
 from chalicelib.store.table import TenantTable
 
 SORT_KEY = "settings#passwordPolicy"
@@ -19,29 +20,18 @@ class StoredPasswordPolicy:
     min_character_classes: int
 
 
+POLICY_ITEM = ItemConverter(StoredPasswordPolicy)
+
+
 class PasswordPolicyTable(TenantTable):
     """The password policy of one tenant."""
 
     def get(self) -> StoredPasswordPolicy | None:
         item = self.get_item(SORT_KEY)
-        if item is None:
-            return None
-        return StoredPasswordPolicy(
-            min_length=int(item["min_length"]["N"]),
-            max_length=int(item["max_length"]["N"]),
-            min_character_classes=int(item["min_character_classes"]["N"]),
-        )
+        return None if item is None else POLICY_ITEM.record(item)
 
     def put(self, policy: StoredPasswordPolicy) -> None:
-        self.client.put_item(
-            TableName=self.table,
-            Item={
-                **self.key(SORT_KEY),
-                "min_length": {"N": str(policy.min_length)},
-                "max_length": {"N": str(policy.max_length)},
-                "min_character_classes": {"N": str(policy.min_character_classes)},
-            },
-        )
+        self.client.put_item(TableName=self.table, Item={**self.key(SORT_KEY), **POLICY_ITEM.item(policy)})
 
     def delete(self) -> bool:
         """Back to the stage's default; whether the tenant had a policy of its own."""

@@ -14,16 +14,22 @@ name matches nothing), and two
 resources whose names become one keep theirs until one of them is renamed.
 """
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
 
 import botocore.exceptions
 
+from chalicelib.store.dynamodb_types import AttributeValueTypeDef, DynamoDBClient, Item
 from chalicelib.store.errors import cancellation_codes
 from chalicelib.store.groups import DISPLAY_NAME_PREFIX, GROUP_PREFIX
 from chalicelib.store.limits import sort_key_fits
 from chalicelib.store.users import USER_NAME_PREFIX, USER_PREFIX
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.type_defs import QueryOutputTypeDef, ScanOutputTypeDef
+
+PROJECTION = "pk, id, #name, #key"
 
 
 @dataclass(frozen=True)
@@ -55,7 +61,7 @@ class RekeyReport:
 
 
 def rekey(
-    client: Any,
+    client: DynamoDBClient,
     table: str,
     kind: ClaimedName,
     new_key: Callable[[str], str],
@@ -93,31 +99,31 @@ def rekey(
     return report
 
 
-def _resources(client: Any, table: str, kind: ClaimedName, tenant: str | None) -> Iterator[dict[str, Any]]:
-    projection = {
-        "ProjectionExpression": "pk, id, #name, #key",
-        "ExpressionAttributeNames": {"#name": kind.name, "#key": kind.key},
-        "ConsistentRead": True,
-    }
+def _resources(client: DynamoDBClient, table: str, kind: ClaimedName, tenant: str | None) -> Iterator[Item]:
+    names = {"#name": kind.name, "#key": kind.key}
     if tenant is None:
-        pages = client.get_paginator("scan").paginate(
+        pages: Iterable[ScanOutputTypeDef | QueryOutputTypeDef] = client.get_paginator("scan").paginate(
             TableName=table,
             FilterExpression="begins_with(sk, :p)",
             ExpressionAttributeValues={":p": {"S": kind.item_prefix}},
-            **projection,
+            ProjectionExpression=PROJECTION,
+            ExpressionAttributeNames=names,
+            ConsistentRead=True,
         )
     else:
         pages = client.get_paginator("query").paginate(
             TableName=table,
             KeyConditionExpression="pk = :t AND begins_with(sk, :p)",
             ExpressionAttributeValues={":t": {"S": tenant}, ":p": {"S": kind.item_prefix}},
-            **projection,
+            ProjectionExpression=PROJECTION,
+            ExpressionAttributeNames=names,
+            ConsistentRead=True,
         )
     for page in pages:
         yield from page.get("Items", [])
 
 
-def _move(client: Any, table: str, kind: ClaimedName, item: dict[str, Any], key: str) -> str | None:
+def _move(client: DynamoDBClient, table: str, kind: ClaimedName, item: Item, key: str) -> str | None:
     """Move one resource's claim in one transaction; None when it moved, else why not."""
     tenant, owner, old = item["pk"], item["id"], item[kind.key]
     mine = {":id": owner}
@@ -167,7 +173,7 @@ def _move(client: Any, table: str, kind: ClaimedName, item: dict[str, Any], key:
     return None
 
 
-def _held_by_another(client: Any, table: str, kind: ClaimedName, item: dict[str, Any], key: str) -> str | None:
+def _held_by_another(client: DynamoDBClient, table: str, kind: ClaimedName, item: Item, key: str) -> str | None:
     claim = client.get_item(
         TableName=table, Key={"pk": item["pk"], "sk": {"S": kind.claim_prefix + key}}, ConsistentRead=True
     ).get("Item")
@@ -183,7 +189,7 @@ def _conflict(key: str, holder: str) -> str:
     )
 
 
-def _holder(client: Any, table: str, tenant: dict[str, str], sk: str, kind: ClaimedName) -> str:
+def _holder(client: DynamoDBClient, table: str, tenant: AttributeValueTypeDef, sk: str, kind: ClaimedName) -> str:
     claim = client.get_item(TableName=table, Key={"pk": tenant, "sk": {"S": sk}}, ConsistentRead=True).get("Item")
     if not claim:
         return "another resource"

@@ -9,9 +9,11 @@ group maps to it.
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
 from chalicelib.store.batch import batch_get
+from chalicelib.store.dynamodb_types import Item
+from chalicelib.store.items import ItemConverter
 from chalicelib.store.limits import key_fits
 from chalicelib.store.role_mappings import role_key
 from chalicelib.store.table import TenantTable
@@ -29,18 +31,15 @@ class DeclaredRole:
     declared: str
 
 
+ROLE_ITEM = ItemConverter(DeclaredRole)
+
+
 class RoleCatalogueTable(TenantTable):
     """The declared roles of one tenant."""
 
     def declare(self, role: DeclaredRole) -> None:
         """Add or redescribe a role (the same name in another case is the same role)."""
-        item = {
-            **self._key(role.kind, role.name),
-            "name": {"S": role.name},
-            "kind": {"S": role.kind},
-            "description": {"S": role.description},
-            "declared": {"S": role.declared},
-        }
+        item: Item = {**self._key(role.kind, role.name), **ROLE_ITEM.item(role)}
         self.client.put_item(TableName=self.table, Item=item)
 
     def withdraw(self, kind: RoleKind, name: str) -> bool:
@@ -60,13 +59,7 @@ class RoleCatalogueTable(TenantTable):
         keys = [self._key(kind, name) for name in dict.fromkeys(names)]
         return [self._role(item) for item in batch_get(self.client, self.table, keys)]
 
-    def _key(self, kind: RoleKind, name: str) -> dict[str, Any]:
+    def _key(self, kind: RoleKind, name: str) -> Item:
         return self.key(f"{PREFIX}{kind}#{role_key(name)}")
 
-    @staticmethod
-    def _role(item: dict[str, Any]) -> DeclaredRole:
-        kind = item["kind"]["S"]
-        assert kind in KINDS
-        return DeclaredRole(
-            name=item["name"]["S"], kind=kind, description=item["description"]["S"], declared=item["declared"]["S"]
-        )
+    _role = staticmethod(ROLE_ITEM.record)

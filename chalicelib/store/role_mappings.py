@@ -7,9 +7,10 @@ an administrator can map a role before the IdP pushes the group.
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from chalicelib.store.batch import batch_get
+from chalicelib.store.dynamodb_types import Item
+from chalicelib.store.items import ItemConverter
 from chalicelib.store.table import TenantTable
 
 PREFIX = "csr#"
@@ -27,16 +28,14 @@ class RoleMapping:
     application_access_roles: tuple[str, ...]
 
 
+MAPPING_ITEM = ItemConverter(RoleMapping, renamed={"customer_supplied_role": "name"})
+
+
 class RoleMappingTable(TenantTable):
     """The role mappings of one tenant."""
 
     def put(self, mapping: RoleMapping) -> None:
-        item: dict[str, Any] = {
-            **self._key(mapping.customer_supplied_role),
-            "name": {"S": mapping.customer_supplied_role},
-            "data_access_roles": {"L": [{"S": role} for role in mapping.data_access_roles]},
-            "application_access_roles": {"L": [{"S": role} for role in mapping.application_access_roles]},
-        }
+        item: Item = {**self._key(mapping.customer_supplied_role), **MAPPING_ITEM.item(mapping)}
         self.client.put_item(TableName=self.table, Item=item)
 
     def get(self, customer_supplied_role: str) -> RoleMapping | None:
@@ -72,13 +71,7 @@ class RoleMappingTable(TenantTable):
             return None
         return [self._mapping(item) for item in found]
 
-    def _key(self, name: str) -> dict[str, Any]:
+    def _key(self, name: str) -> Item:
         return self.key(PREFIX + role_key(name))
 
-    @staticmethod
-    def _mapping(item: dict[str, Any]) -> RoleMapping:
-        return RoleMapping(
-            customer_supplied_role=item["name"]["S"],
-            data_access_roles=tuple(value["S"] for value in item["data_access_roles"]["L"]),
-            application_access_roles=tuple(value["S"] for value in item["application_access_roles"]["L"]),
-        )
+    _mapping = staticmethod(MAPPING_ITEM.record)

@@ -1,12 +1,16 @@
 """What every table of tenant items shares: keys that start with the tenant, key reads, and the one query loop."""
 
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from chalicelib.store.dynamodb_types import DynamoDBClient, Item
 from chalicelib.store.limits import key_fits
 
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.type_defs import QueryOutputTypeDef
 
-def pages(client: Any, **arguments: Any) -> Iterator[dict[str, Any]]:
+
+def pages(client: DynamoDBClient, **arguments: Any) -> Iterator["QueryOutputTypeDef"]:
     """Every page of a query, one call each, following ``LastEvaluatedKey``: the store's one paginator loop.
 
     A consumer that stops early stops the calls: the next page is only read when it is asked for.
@@ -20,7 +24,7 @@ def pages(client: Any, **arguments: Any) -> Iterator[dict[str, Any]]:
         arguments = {**arguments, "ExclusiveStartKey": page["LastEvaluatedKey"]}
 
 
-def items(client: Any, **arguments: Any) -> Iterator[dict[str, Any]]:
+def items(client: DynamoDBClient, **arguments: Any) -> Iterator[Item]:
     """The items of every page of a query, in key order (or reversed, with ``ScanIndexForward=False``)."""
     for page in pages(client, **arguments):
         yield from page.get("Items", [])
@@ -29,26 +33,25 @@ def items(client: Any, **arguments: Any) -> Iterator[dict[str, Any]]:
 class TenantTable:
     """One tenant's part of a table: every key it builds starts with that tenant."""
 
-    def __init__(self, client: Any, table_name: str, tenant: str) -> None:
+    def __init__(self, client: DynamoDBClient, table_name: str, tenant: str) -> None:
         self.client = client
         self.table = table_name
         self.tenant = tenant
 
-    def key(self, sk: str) -> dict[str, Any]:
+    def key(self, sk: str) -> Item:
         return {"pk": {"S": self.tenant}, "sk": {"S": sk}}
 
-    def get_item(self, sk: str) -> dict[str, Any] | None:
+    def get_item(self, sk: str) -> Item | None:
         """One strongly consistent key read; None, without a call, for a key no item can have."""
         if not key_fits(self.key(sk)):
             return None
         response = self.client.get_item(TableName=self.table, Key=self.key(sk), ConsistentRead=True)
-        item: dict[str, Any] | None = response.get("Item")
-        return item
+        return response.get("Item")
 
-    def query(self, **arguments: Any) -> Iterator[dict[str, Any]]:
+    def query(self, **arguments: Any) -> Iterator[Item]:
         return items(self.client, TableName=self.table, **arguments)
 
-    def starting_with(self, prefix: str) -> Iterator[dict[str, Any]]:
+    def starting_with(self, prefix: str) -> Iterator[Item]:
         """The tenant's items whose sort key starts with ``prefix`` (all of them for ``""``), strongly
         consistent: a query of the tenant's partition, never a scan."""
         return self.query(**self._prefix_query(prefix), ConsistentRead=True)

@@ -10,6 +10,7 @@ from typing import Any
 import botocore.exceptions
 
 from chalicelib.config import Settings
+from chalicelib.store.dynamodb_types import DynamoDBClient
 
 USERS_BY_EXTERNAL_ID = "byExternalId"
 GROUPS_BY_MEMBER = "byMember"
@@ -88,7 +89,7 @@ def table_definitions(settings: Settings) -> dict[str, dict[str, Any]]:
     }
 
 
-def create_tables(client: Any, settings: Settings) -> list[str]:
+def create_tables(client: DynamoDBClient, settings: Settings) -> list[str]:
     """Create every table that does not exist yet, and return the names of those created."""
     created = []
     for definition in table_definitions(settings).values():

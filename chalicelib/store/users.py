@@ -11,15 +11,16 @@ Items (``pk`` is the tenant):
   claims read in key order list the users by userName (:mod:`.claims`).
 """
 
-import json
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from chalicelib.store.batch import batch_get, batch_write
 from chalicelib.store.claims import ClaimIndex
+from chalicelib.store.dynamodb_types import DeleteTypeDef, DynamoDBClient, Item, PutTypeDef, WriteRequestTypeDef
 from chalicelib.store.errors import StoreError, Unstorable
 from chalicelib.store.guarded import NEW, VERSION, Write, at_version, claim_moves, commit, refusals
+from chalicelib.store.items import ItemConverter
 from chalicelib.store.limits import check_item, partition_key_fits
 from chalicelib.store.table import TenantTable
 from chalicelib.store.tables import USERS_BY_EXTERNAL_ID
@@ -46,10 +47,13 @@ class UserRecord:
     auto_assign_roles: bool = False
 
 
+USER_ITEM = ItemConverter(UserRecord, renamed={"document": "doc"})
+
+
 class UserTable(TenantTable):
     """The users of one tenant. Every key it builds starts with that tenant."""
 
-    def __init__(self, client: Any, table_name: str, tenant: str) -> None:
+    def __init__(self, client: DynamoDBClient, table_name: str, tenant: str) -> None:
         super().__init__(client, table_name, tenant)
         self.by_user_name = ClaimIndex(client, table_name, tenant, USER_NAME_PREFIX, "user_id")
 
@@ -122,7 +126,7 @@ class UserTable(TenantTable):
 
     def bulk_insert(self, records: Sequence[UserRecord]) -> None:
         """Load users known to be new and distinct (migrations, benchmarks): batch writes, no uniqueness check."""
-        requests = [{"PutRequest": {"Item": self._put(r)["Item"]}} for r in records]
+        requests: list[WriteRequestTypeDef] = [{"PutRequest": {"Item": self._put(r)["Item"]}} for r in records]
         requests += [{"PutRequest": {"Item": self._claim(r)["Item"]}} for r in records]
         batch_write(self.client, self.table, requests)
 
@@ -146,40 +150,29 @@ class UserTable(TenantTable):
 
     def delete(self, current: UserRecord) -> None:
         """Remove a user and free its userName, if nobody wrote it meanwhile."""
-        user = {"TableName": self.table, "Key": self.key(USER_PREFIX + current.id), **at_version(current.version)}
+        user: DeleteTypeDef = {
+            "TableName": self.table,
+            "Key": self.key(USER_PREFIX + current.id),
+            **at_version(current.version),
+        }
         writes = [Write({"Delete": user}, VERSION), Write({"Delete": self._release(current)})]
         commit(self.client, writes, self._refused(current))
 
     def _refused(self, record: UserRecord) -> Callable[[str], StoreError]:
         return refusals(lambda: self.get(record.id) is not None, record.user_name)
 
-    def _put(self, record: UserRecord) -> dict[str, Any]:
-        item: dict[str, Any] = {
-            **self.key(USER_PREFIX + record.id),
-            "id": {"S": record.id},
-            "doc": {"S": json.dumps(record.document, separators=(",", ":"), sort_keys=True)},
-            "user_name": {"S": record.user_name},
-            "user_name_key": {"S": record.user_name_key},
-            "active": {"BOOL": record.active},
-            "version": {"N": str(record.version)},
-            "created": {"S": record.created},
-            "last_modified": {"S": record.last_modified},
-            "allow_sso_login": {"BOOL": record.allow_sso_login},
-            "auto_assign_roles": {"BOOL": record.auto_assign_roles},
-        }
+    def _put(self, record: UserRecord) -> PutTypeDef:
+        item: Item = {**self.key(USER_PREFIX + record.id), **USER_ITEM.item(record)}
         if record.external_id is not None:
-            item["external_id"] = {"S": record.external_id}
             item["external_id_key"] = {"S": f"{self.tenant}#{record.external_id}"}
-        if record.password_hash is not None:
-            item["password_hash"] = {"S": record.password_hash}
         check_item(item, "user", {"external_id_key": "externalId"})
         return {"TableName": self.table, "Item": item}
 
-    def _claim(self, record: UserRecord) -> dict[str, Any]:
+    def _claim(self, record: UserRecord) -> PutTypeDef:
         if not record.user_name_key:
             # The claim's key is the userName: an empty one would be the prefix of every other claim.
             raise Unstorable("userName must not be empty")
-        item = {
+        item: Item = {
             **self.key(USER_NAME_PREFIX + record.user_name_key),
             "user_id": {"S": record.id},
             "user_name": {"S": record.user_name},
@@ -187,7 +180,7 @@ class UserTable(TenantTable):
         check_item(item, "user", {"sk": "userName"})
         return {"TableName": self.table, "Item": item}
 
-    def _release(self, record: UserRecord) -> dict[str, Any]:
+    def _release(self, record: UserRecord) -> DeleteTypeDef:
         return {
             "TableName": self.table,
             "Key": self.key(USER_NAME_PREFIX + record.user_name_key),
@@ -195,19 +188,4 @@ class UserTable(TenantTable):
             "ExpressionAttributeValues": {":id": {"S": record.id}},
         }
 
-    @staticmethod
-    def _record(item: dict[str, Any]) -> UserRecord:
-        return UserRecord(
-            id=item["id"]["S"],
-            document=json.loads(item["doc"]["S"]),
-            user_name=item["user_name"]["S"],
-            user_name_key=item["user_name_key"]["S"],
-            external_id=item["external_id"]["S"] if "external_id" in item else None,
-            active=item["active"]["BOOL"],
-            version=int(item["version"]["N"]),
-            created=item["created"]["S"],
-            last_modified=item["last_modified"]["S"],
-            password_hash=item["password_hash"]["S"] if "password_hash" in item else None,
-            allow_sso_login=item.get("allow_sso_login", {}).get("BOOL", False),
-            auto_assign_roles=item.get("auto_assign_roles", {}).get("BOOL", False),
-        )
+    _record = staticmethod(USER_ITEM.record)

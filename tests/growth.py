@@ -1,0 +1,31 @@
+"""How the work of one input grows with its size: a ratio of two sizes in one run, never an absolute time.
+
+CPU time of this process (moto runs in it), not wall time: other engineers' tests share the machine's two
+cores, which stretches wall time but not the CPU this process spends. Each size is the fastest of a few
+runs, taken in turn, so that a pause of the machine inflates neither alone.
+"""
+
+import gc
+import time
+from collections.abc import Callable
+
+LINEAR = 30.0
+"""The most t(10n) / t(n) may be: linear work gives about 10, quadratic about 100."""
+
+Work = Callable[[], object]
+
+
+def cpu_seconds(work: Work) -> float:
+    gc.collect()
+    started = time.process_time()
+    work()
+    return time.process_time() - started
+
+
+def growth(prepare: Callable[[int], Work], n: int, runs: int = 3) -> float:
+    """t(10n) / t(n): ``prepare(size)`` sets up, untimed, and returns the work to time; each the fastest of ``runs``."""
+    small, large = [], []
+    for _ in range(runs):
+        small.append(cpu_seconds(prepare(n)))
+        large.append(cpu_seconds(prepare(10 * n)))
+    return min(large) / max(min(small), 1e-4)
