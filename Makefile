@@ -100,22 +100,29 @@ docs: $(BIN)/.dev
 # every release `make deploy STAGE=dev` (a plain `chalice deploy --stage dev` is correct too: unrecorded, and without
 # per-tenant limits until the next make deploy). Not run by CI against AWS (tests/test_deploy.py runs them against
 # moto's server): needs AWS credentials and a region.
-.PHONY: templates check-stage deploy-infra deploy deploy-preflight releases rollback smoke destroy flush-auth-cache
+.PHONY: templates openapi check-stage deploy-infra deploy deploy-preflight releases rollback smoke destroy flush-auth-cache
 
 # infra/stack.json is generated from chalicelib/ (tables, secrets); a test fails when it is stale.
 templates: $(BIN)/.runtime
 	$(BIN)/python -m infra.templates
+
+# The management API's OpenAPI document, kept in docs/ (a test fails when it is stale).
+openapi: $(BIN)/.dev
+	$(BIN)/python -m chalicelib.management.openapi docs/reference/management-openapi.json
 
 # A deployable stage has its own IAM policy files in .chalice/.
 check-stage:
 	@test -n "$(STAGE)" -a -f .chalice/policy-$(STAGE).json || \
 		{ echo "usage: make $(MAKECMDGOALS) STAGE=dev|prod (a stage with .chalice/policy-<stage>.json)" >&2; exit 2; }
 
-# The stage's tables, secrets, alarms and deploy lock table (infra/infra_stack.py, boto3: no AWS CLI needed);
-# termination protection on, and each data table keeps deletion protection.
+# The stage's tables, secrets, alarms, deploy lock table and, given MANAGEMENT_CALLER_ARN (the platform's IAM
+# principal), the role that calls the management API (infra/infra_stack.py, boto3: no AWS CLI needed; the role may
+# invoke the API of .chalice/deployed/<stage>.json once it exists: docs/reference/management-api.md); termination
+# protection on, and each data table keeps deletion protection.
+MANAGEMENT_CALLER_ARN ?=
 deploy-infra: check-stage $(BIN)/.runtime
 	$(BIN)/python -m infra.templates --check
-	$(BIN)/python -m infra.release deploy-infra $(STAGE)
+	$(BIN)/python -m infra.release deploy-infra $(STAGE) --management-caller-arn "$(MANAGEMENT_CALLER_ARN)"
 
 # Chalice ships the Python that runs it as the Lambda runtime, so what packages a stage runs on the stage's own
 # ("python_version" in .chalice/config.json): $(call with_stage_python,STAGE,TARGET) makes TARGET with that Python and

@@ -1,13 +1,15 @@
-"""Routes only: one per SCIM operation, each handing the request to the SCIM adapter.
+"""Routes only: one per SCIM operation, each handing the request to the SCIM adapter; and the
+management API (``/admin/v1``, IAM-authorized), each route handing it to chalicelib.management.
 
 The authorizer Lambda loads this module too, so nothing here imports scim2 or
-pydantic at import time: the adapter is loaded on the first SCIM request.
+pydantic at import time: the adapter is loaded on the first SCIM request, the
+management API on the first management request.
 """
 
 import logging
 from typing import Any
 
-from chalice.app import AuthRequest, AuthResponse, Chalice, Response
+from chalice.app import AuthRequest, AuthResponse, Chalice, IAMAuthorizer, Response
 
 from chalicelib.auth.authorizer import ALLOWED, REFUSED, Decision, decide
 from chalicelib.auth.tenant_limits import UNAUTHENTICATED, usage_key
@@ -252,3 +254,50 @@ def _route_other_methods() -> None:
 
 
 _route_other_methods()
+
+
+# -- The management API (/admin/v1) ------------------------------------------------
+# API Gateway verifies the SigV4 signature (execute-api:Invoke for the platform's role, infra/templates.py);
+# a SCIM credential opens none of these. chalicelib.management refuses, in Lambda, a request with no IAM principal.
+
+ADMIN_ROOT = "/admin/v1"
+IAM = IAMAuthorizer()
+
+
+def _manage(**_path_parameters: str) -> Response:
+    request = app.current_request
+    assert request is not None
+    from chalicelib.management.api import path_parameters, serve
+    from chalicelib.management.handlers import Call
+
+    identity = request.context.get("identity") or {}
+    resource_path = request.context.get("resourcePath", request.path)
+    answer = serve(
+        Call(
+            method=request.method,
+            resource_path=resource_path,
+            path_parameters=path_parameters(resource_path, request.context.get("path") or request.path),
+            query=dict(request.query_params or {}),
+            body=raw if isinstance(raw := request.raw_body or b"", bytes) else raw.encode(),
+            principal=identity.get("userArn") or None,
+            in_lambda=settings().in_lambda,
+        )
+    )
+    return Response(body=answer.body, status_code=answer.status, headers={"Content-Type": "application/json"})
+
+
+def _admin(path: str, methods: list[str]) -> Any:
+    return app.route(ADMIN_ROOT + path, methods=methods, authorizer=IAM, content_types=["application/json"])
+
+
+_admin("/openapi.json", ["GET"])(_manage)
+_admin("/tenants", ["POST"])(_manage)
+_admin("/tenants/{tenant}/credentials", ["GET", "POST"])(_manage)
+_admin("/tenants/{tenant}/credentials/{clientId}", ["DELETE"])(_manage)
+_admin("/tenants/{tenant}/status", ["GET"])(_manage)
+_admin("/tenants/{tenant}/activity", ["GET"])(_manage)
+_admin("/tenants/{tenant}/role-mappings", ["GET"])(_manage)
+_admin("/tenants/{tenant}/role-mappings/{customerSuppliedRole}", ["GET", "PUT", "DELETE"])(_manage)
+_admin("/tenants/{tenant}/password-policy", ["GET", "PUT"])(_manage)
+_admin("/tenants/{tenant}/role-source", ["GET", "PUT"])(_manage)
+_admin("/tenants/{tenant}/sign-in", ["POST"])(_manage)

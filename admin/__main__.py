@@ -5,6 +5,7 @@ tables with ``--stage STAGE`` and the operator's AWS credentials.
 """
 
 import argparse
+import getpass
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -12,23 +13,15 @@ from pathlib import Path
 from admin import activity, backup, catalogue, limits, names, password_policy
 from admin.target import TargetError, use_local_store, use_stage
 from admin.terminal import say, say_json
-from chalicelib.auth.credentials import (
-    TENANT_NAME_RULE,
-    CredentialError,
-    create_service_account,
-    generate_credential,
-    revoke_credential,
-    valid_tenant_name,
-)
-from chalicelib.auth.usage import refused_in_last_day
-from chalicelib.config import Settings, settings
+from chalicelib.auth.credentials import TENANT_NAME_RULE, CredentialError, valid_tenant_name
+from chalicelib.config import settings
+from chalicelib.management.errors import ManagementError
+from chalicelib.management.operations import Actor, Management
 from chalicelib.store import invariants
-from chalicelib.store.activity import ActivityTable
 from chalicelib.store.connection import dynamodb
 from chalicelib.store.credentials import CredentialStore
-from chalicelib.store.dynamodb_types import DynamoDBClient
 from chalicelib.store.groups import GroupTable
-from chalicelib.store.role_mappings import RoleMapping, RoleMappingTable
+from chalicelib.store.role_mappings import RoleMapping
 from chalicelib.store.users import UserTable
 
 
@@ -40,6 +33,9 @@ def _roles(values: Sequence[str] | None) -> tuple[str, ...]:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m admin", description=__doc__)
     parser.add_argument("--stage", help="a stage of .chalice/config.json, on AWS (default: make run's store)")
+    parser.add_argument(
+        "--actor", help="who asks, named in the tenant's activity trail for each write (default: operator:<login>)"
+    )
     commands = parser.add_subparsers(dest="command", required=True)
 
     tenant = commands.add_parser("tenant", help="tenants and their SCIM service account").add_subparsers(
@@ -118,6 +114,14 @@ def _parser() -> argparse.ArgumentParser:
     set_policy.add_argument("--min-length", type=int, help="in user-perceived characters")
     set_policy.add_argument("--max-length", type=int)
     set_policy.add_argument("--min-classes", type=int, help="of: lowercase, uppercase, digit, symbol (0-4)")
+    source = commands.add_parser(
+        "role-source", help="where Customer Supplied Roles come from at sign-in (docs/reference/role-source.md)"
+    ).add_subparsers(dest="action", required=True)
+    source.add_parser("show", help="scim-groups (default) or saml-attribute").add_argument("tenant")
+    set_source = source.add_parser("set", help="choose the role source")
+    set_source.add_argument("tenant")
+    set_source.add_argument("source", choices=["scim-groups", "saml-attribute"])
+    set_source.add_argument("--attribute", help="the SAML attribute whose values are the roles (saml-attribute)")
     names_parser = commands.add_parser("names", help="userName and displayName claims").add_subparsers(
         dest="action", required=True
     )
@@ -146,9 +150,10 @@ def run(args: argparse.Namespace) -> int:
         raise CredentialError(f"{tenant[:64]!r} is not a tenant name: {TENANT_NAME_RULE}.")
     config = settings()
     client = dynamodb(config)
-    credentials = CredentialStore(client, config.credentials_table)
+    management = Management(client, config, known_tenants_only=False)
+    actor = Actor(args.actor or f"operator:{getpass.getuser()}", "cli")
     if args.command == "tenant":
-        account = create_service_account(credentials, args.tenant, name=args.name)
+        account = management.create_tenant(args.tenant, args.name, actor)
         say(
             f"Service account {account.account_id} for tenant {args.tenant!r}: {', '.join(sorted(account.permissions))}"
         )
@@ -156,7 +161,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if args.command == "credentials":
         if args.action == "generate":
-            issued = generate_credential(credentials, config.credential_hash_key, args.tenant, args.description)
+            issued = management.generate_credential(args.tenant, args.description, actor)
             say(f"SCIM_CLIENT_ID={issued.client_id}")
             say(f"SCIM_CLIENT_SECRET={issued.client_secret}")
             say(f"SCIM_BEARER_TOKEN={issued.bearer_token}")
@@ -167,36 +172,45 @@ def run(args: argparse.Namespace) -> int:
         elif args.action == "list" and (args.tenant is None) != args.all:
             raise CredentialError("Give a tenant, or --all for every tenant's active credential.")
         elif args.action == "list" and args.all:
-            print("tenant\tclient_id\tcreated\tlast_used\tdescription")
-            for credential in credentials.active_credentials():
-                print(
-                    f"{credential.tenant}\t{credential.client_id}\t{credential.created}\t"
-                    f"{credential.last_used or 'never'}\t{credential.description}"
+            say("tenant", "client_id", "created", "last_used", "description", sep="\t")
+            for active in CredentialStore(client, config.credentials_table).active_credentials():
+                say(
+                    active.tenant,
+                    active.client_id,
+                    active.created,
+                    active.last_used or "never",
+                    active.description,
+                    sep="\t",
                 )
         elif args.action == "list":
             say("client_id", "created", "state", "last_used", "refused_24h", "description", sep="\t")
-            for credential in credentials.credentials_of(args.tenant):
+            for credential in management.list_credentials(args.tenant):
                 state = f"revoked {credential.revoked}" if credential.revoked else "active"
-                refused = refused_in_last_day(credentials, credential.client_id)
                 say(
                     credential.client_id,
                     credential.created,
                     state,
                     credential.last_used or "never",
-                    refused,
+                    credential.refused_24h,
                     credential.description,
                     sep="\t",
                 )
         else:
-            revoke_credential(credentials, args.client_id)
+            management.revoke_credential(None, args.client_id, actor)
             say(f"Revoked {args.client_id}; requests presenting it are refused (on AWS within the authorizer TTL).")
         return 0
     if args.command in ("activity", "status"):
-        return _activity(args, config, client, credentials)
+        return _activity(args, management)
     if args.command == "limits":
         return limits.run(args, config)
     if args.command == "password-policy":
-        return password_policy.run(args, client, config)
+        return password_policy.run(args, management, actor)
+    if args.command == "role-source":
+        if args.action == "set":
+            management.set_role_source(args.tenant, args.source, args.attribute, actor)
+        chosen = management.role_source(args.tenant)
+        say(f"{args.tenant}: {chosen.source}" + (f" (SAML attribute {chosen.attribute!r})" if chosen.attribute else ""))
+        return 0
     if args.command == "names":
         return names.rekey_stage(client, config, args.tenant, args.dry_run)
     if args.command == "check":
@@ -212,14 +226,18 @@ def run(args: argparse.Namespace) -> int:
             written = invariants.repair(client, config.groups_table, report)
             say(f"Repaired {written} memberships ({len(report.garbage)} deleted, {len(report.stale)} renamed)")
         return 0 if report.ok else 1
-    mappings = RoleMappingTable(client, config.role_mappings_table, args.tenant)
+    mappings = management.mappings(args.tenant)
     if args.command == "roles":
         if args.action == "catalogue":
             return catalogue.run(args, client, config)
         if args.action == "set":
-            mapping = RoleMapping(args.role, _roles(args.data_access), _roles(args.application_access))
-            mappings.put(mapping)
-            _print_mapping(mapping)
+            _print_mapping(
+                management.set_mapping(
+                    args.tenant,
+                    RoleMapping(args.role, _roles(args.data_access), _roles(args.application_access)),
+                    actor,
+                )
+            )
         elif args.action == "show":
             shown = [mappings.get(args.role)] if args.role else list(mappings.all())
             if shown == [None]:
@@ -229,14 +247,16 @@ def run(args: argparse.Namespace) -> int:
                 assert found is not None
                 _print_mapping(found)
         elif args.action == "delete":
-            if not mappings.delete(args.role):
+            try:
+                management.delete_mapping(args.tenant, args.role, actor)
+            except ManagementError:
                 say(f"No mapping for {args.role!r}", file=sys.stderr)
                 return 1
             say(f"Deleted the mapping of {args.role!r}")
         else:
             loaded = backup.read_mappings(args.file)
             for mapping in loaded:
-                mappings.put(mapping)
+                management.set_mapping(args.tenant, mapping, actor)
             say(f"Set {len(loaded)} role mappings from {args.file}")
         return 0
     if args.action == "export":
@@ -247,39 +267,28 @@ def run(args: argparse.Namespace) -> int:
         return 0
     restored = backup.read_mappings(args.path)
     for mapping in restored:
-        mappings.put(mapping)
+        management.set_mapping(args.tenant, mapping, actor)
     say(f"Restored {len(restored)} role mappings of {args.tenant!r} from {args.path}")
     return 0
 
 
-def _activity(args: argparse.Namespace, config: Settings, client: DynamoDBClient, credentials: CredentialStore) -> int:
-    trail = ActivityTable(client, config.activity_table, args.tenant, config.activity_retention_days)
-    users = UserTable(client, config.users_table, args.tenant)
-    groups = GroupTable(client, config.groups_table, args.tenant)
+def _activity(args: argparse.Namespace, management: Management) -> int:
     if args.command == "status":
-        report = activity.status(
-            args.tenant,
-            config,
-            credentials,
-            trail,
-            users,
-            groups,
-            RoleMappingTable(client, config.role_mappings_table, args.tenant),
-        )
+        report = management.status(args.tenant)
         if args.json:
             say_json(report)
         else:
             activity.print_status(report)
         return 1 if report["problems"] else 0
-    from chalicelib.scim.trail import name_key
-
-    target = None
-    if args.user:
-        target = activity.resolve_user(users, args.user, name_key("User", args.user))
-    elif args.group:
-        target = activity.resolve_group(groups, args.group, name_key("Group", args.group))
-    since = activity.parse_since(args.since) if args.since else None
-    entries = activity.activity(trail, target, since, args.errors, args.limit, ignored_only=args.ignored)
+    entries = management.activity(
+        args.tenant,
+        user=args.user,
+        group=args.group,
+        since=args.since,
+        errors=args.errors,
+        ignored=args.ignored,
+        limit=args.limit,
+    )
     if args.json:
         say_json([activity.entry_json(entry) for entry in entries])
     else:
@@ -296,7 +305,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         where = use_stage(args.stage) if args.stage else use_local_store()
         say(f"# {where}", file=sys.stderr)
         return run(args)
-    except (TargetError, CredentialError, ValueError, OSError) as error:
+    except (TargetError, CredentialError, ManagementError, ValueError, OSError) as error:
         say(f"error: {error}", file=sys.stderr)
         return 2
 

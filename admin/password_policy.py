@@ -7,34 +7,24 @@ has 11 characters): a tenant whose IdP enforces 8 sets ``--min-length 8``.
 from typing import Any
 
 from admin.terminal import say
-from chalicelib.config import Settings
-from chalicelib.provisioning.passwords import PasswordPolicy
-from chalicelib.store.dynamodb_types import DynamoDBClient
-from chalicelib.store.password_policies import PasswordPolicyTable, StoredPasswordPolicy
+from chalicelib.management.errors import ManagementError
+from chalicelib.management.operations import Actor, Management
 
 
-def run(args: Any, client: DynamoDBClient, config: Settings) -> int:
-    table = PasswordPolicyTable(client, config.role_mappings_table, args.tenant)
-    default = PasswordPolicy.from_settings(config)
-    stored = table.get()
-    current = PasswordPolicy.of_tenant(stored, default)
+def run(args: Any, management: Management, actor: Actor) -> int:
+    current, own = management.password_policy(args.tenant)
     if args.action == "show":
-        say(f"{args.tenant}: {current.describe()} ({'its own' if stored else 'the stage default'})")
+        say(f"{args.tenant}: {current.describe()} ({'its own' if own else 'the stage default'})")
         return 0
     if args.action == "reset":
-        table.delete()
+        default = management.reset_password_policy(args.tenant, actor)
         say(f"{args.tenant}: back to the stage's default: {default.describe()}")
         return 0
-    wanted = PasswordPolicy(
-        min_length=current.min_length if args.min_length is None else args.min_length,
-        max_length=current.max_length if args.max_length is None else args.max_length,
-        min_character_classes=current.min_character_classes if args.min_classes is None else args.min_classes,
-    )
-    problems = wanted.problems()
-    if problems:
-        say(f"error: nothing changed: {'; '.join(problems)}")
+    try:
+        wanted = management.set_password_policy(args.tenant, actor, args.min_length, args.max_length, args.min_classes)
+    except ManagementError as error:
+        say(f"error: {error}")
         return 2
-    table.put(StoredPasswordPolicy(wanted.min_length, wanted.max_length, wanted.min_character_classes))
     say(f"{args.tenant}: {wanted.describe()}")
     say("Passwords already set are not re-checked (only their hash is kept); the policy applies to the next one.")
     return 0

@@ -41,6 +41,8 @@ class Settings:
     authorizer_budget_seconds: int
     tenant_rate_limit: int
     tenant_burst_limit: int
+    in_lambda: bool
+    """Served by AWS Lambda (not ``make run`` or a test): a management route then demands an IAM principal."""
 
     @property
     def credential_hash_key(self) -> bytes:
@@ -122,4 +124,6 @@ def settings() -> Settings:
         # deploy and make run apply (docs/operations/tenant-limits.md: twice Entra ID's 25 a second per tenant).
         tenant_rate_limit=_int("TENANT_RATE_LIMIT", 50),
         tenant_burst_limit=_int("TENANT_BURST_LIMIT", 100),
+        # Set by AWS Lambda, never by a stage: served by Lambda, a management route demands an IAM principal.
+        in_lambda=bool(os.environ.get("AWS_LAMBDA_FUNCTION_NAME")),
     )

@@ -79,6 +79,16 @@ class OneModelUser(Extension):
     effective_roles: Annotated[list[EffectiveRole] | None, Mutability.read_only] = None
     """Each effective role with where it comes from: one entry per role and source."""
 
+    email: Annotated[str | None, Mutability.read_only] = None
+    """The address One Model uses for the user: its work email; else its primary one; else its only one."""
+
+    email_source: Annotated[str | None, Mutability.read_only] = None
+    """Which rule chose the email: work, primary or only (none when several addresses leave the choice open)."""
+
+    role_source: Annotated[str | None, Mutability.read_only] = None
+    """Where the user's Customer Supplied Roles come from: scim-groups (its groups, listed here) or saml-attribute
+    (a SAML attribute at each sign-in: its groups grant nothing, and no role is listed here)."""
+
 
 _EMAIL_ADDRESS = re.compile(r"[^@\s]+@[^@\s]+")
 

@@ -3,14 +3,18 @@
 Starts moto on 127.0.0.1 as the embedded DynamoDB (:mod:`devserver.embedded_dynamodb`: flat
 write cost, bounded memory, safe under concurrent clients), creates the tables from the
 definitions ``infra/`` deploys, creates a demo tenant with its SCIM service account and one
-credential, prints the four lines a person or a script can source, then
+credential, prints the five lines a person or a script can source, then
 serves the API through Chalice's local server (``chalice local``'s code path,
 :mod:`devserver.local_server`) with API Gateway's 401 answers emulated, and its per-tenant limits:
 the same moto serves API Gateway's usage plans, which ``python -m admin limits`` changes and
 :mod:`devserver.throttle` enforces. Ctrl-C stops everything.
+
+The management API (``/admin/v1``) is IAM-authorized on AWS; Chalice's local server admits its
+routes unsigned, so ``make run`` binds loopback only: a host that is not loopback is refused.
 """
 
 import argparse
+import ipaddress
 import logging
 import os
 import signal
@@ -45,6 +49,8 @@ def main() -> int:
         help="no per-tenant request limits (for load runs that measure the service, not the limits)",
     )
     args = parser.parse_args()
+    if not is_loopback(args.host):
+        parser.error(f"--host {args.host}: the management API is unauthenticated here; serve on loopback only")
     # Ctrl-C (and a plain kill) stop the server and moto, even when started from a script.
     signal.signal(signal.SIGINT, _stop)
     signal.signal(signal.SIGTERM, _stop)
@@ -67,6 +73,15 @@ def main() -> int:
     finally:
         forget_local_store()
     return 0
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def serve(
@@ -109,7 +124,8 @@ def serve(
     print(f"SCIM_BASE_URL=http://{host}:{port}/scim/v2")
     print(f"SCIM_CLIENT_ID={issued.client_id}")
     print(f"SCIM_CLIENT_SECRET={issued.client_secret}")
-    print(f"SCIM_BEARER_TOKEN={issued.bearer_token}", flush=True)
+    print(f"SCIM_BEARER_TOKEN={issued.bearer_token}")
+    print(f"SCIM_ADMIN_URL=http://{host}:{port}/admin/v1", flush=True)
     # Everything else goes to stderr, so stdout holds only the lines above, ready to source.
     sys.stdout = sys.stderr
     print(

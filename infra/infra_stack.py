@@ -30,8 +30,12 @@ def _exists(cloudformation: Any, name: str) -> bool:
     return any(stack["StackStatus"] != "REVIEW_IN_PROGRESS" for stack in stacks)
 
 
-def deploy_infra(cloudformation: Any, stage: str) -> str:
-    """Create or update the stage's stack and turn on its termination protection; return what happened."""
+def deploy_infra(cloudformation: Any, stage: str, management_caller_arn: str = "", api_id: str = "*") -> str:
+    """Create or update the stage's stack and turn on its termination protection; return what happened.
+
+    ``management_caller_arn``: the One Model platform's IAM principal, allowed to assume the role that calls
+    the management API (empty: no such role); ``api_id``: the stage's REST API, which that role may invoke.
+    """
     name = stack_name(stage)
     kind = "UPDATE" if _exists(cloudformation, name) else "CREATE"
     try:
@@ -40,7 +44,12 @@ def deploy_infra(cloudformation: Any, stage: str) -> str:
             ChangeSetName=f"make-deploy-infra-{stage}",
             ChangeSetType=kind,
             TemplateBody=compact(stack_template()),
-            Parameters=[{"ParameterKey": "Stage", "ParameterValue": stage}],
+            Parameters=[
+                {"ParameterKey": "Stage", "ParameterValue": stage},
+                {"ParameterKey": "ManagementCallerArn", "ParameterValue": management_caller_arn},
+                {"ParameterKey": "ApiId", "ParameterValue": api_id},
+            ],
+            Capabilities=["CAPABILITY_NAMED_IAM"],  # the management caller role has a name
             Tags=[{"Key": "app", "Value": "onemodel-scim"}, {"Key": "stage", "Value": stage}],
         )["Id"]
     except botocore.exceptions.ClientError as error:

@@ -218,6 +218,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("stage")
     parser.add_argument("--to", type=int, help="rollback: the release number to deploy again (default: the previous)")
+    parser.add_argument(
+        "--management-caller-arn",
+        default="",
+        help="deploy-infra: the platform's IAM principal that may assume the management caller role (empty: none)",
+    )
     args = parser.parse_args(argv)
     if args.step == "preflight":
         problems = preflight(args.stage)
@@ -229,7 +234,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.step == "deploy-infra":
         from infra.infra_stack import deploy_infra
 
-        deploy_infra(boto3.client("cloudformation"), args.stage)
+        try:  # the role may invoke the stage's own API once chalice deploy made it; any of the account's before
+            api_id = deployed_rest_api(PROJECT_DIR, args.stage)["rest_api_id"]
+        except NotDeployed:
+            api_id = "*"
+        deploy_infra(boto3.client("cloudformation"), args.stage, args.management_caller_arn, api_id)
         return 0
     if args.step == "deploy":
         return stage_release.release(PROJECT_DIR, args.stage)

@@ -1,7 +1,9 @@
 """Every AWS call a deployed stage's two Lambdas make while an IdP provisions, as IAM authorises it: (action, ARN).
 
 A representative session (the authorizer deciding valid, wrong and unknown credentials; the routes
-creating, finding, changing, grouping and removing users and groups, paging with a cursor) runs
+creating, finding, changing, grouping and removing users and groups, paging with a cursor; then the
+One Model platform on the management API: tenants, credentials, role mappings, the password policy,
+the role source, status, activity and sign-in decisions) runs
 the real stage of ``.chalice/config.json`` through ``chalice.test.Client`` under moto, with the
 stage's tables and secrets. Every botocore API call made meanwhile, by any client, is recorded and
 attributed to the function that made it; the Lambda service's own calls for the function's logs
@@ -133,6 +135,14 @@ class StageSession:
     def secret_arns(self) -> dict[str, str]:
         return {entry["Name"]: entry["ARN"] for entry in self.secrets.list_secrets()["SecretList"]}
 
+    def manage(self, method: str, path: str, body: Any = None) -> Any:
+        """A management API call, as API Gateway passes it once IAM has admitted the platform's signature."""
+        payload = b"" if body is None else json.dumps(body).encode()
+        headers = {"Content-Type": "application/json"}
+        response = self.client.http.request(method, "/admin/v1" + path, headers=headers, body=payload)
+        response.json = json.loads(response.body) if response.body else None
+        return response
+
     def request(self, method: str, path: str, body: Any = None, authorization: str | None = "valid") -> Any:
         headers = {"Content-Type": SCIM, "Accept": SCIM}
         secret = {"valid": self.client_secret, "wrong": "wrong"}.get(authorization or "")
@@ -191,6 +201,41 @@ def provision(session: StageSession) -> list[Any]:
         # A group deleted with members left: its memberships go in batches after it.
         session.request("DELETE", f"/Groups/{group_id}"),
         session.request("DELETE", f"/Users/{ada}"),
+    ]
+    return answers + manage(session, grace)
+
+
+def manage(session: StageSession, user_id: str) -> list[Any]:
+    """The One Model platform's representative calls on the management API (/admin/v1)."""
+    # The routes' own Lambda reads the credential hash key to hash a credential it generates: not the authorizer's copy.
+    stage_secrets.reset()
+    actor = {"actor": "platform:tests"}
+    answers = [
+        session.manage("POST", "/tenants", {"tenant": "globex", **actor}),
+        session.manage("GET", "/tenants/acme/credentials"),
+    ]
+    issued = session.manage("POST", "/tenants/globex/credentials", {"description": "Entra ID", **actor})
+    answers += [
+        issued,
+        session.manage("DELETE", f"/tenants/globex/credentials/{issued.json['clientId']}?actor=platform:tests"),
+        session.manage("PUT", "/tenants/acme/role-mappings/Finance", {"dataAccessRoles": ["Payroll"], **actor}),
+        session.manage("GET", "/tenants/acme/role-mappings/Finance"),
+        session.manage("GET", "/tenants/acme/role-mappings"),
+        session.manage("DELETE", "/tenants/acme/role-mappings/Finance?actor=platform:tests"),
+        session.manage("PUT", "/tenants/acme/password-policy", {"minLength": 12, **actor}),
+        session.manage("GET", "/tenants/acme/password-policy"),
+        session.manage("GET", "/tenants/acme/status"),
+        session.manage("GET", "/tenants/acme/activity?limit=2"),
+        session.manage("GET", "/tenants/acme/activity?errors=true&limit=2"),
+        session.manage("GET", "/tenants/acme/activity?ignored=true&limit=2"),
+        session.manage("GET", f"/tenants/acme/activity?user={user_id}&limit=2"),
+        session.manage("GET", "/tenants/acme/activity?group=Finance%20EU&limit=2"),
+        session.manage("POST", "/tenants/acme/sign-in", {"userName": "grace@example.com"}),
+        session.manage("PUT", "/tenants/acme/role-source", {"source": "saml-attribute", "attribute": "roles", **actor}),
+        session.manage("GET", "/tenants/acme/role-source"),
+        session.manage(
+            "POST", "/tenants/acme/sign-in", {"userName": "grace@example.com", "samlAttributes": {"roles": ["Role 1"]}}
+        ),
     ]
     return answers
 

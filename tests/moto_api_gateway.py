@@ -6,11 +6,13 @@ server would fail, or leave an API without its authorizer:
 
 - ``ImportRestApi`` reads ``info.description``, which Chalice's definition lacks (KeyError, a 500);
 - ``PutRestApi`` accepts OpenAPI 3 only, and refuses ``"swagger": "2.0"``;
-- it ignores ``securityDefinitions`` and each method's ``security``: no authorizer is created or attached.
+- it ignores ``securityDefinitions`` and each method's ``security``: no authorizer is created or attached,
+  and a method Chalice sends with IAM authorization (``sigv4``) reads back as NONE.
 
 Patched in the test's own moto server process: the first two by handing moto the same paths under
 the header it accepts, and the third by creating each ``x-amazon-apigateway-authorizer`` and
-attaching it to every method whose ``security`` names it, as API Gateway's import does. Nothing
+attaching it to every method whose ``security`` names it, as API Gateway's import does (a method whose
+``security`` names an ``awsSigv4`` scheme gets authorization type AWS_IAM). Nothing
 is invented: a route Chalice sends without ``security`` gets authorization type NONE. Overwrite
 mode also drops the gateway responses the definition does not carry, which is why ``make deploy``
 puts them again after every ``chalice deploy``. Every definition Chalice sent is kept in
@@ -45,7 +47,11 @@ def _for_moto(definition: dict[str, Any]) -> dict[str, Any]:
 def _attach_authorizers(backend: APIGatewayBackend, api_id: str, definition: dict[str, Any]) -> None:
     api = backend.get_rest_api(api_id)
     authorizer_ids = {}
+    iam = set()
     for name, scheme in definition.get("securityDefinitions", {}).items():
+        if scheme.get("x-amazon-apigateway-authtype") == "awsSigv4":
+            iam.add(name)
+            continue
         authorizer = scheme.get("x-amazon-apigateway-authorizer")
         if authorizer is None:
             continue
@@ -65,7 +71,7 @@ def _attach_authorizers(backend: APIGatewayBackend, api_id: str, definition: dic
             names = [name for requirement in method.get("security", []) for name in requirement]
             attached = [name for name in names if name in authorizer_ids]
             found = resource.resource_methods[method_name.upper()]
-            found.authorization_type = "CUSTOM" if attached else "NONE"
+            found.authorization_type = "CUSTOM" if attached else "AWS_IAM" if set(names) & iam else "NONE"
             found.authorizer_id = authorizer_ids[attached[0]] if attached else None
 
 

@@ -82,9 +82,10 @@ def test_a_tiny_run_records_every_figure_of_results_json_and_counts_dynamodb_wor
         assert set(artifact["without_bytecode_ms"]) == {"floor", "authorizer", "route"}
     assert set(found["peak_rss_mb"]) == {"bench", "cold"}
     # The counts are exact: GET user by id reads the user and its memberships (one index query) at once,
-    # then its groups' names (a batch read) beside the tenant's role mappings (one query), because the
-    # default response carries groups and roles: two round trips in sequence.
-    assert sorted(bench.small["get_user"].work.calls) == ["BatchGetItem", "GetItem", "Query", "Query"]
+    # then its groups' names (a batch read) beside the tenant's role mappings (one query) and its role source
+    # (a key read), because the default response carries groups, roles and the role source: two round trips
+    # in sequence.
+    assert sorted(bench.small["get_user"].work.calls) == ["BatchGetItem", "GetItem", "GetItem", "Query", "Query"]
     # The authorizer reads the credential, then (its secret matching) the service account.
     assert bench.small["get_user"].authorizer.calls == ("GetItem", "GetItem")
     # A PATCH writes the user beside the reads its response needs; a create is one transaction of two small

@@ -286,7 +286,9 @@ def test_a_second_deploy_from_a_fresh_clone_updates_the_same_api_and_functions(r
     assert "Creating Rest API" not in release.second.stdout
 
 
-def test_every_scim_route_has_the_authorizer_and_service_provider_config_has_none(release: Release) -> None:
+def test_every_scim_route_has_the_authorizer_admin_routes_iam_and_service_provider_config_none(
+    release: Release,
+) -> None:
     apigateway = release.client("apigateway")
     api_id = _resource(release.second_deployed, "rest_api")["rest_api_id"]
     (authorizer,) = apigateway.get_authorizers(restApiId=api_id)["items"]
@@ -303,6 +305,9 @@ def test_every_scim_route_has_the_authorizer_and_service_provider_config_has_non
     for (path, method), details in methods.items():
         if path == "/scim/v2/ServiceProviderConfig":
             assert details["authorizationType"] == "NONE", (path, method)
+        elif path.startswith("/admin/v1/"):
+            # The management API: SigV4, execute-api:Invoke for the platform's role (infra/stack.json).
+            assert (details["authorizationType"], details.get("authorizerId")) == ("AWS_IAM", None), (path, method)
         else:
             assert (details["authorizationType"], details.get("authorizerId")) == ("CUSTOM", authorizer["id"]), (
                 path,
@@ -328,10 +333,14 @@ def test_the_lambdas_hold_no_secret_and_name_the_stage_secrets(release: Release)
         assert configuration["MemorySize"] >= 512
 
 
-def test_each_role_grants_its_tables_and_exactly_its_one_secret(release: Release) -> None:
+def test_each_role_grants_its_tables_and_exactly_its_secrets(release: Release) -> None:
     iam = release.client("iam")
     secrets = {entry["Name"]: entry["ARN"] for entry in release.client("secretsmanager").list_secrets()["SecretList"]}
-    expected_secret = {"api_handler": "scim-dev/cursor-secret", "scim_auth": "scim-dev/credential-hash-key"}
+    # The routes hash the credentials the management API generates: they read the hash key too.
+    expected_secret = {
+        "api_handler": {"scim-dev/cursor-secret", "scim-dev/credential-hash-key"},
+        "scim_auth": {"scim-dev/credential-hash-key"},
+    }
     for name in FUNCTIONS:
         role_name = _resource(release.second_deployed, f"{name}_role")["role_name"]
         (policy_name,) = iam.list_role_policies(RoleName=role_name)["PolicyNames"]
@@ -341,7 +350,7 @@ def test_each_role_grants_its_tables_and_exactly_its_one_secret(release: Release
         assert iam.list_attached_role_policies(RoleName=role_name)["AttachedPolicies"] == []
         resources = [resource for statement in document["Statement"] for resource in statement["Resource"]]
         reachable = {secret for secret, arn in secrets.items() if any(fnmatch.fnmatch(arn, r) for r in resources)}
-        assert reachable == {expected_secret[name]}
+        assert reachable == expected_secret[name]
         for resource in resources:
             assert resource.startswith(("arn:aws:dynamodb:*:*:table/scim-dev-", "arn:aws:logs:", "arn:aws:secretsm"))
 

@@ -32,6 +32,10 @@ def _free_port() -> int:
         return port
 
 
+CORE_USER = "urn:ietf:params:scim:schemas:core:2.0:User"
+GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
+PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+
 # The test's own store file, so that a `make run` of the developer's keeps its .scim-local.json.
 STORE_FILE = {"SCIM_LOCAL_STORE_FILE": str(Path(tempfile.gettempdir()) / f"scim-local-{os.getpid()}.json")}
 
@@ -49,7 +53,7 @@ def devserver() -> Iterator[dict[str, str]]:
         text=True,
     )
     assert process.stdout is not None
-    lines = [process.stdout.readline().strip() for _ in range(4)]
+    lines = [process.stdout.readline().strip() for _ in range(5)]
     variables = dict(line.split("=", 1) for line in lines)
     try:
         yield variables | {"pid": str(process.pid)}
@@ -78,12 +82,13 @@ def call(env: dict[str, str], method: str, path: str, body: Any = None, auth: bo
         return error.code, (json.loads(raw) if raw else None, dict(error.headers))
 
 
-def test_make_run_prints_four_sourceable_lines(devserver: dict[str, str]) -> None:
+def test_make_run_prints_five_sourceable_lines(devserver: dict[str, str]) -> None:
     assert devserver["SCIM_BASE_URL"].startswith("http://127.0.0.1:")
     assert devserver["SCIM_BASE_URL"].endswith("/scim/v2")
     assert devserver["SCIM_CLIENT_ID"].startswith("scim-")
     assert len(devserver["SCIM_CLIENT_SECRET"]) == 43
     assert devserver["SCIM_BEARER_TOKEN"] == f"{devserver['SCIM_CLIENT_ID']}.{devserver['SCIM_CLIENT_SECRET']}"
+    assert devserver["SCIM_ADMIN_URL"] == devserver["SCIM_BASE_URL"].removesuffix("/scim/v2") + "/admin/v1"
 
 
 def test_make_run_accepts_the_bearer_token(devserver: dict[str, str]) -> None:
@@ -225,6 +230,69 @@ def test_make_smoke_fails_on_a_wrong_or_missing_credential(devserver: dict[str, 
     assert missing.stdout.splitlines()[-1] == (
         "FAIL authenticated read: set SCIM_CLIENT_ID and SCIM_CLIENT_SECRET to a tenant's credential"
     )
+
+
+def admin_call(env: dict[str, str], method: str, path: str, body: Any = None) -> tuple[int, Any]:
+    """The management API over plain HTTP, as the platform's backend calls it (no SigV4 on loopback)."""
+    request = urllib.request.Request(
+        env["SCIM_ADMIN_URL"] + path,
+        method=method,
+        data=None if body is None else json.dumps(body).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+def test_the_management_api_over_real_http(devserver: dict[str, str]) -> None:
+    """The issue's "Done when", against make run: credentials, status, activity, role source and sign-in."""
+    # The demo credential revoked, a new one generated, listed, used by an IdP, then revoked: the IdP's next call 401
+    assert admin_call(devserver, "DELETE", f"/tenants/demo/credentials/{devserver['SCIM_CLIENT_ID']}?actor=t")[0] == 200
+    status, issued = admin_call(devserver, "POST", "/tenants/demo/credentials", {"description": "Okta", "actor": "t"})
+    assert status == 201
+    idp = {**devserver, "SCIM_CLIENT_ID": issued["clientId"], "SCIM_CLIENT_SECRET": issued["clientSecret"]}
+    listed = admin_call(devserver, "GET", "/tenants/demo/credentials")[1]["credentials"]
+    assert [c["state"] for c in listed if c["clientId"] == issued["clientId"]] == ["active"]
+    status, grace = call(idp, "POST", "/Users", {"schemas": [CORE_USER], "userName": "grace@example.com"})
+    assert status == 201
+    status, _ = call(
+        idp, "POST", "/Groups", {"schemas": [GROUP], "displayName": "Finance", "members": [{"value": grace["id"]}]}
+    )
+    assert status == 201
+    # Status and activity read
+    assert admin_call(devserver, "GET", "/tenants/demo/status")[1]["credential"]["client_id"] == issued["clientId"]
+    trail = admin_call(devserver, "GET", "/tenants/demo/activity?limit=2")[1]
+    assert [e["resource_type"] for e in trail["entries"]] == ["Group", "User"] and trail["nextCursor"]
+    # saml-attribute: the roles its SAML values map to; scim-groups again: its groups' roles
+    for role, data in (("Finance", ["Payroll"]), ("Legal", ["Contracts"])):
+        admin_call(devserver, "PUT", f"/tenants/demo/role-mappings/{role}", {"dataAccessRoles": data, "actor": "t"})
+    body = {"source": "saml-attribute", "attribute": "roles", "actor": "t"}
+    assert admin_call(devserver, "PUT", "/tenants/demo/role-source", body)[0] == 200
+    sign_in = {"userName": "grace@example.com", "samlAttributes": {"roles": ["Legal"]}}
+    assert admin_call(devserver, "POST", "/tenants/demo/sign-in", sign_in)[1]["dataAccessRoles"] == ["Contracts"]
+    admin_call(devserver, "PUT", "/tenants/demo/role-source", {"source": "scim-groups", "actor": "t"})
+    assert admin_call(devserver, "POST", "/tenants/demo/sign-in", sign_in)[1]["dataAccessRoles"] == ["Payroll"]
+    # A deactivated user's sign-in is refused with a reason
+    call(
+        idp,
+        "PATCH",
+        f"/Users/{grace['id']}",
+        {"schemas": [PATCH_OP], "Operations": [{"op": "replace", "path": "active", "value": False}]},
+    )
+    refused = admin_call(devserver, "POST", "/tenants/demo/sign-in", sign_in)[1]
+    assert (refused["allowed"], refused["reason"]) == (False, "deactivated")
+    assert admin_call(devserver, "DELETE", f"/tenants/demo/credentials/{issued['clientId']}?actor=t")[0] == 200
+    assert call(idp, "GET", "/Users")[0] == 401
+
+
+def test_make_run_refuses_a_host_other_than_loopback() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "devserver", "--host", "0.0.0.0"], cwd=PROJECT_DIR, capture_output=True, text=True
+    )
+    assert result.returncode == 2 and "loopback only" in result.stderr
 
 
 def test_ctrl_c_stops_everything(devserver: dict[str, str]) -> None:

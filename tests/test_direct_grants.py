@@ -13,7 +13,9 @@ from chalicelib.store.role_catalogue import DeclaredRole
 from chalicelib.store.role_mappings import RoleMapping
 from chalicelib.store.users import UserTable
 from tests.conftest import DynamoCalls, Scim, user_body
+from tests.test_management_api import Admin
 from tests.test_role_catalogue import declared, mappings
+from tests.test_role_source import GROUP, sign_in
 
 ONEMODEL = "urn:onemodel:params:scim:schemas:extension:2.0:User"
 PATCH = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
@@ -253,3 +255,32 @@ def test_roles_an_idp_stored_before_the_catalogue_grant_nothing_until_the_catalo
     )
     assert forged.json[ONEMODEL]["applicationAccessRoles"] == ["Auditor"]
     assert forged.json["meta"]["version"] == renamed.json["meta"]["version"]
+
+
+def test_direct_grants_count_at_sign_in_whichever_the_role_source(
+    scim: Scim, catalogue: None, chalice_client: Any
+) -> None:
+    # The role source decides where a user's Customer Supplied Roles come from; a governance product's grants
+    # are no Customer Supplied Roles: they count beside them, with the groups' mappings or the SAML attribute's.
+    admin = Admin(chalice_client)
+    body = user_body("ada@example.com", roles=[{"value": "Auditor"}], entitlements=[{"value": "Board Pack"}])
+    ada = scim.post("/Users", body).json["id"]
+    scim.post("/Groups", {"schemas": [GROUP], "displayName": "Finance", "members": [{"value": ada}]})
+
+    by_groups = sign_in(admin, "ada@example.com", roles=["Legal"])
+    assert (by_groups["dataAccessRoles"], by_groups["applicationAccessRoles"]) == (
+        ["Board Pack", "Payroll"],
+        ["Auditor", "Dashboards"],
+    )
+
+    admin.put("/tenants/acme/role-source", {"source": "saml-attribute", "attribute": "roles", "actor": "a"})
+    by_saml = sign_in(admin, "ada@example.com", roles=["Unmapped"])
+    assert (by_saml["customerSuppliedRoles"], by_saml["dataAccessRoles"], by_saml["applicationAccessRoles"]) == (
+        ["Unmapped"],
+        ["Board Pack"],
+        ["Auditor"],
+    )
+    # The SCIM user keeps its grants; its effective roles are decided at each sign-in, so it lists none
+    user = scim.get(f"/Users/{ada}").json
+    assert [grant["value"] for grant in user["roles"]] == ["Auditor"]
+    assert not {"dataAccessRoles", "applicationAccessRoles", "effectiveRoles"} & set(user[ONEMODEL])

@@ -4,8 +4,9 @@ The functions, their roles, policy files and log groups are named by Chalice's o
 ``.chalice/config.json`` (:func:`infra.iam.stage_functions`; ``tests/test_deploy.py`` checks them
 against a real ``chalice deploy``). The calls are recorded while a representative IdP session runs
 the stage (:mod:`tests.aws_calls`), with region and account, and decided by IAM's matching rules
-(:mod:`infra.iam`). The admin CLI writes credentials, role mappings and password policies with the
-operator's own AWS credentials, so no Lambda may.
+(:mod:`infra.iam`). The session includes the One Model platform's calls on the management API
+(``/admin/v1``, IAM-authorized, served by the routes' function): credentials, role mappings,
+password policies, the role source, the trail's reads.
 """
 
 import ast
@@ -33,9 +34,10 @@ DEPLOYED_STAGES = sorted(
     for name, stage in json.loads((CHALICE_DIR / "config.json").read_text())["stages"].items()
     if "iam_policy_file" in stage
 )
-# The store modules no Lambda runs: credentials.py is the admin CLI's and the authorizer's (whose calls the session
-# records), tables.py creates tables for tests and `make run` only, rekey.py and invariants.py are the operators'
-# (python -m admin names rekey, python -m admin check), run with their own credentials.
+# The store modules no Lambda runs whole: credentials.py is the authorizer's and the management API's (whose calls
+# the session records) and the admin CLI's (its Scan, for `credentials list --all`, is the CLI's only); tables.py
+# creates tables for tests and `make run` only; rekey.py and invariants.py are the operators' (python -m admin names
+# rekey, python -m admin check), run with their own credentials.
 NOT_ROUTE_MODULES = {"credentials.py", "tables.py", "rekey.py", "invariants.py"}
 _MODEL = botocore.session.get_session().get_service_model("dynamodb")
 OPERATIONS = {xform_name(name): name for name in _MODEL.operation_names}
@@ -146,13 +148,24 @@ def test_no_grant_reaches_a_resource_of_another_function_or_stage(
 
 
 @pytest.mark.parametrize("stage", DEPLOYED_STAGES)
-def test_the_routes_can_only_add_to_the_activity_trail_and_never_touch_credentials(stage: str) -> None:
+def test_the_routes_never_change_the_trail_and_never_scan_credentials(stage: str) -> None:
+    # The trail: added to by every request, read by the management API's /activity; no entry changed or deleted.
     policy = _functions(stage)[ROUTES].policy()
     environment = json.loads((CHALICE_DIR / "config.json").read_text())["stages"][stage]["environment_variables"]
     config = settings_for(environment)
     trail = {action for action in DATA_ACTIONS if allows(policy, action, table_arn(config.activity_table))}
-    assert trail == {"dynamodb:PutItem"}
-    assert [action for action in DATA_ACTIONS if allows(policy, action, table_arn(config.credentials_table))] == []
+    assert trail == {"dynamodb:PutItem", "dynamodb:Query"}
+    # Credentials: the management API generates, lists and revokes them, one tenant at a time, never all at once.
+    credentials = {action for action in DATA_ACTIONS if allows(policy, action, table_arn(config.credentials_table))}
+    assert "dynamodb:Scan" not in credentials and "dynamodb:DeleteTable" not in credentials
+    assert credentials <= {
+        "dynamodb:GetItem",
+        "dynamodb:BatchGetItem",
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:DeleteItem",
+        "dynamodb:ConditionCheckItem",
+    }
 
 
 @pytest.mark.parametrize("stage", DEPLOYED_STAGES)
@@ -166,11 +179,12 @@ def test_the_authorizer_reads_credentials_and_notes_their_use_and_nothing_else_o
 
 
 @pytest.mark.parametrize("stage", DEPLOYED_STAGES)
-def test_each_role_reads_exactly_its_one_stage_secret(calls: dict[str, dict[str, set[Call]]], stage: str) -> None:
-    expected = {ROUTES: CURSOR_SECRET, AUTHORIZER: CREDENTIAL_HASH_KEY}
-    for function, secret in expected.items():
+def test_each_role_reads_exactly_its_stage_secrets(calls: dict[str, dict[str, set[Call]]], stage: str) -> None:
+    # The routes hash the credentials the management API generates with the authorizer's key.
+    expected = {ROUTES: [CREDENTIAL_HASH_KEY, CURSOR_SECRET], AUTHORIZER: [CREDENTIAL_HASH_KEY]}
+    for function, names in expected.items():
         secrets = {arn for action, arn in calls[stage][function] if action.startswith("secretsmanager:")}
-        assert [arn.split(":")[-1][: -len("-XXXXXX")] for arn in secrets] == [f"scim-{stage}/{secret}"]
+        assert sorted(arn.split(":")[-1][: -len("-XXXXXX")] for arn in secrets) == [f"scim-{stage}/{n}" for n in names]
 
 
 def test_the_recorded_arns_carry_region_and_account() -> None:

@@ -256,7 +256,11 @@ def test_make_deploy_infra_deploys_the_generated_stack_for_the_stage_and_protect
         assert deploy_infra(cloudformation, "prod") == "created"
         (stack,) = cloudformation.describe_stacks(StackName="scim-prod-infra")["Stacks"]
         assert stack["EnableTerminationProtection"] is True
-        assert stack["Parameters"] == [{"ParameterKey": "Stage", "ParameterValue": "prod"}]
+        assert {p["ParameterKey"]: p["ParameterValue"] for p in stack["Parameters"]} == {
+            "Stage": "prod",
+            "ManagementCallerArn": "",
+            "ApiId": "*",
+        }
         assert {tag["Key"]: tag["Value"] for tag in stack["Tags"]} == {"app": "onemodel-scim", "stage": "prod"}
         template = cloudformation.get_template(StackName="scim-prod-infra")["TemplateBody"]
         template = template if isinstance(template, dict) else json.loads(template)

@@ -30,11 +30,12 @@ LAYERS = [
         "chalicelib.resources",
     ],
     ["chalicelib.provisioning"],
-    ["chalicelib.scim", "chalicelib.auth", "chalicelib.gateway_responses"],
+    ["chalicelib.scim", "chalicelib.management", "chalicelib.auth", "chalicelib.gateway_responses"],
     ["app"],
 ]
-# Only these know DynamoDB's tables: the SCIM side reaches them through chalicelib.resources.
-STORE_CLIENTS = ("chalicelib.store", "chalicelib.resources", "chalicelib.auth")
+# Only these know DynamoDB's tables: the SCIM side reaches them through chalicelib.resources; the management
+# API manages the tables' settings items (credentials, mappings, policies) as the CLI does.
+STORE_CLIENTS = ("chalicelib.store", "chalicelib.resources", "chalicelib.auth", "chalicelib.management")
 
 
 def _layer(module: str) -> int | None:

@@ -69,8 +69,15 @@ def test_create_user_returns_201_with_location_etag_and_meta(scim: Scim) -> None
 def test_users_created_through_scim_may_use_sso_and_get_roles_from_the_mapping(scim: Scim) -> None:
     user = create(scim, **{ONEMODEL: {"allowSsoLogin": False, "autoAssignRoles": False}})
 
-    assert user[ONEMODEL] == {"allowSsoLogin": True, "autoAssignRoles": True}
-    assert scim.get(f"/Users/{user['id']}").json[ONEMODEL] == {"allowSsoLogin": True, "autoAssignRoles": True}
+    expected = {
+        "allowSsoLogin": True,
+        "autoAssignRoles": True,
+        "roleSource": "scim-groups",
+        "email": "bjensen@example.com",
+        "emailSource": "work",
+    }
+    assert user[ONEMODEL] == expected
+    assert scim.get(f"/Users/{user['id']}").json[ONEMODEL] == expected
 
 
 def test_create_accepts_application_json(scim: Scim) -> None:

@@ -42,7 +42,16 @@ _TENANT_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
 
 
 class CredentialError(Exception):
-    """A credential cannot be generated or revoked; the message says why, for the operator."""
+    """A credential cannot be generated or revoked; the message says why, for the operator.
+
+    ``code`` is stable (the management API answers it): ``invalid_tenant_name``, ``tenant_exists``,
+    ``tenant_not_found``, ``missing_permissions``, ``active_credential_exists``, ``credential_not_found``,
+    ``credential_revoked``.
+    """
+
+    def __init__(self, message: str, code: str = "credential_error") -> None:
+        super().__init__(message)
+        self.code = code
 
 
 @dataclass(frozen=True)
@@ -93,7 +102,7 @@ def create_service_account(
         already (replacing it would silently invalidate the tenant's active credential).
     """
     if not valid_tenant_name(tenant):
-        raise CredentialError(f"{tenant[:64]!r} is not a tenant name: {TENANT_NAME_RULE}.")
+        raise CredentialError(f"{tenant[:64]!r} is not a tenant name: {TENANT_NAME_RULE}.", "invalid_tenant_name")
     account = ServiceAccount(tenant=tenant, account_id=str(uuid.uuid4()), name=name, permissions=permissions)
     try:
         store.insert_service_account(account)
@@ -101,7 +110,8 @@ def create_service_account(
         existing = store.get_service_account(tenant)
         raise CredentialError(
             f"Tenant {tenant!r} already has a SCIM service account"
-            f"{f' ({existing.account_id})' if existing else ''}; nothing was changed."
+            f"{f' ({existing.account_id})' if existing else ''}; nothing was changed.",
+            "tenant_exists",
         ) from None
     return account
 
@@ -114,12 +124,13 @@ def generate_credential(store: CredentialStore, key: bytes, tenant: str, descrip
     """
     account = store.get_service_account(tenant)
     if account is None:
-        raise CredentialError(f"Tenant {tenant!r} has no SCIM service account; create one first.")
+        raise CredentialError(f"Tenant {tenant!r} has no SCIM service account; create one first.", "tenant_not_found")
     missing = REQUIRED_TO_GENERATE - account.permissions
     if missing:
         raise CredentialError(
             f"The SCIM service account of tenant {tenant!r} lacks {', '.join(sorted(missing))}; "
-            "it needs all of " + ", ".join(sorted(REQUIRED_TO_GENERATE)) + "."
+            "it needs all of " + ", ".join(sorted(REQUIRED_TO_GENERATE)) + ".",
+            "missing_permissions",
         )
     client_id = f"scim-{secrets.token_hex(12)}"
     secret = secrets.token_urlsafe(32)
@@ -137,19 +148,26 @@ def generate_credential(store: CredentialStore, key: bytes, tenant: str, descrip
     except ActiveCredentialExists:
         active = store.active_client_id(tenant)
         raise CredentialError(
-            f"Tenant {tenant!r} already has an active credential ({active}); revoke it before generating a new one."
+            f"Tenant {tenant!r} already has an active credential ({active}); revoke it before generating a new one.",
+            "active_credential_exists",
         ) from None
     return IssuedCredential(client_id=client_id, client_secret=secret, tenant=tenant)
 
 
-def revoke_credential(store: CredentialStore, client_id: str) -> None:
-    """Revoke a credential for good; requests presenting it are refused from then on."""
+def revoke_credential(store: CredentialStore, client_id: str, tenant: str | None = None) -> StoredCredential:
+    """Revoke a credential for good; requests presenting it are refused from then on.
+
+    :param tenant: When given, a credential of another tenant is "no credential" (the management API's case).
+    """
     credential = store.get_credential(client_id)
-    if credential is None:
-        raise CredentialError(f"No credential {client_id!r}.")
+    if credential is None or (tenant is not None and credential.tenant != tenant):
+        raise CredentialError(f"No credential {client_id[:64]!r}.", "credential_not_found")
     if credential.revoked is not None:
-        raise CredentialError(f"Credential {client_id!r} was already revoked at {credential.revoked}.")
+        raise CredentialError(
+            f"Credential {client_id!r} was already revoked at {credential.revoked}.", "credential_revoked"
+        )
     store.mark_revoked(credential, _now())
+    return credential
 
 
 def verify(

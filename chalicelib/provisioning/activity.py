@@ -71,6 +71,8 @@ def member_ids(document: Mapping[str, Any]) -> list[str]:
 class WriteNotes:
     """The write one request made: which resource, which attributes, which members. Empty until a write."""
 
+    operation: str | None = None
+    """The operation's name when the request's method and path do not tell it (a create that ``revived`` a user)."""
     resource_type: str | None = None
     resource_id: str | None = None
     resource_name: str | None = None

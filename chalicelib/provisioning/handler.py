@@ -1,6 +1,7 @@
 """The SCIM handler of one request: scim2-server's, with the product's writes.
 
-- DELETE of a user deactivates it (``active: false``) and keeps its data;
+- DELETE of a user deactivates it (``active: false``) and keeps its data; a later create of its
+  userName revives it (a rehire, see chalicelib/resources/users.py);
 - PATCH, PUT and deactivation are one read-modify-write (:meth:`ProvisioningHandler.modify`),
   retried on the new state when another writer got there first (:mod:`.attempts`);
 - a group PATCH that only moves members never reads the whole group;
@@ -28,6 +29,7 @@ from chalicelib.provisioning.group_patch import group_change
 from chalicelib.provisioning.ignored import patch_ignored, set_aside
 from chalicelib.resources.groups import GroupChange, GroupPatched
 from chalicelib.resources.repository import WriteStart
+from chalicelib.resources.users import UserCreated
 
 
 @runtime_checkable
@@ -51,6 +53,14 @@ class ProvisioningStorage(Protocol):
         self, resource_type: ResourceType, group_id: str, change: GroupChange, expected_version: str | None
     ) -> GroupPatched:
         """Apply a member-only group PATCH in O(changed members): the group without members, and the moves."""
+        ...
+
+    def delete_user(self, resource_type: ResourceType, start: WriteStart, resource: Resource[Any]) -> Resource[Any]:
+        """Write a user deactivated by a SCIM DELETE, marked so that a create of its userName revives it."""
+        ...
+
+    def create_or_revive(self, resource_type: ResourceType, resource: Resource[Any]) -> UserCreated:
+        """Create the resource; a user's create may revive one deleted through SCIM (a rehire), which it says."""
         ...
 
 
@@ -94,8 +104,11 @@ class ProvisioningHandler(ScimHandler):
             resource = self.service.read_creation(resource_type, request.body, request.header("Content-Type"))
             self.notes.ignored_attributes = set_aside(resource)
             with self.storage.operation():
-                created = self.storage.create(resource_type, resource)
-            self.notes.wrote(resource_type.name, None, created, sent=resource)
+                outcome = self.writes.create_or_revive(resource_type, resource)
+            created, revived = outcome.resource, outcome.revived_from
+            if revived is not None:
+                self.notes.operation = "revived"
+            self.notes.wrote(resource_type.name, revived, created, sent=resource)
             response = self.service.creation_response(request.base_url, created)
             if response_parameters.attributes or response_parameters.excluded_attributes:
                 published = self.service.publish(request.base_url, created)
@@ -122,12 +135,10 @@ class ProvisioningHandler(ScimHandler):
 
         def deactivated(current: Resource[Any]) -> Resource[Any] | None:
             self.service.check_deletion(current, conditions)
-            if current.active is False:  # type: ignore[attr-defined]
-                return None
             current.active = False  # type: ignore[attr-defined]
-            return current
+            return current  # the storage writes nothing when the user is inactive and marked deleted already
 
-        self.modify(resource_type, resource_id, conditions, deactivated, respond=False)
+        self.modify(resource_type, resource_id, conditions, deactivated, respond=False, write=self.writes.delete_user)
 
     def patch(self, request: ScimRequest) -> ScimResponse:
         """:rfc:`RFC 7644 §3.5.2`; a group PATCH that only moves members never reads the whole group."""
@@ -209,11 +220,13 @@ class ProvisioningHandler(ScimHandler):
         change: Change,
         *,
         respond: bool = True,
+        write: Callable[[ResourceType, WriteStart, Resource[Any]], Resource[Any]] | None = None,
     ) -> Resource[Any]:
         """Read, change and write a resource, again on the new state when another writer got there first.
 
         :param change: The new state of the resource it is given, or None when nothing changes.
         :param respond: Whether the caller answers with the resource; if not, an unchanged one is not completed.
+        :param write: Writes the changed resource, the new state of a :class:`WriteStart` (default: ``update_from``).
         """
         result: Resource[Any] | None = None
         for attempt in attempts(conditions):
@@ -223,7 +236,7 @@ class ProvisioningHandler(ScimHandler):
                 before = document_of(current)
                 changed = change(current)
                 if changed is not None:
-                    result = self.writes.update_from(resource_type, start, changed)
+                    result = (write or self.writes.update_from)(resource_type, start, changed)
                 else:
                     result = self.writes.repair_unchanged(resource_type, start) if respond else current
                 # The state written, with what the client sent that it no longer shows (a password).

@@ -70,13 +70,17 @@ class PasswordPolicy:
 
     def problems(self) -> list[str]:
         """Why this policy cannot be set, in words for the operator; empty when it can."""
+        return [problem for _, problem in self.problems_by_rule()]
+
+    def problems_by_rule(self) -> list[tuple[str, str]]:
+        """:meth:`problems`, each with the rule it concerns (``minLength``, ``maxLength``, ``minCharacterClasses``)."""
         found = []
         if not 1 <= self.min_length <= self.max_length:
-            found.append("the minimum length must be at least 1 and at most the maximum length")
+            found.append(("minLength", "the minimum length must be at least 1 and at most the maximum length"))
         if self.max_length > MAX_POLICY_LENGTH:
-            found.append(f"the maximum length must be at most {MAX_POLICY_LENGTH}")
+            found.append(("maxLength", f"the maximum length must be at most {MAX_POLICY_LENGTH}"))
         if not 0 <= self.min_character_classes <= len(_CLASSES):
-            found.append(f"the character classes required must be 0 to {len(_CLASSES)}")
+            found.append(("minCharacterClasses", f"the character classes required must be 0 to {len(_CLASSES)}"))
         return found
 
     def describe(self) -> str:

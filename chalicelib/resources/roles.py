@@ -20,6 +20,11 @@ class RoleSource:
     group: str | None = None
     """For ``group``: the Customer Supplied Role whose mapping gives it."""
 
+    def shown(self) -> dict[str, str]:
+        """As an entry of the SCIM extension's ``effectiveRoles``: the group's name, if any, in ``display``."""
+        entry = {"value": self.value, "type": self.type, "source": self.source}
+        return entry | ({"display": self.group} if self.group else {})
+
 
 @dataclass(frozen=True)
 class UserRoles:

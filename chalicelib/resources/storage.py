@@ -33,7 +33,7 @@ from chalicelib.resources.groups import GroupChange, GroupPatched, GroupReposito
 from chalicelib.resources.meta import now
 from chalicelib.resources.paging import page_in_memory, page_of_index
 from chalicelib.resources.repository import Clock, Repository, WriteStart
-from chalicelib.resources.users import PasswordHasher, UserRepository
+from chalicelib.resources.users import PasswordHasher, UserCreated, UserRepository
 from chalicelib.store.connection import dynamodb
 from chalicelib.store.dynamodb_types import DynamoDBClient
 from chalicelib.store.groups import GroupTable
@@ -136,6 +136,22 @@ class DynamoScimStorage(ScimStorage):
         with translated():
             refuse_write_when_short()
             self._repository(resource_type).delete(resource_type, resource_id, expected_version)
+
+    def delete_user(self, resource_type: ResourceType, start: WriteStart, resource: Resource[Any]) -> Resource[Any]:
+        """A SCIM DELETE of a user: ``resource`` (deactivated) written and marked deleted, so a create revives it."""
+        with translated():
+            refuse_write_when_short()
+            return self.user_repository.update(resource_type, resource, start.version, start, deleting=True)
+
+    def create_or_revive(self, resource_type: ResourceType, resource: Resource[Any]) -> UserCreated:
+        """A create: a user may revive one deleted through SCIM (a rehire); a group is always new."""
+        if resource_type.name != "User":
+            return UserCreated(self.create(resource_type, resource))
+        stamp = self.clock().isoformat()
+        stored = {"id": str(uuid.uuid4()), "version": 1, "created": stamp, "last_modified": stamp}
+        with translated():
+            refuse_write_when_short()
+            return self.user_repository.create_or_revive(resource_type, resource, stored)
 
     def read_for_write(self, resource_type: ResourceType, resource_id: str) -> WriteStart:
         """The stored resource a PUT, PATCH or DELETE starts from, read as cheaply as a write allows."""

@@ -10,12 +10,13 @@ tenant with more reads those of the users' groups by key once the names are in (
 """
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
 from chalicelib.store.groups import GroupRecord, GroupTable
 from chalicelib.store.role_mappings import RoleMapping, RoleMappingTable
+from chalicelib.store.role_sources import RoleSource, RoleSourceTable
 from chalicelib.store.waves import together
 
 MAPPINGS_READ_WHOLE = 100
@@ -27,6 +28,8 @@ class UserGroups:
 
     by_user: Mapping[str, list[tuple[str, str]]]
     mappings: Sequence[RoleMapping]
+    role_source: RoleSource = field(default_factory=RoleSource)
+    """The tenant's: with ``saml-attribute``, the groups grant no role (roles come at each sign-in)."""
 
 
 class GroupReader:
@@ -35,6 +38,7 @@ class GroupReader:
     def __init__(self, groups: GroupTable, role_mappings: RoleMappingTable) -> None:
         self.groups = groups
         self.role_mappings = role_mappings
+        self.role_sources = RoleSourceTable(role_mappings.client, role_mappings.table, role_mappings.tenant)
 
     def ids_of(self, user_ids: Sequence[str]) -> dict[str, list[str]]:
         """The group ids of each user: one ``byMember`` query per user, all at once."""
@@ -44,16 +48,20 @@ class GroupReader:
     def named(
         self, group_ids: Mapping[str, list[str]], beside: Callable[[], Any] | None = None
     ) -> tuple[Any, UserGroups]:
-        """The groups' names and the role mappings of users whose group ids are known, in one round trip,
-        with ``beside`` (a write) made at the same time; returns what ``beside`` returned, and the groups.
+        """The groups' names, the role mappings and the tenant's role source of users whose group ids are known,
+        in one round trip, with ``beside`` (a write) made at the same time; returns what ``beside`` returned,
+        and the groups.
 
         Memberships of deleted groups are ignored.
         """
         wanted = [group_id for ids in group_ids.values() for group_id in ids]
-        result, live, mappings = together(
-            beside or (lambda: None), partial(self.groups.get_many, wanted), partial(self._mappings_if, wanted)
+        result, live, mappings, role_source = together(
+            beside or (lambda: None),
+            partial(self.groups.get_many, wanted),
+            partial(self._mappings_if, wanted),
+            self.role_sources.get,
         )
-        return result, self._user_groups(group_ids, live, mappings)
+        return result, self._user_groups(group_ids, live, mappings, role_source)
 
     def _mappings_if(self, group_ids: Sequence[str]) -> list[RoleMapping] | None:
         """The tenant's role mappings when some group is to be named and they are few; None when they are many."""
@@ -64,6 +72,7 @@ class GroupReader:
         group_ids: Mapping[str, list[str]],
         live: Mapping[str, GroupRecord],
         mappings: Sequence[RoleMapping] | None,
+        role_source: RoleSource,
     ) -> UserGroups:
         by_user = {
             user_id: sorted(((gid, live[gid].display_name) for gid in ids if gid in live), key=lambda g: g[1].lower())
@@ -71,4 +80,4 @@ class GroupReader:
         }
         if mappings is None:  # too many to read whole: those of these groups, by key
             mappings = self.role_mappings.get_many(sorted({name for groups in by_user.values() for _, name in groups}))
-        return UserGroups(by_user, mappings)
+        return UserGroups(by_user, mappings, role_source)

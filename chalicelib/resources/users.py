@@ -26,6 +26,7 @@ from scim2_models import Path, Resource, ResourceType, ResponseParameters, ScimP
 from scim2_models.path import CompareOperator
 
 from chalicelib.canonical import legacy_key
+from chalicelib.resources.emails import one_model_email
 from chalicelib.resources.grants import Grants, held
 from chalicelib.resources.meta import check_version, meta, version_of
 from chalicelib.resources.query import comparison, filter_needs, ordered_by, response_needs
@@ -33,8 +34,10 @@ from chalicelib.resources.repository import Clock, IndexPlan, Repository, WriteS
 from chalicelib.resources.roles import user_roles
 from chalicelib.resources.user_groups import GroupReader, UserGroups
 from chalicelib.schemas import CORE_USER_SCHEMA, ONEMODEL_USER_SCHEMA, User
+from chalicelib.store.errors import Conflict, Taken
 from chalicelib.store.groups import GroupTable, Membership
 from chalicelib.store.role_mappings import RoleMappingTable
+from chalicelib.store.role_sources import SCIM_GROUPS
 from chalicelib.store.users import UserRecord, UserTable
 from chalicelib.store.waves import together
 
@@ -64,6 +67,15 @@ class ReadForWrite:
 
     record: UserRecord
     memberships: list[Membership]
+
+
+@dataclass(frozen=True)
+class UserCreated:
+    """What a user create did: the user as created, and, when it revived a user deleted through SCIM (a rehire),
+    that user as it was before."""
+
+    resource: Resource[Any]
+    revived_from: Resource[Any] | None = None
 
 
 class UserRepository(Repository[UserRecord]):
@@ -114,6 +126,13 @@ class UserRepository(Repository[UserRecord]):
         return one(self._user(user_id, group_ids)) if user_id is not None else []
 
     def create(self, resource_type: ResourceType, resource: Resource[Any], stored: dict[str, Any]) -> Resource[Any]:
+        return self.create_or_revive(resource_type, resource, stored).resource
+
+    def create_or_revive(
+        self, resource_type: ResourceType, resource: Resource[Any], stored: dict[str, Any]
+    ) -> UserCreated:
+        """A new user; or, when its userName belongs to a user deleted through SCIM, that user revived
+        (:meth:`revive`): the result says which. Either way every direct grant it carries is checked."""
         if self.grants is not None:
             self.grants.check(resource, None)
         flags = resource.model_dump(mode="json", scim_ctx=None, by_alias=True).get(ONEMODEL_USER_SCHEMA) or {}
@@ -124,9 +143,36 @@ class UserRepository(Repository[UserRecord]):
             allow_sso_login=flags.get("allowSsoLogin") is True,
             auto_assign_roles=flags.get("autoAssignRoles") is True,
         )
-        self.users.insert(user)
-        in_no_group = UserGroups({user.id: []}, [])  # yet: nothing to read
-        return self._built(resource_type, [user], in_no_group)[0]
+        revived_from: Resource[Any] | None = None
+        try:
+            _, role_source = together(partial(self.users.insert, user), self.group_reader.role_sources.get)
+        except Taken:
+            deleted = self.users.find_by_user_name(user.user_name_key)
+            if deleted is None or deleted.deleted is None:
+                raise  # a user deactivated with active: false (or a live one) keeps its userName: 409
+            try:
+                user = self.revive(deleted, user)
+                revived_from = self.resources(resource_type, [deleted], with_groups=False)[0]
+            except Conflict:  # another create revived it first: the userName is a live user's now
+                raise Taken("userName", user.user_name) from None
+            role_source = self.group_reader.role_sources.get()
+        in_no_group = UserGroups({user.id: []}, [], role_source)  # yet: no group or mapping to read
+        return UserCreated(self._built(resource_type, [user], in_no_group)[0], revived_from)
+
+    def revive(self, deleted: UserRecord, created: UserRecord) -> UserRecord:
+        """A rehire: the deleted user gets the created one's state under its own id, as a PUT would give it.
+
+        Its old attributes go, its externalId and password included (a rehire comes with the IdP's current
+        ones, or none); its memberships go first, so it is in the groups the IdP adds it to next, and no other.
+        """
+        for membership in self.groups.memberships_of(deleted.id):
+            group = self.groups.get(membership.group_id)
+            if group is not None:  # a deleted group's leftover membership is invisible already
+                bumped = replace(group, version=group.version + 1, last_modified=created.last_modified)
+                self.groups.change(group, bumped, remove=[deleted.id], pinned=False)
+        revived = replace(created, id=deleted.id, version=deleted.version + 1, created=deleted.created)
+        self.users.replace(deleted, revived)
+        return revived
 
     def update(
         self,
@@ -134,11 +180,16 @@ class UserRepository(Repository[UserRecord]):
         resource: Resource[Any],
         expected_version: str | None,
         start: WriteStart | None = None,
+        deleting: bool = False,
     ) -> Resource[Any]:
         """Write the user, reading its groups' names and role mappings for the response at the same time.
 
         Round trips after :meth:`read_for_write`: the write beside the reads, then (on a rename, or to
         finish an interrupted one) the memberships' display. Without its ``start``, the user is read first.
+
+        :param deleting: A SCIM DELETE: the user is marked deleted (a create of its userName revives it).
+            Any other write keeps that mark while the user stays inactive, and drops it on reactivation
+            (Entra ID's restore is a PATCH of ``active: true``).
         """
         user_id = cast(str, resource.id)
         read = start.read if start is not None else None
@@ -162,6 +213,10 @@ class UserRepository(Repository[UserRecord]):
             allow_sso_login=current.allow_sso_login,
             auto_assign_roles=current.auto_assign_roles,
         )
+        if deleting:
+            updated = replace(updated, deleted=current.deleted or updated.last_modified)
+        elif not updated.active:
+            updated = replace(updated, deleted=current.deleted)
         if replace(updated, version=current.version, last_modified=current.last_modified) == current:
             # Nothing stored changes (say, a PATCH that sets what is already there): no write, no new version.
             return self._written(resource_type, ReadForWrite(current, read.memberships), None)
@@ -338,6 +393,9 @@ class UserRepository(Repository[UserRecord]):
             "allowSsoLogin": record.allow_sso_login,
             "autoAssignRoles": record.auto_assign_roles,
         }
+        chosen = one_model_email(record.document.get("emails"))
+        if chosen is not None:
+            product["email"], product["emailSource"] = chosen
         document: dict[str, Any] = {
             **record.document,
             "schemas": [*record.document.get("schemas", []), ONEMODEL_USER_SCHEMA],
@@ -350,19 +408,19 @@ class UserRepository(Repository[UserRecord]):
             document["groups"] = [
                 {"value": gid, "display": name, "$ref": f"Groups/{gid}", "type": "direct"} for gid, name in mine
             ]
-            roles = user_roles(
-                [name for _, name in mine],
-                groups.mappings,
-                held(record.document, "roles"),
-                held(record.document, "entitlements"),
-            )
-            product.update(
-                customerSuppliedRoles=roles.customer_supplied_roles,
-                dataAccessRoles=roles.data_access_roles,
-                applicationAccessRoles=roles.application_access_roles,
-                effectiveRoles=[
-                    {"value": s.value, "type": s.type, "source": s.source, **({"display": s.group} if s.group else {})}
-                    for s in roles.sources
-                ],
-            )
+            product["roleSource"] = groups.role_source.source
+            if groups.role_source.source == SCIM_GROUPS:
+                # With saml-attribute the effective roles are decided at each sign-in (direct grants among them).
+                roles = user_roles(
+                    [name for _, name in mine],
+                    groups.mappings,
+                    held(record.document, "roles"),
+                    held(record.document, "entitlements"),
+                )
+                product.update(
+                    customerSuppliedRoles=roles.customer_supplied_roles,
+                    dataAccessRoles=roles.data_access_roles,
+                    applicationAccessRoles=roles.application_access_roles,
+                    effectiveRoles=[source.shown() for source in roles.sources],
+                )
         return document

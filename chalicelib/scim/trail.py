@@ -131,7 +131,7 @@ def entry_for(
     return ActivityEntry(
         at=now(),
         client_id=client_id,
-        operation=operation_of(request.method, request.path),
+        operation=notes.operation or operation_of(request.method, request.path),
         method=request.method,
         path=request.path,
         status=status,

@@ -79,11 +79,20 @@ class ActivityEntry:
     members_removed_sample: tuple[str, ...] = ()
     ignored_attributes: tuple[str, ...] = ()
     request_id: str | None = None
+    actor: str | None = None
+    """A management write's: who asked for it (the One Model admin the platform names, or the operator)."""
+    principal: str | None = None
+    """A management write's: the IAM principal (or ``cli``) the request came with."""
     entry_id: str = field(default_factory=lambda: secrets.token_hex(4))
 
     @property
     def refused(self) -> bool:
         return self.status >= 400
+
+    @property
+    def position(self) -> str:
+        """Where the entry sorts in every listing of the trail (its sort key): a page's cursor."""
+        return f"{self.at}#{self.entry_id}"
 
     def bounded(self) -> "ActivityEntry":
         """The entry as it is kept and logged: each text the client controls cut to its bound, with an ellipsis.
@@ -104,6 +113,8 @@ class ActivityEntry:
             resource_name_key=_optional_text(self.resource_name_key),
             scim_type=_optional_text(self.scim_type),
             detail=_optional_text(self.detail),
+            actor=_optional_text(self.actor),
+            principal=_optional_text(self.principal),
             changes=changes,
             changes_dropped=self.changes_dropped + dropped,
             members_added_sample=tuple(_text(i) for i in self.members_added_sample[:MAX_MEMBER_SAMPLE]),
@@ -184,35 +195,47 @@ class ActivityTable:
             raise
 
     def newest(
-        self, since: str | None = None, limit: int = 50, errors_only: bool = False, ignored_only: bool = False
+        self,
+        since: str | None = None,
+        limit: int = 50,
+        errors_only: bool = False,
+        ignored_only: bool = False,
+        before: str | None = None,
     ) -> list[ActivityEntry]:
         """The tenant's entries, newest first, at most ``limit``, none older than ``since``: one Query per page.
 
-        ``errors_only``: refused requests only; ``ignored_only``: writes that ignored attributes only.
+        ``errors_only``: refused requests only; ``ignored_only``: writes that ignored attributes only;
+        ``before``: only entries older than the entry of that :attr:`ActivityEntry.position` (the next page).
         """
         if errors_only:
-            return self._newest(ACTIVITY_BY_ERROR, "error_key", self.tenant, since, limit)
+            return self._newest(ACTIVITY_BY_ERROR, "error_key", self.tenant, since, limit, before)
         if ignored_only:
-            return self._newest(ACTIVITY_BY_IGNORED, "ignored_key", self.tenant, since, limit)
-        return self._newest(None, "pk", self.tenant, since, limit)
+            return self._newest(ACTIVITY_BY_IGNORED, "ignored_key", self.tenant, since, limit, before)
+        return self._newest(None, "pk", self.tenant, since, limit, before)
 
     def of_resource(
-        self, resource_type: str, resource_id: str, since: str | None = None, limit: int = 50
+        self,
+        resource_type: str,
+        resource_id: str,
+        since: str | None = None,
+        limit: int = 50,
+        before: str | None = None,
     ) -> list[ActivityEntry]:
         """One resource's entries, newest first: one Query of ``byResource`` per page."""
         key = self._resource_key(resource_type, resource_id)
         if not partition_key_fits(key):
             return []
-        return self._newest(ACTIVITY_BY_RESOURCE, "resource_key", key, since, limit)
+        return self._newest(ACTIVITY_BY_RESOURCE, "resource_key", key, since, limit, before)
 
     def of_name(
-        self, resource_type: str, name_key: str, since: str | None = None, limit: int = 50
+        self, resource_type: str, name_key: str, since: str | None = None, limit: int = 50, before: str | None = None
     ) -> list[ActivityEntry]:
         """Entries that named a resource that had no id (a refused create), newest first."""
-        return self.of_resource(resource_type, NAME_PREFIX + name_key, since, limit)
+        return self.of_resource(resource_type, NAME_PREFIX + name_key, since, limit, before)
 
     def last_write(self) -> ActivityEntry | None:
-        """The newest successful write: the tenant's partition newest first, refused requests skipped."""
+        """The newest successful write of the IdP: the tenant's partition newest first, refused requests and
+        management writes skipped."""
         return next(self._pages(None, "pk", self.tenant, None, None, only_writes=True), None)
 
     def errors_since(self, since: str) -> Iterator[ActivityEntry]:
@@ -223,8 +246,10 @@ class ActivityTable:
         """The newest writes since ``since`` that ignored attributes, at most ``limit``."""
         return self._newest(ACTIVITY_BY_IGNORED, "ignored_key", self.tenant, since, limit)
 
-    def _newest(self, index: str | None, key_name: str, key: str, since: str | None, limit: int) -> list[ActivityEntry]:
-        return list(self._pages(index, key_name, key, since, limit))
+    def _newest(
+        self, index: str | None, key_name: str, key: str, since: str | None, limit: int, before: str | None = None
+    ) -> list[ActivityEntry]:
+        return list(self._pages(index, key_name, key, since, limit, before=before))
 
     def _pages(
         self,
@@ -234,12 +259,19 @@ class ActivityTable:
         since: str | None,
         limit: int | None,
         only_writes: bool = False,
+        before: str | None = None,
     ) -> Iterator[ActivityEntry]:
         condition = f"{key_name} = :k"
         values: dict[str, Any] = {":k": {"S": key}}
-        if since:
+        if since and before:
+            condition += " AND sk BETWEEN :since AND :before"
+            values[":since"], values[":before"] = {"S": since}, {"S": before}
+        elif since:
             condition += " AND sk >= :since"
             values[":since"] = {"S": since}
+        elif before:
+            condition += " AND sk < :before"
+            values[":before"] = {"S": before}
         arguments: dict[str, Any] = {
             "TableName": self.table,
             "KeyConditionExpression": condition,
@@ -249,12 +281,16 @@ class ActivityTable:
         if index:
             arguments["IndexName"] = index
         if only_writes:
-            arguments["FilterExpression"] = "attribute_not_exists(error_key)"
+            arguments["FilterExpression"] = "attribute_not_exists(error_key) AND attribute_not_exists(actor)"
         if limit is not None:
             arguments["Limit"] = limit
         # The store's one query loop; stopping here stops the reads: no page is read beyond the limit.
-        for returned, item in enumerate(items(self.client, **arguments), start=1):
+        returned = 0
+        for item in items(self.client, **arguments):
+            if before and item["sk"]["S"] >= before:
+                continue  # BETWEEN includes its upper bound: the entry the cursor names was on the last page
             yield self._entry(item)
+            returned += 1
             if limit is not None and returned >= limit:
                 return
 
@@ -281,6 +317,8 @@ class ActivityTable:
             "scim_type": entry.scim_type,
             "detail": entry.detail,
             "request_id": entry.request_id,
+            "actor": entry.actor,
+            "principal": entry.principal,
         }
         item.update({name: {"S": value} for name, value in strings.items() if value})
         if entry.resource_type and (entry.resource_id or entry.resource_name_key):
@@ -340,6 +378,8 @@ class ActivityTable:
             members_removed_sample=tuple(json.loads(text("members_removed_sample") or "[]")),
             ignored_attributes=tuple(json.loads(text("ignored_attributes") or "[]")),
             request_id=text("request_id"),
+            actor=text("actor"),
+            principal=text("principal"),
         )
 
 

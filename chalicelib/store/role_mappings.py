@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from chalicelib.store.batch import batch_get
 from chalicelib.store.dynamodb_types import Item
 from chalicelib.store.items import ItemConverter
+from chalicelib.store.limits import sort_key_fits
 from chalicelib.store.table import TenantTable
 
 PREFIX = "csr#"
@@ -19,6 +20,11 @@ PREFIX = "csr#"
 def role_key(name: str) -> str:
     """Role names compare without regard to case, as group displayNames do."""
     return name.casefold()
+
+
+def storable(name: str) -> bool:
+    """Whether a role of this name can have a mapping: its key fits DynamoDB's sort key."""
+    return sort_key_fits(PREFIX + role_key(name))
 
 
 @dataclass(frozen=True)
@@ -45,7 +51,8 @@ class RoleMappingTable(TenantTable):
         return self._mapping(response["Item"]) if "Item" in response else None
 
     def get_many(self, customer_supplied_roles: Sequence[str]) -> list[RoleMapping]:
-        keys = [self._key(name) for name in dict.fromkeys(customer_supplied_roles)]
+        # A name whose key cannot exist has no mapping: asking DynamoDB for it would be refused.
+        keys = [self._key(name) for name in dict.fromkeys(customer_supplied_roles) if storable(name)]
         return [self._mapping(item) for item in batch_get(self.client, self.table, keys)]
 
     def delete(self, customer_supplied_role: str) -> bool:

@@ -2,7 +2,8 @@
 
 Items (``pk`` is the tenant):
 - ``sk = user#<id>``: the user. ``doc`` holds the SCIM attributes as JSON (no
-  id, meta or password); ``version`` counts writes; ``user_name_key`` is the
+  id, meta or password); ``version`` counts writes; ``deleted``, when a SCIM DELETE
+  deactivated the user (until a create of its userName revives it); ``user_name_key`` is the
   userName in its comparison form; ``external_id_key`` is ``<tenant>#<externalId>``
   (index ``byExternalId``, the table's only index).
 - ``sk = userName#<user_name_key>``: the claim, holding ``user_id``. Written in the
@@ -45,6 +46,8 @@ class UserRecord:
     password_hash: str | None = None
     allow_sso_login: bool = False
     auto_assign_roles: bool = False
+    deleted: str | None = None
+    """When a SCIM DELETE deactivated the user (None: never, or revived since): a create of its userName revives it."""
 
 
 USER_ITEM = ItemConverter(UserRecord, renamed={"document": "doc"})
