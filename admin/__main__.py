@@ -229,7 +229,7 @@ def run(args: argparse.Namespace) -> int:
     mappings = management.mappings(args.tenant)
     if args.command == "roles":
         if args.action == "catalogue":
-            return catalogue.run(args, client, config)
+            return catalogue.run(args, management, actor)
         if args.action == "set":
             _print_mapping(
                 management.set_mapping(

@@ -11,18 +11,10 @@ import sys
 from typing import Any
 
 from admin.terminal import say
-from chalicelib.config import Settings
-from chalicelib.resources.catalogue import (
-    KIND_TYPES,
-    Catalogue,
-    CatalogueError,
-    declare_role,
-    withdraw_role,
-)
-from chalicelib.resources.meta import now
-from chalicelib.store.dynamodb_types import DynamoDBClient
-from chalicelib.store.role_catalogue import KINDS, RoleCatalogueTable, RoleKind
-from chalicelib.store.role_mappings import RoleMappingTable
+from chalicelib.management.errors import ManagementError
+from chalicelib.management.operations import Actor, Management
+from chalicelib.resources.catalogue import KIND_TYPES
+from chalicelib.store.role_catalogue import KINDS, RoleKind
 
 KIND_HELP = "application (Application Access Role, SCIM roles) or data (Data Access Role, SCIM entitlements)"
 
@@ -45,23 +37,25 @@ def add_parsers(roles: Any) -> None:
     listing.add_argument("--kind", choices=KINDS, help="one kind only")
 
 
-def run(args: argparse.Namespace, client: DynamoDBClient, config: Settings) -> int:
-    table = RoleCatalogueTable(client, config.role_mappings_table, args.tenant)
+def run(args: argparse.Namespace, management: Management, actor: Actor) -> int:
+    """Each change goes through the management operations, which leave a trail entry naming the operator."""
     kind: RoleKind | None = args.kind
     if args.catalogue_action == "add":
         assert kind is not None
         try:
-            role = declare_role(table, kind, args.name, args.description, now)
-        except CatalogueError as error:
+            role = management.declare_role(args.tenant, kind, args.name, args.description, actor)
+        except ManagementError as error:
             say(f"error: nothing changed: {error}", file=sys.stderr)
             return 2
         say(f"{args.tenant}: {KIND_TYPES[kind]} {role.name!r} declared; users may be granted it")
         return 0
-    catalogue = Catalogue(RoleMappingTable(client, config.role_mappings_table, args.tenant), table)
+    catalogue = management.catalogue(args.tenant)
     if args.catalogue_action == "remove":
         assert kind is not None
-        if not withdraw_role(table, kind, args.name):
-            say(f"No declared {KIND_TYPES[kind]} {args.name!r}", file=sys.stderr)
+        try:
+            management.withdraw_role(args.tenant, kind, args.name, actor)
+        except ManagementError as error:
+            say(error, file=sys.stderr)
             return 1
         left = next((role for role in catalogue.roles(kind) if role.name.casefold() == args.name.casefold()), None)
         say(f"{args.tenant}: withdrew {KIND_TYPES[kind]} {args.name!r}; users keep the grants they hold")

@@ -102,6 +102,25 @@ def test_the_listing_shows_each_role_on_one_line_its_text_escaped(
     ]
 
 
+def test_each_catalogue_change_leaves_a_trail_entry_naming_the_operator(
+    scim: Scim, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run(capsys, "--actor", "ops:grace", "roles", "catalogue", "add", "acme", "Auditor", "--kind", "application")
+    run(capsys, "--actor", "ops:grace", "roles", "catalogue", "add", "acme", "Board", "--kind", "data")
+    run(capsys, "--actor", "ops:alan", "roles", "catalogue", "remove", "acme", "Auditor", "--kind", "application")
+
+    entries = json.loads(run(capsys, "activity", "acme", "--json")[1])
+
+    assert [(e["operation"], e["resource_type"], e["resource_name"], e["actor"]) for e in entries] == [
+        ("delete", "Role", "Auditor", "ops:alan"),
+        ("set", "Entitlement", "Board", "ops:grace"),
+        ("set", "Role", "Auditor", "ops:grace"),
+    ]
+    assert {e["principal"] for e in entries} == {"cli"}
+    assert run(capsys, "roles", "catalogue", "remove", "acme", "Auditor", "--kind", "application")[0] == 1
+    assert len(json.loads(run(capsys, "activity", "acme", "--json")[1])) == 3  # a refused change leaves none
+
+
 def test_a_backup_counts_direct_grants_in_the_effective_roles(
     scim: Scim, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -196,7 +196,12 @@ class CatalogueRepository(Repository[CatalogueRole]):
 
 
 class CatalogueError(ValueError):
-    """A catalogue change refused, with the reason in words for the operator."""
+    """A catalogue change refused, with the reason in words for the operator, a stable code and the field."""
+
+    def __init__(self, message: str, code: str = "invalid_role_name", field: str = "name") -> None:
+        super().__init__(message)
+        self.code = code
+        self.field = field
 
 
 def check_role_name(name: str) -> str:
@@ -215,9 +220,13 @@ def check_role_name(name: str) -> str:
 def declare_role(table: RoleCatalogueTable, kind: RoleKind, name: str, description: str, clock: Clock) -> DeclaredRole:
     """Declare a role (or redescribe one) so that users may be granted it before any group maps to it."""
     if len(description) > MAX_ROLE_DESCRIPTION_LENGTH:
-        raise CatalogueError(f"A description is at most {MAX_ROLE_DESCRIPTION_LENGTH} characters long")
+        raise CatalogueError(
+            f"A description is at most {MAX_ROLE_DESCRIPTION_LENGTH} characters long",
+            "invalid_description",
+            "description",
+        )
     if any(unicodedata.category(character) == "Cc" and character != "\n" for character in description):
-        raise CatalogueError("A description holds no control character")
+        raise CatalogueError("A description holds no control character", "invalid_description", "description")
     role = DeclaredRole(check_role_name(name), kind, description.strip(), clock().isoformat())
     refuse_write_when_short()
     table.declare(role)
