@@ -181,6 +181,38 @@ def delete_group(group_id: str) -> Response:
     return _serve()
 
 
+@_route("/Roles", ["GET"])
+def list_roles() -> Response:
+    """The tenant's Application Access Roles, read-only (docs/reference/roles-and-entitlements.md)."""
+    return _serve()
+
+
+@_route("/Roles/.search", ["POST"])
+def search_roles() -> Response:
+    return _serve()
+
+
+@_route("/Roles/{role_id}", ["GET"])
+def get_role(role_id: str) -> Response:
+    return _serve()
+
+
+@_route("/Entitlements", ["GET"])
+def list_entitlements() -> Response:
+    """The tenant's Data Access Roles, read-only."""
+    return _serve()
+
+
+@_route("/Entitlements/.search", ["POST"])
+def search_entitlements() -> Response:
+    return _serve()
+
+
+@_route("/Entitlements/{entitlement_id}", ["GET"])
+def get_entitlement(entitlement_id: str) -> Response:
+    return _serve()
+
+
 @_route("", ["GET"])
 def search_all() -> Response:
     """A search across every resource type at the service root (RFC 7644 §3.4.2)."""
