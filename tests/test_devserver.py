@@ -188,7 +188,9 @@ def test_make_run_publishes_the_events_of_a_deactivation_and_of_role_changes(dev
     patch = {"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": [add]}
     assert call(devserver, "PATCH", f"/Groups/{group['id']}", patch)[0] in (200, 204)
     waits.append(_published_within(user["id"], 2))
-    assert call(devserver, "DELETE", f"/Users/{user['id']}")[0] == 204
+    deactivate = {"op": "replace", "path": "active", "value": False}
+    deactivation = {"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": [deactivate]}
+    assert call(devserver, "PATCH", f"/Users/{user['id']}", deactivation)[0] == 200
     waits.append(_published_within(user["id"], 3))
     changed = _admin(
         "roles", "set", "demo", "Treasury", "--data-access", "finance-data,payroll", "--application-access", "bi"

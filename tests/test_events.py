@@ -118,7 +118,7 @@ def test_the_issue_scenario_gives_each_event_once_in_order_with_the_mapped_roles
     add = _patch({"op": "add", "path": "members", "value": [{"value": user["id"]}]})
     assert scim.patch(f"/Groups/{group.json['id']}", add).status_code in (200, 204)
     stream.deliver()
-    assert scim.delete(f"/Users/{user['id']}").status_code == 204
+    assert scim.patch(f"/Users/{user['id']}", _patch(_replace("active", False))).status_code == 200
     stream.deliver()
     _mappings(tenant).put(RoleMapping("Finance", ("finance-data", "payroll"), ("dashboards",)))
     stream.deliver()
@@ -155,6 +155,41 @@ def test_the_issue_scenario_gives_each_event_once_in_order_with_the_mapped_roles
     assert PASSWORD not in _payloads(stream.published.events)
     assert "argon2" not in _payloads(stream.published.events)
     assert tenant.client_secret not in _payloads(stream.published.events)
+
+
+def test_a_scim_delete_deactivates_then_deletes_and_a_rehire_revives_the_same_user(
+    scim: Scim, tenant: Tenant, stream: Stream
+) -> None:
+    # Given a user in a mapped group
+    _mappings(tenant).put(RoleMapping("Finance", ("finance-data",), ()))
+    user = scim.post("/Users", user_body()).json
+    scim.post("/Groups", _group("Finance", user["id"]))
+    stream.deliver()
+    # When the IdP deletes it, then creates its userName again (a rehire)
+    assert scim.delete(f"/Users/{user['id']}").status_code == 204
+    deleted = [event.name for event in stream.deliver() if event.resource_id == user["id"]]
+    rehired = scim.post("/Users", {**user_body(), "title": "Analyst"})
+    assert rehired.status_code == 201 and rehired.json["id"] == user["id"]
+    stream.deliver(rounds=2)
+
+    # Then the delete is a deactivation, then a deletion (prov:delete); the rehire revives the same user, active,
+    # with its new attributes, and out of the group it was in
+    events = stream.of_user(user["id"])
+    names = [event.name for event in events]
+    assert names[: len(deleted)] == deleted
+    assert deleted[-2:] == ["UserDeactivated", "UserDeleted"]
+    assert events[len(deleted) - 1].detail()["scimEvent"] == "urn:ietf:params:scim:event:prov:delete"
+    revived = names[len(deleted) :]
+    assert revived[:2] == ["UserRevived", "UserReactivated"]
+    assert revived.count("UserRevived") == 1 and "UserUpdated" in revived
+    roles = [event.detail() for event in events[len(deleted) :] if event.name == "UserRolesChanged"]
+    assert roles[-1]["roles"]["after"]["customerSuppliedRoles"] == []
+    assert roles[-1]["roles"]["before"]["customerSuppliedRoles"] == ["Finance"]
+    # A reactivation of a deleted user ends its deletion too (Entra ID's restore)
+    scim.delete(f"/Users/{user['id']}")
+    stream.deliver()
+    scim.patch(f"/Users/{user['id']}", _patch(_replace("active", True)))
+    assert [event.name for event in stream.deliver()[-2:]] == ["UserRevived", "UserReactivated"]
 
 
 def test_user_updates_name_their_changed_paths_and_never_a_value(scim: Scim, stream: Stream) -> None:

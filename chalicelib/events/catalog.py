@@ -2,7 +2,8 @@
 
 Each event names its SCIM event URI where the SCIM events profile has one (draft-ietf-scim-events-16,
 published as RFC 9967, §2.4 "Provisioning Events"): ``prov:create:notice``, ``prov:patch:notice``
-(with the changed attributes), ``prov:delete``, ``prov:activate``, ``prov:deactivate``. Where the
+(with the changed attributes), ``prov:delete``, ``prov:activate``, ``prov:deactivate``; a user revived by a
+create of its userName (a rehire) is the create it answered, ``prov:create:notice``. Where the
 profile has none (a user's effective roles, a credential's revocation) ``scimEvent`` is null. The
 profile's Security Event Token (a signed JWT) is not used: EventBridge's envelope carries the event,
 and the bus's resource policy and IAM decide who reads it. docs/reference/events.md says more.
@@ -24,6 +25,8 @@ USER_CREATED = "UserCreated"
 USER_UPDATED = "UserUpdated"
 USER_DEACTIVATED = "UserDeactivated"
 USER_REACTIVATED = "UserReactivated"
+USER_DELETED = "UserDeleted"
+USER_REVIVED = "UserRevived"
 USER_ROLES_CHANGED = "UserRolesChanged"
 GROUP_CREATED = "GroupCreated"
 GROUP_RENAMED = "GroupRenamed"
@@ -35,6 +38,8 @@ SCIM_EVENTS: Mapping[str, str | None] = {
     USER_UPDATED: SCIM_EVENT + "patch:notice",
     USER_DEACTIVATED: SCIM_EVENT + "deactivate",
     USER_REACTIVATED: SCIM_EVENT + "activate",
+    USER_DELETED: SCIM_EVENT + "delete",
+    USER_REVIVED: SCIM_EVENT + "create:notice",
     USER_ROLES_CHANGED: None,
     GROUP_CREATED: SCIM_EVENT + "create:notice",
     GROUP_RENAMED: SCIM_EVENT + "patch:notice",

@@ -1,7 +1,10 @@
 """What one change of one item means to a consumer: the events of :mod:`.catalog` it gives, in order.
 
-- A user's item: ``UserCreated``; ``UserDeactivated``/``UserReactivated`` when ``active`` flips;
-  ``UserUpdated`` with the changed attribute paths (names only, never values) when anything else changed.
+- A user's item: ``UserCreated``; ``UserRevived`` when a user deleted through SCIM comes back (a create of
+  its userName, or a reactivation);
+  ``UserDeactivated``/``UserReactivated`` when ``active`` flips; ``UserDeleted`` when a SCIM DELETE marks it
+  deleted (after its ``UserDeactivated``); ``UserUpdated`` with the changed attribute paths (names only,
+  never values) when anything else changed.
 - A group's item: ``GroupCreated``, ``GroupRenamed``, ``GroupDeleted``; a created or renamed group
   also changes its members' roles (``UserRolesChanged`` for each member whose roles changed).
 - A membership: ``UserRolesChanged`` for its user. A group created with its members writes them in
@@ -87,10 +90,15 @@ class EventBuilder:
         if before is None:
             yield self._event(change, catalog.USER_CREATED, "User", after.id, **user, data={"active": after.active})
             return
+        if before.deleted is not None and after.deleted is None:
+            # A create of its userName (a rehire), or a reactivation (Entra ID's restore), ends the deletion.
+            yield self._event(change, catalog.USER_REVIVED, "User", after.id, **user, data={"active": after.active})
         if before.active and not after.active:
             yield self._event(change, catalog.USER_DEACTIVATED, "User", after.id, **user, data={"active": False})
         elif after.active and not before.active:
             yield self._event(change, catalog.USER_REACTIVATED, "User", after.id, **user, data={"active": True})
+        if before.deleted is None and after.deleted is not None:
+            yield self._event(change, catalog.USER_DELETED, "User", after.id, **user, data={"active": after.active})
         changed = changed_user_paths(before, after)
         if changed:
             data = {"active": after.active, "changedAttributes": changed}
