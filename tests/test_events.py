@@ -192,6 +192,76 @@ def test_a_scim_delete_deactivates_then_deletes_and_a_rehire_revives_the_same_us
     assert [event.name for event in stream.deliver()[-2:]] == ["UserRevived", "UserReactivated"]
 
 
+def _extension(scim: Scim, user_id: str) -> dict[str, list[str]]:
+    shown = scim.get(f"/Users/{user_id}").json["urn:onemodel:params:scim:schemas:extension:2.0:User"]
+    keys = ("customerSuppliedRoles", "dataAccessRoles", "applicationAccessRoles")
+    return {key: shown.get(key, []) for key in keys}  # an empty list is left out of a SCIM answer
+
+
+def test_direct_grants_and_the_role_source_move_roles_as_a_scim_get_shows_them(
+    scim: Scim, tenant: Tenant, stream: Stream
+) -> None:
+    from chalicelib.store.role_catalogue import DeclaredRole, RoleCatalogueTable
+    from chalicelib.store.role_sources import RoleSource, RoleSourceTable
+
+    table = settings().role_mappings_table
+    _mappings(tenant).put(RoleMapping("Finance", ("Payroll",), ("Dashboards",)))
+    catalogue = RoleCatalogueTable(dynamodb(settings()), table, tenant.name)
+    catalogue.declare(DeclaredRole("Auditor", "application", "", "2026-01-02T03:04:05+00:00"))
+    role_source = RoleSourceTable(dynamodb(settings()), table, tenant.name)
+
+    seen = len(stream.deliver())
+
+    def roles_changed() -> list[dict[str, Any]]:
+        """The UserRolesChanged published since the last call."""
+        nonlocal seen
+        events = stream.deliver()[seen:]
+        seen += len(events)
+        return [event.detail() for event in events if event.name == "UserRolesChanged"]
+
+    # A user created with a direct grant, then put in a mapped group, then the grant withdrawn
+    user = scim.post("/Users", user_body(roles=[{"value": "auditor"}])).json
+    (granted,) = roles_changed()
+    assert (granted["cause"], granted["roles"]["after"]["applicationAccessRoles"]) == ("DirectGrant", ["Auditor"])
+    assert granted["roles"]["before"]["applicationAccessRoles"] == []
+    group = scim.post("/Groups", _group("Finance", user["id"])).json
+    (member,) = roles_changed()
+    assert member["roles"]["after"] == _extension(scim, user["id"])
+    assert member["roles"]["after"]["applicationAccessRoles"] == ["Auditor", "Dashboards"]
+    scim.patch(f"/Users/{user['id']}", _patch({"op": "remove", "path": "roles"}))
+    (withdrawn,) = roles_changed()
+    assert withdrawn["cause"] == "DirectGrant" and withdrawn["roles"]["after"] == _extension(scim, user["id"])
+
+    # The tenant's roles come from a SAML attribute: decided at each sign-in, and no group change moves them
+    role_source.put(RoleSource("saml-attribute", "memberOf"))
+    (switched,) = roles_changed()
+    assert (switched["cause"], switched["roleSource"], switched["roles"]["after"]) == (
+        "RoleSource",
+        "saml-attribute",
+        None,
+    )
+    assert switched["roles"]["before"]["dataAccessRoles"] == ["Payroll"]
+    scim.patch(f"/Groups/{group['id']}", _patch({"op": "remove", "path": f'members[value eq "{user["id"]}"]'}))
+    role_source.put(RoleSource("saml-attribute", "groups"))  # the attribute alone: the same source
+    assert roles_changed() == []
+
+    # and from SCIM groups again: the roles its groups and grants give now
+    role_source.put(RoleSource())
+    (back,) = roles_changed()
+    assert (back["roleSource"], back["roles"]["before"]) == ("scim-groups", None)
+    assert (
+        back["roles"]["after"]
+        == _extension(scim, user["id"])
+        == {
+            "customerSuppliedRoles": [],
+            "dataAccessRoles": [],
+            "applicationAccessRoles": [],
+        }
+    )
+    for detail in (granted, member, withdrawn, switched, back):
+        jsonschema.validate(detail, _schema("UserRolesChanged"), cls=jsonschema.Draft202012Validator)
+
+
 def test_user_updates_name_their_changed_paths_and_never_a_value(scim: Scim, stream: Stream) -> None:
     user = scim.post("/Users", user_body()).json
     changes = _patch(_replace("name.givenName", "Babs"), _replace("password", PASSWORD), _replace("active", False))

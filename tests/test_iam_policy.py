@@ -58,6 +58,13 @@ DATA_ACTIONS = [f"dynamodb:{name}" for name in _MODEL.operation_names] + [
 ]
 FUNCTIONS = [ROUTES, AUTHORIZER, *STREAM_FUNCTIONS]
 READS = {"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query"}
+# The tables each table's stream function reads to say a user's roles before and after a change.
+ROLE_READS = {
+    "users": {"groups", "role_mappings"},
+    "groups": {"users", "groups", "role_mappings"},
+    "role_mappings": {"users", "groups", "role_mappings"},
+    "credentials": set(),
+}
 
 
 @pytest.fixture(scope="module")
@@ -228,10 +235,10 @@ def test_a_stream_function_reads_its_own_stream_never_writes_a_table_publishes_a
         readable = allows(policy, "dynamodb:GetRecords", stream)
         assert readable == (definition["TableName"] == own), stream
         allowed = {action for action in DATA_ACTIONS if allows(policy, action, table_arn(definition["TableName"]))}
-        # Roles depend on groups, memberships and mappings: only those changes read the tables, and never write.
+        # Roles depend on groups, memberships, mappings, the role source and direct grants: the changes of those
+        # read what else a user's roles come from (a user's own change carries the user), and never write.
         assert allowed <= READS, (logical, allowed)
-        reads_roles = STREAM_FUNCTIONS[function] in ("groups", "role_mappings")
-        assert bool(allowed) == (reads_roles and logical in ("users", "groups", "role_mappings")), logical
+        assert bool(allowed) == (logical in ROLE_READS[STREAM_FUNCTIONS[function]]), logical
     assert allows(policy, "events:PutEvents", f"arn:aws:events:{REGION}:{ACCOUNT}:event-bus/scim-{stage}-events")
     assert not allows(policy, "events:PutEvents", f"arn:aws:events:{REGION}:{ACCOUNT}:event-bus/default")
     assert allows(policy, "sqs:SendMessage", f"arn:aws:sqs:{REGION}:{ACCOUNT}:scim-{stage}-events-dead-letters")

@@ -12,6 +12,10 @@
   membership removed with its deleted group gets the group's name from the group's removal, which
   comes first in the stream, when this consumer saw it (else ``roles.before`` is null).
 - A role mapping: ``UserRolesChanged`` for each member of the group of that name whose roles changed.
+- A user's direct grants (``roles``, ``entitlements``): ``UserRolesChanged`` for the user.
+- The tenant's role source, switched between ``scim-groups`` and ``saml-attribute``: ``UserRolesChanged`` for
+  every user, its roles on one side ``None`` (decided at each sign-in). Under ``saml-attribute`` no other
+  change gives a ``UserRolesChanged`` (:mod:`.user_roles`).
 - A credential: ``CredentialRevoked`` when ``revoked`` is set.
 """
 
@@ -24,10 +28,11 @@ from chalicelib.canonical import RefusedIdentifier, display_name_key, legacy_key
 from chalicelib.events import catalog
 from chalicelib.events.catalog import Event, idempotency_id
 from chalicelib.events.user_roles import GroupChange, MappingChange, RoleReader, RolesBeforeAfter
-from chalicelib.resources.roles import UserRoles
+from chalicelib.resources.roles import GRANT_TYPES, UserRoles, held
 from chalicelib.store.credentials import StoredCredential
 from chalicelib.store.groups import GroupRecord, GroupTable, Membership
 from chalicelib.store.role_mappings import RoleMapping, RoleMappingTable
+from chalicelib.store.role_sources import SCIM_GROUPS, RoleSource
 from chalicelib.store.streams import ItemChange
 from chalicelib.store.users import UserRecord, UserTable
 
@@ -41,7 +46,7 @@ class Tables:
         self.users = users
         self.groups = groups
         self.role_mappings = role_mappings
-        self.roles = RoleReader(groups, role_mappings)
+        self.roles = RoleReader(users, groups, role_mappings)
 
 
 TablesOf = Callable[[str], Tables]
@@ -64,6 +69,8 @@ class EventBuilder:
             return list(self._membership(change, item))
         if isinstance(item, RoleMapping):
             return list(self._role_mapping(change, item))
+        if isinstance(item, RoleSource):
+            return list(self._role_source(change))
         if isinstance(item, StoredCredential):
             return list(self._credential(change))
         return []
@@ -89,6 +96,7 @@ class EventBuilder:
         user = {"sequence": after.version, "user_name": after.user_name}
         if before is None:
             yield self._event(change, catalog.USER_CREATED, "User", after.id, **user, data={"active": after.active})
+            yield from self._grants_changed(change, before, after)
             return
         if before.deleted is not None and after.deleted is None:
             # A create of its userName (a rehire), or a reactivation (Entra ID's restore), ends the deletion.
@@ -103,6 +111,14 @@ class EventBuilder:
         if changed:
             data = {"active": after.active, "changedAttributes": changed}
             yield self._event(change, catalog.USER_UPDATED, "User", after.id, **user, data=data)
+        yield from self._grants_changed(change, before, after)
+
+    def _grants_changed(self, change: ItemChange, before: UserRecord | None, after: UserRecord) -> Iterator[Event]:
+        """``UserRolesChanged`` when the user's direct grants changed (read nothing otherwise)."""
+        if all(_grants(before, attribute) == _grants(after, attribute) for attribute in GRANT_TYPES):
+            return
+        tables = self.tables_of(change.tenant)
+        yield from self._role_events(change, tables.roles.for_grants_change(before, after), {"cause": "DirectGrant"})
 
     def _group(self, change: ItemChange) -> Iterator[Event]:
         before, after = change.before, change.after
@@ -159,7 +175,17 @@ class EventBuilder:
         user_ids = [member.user_id for member in tables.groups.members(group.id)]
         moved = tables.roles.for_mapping_change(user_ids, MappingChange(name, before, after))
         cause = {"cause": "RoleMapping", "customerSuppliedRole": name, "groupId": group.id}
-        yield from self._role_events(change, tables, moved, cause)
+        yield from self._role_events(change, moved, cause)
+
+    def _role_source(self, change: ItemChange) -> Iterator[Event]:
+        before, after = change.before, change.after
+        assert isinstance(before, RoleSource | None) and isinstance(after, RoleSource | None)
+        was_groups = before is None or before.source == SCIM_GROUPS
+        now = after or RoleSource()  # no item: scim-groups
+        if was_groups == (now.source == SCIM_GROUPS):  # the same source (or only its SAML attribute) changed
+            return
+        moved = self.tables_of(change.tenant).roles.for_role_source_change(to_scim_groups=not was_groups)
+        yield from self._role_events(change, moved, {"cause": "RoleSource", "roleSource": now.source})
 
     def _credential(self, change: ItemChange) -> Iterator[Event]:
         before, after = change.before, change.after
@@ -180,19 +206,17 @@ class EventBuilder:
     ) -> Iterator[Event]:
         if user_ids is None:
             user_ids = [member.user_id for member in tables.groups.members(moved.group_id)]
-        yield from self._role_events(change, tables, tables.roles.for_group_change(user_ids, moved), cause)
+        yield from self._role_events(change, tables.roles.for_group_change(user_ids, moved), cause)
 
     def _role_events(
-        self, change: ItemChange, tables: Tables, moved: Iterator[RolesBeforeAfter], cause: Mapping[str, str]
+        self, change: ItemChange, moved: Iterator[RolesBeforeAfter], cause: Mapping[str, str]
     ) -> Iterator[Event]:
-        changed = [roles for roles in moved if roles.changed]
-        names = tables.users.user_names_of([roles.user_id for roles in changed]) if changed else {}
-        for roles in changed:
-            if roles.user_id not in names:  # a membership of a user that is gone has no roles to change
+        for roles in moved:
+            if not roles.changed:
                 continue
             data = {"roles": {"before": _roles(roles.before), "after": _roles(roles.after)}, **cause}
             yield self._event(
-                change, catalog.USER_ROLES_CHANGED, "User", roles.user_id, user_name=names[roles.user_id], data=data
+                change, catalog.USER_ROLES_CHANGED, "User", roles.user_id, user_name=roles.user_name, data=data
             )
 
     def _remember_deleted(self, tenant: str, group: GroupRecord) -> None:
@@ -241,6 +265,10 @@ def _roles(roles: UserRoles | None) -> dict[str, list[str]] | None:
         "dataAccessRoles": fields["data_access_roles"],
         "applicationAccessRoles": fields["application_access_roles"],
     }
+
+
+def _grants(user: UserRecord | None, attribute: str) -> list[str]:
+    return sorted(held(user.document, attribute)) if user is not None else []
 
 
 def _display_name_key(name: str) -> str:

@@ -4,9 +4,9 @@ A stream record names the table it came from (``eventSourceARN``), what happened
 (``INSERT``, ``MODIFY``, ``REMOVE``) and that item's images before and after, in DynamoDB's JSON.
 :func:`decode` turns one into an :class:`ItemChange` whose ``before`` and ``after`` are what the
 store modules read from the same items (a :class:`~chalicelib.store.users.UserRecord`, a
-membership, a role mapping, a credential), or ``None`` for items that are no resource (the
-uniqueness claims, counters). A record that cannot be read raises :class:`MalformedRecord`: the
-stream's consumer sets it aside instead of retrying it forever.
+membership, a role mapping, the tenant's role source, a credential), or ``None`` for items that are
+no resource (the uniqueness claims, counters, the other settings). A record that cannot be read
+raises :class:`MalformedRecord`: the stream's consumer sets it aside instead of retrying it forever.
 """
 
 from collections.abc import Mapping
@@ -19,9 +19,11 @@ from chalicelib.store.credentials import CREDENTIAL_PREFIX, StoredCredential, cr
 from chalicelib.store.groups import GROUP_PREFIX, MEMBER_PREFIX, GroupRecord, GroupTable, Membership
 from chalicelib.store.role_mappings import PREFIX as ROLE_MAPPING_PREFIX
 from chalicelib.store.role_mappings import RoleMapping, RoleMappingTable
+from chalicelib.store.role_sources import SORT_KEY as ROLE_SOURCE_KEY
+from chalicelib.store.role_sources import RoleSource, RoleSourceTable
 from chalicelib.store.users import USER_PREFIX, UserRecord, UserTable
 
-StoredItem = UserRecord | GroupRecord | Membership | RoleMapping | StoredCredential
+StoredItem = UserRecord | GroupRecord | Membership | RoleMapping | RoleSource | StoredCredential
 EVENT_NAMES = ("INSERT", "MODIFY", "REMOVE")
 # The logical tables whose streams carry resources (chalicelib.store.tables names them).
 STREAMED_TABLES = ("users", "groups", "role_mappings", "credentials")
@@ -119,6 +121,8 @@ def _item(table: str, image: Mapping[str, Any]) -> StoredItem | None:
         if sk.startswith(GROUP_PREFIX):
             return GroupTable.record_of(item)
         return GroupTable.membership_of(item) if sk.startswith(MEMBER_PREFIX) else None
+    if sk == ROLE_SOURCE_KEY:
+        return RoleSourceTable.role_source_of(item)
     return RoleMappingTable.mapping_of(item) if sk.startswith(ROLE_MAPPING_PREFIX) else None
 
 
