@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from admin.activity import parse_since
+from admin.terminal import say, say_json
 from chalicelib.config import Settings
 
 VISIBILITY_SECONDS = 30
@@ -37,12 +38,6 @@ def selected(events: Iterable[dict[str, Any]], tenant: str, since: str | None) -
     ]
 
 
-def _shown(value: Any) -> str:
-    """IdP text as a person may read it in a terminal: control and invisible characters escaped."""
-    text = str(value)
-    return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode() for ch in text)
-
-
 def line(event: dict[str, Any]) -> str:
     detail = event["Detail"]
     subject = detail.get("userName") or detail.get("displayName") or detail.get("clientId") or ""
@@ -52,16 +47,21 @@ def line(event: dict[str, Any]) -> str:
     if "roles" in detail:
         after = detail["roles"]["after"]
         parts.append(
-            f"roles now: data access [{', '.join(after['dataAccessRoles'])}], "
+            "roles now: decided at each sign-in"
+            if after is None
+            else f"roles now: data access [{', '.join(after['dataAccessRoles'])}], "
             f"application access [{', '.join(after['applicationAccessRoles'])}] ({detail['cause']})"
         )
-    return "  ".join(_shown(part) for part in parts)
+    return "  ".join(parts)
 
 
 def show(events: Iterable[dict[str, Any]], as_json: bool) -> int:
     shown = 0
     for event in events:
-        print(json.dumps(event, ensure_ascii=False, sort_keys=True) if as_json else line(event), flush=True)
+        if as_json:
+            say_json(event, one_line=True)
+        else:
+            say(line(event), flush=True)  # --follow: each event as it comes
         shown += 1
     return shown
 
@@ -127,5 +127,5 @@ def _stage_events(config: Settings, tenant: str, since: str | None, as_json: boo
 
 def _none_shown(shown: int) -> int:
     if not shown:
-        print("No events for this selection.", file=sys.stderr)
+        say("No events for this selection.", file=sys.stderr)
     return 0

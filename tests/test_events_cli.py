@@ -52,14 +52,26 @@ def test_since_keeps_only_the_newer_events() -> None:
     assert [e["DetailType"] for e in admin_events.selected(events, "acme", "2026-01-01")] == ["UserDeactivated"]
 
 
-def test_a_readable_line_escapes_what_an_idp_sent() -> None:
+@pytest.mark.parametrize("as_json", [False, True])
+def test_what_an_idp_sent_is_shown_escaped_readable_or_json(as_json: bool, capsys: pytest.CaptureFixture[str]) -> None:
     event = {
         "DetailType": "UserCreated",
         "Detail": _envelope("acme", "x", "t", "ada\x1b[2J\u202e@example.com")["detail"],
     }
-    line = admin_events.line(event)
-    assert "\x1b" not in line and "\u202e" not in line
-    assert "ada\\x1b[2J\\u202e@example.com" in line
+    assert admin_events.show([event], as_json=as_json) == 1
+    shown = capsys.readouterr().out
+    assert "\x1b" not in shown and "\u202e" not in shown
+    assert "ada\\u001b[2J\\u202e@example.com" in shown if as_json else "ada\\x1b[2J\\u202e@example.com" in shown
+    if as_json:  # one event a line, and the same event read back
+        assert json.loads(shown)["Detail"]["userName"] == "ada\x1b[2J\u202e@example.com"
+
+
+def test_a_readable_line_says_when_roles_are_decided_at_sign_in() -> None:
+    detail = {**_envelope("acme", "x", "t", "ada@example.com")["detail"], "cause": "RoleSource"}
+    detail["roles"] = {"before": None, "after": None}
+    assert admin_events.line({"DetailType": "UserRolesChanged", "Detail": detail}).endswith(
+        "roles now: decided at each sign-in"
+    )
 
 
 def test_a_stage_without_its_operators_queue_says_what_to_run() -> None:
