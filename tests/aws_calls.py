@@ -2,8 +2,8 @@
 
 A representative session (the authorizer deciding valid, wrong and unknown credentials; the routes
 creating, finding, changing, grouping and removing users and groups, paging with a cursor; then the
-One Model platform on the management API: tenants, credentials, role mappings, the password policy,
-the role source, status, activity and sign-in decisions) runs
+One Model platform on the management API: tenants, credentials, role mappings, the role catalogue, the
+password policy, the role source, status, activity and sign-in decisions) runs
 the real stage of ``.chalice/config.json`` through ``chalice.test.Client`` under moto, with the
 stage's tables and secrets. Then each table's stream function handles every record that session
 wrote to its stream, publishing to the stage's bus. Every botocore API call made meanwhile, by any
@@ -38,7 +38,6 @@ from chalicelib.resources.user_groups import MAPPINGS_READ_WHOLE
 from chalicelib.stage_secrets import CREDENTIAL_HASH_KEY, CURSOR_SECRET
 from chalicelib.store import connection
 from chalicelib.store.credentials import CredentialStore
-from chalicelib.store.role_catalogue import DeclaredRole, RoleCatalogueTable
 from chalicelib.store.role_mappings import RoleMapping, RoleMappingTable
 from chalicelib.store.tables import create_tables
 from devserver.streams import STREAMS_CONFIG, StreamTail
@@ -162,10 +161,6 @@ class StageSession:
         mappings = RoleMappingTable(connection.dynamodb(self.settings), self.settings.role_mappings_table, "acme")
         for number in range(MAPPINGS_READ_WHOLE + 1):
             mappings.put(RoleMapping(f"Role {number}", ("reader",), ()))
-        # A role users may be granted directly (the catalogue is the operators': python -m admin roles catalogue).
-        RoleCatalogueTable(connection.dynamodb(self.settings), self.settings.role_mappings_table, "acme").declare(
-            DeclaredRole("Auditor", "application", "", "2026-12-04T00:00:00+00:00")
-        )
 
     def secret_arns(self) -> dict[str, str]:
         return {entry["Name"]: entry["ARN"] for entry in self.secrets.list_secrets()["SecretList"]}
@@ -261,8 +256,13 @@ def manage(session: StageSession, user_id: str) -> list[Any]:
         # A mapping of a group with a member: its stream function reads the member's roles and publishes the change.
         session.request("POST", "/Groups", {"schemas": [CORE_GROUP], "displayName": "Auditors", "members": [member]}),
         session.manage("PUT", "/tenants/acme/role-mappings/Auditors", {"dataAccessRoles": ["Audit"], **actor}),
+        session.manage("PUT", "/tenants/acme/role-catalogue/application/Auditor", {"description": "Reads", **actor}),
+        session.manage("PUT", "/tenants/acme/role-catalogue/application/Auditor", {"description": "Reads", **actor}),
+        session.manage("GET", "/tenants/acme/role-catalogue/application/auditor"),
+        session.manage("GET", "/tenants/acme/role-catalogue"),
         # A direct grant, checked against the catalogue: the users' stream function reads the member's other roles.
         session.request("PATCH", f"/Users/{user_id}", _patch("add", "roles", [{"value": "Auditor"}])),
+        session.manage("DELETE", "/tenants/acme/role-catalogue/application/Auditor?actor=platform:tests"),
         session.manage("PUT", "/tenants/acme/password-policy", {"minLength": 12, **actor}),
         session.manage("GET", "/tenants/acme/password-policy"),
         session.manage("GET", "/tenants/acme/status"),

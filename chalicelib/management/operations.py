@@ -223,19 +223,30 @@ class Management:
         )
 
     def declare_role(self, tenant: str, kind: RoleKind, name: str, description: str, actor: Actor) -> DeclaredRole:
-        """Declare a role (or redescribe one), so that users may be granted it before any group maps to it."""
+        """Declare a role (or redescribe one), so that users may be granted it before any group maps to it.
+
+        Declaring it again as it is (same spelling and description) changes nothing: no write, no trail entry.
+        """
         try:
-            role = declare_role(self.catalogue(tenant).declared, kind, name, description, meta.now)
+            role, changed = declare_role(self.catalogue(tenant).declared, kind, name, description, meta.now)
         except CatalogueError as error:
             raise ManagementError(400, error.code, str(error), error.field) from None
-        self.record(tenant, actor, "set", _CATALOGUE_TYPES[kind], name=role.name, description=role.description or None)
+        if changed:
+            self.record(
+                tenant, actor, "set", _CATALOGUE_TYPES[kind], name=role.name, description=role.description or None
+            )
         return role
 
-    def withdraw_role(self, tenant: str, kind: RoleKind, name: str, actor: Actor) -> None:
-        """Withdraw a declared role: new grants of it are refused (unless a mapping names it); users keep theirs."""
-        if not withdraw_role(self.catalogue(tenant).declared, kind, name):
+    def withdraw_role(self, tenant: str, kind: RoleKind, name: str, actor: Actor) -> DeclaredRole:
+        """Withdraw a declared role: new grants of it are refused (unless a mapping names it); users keep theirs.
+
+        :returns: The role as it was declared.
+        """
+        withdrawn = withdraw_role(self.catalogue(tenant).declared, kind, name)
+        if withdrawn is None:
             raise ManagementError(404, "role_not_declared", f"No declared {KIND_TYPES[kind]} {name!r}.", "name")
-        self.record(tenant, actor, "delete", _CATALOGUE_TYPES[kind], name=name)
+        self.record(tenant, actor, "delete", _CATALOGUE_TYPES[kind], name=withdrawn.name)
+        return withdrawn
 
     # -- password policy --------------------------------------------------------------------------
 

@@ -217,8 +217,13 @@ def check_role_name(name: str) -> str:
     return name
 
 
-def declare_role(table: RoleCatalogueTable, kind: RoleKind, name: str, description: str, clock: Clock) -> DeclaredRole:
-    """Declare a role (or redescribe one) so that users may be granted it before any group maps to it."""
+def declare_role(
+    table: RoleCatalogueTable, kind: RoleKind, name: str, description: str, clock: Clock
+) -> tuple[DeclaredRole, bool]:
+    """Declare a role (or redescribe one) so that users may be granted it before any group maps to it.
+
+    :returns: The role as stored, and whether this changed it: declaring it again as it is writes nothing.
+    """
     if len(description) > MAX_ROLE_DESCRIPTION_LENGTH:
         raise CatalogueError(
             f"A description is at most {MAX_ROLE_DESCRIPTION_LENGTH} characters long",
@@ -229,11 +234,14 @@ def declare_role(table: RoleCatalogueTable, kind: RoleKind, name: str, descripti
         raise CatalogueError("A description holds no control character", "invalid_description", "description")
     role = DeclaredRole(check_role_name(name), kind, description.strip(), clock().isoformat())
     refuse_write_when_short()
-    table.declare(role)
-    return role
+    unchanged = table.declare(role)
+    return (role, True) if unchanged is None else (unchanged, False)
 
 
-def withdraw_role(table: RoleCatalogueTable, kind: RoleKind, name: str) -> bool:
-    """Withdraw a declared role: new grants of it are refused (unless a mapping names it); users keep theirs."""
+def withdraw_role(table: RoleCatalogueTable, kind: RoleKind, name: str) -> DeclaredRole | None:
+    """Withdraw a declared role: new grants of it are refused (unless a mapping names it); users keep theirs.
+
+    :returns: The role withdrawn, None when none was declared.
+    """
     refuse_write_when_short()
     return table.withdraw(kind, name)

@@ -11,6 +11,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+import botocore.exceptions
+
 from chalicelib.store.batch import batch_get
 from chalicelib.store.dynamodb_types import Item
 from chalicelib.store.items import ItemConverter
@@ -37,18 +39,35 @@ ROLE_ITEM = ItemConverter(DeclaredRole)
 class RoleCatalogueTable(TenantTable):
     """The declared roles of one tenant."""
 
-    def declare(self, role: DeclaredRole) -> None:
-        """Add or redescribe a role (the same name in another case is the same role)."""
-        item: Item = {**self._key(role.kind, role.name), **ROLE_ITEM.item(role)}
-        self.client.put_item(TableName=self.table, Item=item)
+    def declare(self, role: DeclaredRole) -> DeclaredRole | None:
+        """Add or redescribe a role (the same name in another case is the same role).
 
-    def withdraw(self, kind: RoleKind, name: str) -> bool:
-        """Remove a declared role; False when there was none."""
+        :returns: None when written; the role as stored when it is already declared with the same spelling and
+            description: then nothing is written and it keeps its ``declared`` time (a repeat changes nothing).
+        """
+        item: Item = {**self._key(role.kind, role.name), **ROLE_ITEM.item(role)}
+        try:
+            self.client.put_item(
+                TableName=self.table,
+                Item=item,
+                ConditionExpression="attribute_not_exists(sk) OR #name <> :name OR description <> :description",
+                ExpressionAttributeNames={"#name": "name"},
+                ExpressionAttributeValues={":name": {"S": role.name}, ":description": {"S": role.description}},
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except botocore.exceptions.ClientError as error:
+            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            return self._role(error.response["Item"])
+        return None
+
+    def withdraw(self, kind: RoleKind, name: str) -> DeclaredRole | None:
+        """Remove a declared role; the role as it was, None when there was none."""
         key = self._key(kind, name)
         if not key_fits(key):  # no item can have it
-            return False
+            return None
         response = self.client.delete_item(TableName=self.table, Key=key, ReturnValues="ALL_OLD")
-        return "Attributes" in response
+        return self._role(response["Attributes"]) if "Attributes" in response else None
 
     def declared(self, kind: RoleKind) -> Iterator[DeclaredRole]:
         """Every declared role of a kind, in key order (case-folded name)."""
