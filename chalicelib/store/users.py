@@ -62,12 +62,12 @@ class UserTable(TenantTable):
 
     def get(self, user_id: str) -> UserRecord | None:
         item = self.get_item(USER_PREFIX + user_id)
-        return self._record(item) if item else None
+        return self.record_of(item) if item else None
 
     def get_many(self, user_ids: Sequence[str]) -> dict[str, UserRecord]:
         """Several users by id, 100 keys per call, strongly consistent."""
         keys = [self.key(USER_PREFIX + user_id) for user_id in dict.fromkeys(user_ids)]
-        return {record.id: record for record in map(self._record, batch_get(self.client, self.table, keys))}
+        return {record.id: record for record in map(self.record_of, batch_get(self.client, self.table, keys))}
 
     def user_names_of(self, user_ids: Sequence[str]) -> dict[str, str]:
         """The userName of each of these users that exists, by id: a batch read of those two attributes only
@@ -97,7 +97,7 @@ class UserTable(TenantTable):
         if not partition_key_fits(key):
             return []
         return [
-            self._record(item)
+            self.record_of(item)
             for item in self.query(
                 IndexName=USERS_BY_EXTERNAL_ID,
                 KeyConditionExpression="external_id_key = :k",
@@ -107,7 +107,7 @@ class UserTable(TenantTable):
 
     def all(self) -> Iterator[UserRecord]:
         """Every user of the tenant, page by page (a query of the tenant's partition, never a scan)."""
-        return map(self._record, self.starting_with(USER_PREFIX))
+        return map(self.record_of, self.starting_with(USER_PREFIX))
 
     def count(self, active_only: bool = False) -> int:
         """How many users the tenant has (active ones only, if asked): a counting query, no item returned."""
@@ -191,4 +191,4 @@ class UserTable(TenantTable):
             "ExpressionAttributeValues": {":id": {"S": record.id}},
         }
 
-    _record = staticmethod(USER_ITEM.record)
+    record_of = staticmethod(USER_ITEM.record)
