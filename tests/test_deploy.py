@@ -29,6 +29,7 @@ from typing import Any
 
 import boto3
 import pytest
+from chalice.app import IAMAuthorizer
 
 from app import app
 from chalicelib.auth.tenant_limits import UNAUTHENTICATED, usage_key
@@ -556,10 +557,15 @@ def test_make_deploy_holds_every_scim_method_to_the_tenants_usage_plan(release: 
     after = _api_keys_required(release.endpoint, api_id)
 
     assert after["apiKeySource"] == "AUTHORIZER"
+    # The SCIM routes, behind the tenant's authorizer; the management API (IAM-signed by the platform) has no tenant.
     behind_the_authorizer = {
-        (path, method) for path, entries in app.routes.items() for method, entry in entries.items() if entry.authorizer
+        (path, method)
+        for path, entries in app.routes.items()
+        for method, entry in entries.items()
+        if entry.authorizer and not isinstance(entry.authorizer, IAMAuthorizer)
     }
     assert after["required"] == behind_the_authorizer
+    assert not any(path.startswith("/admin/v1/") for path, _ in after["required"])
     assert ("/scim/v2/ServiceProviderConfig", "GET") not in after["required"]
     # The step's own deployment, beside Chalice's and the gateway responses'.
     descriptions = [item.get("description") for item in apigateway.get_deployments(restApiId=api_id)["items"]]
