@@ -227,8 +227,9 @@ class World:
         current = self.storage.groups.get(self.all_staff)
         if current is None:
             raise RuntimeError("the All staff group is gone")
+        names = self.storage.user_repository
         added = [
-            Membership(self.all_staff, self.user_ids[index], user_name(index))
+            Membership(self.all_staff, self.user_ids[index], user_name(index), names.user_name_key(user_name(index)))
             for index in range(self.all_staff_size, members)
         ]
         updated = replace(current, version=current.version + 1, last_modified=datetime.now(UTC).isoformat())

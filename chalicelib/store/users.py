@@ -69,16 +69,17 @@ class UserTable(TenantTable):
         keys = [self.key(USER_PREFIX + user_id) for user_id in dict.fromkeys(user_ids)]
         return {record.id: record for record in map(self._record, batch_get(self.client, self.table, keys))}
 
-    def user_names_of(self, user_ids: Sequence[str]) -> dict[str, str]:
-        """The userName of each of these users that exists, by id: a batch read of those two attributes only
-        (a group write checks its members exist and shows their userName; the rest of the item is not read)."""
+    def user_names_of(self, user_ids: Sequence[str]) -> dict[str, tuple[str, str]]:
+        """The userName and its key of each of these users that exists, by id: a batch read of those attributes
+        only (a group write checks its members exist, shows their userName and files them under its key)."""
         keys = [self.key(USER_PREFIX + user_id) for user_id in dict.fromkeys(user_ids)]
         projection = {
-            "ProjectionExpression": "#id, #name",
-            "ExpressionAttributeNames": {"#id": "id", "#name": "user_name"},
+            "ProjectionExpression": "#id, #name, #key",
+            "ExpressionAttributeNames": {"#id": "id", "#name": "user_name", "#key": "user_name_key"},
         }
         return {
-            item["id"]["S"]: item["user_name"]["S"] for item in batch_get(self.client, self.table, keys, **projection)
+            item["id"]["S"]: (item["user_name"]["S"], item["user_name_key"]["S"])
+            for item in batch_get(self.client, self.table, keys, **projection)
         }
 
     def find_by_user_name(self, user_name_key: str) -> UserRecord | None:
