@@ -130,6 +130,16 @@ def operations(group_members: int = 100, batch: int = 100) -> list[Operation]:
             lambda w, t: Call("GET", USERS, query={"filter": f'userName eq "{user_name(0).upper()}"'}),
         ),
         Operation(
+            "filter_email",
+            "list, emails.value eq",
+            lambda w, t: Call("GET", USERS, query={"filter": f'emails.value eq "{user_name(0).upper()}"'}),
+        ),
+        Operation(
+            "filter_work_email",
+            'list, emails[type eq "work"].value eq',
+            lambda w, t: Call("GET", USERS, query={"filter": f'emails[type eq "work"].value eq "{user_name(0)}"'}),
+        ),
+        Operation(
             "filter_external_id",
             "list, externalId eq",
             lambda w, t: Call("GET", USERS, query={"filter": f'externalId eq "{external_id(0)}"'}),

@@ -215,6 +215,8 @@ def _issue_17_targets(ops: dict[str, Any], artifact: dict[str, Any] | None) -> l
     found = [
         trips("get_user", 2),
         trips("filter_user_name", 2),
+        trips("filter_email", 2),
+        trips("filter_work_email", 2),
         trips("patch_user", 3),
         Target(
             f"modelled GET user (CPU + {ROUND_TRIP_MS:g} ms per round trip) at most 10 ms",

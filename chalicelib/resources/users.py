@@ -33,6 +33,7 @@ from chalicelib.resources.query import comparison, filter_needs, ordered_by, res
 from chalicelib.resources.repository import Clock, IndexPlan, Repository, WriteStart, one
 from chalicelib.resources.roles import user_roles
 from chalicelib.resources.user_groups import GroupIds, GroupReader, UserGroups
+from chalicelib.resources.user_lookups import UserLookups
 from chalicelib.schemas import CORE_USER_SCHEMA, ONEMODEL_USER_SCHEMA, User
 from chalicelib.store.errors import Conflict, Taken
 from chalicelib.store.groups import GroupTable, Membership
@@ -48,6 +49,7 @@ _USER_NAME = Path[User[Any]]("userName").resolve()
 ID = f"{CORE_USER_SCHEMA}:id"
 USER_NAME = f"{CORE_USER_SCHEMA}:userName"
 EXTERNAL_ID = f"{CORE_USER_SCHEMA}:externalId"
+EMAILS_VALUE = f"{CORE_USER_SCHEMA}:emails.value"
 GROUPS = f"{CORE_USER_SCHEMA}:groups"
 GROUPS_VALUE = f"{CORE_USER_SCHEMA}:groups.value"
 # What the user's groups decide: the groups themselves, and the roles of the product extension.
@@ -94,6 +96,7 @@ class UserRepository(Repository[UserRecord]):
         self.groups = groups
         self.role_mappings = role_mappings
         self.group_reader = GroupReader(groups, role_mappings)
+        self.lookup = UserLookups(users, groups, self.group_reader, self.user_name_key)
         self.hash_password = hash_password
 
     def get(
@@ -101,36 +104,10 @@ class UserRepository(Repository[UserRecord]):
     ) -> Resource[Any]:
         with_groups = self.needs_groups(resource_type, response_parameters)
         group_ids = GroupIds()
-        record = self.found(resource_type, resource_id, self._user(resource_id, group_ids if with_groups else None))
+        record = self.found(
+            resource_type, resource_id, self.lookup.by_id(resource_id, group_ids if with_groups else None)
+        )
         return self.resources(resource_type, [record], with_groups, group_ids)[0]
-
-    def _user(self, user_id: str, group_ids: GroupIds | None) -> UserRecord | None:
-        """A user by id; given ``group_ids``, its group ids are read in the same round trip (they need only the
-        id) and added there."""
-        if group_ids is None:
-            return self.users.get(user_id)
-        record, ids = together(partial(self.users.get, user_id), partial(self.groups.group_ids_of, user_id))
-        if record is not None:
-            group_ids[record.id] = ids
-        return cast(UserRecord | None, record)
-
-    def _by_user_name(self, user_name: str, group_ids: GroupIds | None) -> list[UserRecord]:
-        """``userName eq``: the claim names the id, then the user. Given ``group_ids``, the memberships filed under
-        the userName are read beside the claim, so the user, its groups' names and roles come in the second trip."""
-        key = self.user_name_key(user_name)
-        if group_ids is None:
-            return one(self.users.find_by_user_name(key))
-        user_id, filed = together(partial(self.users.owner_of, key), partial(self.groups.memberships_named, key))
-        if user_id is None:
-            return []
-        if filed is None:  # no byMemberName index yet: the user and its memberships once the claim named it
-            return one(self._user(user_id, group_ids))
-        predicted = [m.group_id for m in filed if m.user_id == user_id]
-        record, actual, named = self.group_reader.named_predicted(user_id, predicted, partial(self.users.get, user_id))
-        if record is not None:
-            group_ids[record.id] = actual
-            group_ids.named = named
-        return one(cast(UserRecord | None, record))
 
     def create(self, resource_type: ResourceType, resource: Resource[Any], stored: dict[str, Any]) -> Resource[Any]:
         return self.create_or_revive(resource_type, resource, stored).resource
@@ -328,8 +305,9 @@ class UserRepository(Repository[UserRecord]):
         :param group_ids: Given, the key reads read the user's group ids beside the user, and add them there.
         """
         return {
-            ID: lambda user_id: one(self._user(user_id, group_ids)),
-            USER_NAME: lambda user_name: self._by_user_name(user_name, group_ids),
+            ID: lambda user_id: one(self.lookup.by_id(user_id, group_ids)),
+            USER_NAME: lambda user_name: self.lookup.by_user_name(user_name, group_ids),
+            EMAILS_VALUE: lambda address: self.lookup.by_email(address, group_ids),
             EXTERNAL_ID: self.users.find_by_external_id,
             GROUPS_VALUE: lambda group_id: self.users.get_many(
                 [m.user_id for m in self.groups.members(group_id)]

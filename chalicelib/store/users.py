@@ -10,6 +10,8 @@ Items (``pk`` is the tenant):
   same transaction as the user, because a GSI is eventually consistent and cannot
   enforce uniqueness; it answers ``userName eq`` with two key reads, and the
   claims read in key order list the users by userName (:mod:`.claims`).
+- ``sk = email#<address key>#<user id>`` (or ``emailAny#<user id>``), and the tenant's ``index#emails``
+  mark: the email pointers, written in the user's transaction too (:mod:`.emails`).
 """
 
 from collections.abc import Callable, Iterator, Sequence
@@ -19,6 +21,7 @@ from typing import Any
 from chalicelib.store.batch import batch_get, batch_write
 from chalicelib.store.claims import ClaimIndex
 from chalicelib.store.dynamodb_types import DeleteTypeDef, DynamoDBClient, Item, PutTypeDef, WriteRequestTypeDef
+from chalicelib.store.emails import EmailPointers, moved, pointer_keys
 from chalicelib.store.errors import StoreError, Unstorable
 from chalicelib.store.guarded import NEW, VERSION, Write, at_version, claim_moves, commit, refusals
 from chalicelib.store.items import ItemConverter
@@ -59,6 +62,7 @@ class UserTable(TenantTable):
     def __init__(self, client: DynamoDBClient, table_name: str, tenant: str) -> None:
         super().__init__(client, table_name, tenant)
         self.by_user_name = ClaimIndex(client, table_name, tenant, USER_NAME_PREFIX, "user_id")
+        self.emails = EmailPointers(client, table_name, tenant)
 
     def get(self, user_id: str) -> UserRecord | None:
         item = self.get_item(USER_PREFIX + user_id)
@@ -126,12 +130,16 @@ class UserTable(TenantTable):
             Write({"Put": {**self._put(record), **NEW}}, VERSION),
             Write({"Put": {**self._claim(record), **NEW}}, "userName"),
         ]
+        writes += [Write({"Put": put}) for put in self.emails.puts(record.id, self._pointers(record))]
         commit(self.client, writes, self._refused(record))
 
     def bulk_insert(self, records: Sequence[UserRecord]) -> None:
         """Load users known to be new and distinct (migrations, benchmarks): batch writes, no uniqueness check."""
         requests: list[WriteRequestTypeDef] = [{"PutRequest": {"Item": self._put(r)["Item"]}} for r in records]
         requests += [{"PutRequest": {"Item": self._claim(r)["Item"]}} for r in records]
+        requests += [
+            {"PutRequest": {"Item": put["Item"]}} for r in records for put in self.emails.puts(r.id, self._pointers(r))
+        ]
         batch_write(self.client, self.table, requests)
 
     def replace(self, current: UserRecord, updated: UserRecord) -> None:
@@ -150,6 +158,9 @@ class UserTable(TenantTable):
             self._release(current),
             self._claim(updated),
         )
+        gone, came = moved(self._pointers(current), self._pointers(updated))
+        writes += [Write({"Delete": delete}) for delete in self.emails.deletes(gone)]
+        writes += [Write({"Put": put}) for put in self.emails.puts(updated.id, came)]
         commit(self.client, writes, self._refused(updated))
 
     def delete(self, current: UserRecord) -> None:
@@ -160,7 +171,16 @@ class UserTable(TenantTable):
             **at_version(current.version),
         }
         writes = [Write({"Delete": user}, VERSION), Write({"Delete": self._release(current)})]
+        writes += [Write({"Delete": delete}) for delete in self.emails.deletes(self._pointers(current))]
         commit(self.client, writes, self._refused(current))
+
+    def backfill_emails(self, progress: Callable[[int, int], None]) -> int:
+        """Give every user of the tenant its email pointers, then mark the tenant complete (:mod:`.emails`)."""
+        return self.emails.backfill(USER_PREFIX, lambda item: (item["id"]["S"], self._record(item).document), progress)
+
+    @staticmethod
+    def _pointers(record: UserRecord) -> list[str]:
+        return pointer_keys(record.id, record.document)
 
     def _refused(self, record: UserRecord) -> Callable[[str], StoreError]:
         return refusals(lambda: self.get(record.id) is not None, record.user_name)
