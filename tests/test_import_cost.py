@@ -68,6 +68,6 @@ def test_a_saved_parser_of_another_grammar_is_rebuilt(tmp_path: Path) -> None:
         "model_docs.defer()\n"
         f"import_cost.defer(Path({str(saved)!r}))\n"
         "from scim2_models import SearchRequest\n"
-        "print(SearchRequest(filter='emails[type eq \"work\"].value eq \"x\"').filter)\n"
+        'print(SearchRequest(filter=\'emails[type eq "work"].value eq "x"\').filter)\n'
     )
     assert found == 'emails[type eq "work"].value eq "x"'
