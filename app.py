@@ -178,6 +178,38 @@ def delete_group(group_id: str) -> Response:
     return _serve()
 
 
+@_route("/Roles", ["GET"])
+def list_roles() -> Response:
+    """The tenant's Application Access Roles, read-only (docs/reference/roles-and-entitlements.md)."""
+    return _serve()
+
+
+@_route("/Roles/.search", ["POST"])
+def search_roles() -> Response:
+    return _serve()
+
+
+@_route("/Roles/{role_id}", ["GET"])
+def get_role(role_id: str) -> Response:
+    return _serve()
+
+
+@_route("/Entitlements", ["GET"])
+def list_entitlements() -> Response:
+    """The tenant's Data Access Roles, read-only."""
+    return _serve()
+
+
+@_route("/Entitlements/.search", ["POST"])
+def search_entitlements() -> Response:
+    return _serve()
+
+
+@_route("/Entitlements/{entitlement_id}", ["GET"])
+def get_entitlement(entitlement_id: str) -> Response:
+    return _serve()
+
+
 @_route("", ["GET"])
 def search_all() -> Response:
     """A search across every resource type at the service root (RFC 7644 §3.4.2)."""
@@ -266,6 +298,8 @@ _admin("/tenants/{tenant}/status", ["GET"])(_manage)
 _admin("/tenants/{tenant}/activity", ["GET"])(_manage)
 _admin("/tenants/{tenant}/role-mappings", ["GET"])(_manage)
 _admin("/tenants/{tenant}/role-mappings/{customerSuppliedRole}", ["GET", "PUT", "DELETE"])(_manage)
+_admin("/tenants/{tenant}/role-catalogue", ["GET"])(_manage)
+_admin("/tenants/{tenant}/role-catalogue/{kind}/{name}", ["GET", "PUT", "DELETE"])(_manage)
 _admin("/tenants/{tenant}/password-policy", ["GET", "PUT"])(_manage)
 _admin("/tenants/{tenant}/role-source", ["GET", "PUT"])(_manage)
 _admin("/tenants/{tenant}/sign-in", ["POST"])(_manage)

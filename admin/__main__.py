@@ -10,7 +10,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from admin import activity, backup, emails, limits, names, password_policy
+from admin import activity, backup, catalogue, emails, limits, names, password_policy
 from admin.target import TargetError, use_local_store, use_stage
 from admin.terminal import say, say_json
 from chalicelib.auth.credentials import TENANT_NAME_RULE, CredentialError, valid_tenant_name
@@ -76,6 +76,7 @@ def _parser() -> argparse.ArgumentParser:
     load = roles.add_parser("import", help="set mappings from a CSV file (customer_supplied_role, ...)")
     load.add_argument("tenant")
     load.add_argument("file", type=Path)
+    catalogue.add_parsers(roles)
 
     backups = commands.add_parser("backup", help="export and restore").add_subparsers(dest="action", required=True)
     export = backups.add_parser("export", help="users with their roles, and the role mappings")
@@ -235,6 +236,8 @@ def run(args: argparse.Namespace) -> int:
         return 0 if report.ok else 1
     mappings = management.mappings(args.tenant)
     if args.command == "roles":
+        if args.action == "catalogue":
+            return catalogue.run(args, management, actor)
         if args.action == "set":
             _print_mapping(
                 management.set_mapping(

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from admin.terminal import say
+from chalicelib.resources.grants import held
 from chalicelib.resources.roles import user_roles
 from chalicelib.store.groups import GroupTable
 from chalicelib.store.role_mappings import RoleMapping, RoleMappingTable
@@ -49,7 +50,12 @@ def exported_users(users: UserTable, groups: GroupTable, mappings: list[RoleMapp
         if unknown:
             live = groups.get_many(unknown)
             names.update({gid: live[gid].display_name if gid in live else None for gid in unknown})
-        roles = user_roles((name for gid in group_ids if (name := names[gid]) is not None), mappings)
+        roles = user_roles(
+            (name for gid in group_ids if (name := names[gid]) is not None),
+            mappings,
+            held(user.document, "roles"),
+            held(user.document, "entitlements"),
+        )
         if count % PROGRESS_EVERY == 0:
             say(f"... {count} users exported", file=sys.stderr)
         yield ExportedUser(

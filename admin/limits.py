@@ -13,6 +13,7 @@ import boto3
 import botocore.exceptions
 from botocore.config import Config
 
+from admin.terminal import say
 from chalicelib.auth.tenant_limits import Limits
 from chalicelib.config import Settings
 from infra.usage_plans import LimitsNotApplied, TenantLimits, UsagePlans
@@ -63,9 +64,9 @@ def run(args: argparse.Namespace, config: Settings) -> int:
             )
             found = plans.set(args.tenant, wanted)
     except LimitsNotApplied as error:
-        print(f"error: {error}", file=sys.stderr)
+        say(f"error: {error}", file=sys.stderr)
         return 1
-    print(_describe(found))
+    say(_describe(found))
     return 0
 
 
@@ -74,7 +75,7 @@ def give_key(config: Settings, tenant: str) -> None:
     try:
         usage_plans(config).ensure_key(tenant)
     except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as error:
-        print(
+        say(
             f"warning: the tenant's API key was not created ({error}); `make deploy` creates it, and until then "
             "a stage with per-tenant limits answers its IdP 403",
             file=sys.stderr,

@@ -6,10 +6,10 @@ spelling its URN again. /Schemas publishes these classes (:rfc:`RFC 7643 §7`).
 
 import re
 import unicodedata
-from typing import Annotated, Generic
+from typing import Annotated, Any, Generic
 
 from pydantic import AfterValidator, Field
-from scim2_models import Email, EnterpriseUser, Extension, Mutability, Photo
+from scim2_models import ComplexAttribute, Email, EnterpriseUser, Extension, Mutability, Photo, Required, Resource
 from scim2_models import User as CoreUser
 from scim2_models.annotations import CaseExact
 from scim2_models.reference import External
@@ -23,6 +23,9 @@ CORE_GROUP_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:Group"
 ENTERPRISE_USER_SCHEMA = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
 CUSTOM_USER_SCHEMA = "urn:ietf:params:scim:schemas:extension:custom:2.0:User"
 ONEMODEL_USER_SCHEMA = "urn:onemodel:params:scim:schemas:extension:2.0:User"
+# Okta Identity Governance's URNs for a role and an entitlement catalogue (docs/reference/roles-and-entitlements.md).
+ROLE_SCHEMA = "urn:okta:scim:schemas:core:1.0:Role"
+ENTITLEMENT_SCHEMA = "urn:okta:scim:schemas:core:1.0:Entitlement"
 
 
 # Field docstrings are the descriptions /Schemas publishes: written for the admin who maps attributes in the IdP.
@@ -33,6 +36,22 @@ class CustomUser(Extension):
 
     person_id: Annotated[str | None, CaseExact.true] = None
     """The identifier of the user's person record in the HR data. The name personId is case-sensitive."""
+
+
+class EffectiveRole(ComplexAttribute):
+    """One effective role of a user and one of its sources."""
+
+    value: Annotated[str | None, Mutability.read_only] = None
+    """The role's name."""
+
+    type: Annotated[str | None, Mutability.read_only] = None
+    """Application Access Role or Data Access Role."""
+
+    source: Annotated[str | None, Mutability.read_only] = None
+    """direct (granted to the user in roles or entitlements) or group (given by the role mapping of a group)."""
+
+    display: Annotated[str | None, Mutability.read_only] = None
+    """For a role given by a group: the Customer Supplied Role (group displayName) whose mapping gives it."""
 
 
 class OneModelUser(Extension):
@@ -50,10 +69,15 @@ class OneModelUser(Extension):
     """The Customer Supplied Roles (the groups provisioned to One Model) the user belongs to, by name."""
 
     data_access_roles: Annotated[list[str] | None, Mutability.read_only] = None
-    """The user's Data Access Roles: those the role mapping gives the user's Customer Supplied Roles."""
+    """The user's Data Access Roles: those the role mapping gives the user's Customer Supplied Roles, and those
+    granted directly (entitlements)."""
 
     application_access_roles: Annotated[list[str] | None, Mutability.read_only] = None
-    """The user's Application Access Roles: those the role mapping gives the user's Customer Supplied Roles."""
+    """The user's Application Access Roles: those the role mapping gives the user's Customer Supplied Roles,
+    and those granted directly (roles)."""
+
+    effective_roles: Annotated[list[EffectiveRole] | None, Mutability.read_only] = None
+    """Each effective role with where it comes from: one entry per role and source."""
 
     email: Annotated[str | None, Mutability.read_only] = None
     """The address One Model uses for the user: its work email; else its primary one; else its only one."""
@@ -108,3 +132,45 @@ class User(CoreUser[AnyExtension], Generic[AnyExtension]):
 
 
 UserResource = User[EnterpriseUser | CustomUser | OneModelUser]
+
+
+class Role(Resource[Any]):
+    """An Application Access Role of the tenant's catalogue, which a user's ``roles`` may grant."""
+
+    __schema__ = URN(ROLE_SCHEMA)
+
+    display_name: Annotated[str | None, Mutability.read_only, Required.true] = None
+    """The role's name, as One Model shows it."""
+
+    value: Annotated[str | None, Mutability.read_only] = None
+    """What a user's roles.value holds to grant this role: the role's name, the same as its id."""
+
+    type: Annotated[str | None, Mutability.read_only] = None
+    """Application Access Role."""
+
+    description: Annotated[str | None, Mutability.read_only] = None
+    """What the role is for, or which Customer Supplied Roles' mappings give it."""
+
+    supported: Annotated[bool | None, Mutability.read_only] = None
+    """Whether the role may be granted: true for every role listed."""
+
+
+class Entitlement(Resource[Any]):
+    """A Data Access Role of the tenant's catalogue, which a user's ``entitlements`` may grant."""
+
+    __schema__ = URN(ENTITLEMENT_SCHEMA)
+
+    display_name: Annotated[str | None, Mutability.read_only, Required.true] = None
+    """The Data Access Role's name, as One Model shows it."""
+
+    value: Annotated[str | None, Mutability.read_only] = None
+    """What a user's entitlements.value holds to grant this Data Access Role: its name, the same as its id."""
+
+    type: Annotated[str | None, Mutability.read_only] = None
+    """Data Access Role."""
+
+    description: Annotated[str | None, Mutability.read_only] = None
+    """What the Data Access Role is for, or which Customer Supplied Roles' mappings give it."""
+
+    supported: Annotated[bool | None, Mutability.read_only] = None
+    """Whether the Data Access Role may be granted: true for every one listed."""

@@ -2,8 +2,8 @@
 
 A representative session (the authorizer deciding valid, wrong and unknown credentials; the routes
 creating, finding, changing, grouping and removing users and groups, paging with a cursor; then the
-One Model platform on the management API: tenants, credentials, role mappings, the password policy,
-the role source, status, activity and sign-in decisions) runs
+One Model platform on the management API: tenants, credentials, role mappings, the role catalogue, the
+password policy, the role source, status, activity and sign-in decisions) runs
 the real stage of ``.chalice/config.json`` through ``chalice.test.Client`` under moto, with the
 stage's tables and secrets. Every botocore API call made meanwhile, by any client, is recorded and
 attributed to the function that made it; the Lambda service's own calls for the function's logs
@@ -222,6 +222,11 @@ def manage(session: StageSession, user_id: str) -> list[Any]:
         session.manage("GET", "/tenants/acme/role-mappings/Finance"),
         session.manage("GET", "/tenants/acme/role-mappings"),
         session.manage("DELETE", "/tenants/acme/role-mappings/Finance?actor=platform:tests"),
+        session.manage("PUT", "/tenants/acme/role-catalogue/application/Auditor", {"description": "Reads", **actor}),
+        session.manage("PUT", "/tenants/acme/role-catalogue/application/Auditor", {"description": "Reads", **actor}),
+        session.manage("GET", "/tenants/acme/role-catalogue/application/auditor"),
+        session.manage("GET", "/tenants/acme/role-catalogue"),
+        session.manage("DELETE", "/tenants/acme/role-catalogue/application/Auditor?actor=platform:tests"),
         session.manage("PUT", "/tenants/acme/password-policy", {"minLength": 12, **actor}),
         session.manage("GET", "/tenants/acme/password-policy"),
         session.manage("GET", "/tenants/acme/status"),

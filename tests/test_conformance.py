@@ -25,6 +25,7 @@ from typing import IO
 import httpx2
 import pytest
 from scim2_client.engines.httpx2 import SyncSCIMClient
+from scim2_models import Mutability, ResourceType, Schema, ScimProvider, ServiceProviderConfig
 from scim2_tester import CheckResult, Status, check_server
 
 from tests.conftest import PROJECT_DIR
@@ -36,6 +37,9 @@ SUITE = "scim2-tester"
 PASSED = {Status.SUCCESS, Status.COMPLIANT, Status.ACCEPTABLE}
 FAILED = {Status.ERROR, Status.CRITICAL, Status.DEVIATION}
 ONEMODEL_USER = "urn:onemodel:params:scim:schemas:extension:2.0:User"
+CORE_USER = "urn:ietf:params:scim:schemas:core:2.0:User"
+CATALOGUED = {"roles", "entitlements"}
+CRUD_TYPES = {"User", "Group"}
 
 # Every check scim2-tester fails on our server, as "<resource type> <check>[ <attribute>]", with the reason.
 EXPECTED_FAILURES = {
@@ -110,7 +114,8 @@ def devserver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, st
             text=True,
         )
         try:
-            yield _started(process, log)
+            # With the store file, `python -m admin` reaches this server's store (tests/test_okta_entitlements.py).
+            yield {**_started(process, log), "SCIM_LOCAL_STORE_FILE": env["SCIM_LOCAL_STORE_FILE"]}
         finally:
             if process.poll() is None:
                 process.send_signal(signal.SIGINT)
@@ -139,10 +144,35 @@ def conformance(devserver: dict[str, str]) -> Run:
     started = time.monotonic()
     try:
         with http:
-            results = check_server(SyncSCIMClient(http))
+            client = SyncSCIMClient(http)
+            client.provider = _described(http)
+            results = check_server(client)
     finally:
         random.setstate(state)
     return Run(results, time.monotonic() - started)
+
+
+def _described(http: httpx2.Client) -> ScimProvider:
+    """The server as the suite would compose it from discovery, with what a tester must be told about the catalogue.
+
+    The suite writes a random value of its type into every writable attribute, and creates, replaces and deletes
+    resources of every type. Two things of the role catalogue (docs/reference/roles-and-entitlements.md) refuse
+    that by design, as a password refuses what its policy does: ``roles`` and ``entitlements`` take only the
+    tenant's roles (a random value is a 400 naming it), and ``/Roles`` and ``/Entitlements`` are read-only (405).
+    So the suite is told those two attributes are not its to fill, and runs its CRUD on users and groups; its
+    discovery checks still read the live endpoints, catalogue included. tests/test_role_catalogue.py and
+    tests/test_direct_grants.py hold the catalogue and the grants to what they do.
+    """
+    schemas = [Schema.model_validate(s) for s in http.get("/Schemas").json()["Resources"]]
+    for schema in schemas:
+        for attribute in schema.attributes or []:
+            if schema.id == CORE_USER and attribute.name in CATALOGUED:
+                attribute.mutability = Mutability.read_only
+    resource_types = [
+        ResourceType.model_validate(r) for r in http.get("/ResourceTypes").json()["Resources"] if r["id"] in CRUD_TYPES
+    ]
+    config = ServiceProviderConfig.model_validate(http.get("/ServiceProviderConfig").json())
+    return ScimProvider.from_discovery(schemas, resource_types, config)
 
 
 def check_name(result: CheckResult) -> str:

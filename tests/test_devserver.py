@@ -248,7 +248,7 @@ def admin_call(env: dict[str, str], method: str, path: str, body: Any = None) ->
 
 
 def test_the_management_api_over_real_http(devserver: dict[str, str]) -> None:
-    """The issue's "Done when", against make run: credentials, status, activity, role source and sign-in."""
+    """Against make run: credentials, status, activity, the role catalogue, the role source and sign-in."""
     # The demo credential revoked, a new one generated, listed, used by an IdP, then revoked: the IdP's next call 401
     assert admin_call(devserver, "DELETE", f"/tenants/demo/credentials/{devserver['SCIM_CLIENT_ID']}?actor=t")[0] == 200
     status, issued = admin_call(devserver, "POST", "/tenants/demo/credentials", {"description": "Okta", "actor": "t"})
@@ -269,6 +269,15 @@ def test_the_management_api_over_real_http(devserver: dict[str, str]) -> None:
     # saml-attribute: the roles its SAML values map to; scim-groups again: its groups' roles
     for role, data in (("Finance", ["Payroll"]), ("Legal", ["Contracts"])):
         admin_call(devserver, "PUT", f"/tenants/demo/role-mappings/{role}", {"dataAccessRoles": data, "actor": "t"})
+    # The role catalogue: a role declared (its name percent-encoded) is an SCIM entitlement until withdrawn
+    pack = "/tenants/demo/role-catalogue/data/Board%20Pack"
+    assert admin_call(devserver, "PUT", pack, {"description": "Board packs", "actor": "t"})[0] == 200
+    catalogue = admin_call(devserver, "GET", "/tenants/demo/role-catalogue?kind=data")[1]["roles"]
+    assert [(r["name"], r["mappedBy"]) for r in catalogue] == [("Board Pack", []), ("Contracts", ["Legal"]),
+                                                                ("Payroll", ["Finance"])]  # fmt: skip
+    assert call(idp, "GET", "/Entitlements/Board%20Pack")[1]["description"] == "Board packs"
+    assert admin_call(devserver, "DELETE", pack + "?actor=t")[1]["inCatalogue"] is False
+    assert call(idp, "GET", "/Entitlements/Board%20Pack")[0] == 404
     body = {"source": "saml-attribute", "attribute": "roles", "actor": "t"}
     assert admin_call(devserver, "PUT", "/tenants/demo/role-source", body)[0] == 200
     sign_in = {"userName": "grace@example.com", "samlAttributes": {"roles": ["Legal"]}}

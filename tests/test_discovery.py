@@ -12,6 +12,9 @@ SCHEMAS = {
     "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User",
     "urn:ietf:params:scim:schemas:extension:custom:2.0:User",
     "urn:onemodel:params:scim:schemas:extension:2.0:User",
+    # The role catalogue (docs/reference/roles-and-entitlements.md).
+    "urn:okta:scim:schemas:core:1.0:Role",
+    "urn:okta:scim:schemas:core:1.0:Entitlement",
 }
 
 
@@ -128,6 +131,8 @@ def test_schemas_are_written_for_an_idp_admin(scim: Scim) -> None:
         "EnterpriseUser",
         "Custom User",
         "One Model User",
+        "Role",
+        "Entitlement",
     }
     for text in published:
         assert not any(
@@ -147,11 +152,13 @@ def test_resource_types_bind_the_extensions(scim: Scim) -> None:
     listing = scim.get("/ResourceTypes").json
     user = scim.get("/ResourceTypes/User").json
 
-    assert {rt["id"] for rt in listing["Resources"]} == {"User", "Group"}
+    assert {rt["id"] for rt in listing["Resources"]} == {"User", "Group", "Role", "Entitlement"}
     assert user["endpoint"] == "/Users"
     assert {ext["schema"] for ext in user["schemaExtensions"]} == SCHEMAS - {
         "urn:ietf:params:scim:schemas:core:2.0:User",
         "urn:ietf:params:scim:schemas:core:2.0:Group",
+        "urn:okta:scim:schemas:core:1.0:Role",
+        "urn:okta:scim:schemas:core:1.0:Entitlement",
     }
     assert scim.get("/ResourceTypes/Group").json["endpoint"] == "/Groups"
 

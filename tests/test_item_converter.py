@@ -8,6 +8,7 @@ from chalicelib.store.dynamodb_types import Item
 from chalicelib.store.groups import GROUP_ITEM, MEMBERSHIP_ITEM, GroupRecord, Membership
 from chalicelib.store.items import ItemConverter
 from chalicelib.store.password_policies import POLICY_ITEM, StoredPasswordPolicy
+from chalicelib.store.role_catalogue import ROLE_ITEM, DeclaredRole
 from chalicelib.store.role_mappings import MAPPING_ITEM, RoleMapping
 from chalicelib.store.users import USER_ITEM, UserRecord
 
@@ -96,14 +97,32 @@ def test_an_item_without_a_required_attribute_is_refused() -> None:
             },
         ),
         (
+            ROLE_ITEM,
+            DeclaredRole("Board Pack", "data", "", "2026-01-02T03:04:05+00:00"),
+            {
+                "name": {"S": "Board Pack"},
+                "kind": {"S": "data"},
+                "description": {"S": ""},
+                "declared": {"S": "2026-01-02T03:04:05+00:00"},
+            },
+        ),
+        (
             POLICY_ITEM,
             StoredPasswordPolicy(12, 64, 3),
             {"min_length": {"N": "12"}, "max_length": {"N": "64"}, "min_character_classes": {"N": "3"}},
         ),
     ],
 )
-def test_groups_memberships_role_mappings_and_password_policies_round_trip(
+def test_groups_memberships_role_mappings_declared_roles_and_password_policies_round_trip(
     converter: ItemConverter[Any], record: Any, item: Item
 ) -> None:
     assert converter.item(record) == item
     assert converter.record(item) == record
+
+
+def test_a_literal_field_reads_back_only_as_one_of_its_values() -> None:
+    # A declared role's kind is a Literal: an S attribute, and an item holding another kind is no declared role.
+    item = ROLE_ITEM.item(DeclaredRole("Auditor", "application", "", "d"))
+    item["kind"] = {"S": "other"}
+    with pytest.raises(ValueError, match="kind"):
+        ROLE_ITEM.record(item)

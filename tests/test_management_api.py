@@ -335,6 +335,8 @@ def test_the_openapi_document_is_served_and_kept_in_the_repository(admin: Admin)
         "/tenants/{tenant}/activity",
         "/tenants/{tenant}/role-mappings",
         "/tenants/{tenant}/role-mappings/{customerSuppliedRole}",
+        "/tenants/{tenant}/role-catalogue",
+        "/tenants/{tenant}/role-catalogue/{kind}/{name}",
         "/tenants/{tenant}/password-policy",
         "/tenants/{tenant}/role-source",
         "/tenants/{tenant}/sign-in",

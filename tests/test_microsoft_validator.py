@@ -5,7 +5,8 @@ docs/identity/app-provisioning/scim-validator-tutorial.md) reads /Schemas, sends
 every attribute it finds, then runs its user and group tests in Entra's request shapes: Bearer token,
 capitalised ops, string booleans, "" to clear, the manager as a bare id. Its URL attributes get a bare
 random string. As an integrator would, the password is left out of the attribute list (it must meet
-the tenant's password policy, which random letters do not).
+the tenant's password policy, which random letters do not), and so are roles and entitlements (each value
+must name a role of the tenant's catalogue, /Roles and /Entitlements, which random letters do not).
 """
 
 import json
@@ -25,6 +26,7 @@ CUSTOM = "urn:ietf:params:scim:schemas:extension:custom:2.0:User"
 GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
 PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 LEFT_OUT = {"password", "userName", "active"}  # set by the flow itself
+CATALOGUED = {"roles", "entitlements"}  # values must be the tenant's roles: random ones are refused, as they should be
 WRITABLE = {"readWrite", "writeOnly", "immutable"}
 
 
@@ -89,7 +91,7 @@ class Validator:
             "active": True,
         }
         for attribute in by_id[CORE_USER]["attributes"]:
-            if attribute["mutability"] in WRITABLE and attribute["name"] not in LEFT_OUT:
+            if attribute["mutability"] in WRITABLE and attribute["name"] not in LEFT_OUT | CATALOGUED:
                 user[attribute["name"]] = self.value(attribute)
         for extension in (ENTERPRISE, CUSTOM):
             user[extension] = {

@@ -24,11 +24,14 @@ from chalicelib.management.handlers import (
     activity,
     create_tenant,
     decide_sign_in,
+    declare_role,
     delete_mapping,
     generate_credential,
+    get_catalogue_role,
     get_mapping,
     get_password_policy,
     get_role_source,
+    list_catalogue,
     list_credentials,
     list_mappings,
     put_mapping,
@@ -36,6 +39,7 @@ from chalicelib.management.handlers import (
     put_role_source,
     revoke_credential,
     status,
+    withdraw_role,
 )
 from chalicelib.management.operations import Management
 from chalicelib.stage_secrets import SecretUnavailable
@@ -128,6 +132,36 @@ OPERATIONS = (
         "Delete a role mapping (actor in the query)",
         delete_mapping,
         models.RoleMapping,
+    ),
+    Operation(
+        "GET",
+        TENANT + "/role-catalogue",
+        "The roles users may be granted directly: declared, and named by a mapping (SCIM /Roles, /Entitlements)",
+        list_catalogue,
+        models.RoleCatalogue,
+        query=models.CatalogueQuery,
+    ),
+    Operation(
+        "GET",
+        TENANT + "/role-catalogue/{kind}/{name}",
+        "One role of the catalogue",
+        get_catalogue_role,
+        models.CatalogueRole,
+    ),
+    Operation(
+        "PUT",
+        TENANT + "/role-catalogue/{kind}/{name}",
+        "Declare a role (or redescribe it) so users may be granted it before any group maps to it",
+        declare_role,
+        models.CatalogueRole,
+        request=models.CatalogueRoleBody,
+    ),
+    Operation(
+        "DELETE",
+        TENANT + "/role-catalogue/{kind}/{name}",
+        "Withdraw a declared role (actor in the query); users keep their grants of it",
+        withdraw_role,
+        models.WithdrawnRole,
     ),
     Operation(
         "GET", TENANT + "/password-policy", "The password policy in force", get_password_policy, models.PasswordPolicy

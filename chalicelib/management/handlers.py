@@ -15,9 +15,11 @@ from chalicelib.management.activity import entry_json
 from chalicelib.management.errors import ManagementError
 from chalicelib.management.operations import Actor, Management, roles
 from chalicelib.management.sign_in import REASONS, sign_in
+from chalicelib.resources.catalogue import KIND_TYPES, MAX_ROLE_NAME_LENGTH, CatalogueRole
 from chalicelib.scim.trail import name_key
 from chalicelib.store.groups import GroupTable
-from chalicelib.store.role_mappings import RoleMapping, RoleMappingTable
+from chalicelib.store.role_catalogue import KINDS, RoleKind
+from chalicelib.store.role_mappings import RoleMapping, RoleMappingTable, role_key
 from chalicelib.store.users import UserTable
 
 MAX_CLIENT_ID = 64
@@ -176,6 +178,73 @@ def delete_mapping(management: Management, call: Call, _: None) -> tuple[int, Ba
     found = management.get_mapping(_tenant(call), role)
     management.delete_mapping(_tenant(call), role, _actor(call, None))
     return 200, _mapping(found)
+
+
+def _catalogue_role(role: CatalogueRole) -> models.CatalogueRole:
+    return models.CatalogueRole(
+        name=role.name,
+        kind=role.kind,
+        type=KIND_TYPES[role.kind],  # type: ignore[arg-type]
+        description=role.description,
+        declared=role.declared,
+        mappedBy=list(role.mapped_by),
+    )
+
+
+def _kind(call: Call) -> RoleKind:
+    kind = call.path_parameters["kind"]
+    if kind not in KINDS:
+        raise ManagementError(400, "invalid_kind", "The kind is application or data.", "kind")
+    return kind
+
+
+def _catalogued(management: Management, tenant: str, kind: RoleKind, name: str) -> CatalogueRole | None:
+    wanted = role_key(name)
+    return next((role for role in management.catalogue(tenant).roles(kind) if role_key(role.name) == wanted), None)
+
+
+def list_catalogue(management: Management, call: Call, query: models.CatalogueQuery) -> tuple[int, BaseModel]:
+    catalogue = management.catalogue(_tenant(call))
+    kinds: tuple[RoleKind, ...] = (query.kind,) if query.kind else KINDS
+    return 200, models.RoleCatalogue(roles=[_catalogue_role(role) for kind in kinds for role in catalogue.roles(kind)])
+
+
+def get_catalogue_role(management: Management, call: Call, _: None) -> tuple[int, BaseModel]:
+    kind, name = _kind(call), call.path_parameters["name"]
+    found = _catalogued(management, _tenant(call), kind, name) if len(name) <= MAX_ROLE_NAME_LENGTH else None
+    if found is None:
+        raise ManagementError(404, "role_not_found", f"No {KIND_TYPES[kind]} of that name in the catalogue.", "name")
+    return 200, _catalogue_role(found)
+
+
+def declare_role(management: Management, call: Call, body: models.CatalogueRoleBody) -> tuple[int, BaseModel]:
+    kind, name = _kind(call), call.path_parameters["name"]
+    if len(name) > MAX_ROLE_NAME_LENGTH:  # the operation would refuse it too, after folding it
+        raise ManagementError(
+            400, "invalid_role_name", f"A role's name is 1 to {MAX_ROLE_NAME_LENGTH} characters long", "name"
+        )
+    declared = management.declare_role(_tenant(call), kind, name, body.description, _actor(call, body))
+    found = _catalogued(management, _tenant(call), kind, declared.name)  # a concurrent withdrawal: as declared
+    shown = found or CatalogueRole(declared.name, kind, declared.description, declared.declared, ())
+    return 200, _catalogue_role(shown)
+
+
+def withdraw_role(management: Management, call: Call, _: None) -> tuple[int, BaseModel]:
+    kind, name = _kind(call), call.path_parameters["name"]
+    actor = _actor(call, None)
+    if len(name) > MAX_ROLE_NAME_LENGTH:  # no declared role has such a name
+        raise ManagementError(404, "role_not_declared", f"No declared {KIND_TYPES[kind]} of that name.", "name")
+    withdrawn = management.withdraw_role(_tenant(call), kind, name, actor)
+    left = _catalogued(management, _tenant(call), kind, withdrawn.name)
+    return 200, models.WithdrawnRole(
+        name=withdrawn.name,
+        kind=kind,
+        type=KIND_TYPES[kind],  # type: ignore[arg-type]
+        description=withdrawn.description,
+        declared=withdrawn.declared,
+        mappedBy=list(left.mapped_by) if left else [],
+        inCatalogue=left is not None,
+    )
 
 
 def _policy(management: Management, tenant: str) -> models.PasswordPolicy:

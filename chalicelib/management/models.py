@@ -9,6 +9,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from chalicelib.management.operations import MAX_ATTRIBUTE_NAME, MAX_ROLE_NAME, MAX_ROLES
+from chalicelib.resources.catalogue import MAX_ROLE_DESCRIPTION_LENGTH
+from chalicelib.store.role_catalogue import KINDS
 
 MAX_ACTOR = 256
 MAX_DESCRIPTION = 256
@@ -98,6 +100,62 @@ class RoleMapping(Model):
 
 class RoleMappings(Model):
     roleMappings: list[RoleMapping]
+
+
+PATH_PARAMETERS: dict[str, dict[str, Any]] = {
+    "kind": {
+        "type": "string",
+        "enum": list(KINDS),
+        "description": "application: an Application Access Role (SCIM /Roles); data: a Data Access Role "
+        "(SCIM /Entitlements).",
+    },
+    "name": {
+        "type": "string",
+        "maxLength": MAX_ROLE_NAME,
+        "description": "The role's name: its SCIM id and the value a grant holds (no '/'; case does not matter).",
+    },
+}
+"""What the OpenAPI document says of a path parameter beyond its being a string."""
+RoleKindName = Literal["application", "data"]
+RoleTypeName = Literal["Application Access Role", "Data Access Role"]
+
+
+class CatalogueQuery(Model):
+    kind: RoleKindName | None = Field(None, description="One kind only; both when left out.")
+
+
+class CatalogueRoleBody(Model):
+    description: Annotated[str, StringConstraints(max_length=MAX_ROLE_DESCRIPTION_LENGTH)] = Field(
+        "", description="What the role is for, shown to the governance admin (no control character but newline)."
+    )
+    actor: Actor
+
+
+class CatalogueRole(Model):
+    """A role of the catalogue, as SCIM /Roles (application) or /Entitlements (data) lists it."""
+
+    name: str = Field(description="Its SCIM id, displayName and value.")
+    kind: RoleKindName
+    type: RoleTypeName = Field(description="The SCIM resource's type.")
+    description: str = Field(description="As SCIM shows it: the declared one, else the mappings that name it.")
+    declared: str | None = Field(description="When it was declared or last redescribed; null: only mappings name it.")
+    mappedBy: list[str] = Field(description="The Customer Supplied Roles whose mapping names it.")
+
+
+class RoleCatalogue(Model):
+    roles: list[CatalogueRole] = Field(description="Application Access Roles, then Data Access Roles, by name.")
+
+
+class WithdrawnRole(Model):
+    """A declared role withdrawn: new grants of it are refused unless a mapping still names it; users keep theirs."""
+
+    name: str
+    kind: RoleKindName
+    type: RoleTypeName
+    description: str = Field(description="As it was declared.")
+    declared: str
+    mappedBy: list[str] = Field(description="The mappings that still name it.")
+    inCatalogue: bool = Field(description="true: a mapping still names it, so it stays listed and grantable.")
 
 
 class PasswordPolicyBody(Model):

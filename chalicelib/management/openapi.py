@@ -15,6 +15,7 @@ from chalicelib.management import models
 from chalicelib.management.api import OPENAPI_PATH, OPERATIONS, ROOT
 
 _PARAMETER = re.compile(r"{(\w+)}")
+_STRING = {"type": "string"}
 _STATUS_WORDS = {
     400: "Bad input: the field at fault is named",
     403: "No IAM principal (SigV4) on the request",
@@ -38,7 +39,7 @@ def document() -> dict[str, Any]:
             "operationId": operation.handler.__name__,
             "security": [{"sigv4": []}],
             "parameters": [
-                {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+                {"name": name, "in": "path", "required": True, "schema": models.PATH_PARAMETERS.get(name, _STRING)}
                 for name in _PARAMETER.findall(operation.path)
             ],
             "responses": {
@@ -91,8 +92,8 @@ def document() -> dict[str, Any]:
             "title": "One Model SCIM management API",
             "version": "1",
             "description": "What One Model's platform does for a customer's administrator: credentials, status, "
-            "activity, role mappings, password policy, role source and the sign-in decision. JSON, not SCIM; "
-            "every request is signed with AWS SigV4 by the platform's management role.",
+            "activity, role mappings, the role catalogue, password policy, role source and the sign-in decision. "
+            "JSON, not SCIM; every request is signed with AWS SigV4 by the platform's management role.",
         },
         "servers": [{"url": ROOT}],
         "paths": {path.removeprefix(ROOT): methods for path, methods in sorted(paths.items())},

@@ -24,10 +24,20 @@ from chalicelib.config import Settings
 from chalicelib.management import activity as trail_rules
 from chalicelib.management.errors import ManagementError
 from chalicelib.provisioning.passwords import PasswordPolicy
+from chalicelib.resources import meta
+from chalicelib.resources.catalogue import (
+    KIND_TYPES,
+    RESOURCE_KINDS,
+    Catalogue,
+    CatalogueError,
+    declare_role,
+    withdraw_role,
+)
 from chalicelib.store.activity import ActivityEntry, ActivityTable, AttributeChange, now
 from chalicelib.store.credentials import CredentialStore, ServiceAccount
 from chalicelib.store.groups import GroupTable
 from chalicelib.store.password_policies import PasswordPolicyTable, StoredPasswordPolicy
+from chalicelib.store.role_catalogue import DeclaredRole, RoleCatalogueTable, RoleKind
 from chalicelib.store.role_mappings import RoleMapping, RoleMappingTable, storable
 from chalicelib.store.role_sources import SAML_ATTRIBUTE, SCIM_GROUPS, RoleSource, RoleSourceTable
 from chalicelib.store.users import UserTable
@@ -38,6 +48,8 @@ MAX_ROLES = 100
 """Data Access or Application Access Roles in one mapping."""
 MAX_ROLE_NAME = 256
 MAX_ATTRIBUTE_NAME = 256
+_CATALOGUE_TYPES = {kind: resource_type for resource_type, kind in RESOURCE_KINDS.items()}
+"""A catalogue change's resource type in the trail: the SCIM resource type that lists the role."""
 _CREDENTIAL_STATUS = {
     "invalid_tenant_name": 400,
     "tenant_exists": 409,
@@ -203,6 +215,40 @@ class Management:
         if not self.mappings(tenant).delete(role):
             raise ManagementError(404, "mapping_not_found", f"No mapping for {role!r}.", "customerSuppliedRole")
         self.record(tenant, actor, "delete", "RoleMapping", name=role)
+
+    # -- role catalogue (SCIM /Roles and /Entitlements) -------------------------------------------
+
+    def catalogue(self, tenant: str) -> Catalogue:
+        """The roles the tenant's users may be granted directly: those its mappings name, and those declared."""
+        return Catalogue(
+            self.mappings(tenant), RoleCatalogueTable(self.client, self.config.role_mappings_table, tenant)
+        )
+
+    def declare_role(self, tenant: str, kind: RoleKind, name: str, description: str, actor: Actor) -> DeclaredRole:
+        """Declare a role (or redescribe one), so that users may be granted it before any group maps to it.
+
+        Declaring it again as it is (same spelling and description) changes nothing: no write, no trail entry.
+        """
+        try:
+            role, changed = declare_role(self.catalogue(tenant).declared, kind, name, description, meta.now)
+        except CatalogueError as error:
+            raise ManagementError(400, error.code, str(error), error.field) from None
+        if changed:
+            self.record(
+                tenant, actor, "set", _CATALOGUE_TYPES[kind], name=role.name, description=role.description or None
+            )
+        return role
+
+    def withdraw_role(self, tenant: str, kind: RoleKind, name: str, actor: Actor) -> DeclaredRole:
+        """Withdraw a declared role: new grants of it are refused (unless a mapping names it); users keep theirs.
+
+        :returns: The role as it was declared.
+        """
+        withdrawn = withdraw_role(self.catalogue(tenant).declared, kind, name)
+        if withdrawn is None:
+            raise ManagementError(404, "role_not_declared", f"No declared {KIND_TYPES[kind]} {name!r}.", "name")
+        self.record(tenant, actor, "delete", _CATALOGUE_TYPES[kind], name=withdrawn.name)
+        return withdrawn
 
     # -- password policy --------------------------------------------------------------------------
 

@@ -3,12 +3,15 @@
 The roles come from the tenant's role source (the guide's section 5): ``scim-groups``, the user's
 SCIM groups are its Customer Supplied Roles; ``saml-attribute``, the values of one SAML attribute
 of this sign-in are, and the SCIM groups (still kept and shown) grant nothing. Either way the same
-role mappings turn them into Data Access and Application Access Roles (:mod:`chalicelib.resources.roles`).
+role mappings turn them into Data Access and Application Access Roles (:mod:`chalicelib.resources.roles`),
+and the user's direct grants (SCIM ``roles`` and ``entitlements``, checked against the role catalogue) add
+theirs: a governance product grants them to the user, whichever source gives its Customer Supplied Roles.
 """
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from chalicelib.resources.grants import held
 from chalicelib.resources.roles import user_roles
 from chalicelib.resources.user_groups import GroupReader
 from chalicelib.store.groups import GroupTable
@@ -69,11 +72,12 @@ def sign_in(
         return SignIn(False, role_source.source, reason, user.id if user else None)
     _, found = GroupReader(groups, mappings).named({user.id: groups.group_ids_of(user.id)})
     group_names = [name for _, name in found.by_user.get(user.id, [])]
+    granted = held(user.document, "roles"), held(user.document, "entitlements")
     if role_source.source == SAML_ATTRIBUTE:
         values = list(dict.fromkeys(saml_attributes.get(role_source.attribute or "", [])))
-        roles = user_roles(values, mappings.get_many(values) if values else [])
+        roles = user_roles(values, mappings.get_many(values) if values else [], *granted)
     else:
-        roles = user_roles(group_names, found.mappings)
+        roles = user_roles(group_names, found.mappings, *granted)
     return SignIn(
         allowed=True,
         source=role_source.source,

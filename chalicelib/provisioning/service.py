@@ -18,8 +18,10 @@ from dataclasses import dataclass
 from functools import cache
 from http import HTTPStatus
 from typing import Any
+from urllib.parse import quote
 
 from scim2_models import (
+    ForbiddenException,
     InvalidValueException,
     PatchOp,
     Resource,
@@ -29,7 +31,10 @@ from scim2_models import (
     User,
 )
 from scim2_server.conditions import Conditions
+from scim2_server.errors import MethodNotAllowedException
+from scim2_server.requests import ScimRequest
 from scim2_server.responses import ScimResponse
+from scim2_server.routing import Operation, Target
 from scim2_server.service import ScimService
 
 from chalicelib.provisioning.attribute_names import ExtensionNames
@@ -39,6 +44,9 @@ from chalicelib.references import references, refused_references
 from chalicelib.schemas import OneModelUser
 
 MAX_USER_NAME_LENGTH = 256
+# The role catalogue: read-only over SCIM (an operator declares roles), and not part of a search at the root.
+READ_ONLY_TYPES = frozenset({"Role", "Entitlement"})
+READS = frozenset({Operation.query, Operation.search, Operation.search_with_body})
 
 
 @dataclass(frozen=True)
@@ -94,6 +102,24 @@ class ProvisioningService(ScimService):
         digest = ScimService._query_digest(resource_types, search_request)
         tenant = self.scope.tenant if self.scope is not None else None
         return hashlib.sha256(f"{tenant}\0{digest}".encode()).hexdigest()[:32]
+
+    def authorize(self, request: ScimRequest, target: Target, resource_type: ResourceType) -> None:
+        """The role catalogue is read-only (405, ``Allow: GET``); a search at the root is of users and groups,
+        as before the catalogue was published, so it leaves the catalogue out (:rfc:`RFC 7644 §3.4.2.1`).
+
+        :raises MethodNotAllowedException: For a write on a catalogue endpoint.
+        :raises ForbiddenException: For the catalogue in a root search, which leaves it out.
+        """
+        if str(resource_type.name) not in READ_ONLY_TYPES:
+            return
+        if target.operation not in READS:
+            raise MethodNotAllowedException(allowed=["GET"])
+        if target.endpoint is None:
+            raise ForbiddenException(detail="The role catalogue is searched at its own endpoint")
+
+    def resource_location(self, base_url: str, resource_type: ResourceType, resource_id: str) -> str:
+        """scim2-server's URL of a resource, its id percent-encoded: a catalogue role's id is its name (Board Pack)."""
+        return super().resource_location(base_url, resource_type, quote(resource_id, safe=""))
 
     def read_search(self, resource_types: list[ResourceType], payload: Any) -> tuple[SearchRequest[Any], Any]:
         """:rfc:`RFC 7644 §3.4.2.2`, within our limits, for GET and POST .search alike."""

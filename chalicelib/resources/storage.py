@@ -26,7 +26,9 @@ from scim2_server.storage import ScimStorage, SearchPage
 
 from chalicelib.config import Settings
 from chalicelib.resources.budget import refuse_write_when_short
+from chalicelib.resources.catalogue import Catalogue, CatalogueRepository
 from chalicelib.resources.errors import translated
+from chalicelib.resources.grants import Grants
 from chalicelib.resources.groups import GroupChange, GroupPatched, GroupRepository
 from chalicelib.resources.meta import now
 from chalicelib.resources.paging import page_in_memory, page_of_index
@@ -35,12 +37,13 @@ from chalicelib.resources.users import PasswordHasher, UserCreated, UserReposito
 from chalicelib.store.connection import dynamodb
 from chalicelib.store.dynamodb_types import DynamoDBClient
 from chalicelib.store.groups import GroupTable
+from chalicelib.store.role_catalogue import RoleCatalogueTable
 from chalicelib.store.role_mappings import RoleMappingTable
 from chalicelib.store.users import UserTable
 
 
 class DynamoScimStorage(ScimStorage):
-    """Users and groups (Customer Supplied Roles) of one tenant, on DynamoDB.
+    """Users, groups (Customer Supplied Roles) and the role catalogue of one tenant, on DynamoDB.
 
     :param hash_password: Turns a cleartext password into what is stored; the
         cleartext is never written.
@@ -61,13 +64,19 @@ class DynamoScimStorage(ScimStorage):
         self.users = UserTable(client, settings.users_table, tenant)
         self.groups = GroupTable(client, settings.groups_table, tenant)
         self.role_mappings = RoleMappingTable(client, settings.role_mappings_table, tenant)
+        self.catalogue = Catalogue(self.role_mappings, RoleCatalogueTable(client, settings.role_mappings_table, tenant))
         self.user_repository = UserRepository(
-            provider, self.users, self.groups, self.role_mappings, hash_password, clock
+            provider, self.users, self.groups, self.role_mappings, hash_password, clock, Grants(self.catalogue)
         )
         self.group_repository = GroupRepository(
             provider, self.groups, self.users, settings.max_members_in_response, clock
         )
-        self.repositories: dict[str, Repository[Any]] = {"User": self.user_repository, "Group": self.group_repository}
+        self.repositories: dict[str, Repository[Any]] = {
+            "User": self.user_repository,
+            "Group": self.group_repository,
+            "Role": CatalogueRepository(provider, self.catalogue, "application", clock),
+            "Entitlement": CatalogueRepository(provider, self.catalogue, "data", clock),
+        }
         self.clock = clock
         self.default_page_size = settings.default_page_size
 

@@ -28,6 +28,7 @@ from scim2_models.path import CompareOperator
 
 from chalicelib.canonical import legacy_key
 from chalicelib.resources.emails import one_model_email
+from chalicelib.resources.grants import Grants, held
 from chalicelib.resources.meta import check_version, meta, version_of
 from chalicelib.resources.query import comparison, filter_needs, ordered_by, response_needs
 from chalicelib.resources.repository import Clock, IndexPlan, Repository, WriteStart, one
@@ -90,8 +91,10 @@ class UserRepository(Repository[UserRecord]):
         role_mappings: RoleMappingTable,
         hash_password: PasswordHasher,
         clock: Clock,
+        grants: Grants | None = None,
     ) -> None:
         super().__init__(provider, clock)
+        self.grants = grants
         self.users = users
         self.groups = groups
         self.role_mappings = role_mappings
@@ -116,7 +119,9 @@ class UserRepository(Repository[UserRecord]):
         self, resource_type: ResourceType, resource: Resource[Any], stored: dict[str, Any]
     ) -> UserCreated:
         """A new user; or, when its userName belongs to a user deleted through SCIM, that user revived
-        (:meth:`revive`): the result says which."""
+        (:meth:`revive`): the result says which. Either way every direct grant it carries is checked."""
+        if self.grants is not None:
+            self.grants.check(resource, None)
         flags = resource.model_dump(mode="json", scim_ctx=None, by_alias=True).get(ONEMODEL_USER_SCHEMA) or {}
         user = self.record(
             resource,
@@ -182,6 +187,8 @@ class UserRepository(Repository[UserRecord]):
             read = self._read_with_memberships(resource_type, user_id)
         current = read.record
         check_version(expected_version, current.version)
+        if self.grants is not None:
+            self.grants.check(resource, current.document)
         updated = self.record(
             resource,
             id=current.id,
@@ -395,10 +402,17 @@ class UserRepository(Repository[UserRecord]):
             ]
             product["roleSource"] = groups.role_source.source
             if groups.role_source.source == SCIM_GROUPS:
-                roles = user_roles([name for _, name in mine], groups.mappings)
+                # With saml-attribute the effective roles are decided at each sign-in (direct grants among them).
+                roles = user_roles(
+                    [name for _, name in mine],
+                    groups.mappings,
+                    held(record.document, "roles"),
+                    held(record.document, "entitlements"),
+                )
                 product.update(
                     customerSuppliedRoles=roles.customer_supplied_roles,
                     dataAccessRoles=roles.data_access_roles,
                     applicationAccessRoles=roles.application_access_roles,
+                    effectiveRoles=[source.shown() for source in roles.sources],
                 )
         return document

@@ -28,7 +28,7 @@ from scim2_models.reference import External
 
 from chalicelib.canonical import display_name_key, user_name_key
 from chalicelib.config import Settings
-from chalicelib.schemas import CustomUser, OneModelUser, User, UserResource
+from chalicelib.schemas import CustomUser, Entitlement, OneModelUser, Role, User, UserResource
 from chalicelib.scim.published_schemas import PublishingProvider
 
 BASIC_SCHEME = AuthenticationScheme(
@@ -100,13 +100,23 @@ POLICY = ScimPolicy(
 )
 
 
+def catalogue_type(model: Any, description: str) -> ResourceType:
+    """A resource type of the role catalogue, described for the governance admin who reads it."""
+    resource_type = ResourceType.from_resource(model)
+    resource_type.description = description
+    return resource_type
+
+
 def build_provider(settings: Settings) -> ScimProvider:
-    """Return the provider: core User with its extensions, and Group (a Customer Supplied Role)."""
+    """Return the provider: core User with its extensions, Group (a Customer Supplied Role), and the read-only
+    role catalogue: Role (Application Access Roles) and Entitlement (Data Access Roles)."""
     return PublishingProvider(
-        models=[User, EnterpriseUser, CustomUser, OneModelUser, Group],
+        models=[User, EnterpriseUser, CustomUser, OneModelUser, Group, Role, Entitlement],
         resource_types=[
             ResourceType.from_resource(UserResource),
             ResourceType.from_resource(Group),
+            catalogue_type(Role, "Application Access Roles: what a user's roles may grant (read-only)"),
+            catalogue_type(Entitlement, "Data Access Roles: what a user's entitlements may grant (read-only)"),
         ],
         config=service_provider_config(settings),
         policy=POLICY,

@@ -39,6 +39,14 @@ SCHEMA_TITLES = {
         "Custom User",
         "The customer's own user attributes: personId links the user to a person in the HR data",
     ),
+    "urn:okta:scim:schemas:core:1.0:Role": (
+        "Role",
+        "An Application Access Role of the tenant's catalogue, which a user's roles may grant",
+    ),
+    "urn:okta:scim:schemas:core:1.0:Entitlement": (
+        "Entitlement",
+        "A Data Access Role of the tenant's catalogue, which a user's entitlements may grant",
+    ),
     "urn:onemodel:params:scim:schemas:extension:2.0:User": (
         "One Model User",
         "How One Model treats a provisioned user; set by One Model, read-only for identity providers",

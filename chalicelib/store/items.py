@@ -1,9 +1,9 @@
 """Records as DynamoDB items and back: one converter per record type, read off the record's dataclass.
 
-Each field is one attribute of the same name (or the name given in ``renamed``): ``str`` as ``S``, ``int``
-as ``N``, ``bool`` as ``BOOL``, ``tuple[str, ...]`` as an ``L`` of ``S``, anything else (a SCIM document) as
-compact, sorted JSON in ``S``. A field
-that is None is left out of the item; an attribute missing from an item reads as None, or as the field's
+Each field is one attribute of the same name (or the name given in ``renamed``): ``str`` as ``S`` (a
+``Literal`` of strings too, read back only as one of them), ``int`` as ``N``, ``bool`` as ``BOOL``,
+``tuple[str, ...]`` as an ``L`` of ``S``, anything else (a SCIM document) as compact, sorted JSON in ``S``.
+A field that is None is left out of the item; an attribute missing from an item reads as None, or as the field's
 default. The keys (``pk``, ``sk``) and index keys are the table's to add: they are not the record's.
 """
 
@@ -29,6 +29,8 @@ class _Attribute:
     kind: Kind
     optional: bool
     has_default: bool
+    allowed: frozenset[str] | None = None
+    """For a ``Literal`` of strings: the values an item may hold."""
 
 
 class ItemConverter(Generic[Record]):
@@ -55,11 +57,14 @@ class ItemConverter(Generic[Record]):
         """The record an item holds.
 
         :raises KeyError: When the item lacks an attribute the record cannot do without.
+        :raises ValueError: When a ``Literal`` field's attribute holds none of its values.
         """
         values: dict[str, Any] = {}
         for attribute in self.attributes:
             if attribute.name in item:
                 values[attribute.field] = _read(attribute.kind, item[attribute.name])
+                if attribute.allowed is not None and values[attribute.field] not in attribute.allowed:
+                    raise ValueError(f"{attribute.name} is none of {sorted(attribute.allowed)}")
             elif attribute.optional and not attribute.has_default:
                 values[attribute.field] = None
             elif not attribute.has_default:
@@ -71,10 +76,11 @@ def _attribute(name: str, attribute: str, hint: Any, field: Any) -> _Attribute:
     arguments = get_args(hint) if get_origin(hint) in (Union, UnionType) else (hint,)
     optional = NoneType in arguments
     (base,) = [argument for argument in arguments if argument is not NoneType]
-    kinds: dict[Any, Kind] = {bool: "BOOL", int: "N", str: "S", tuple[str, ...]: "STRINGS"}
-    kind = kinds.get(base, "JSON")
     has_default = field.default is not MISSING or field.default_factory is not MISSING
-    return _Attribute(name, attribute, kind, optional, has_default)
+    if get_origin(base) is Literal and all(isinstance(value, str) for value in get_args(base)):
+        return _Attribute(name, attribute, "S", optional, has_default, frozenset(get_args(base)))
+    kinds: dict[Any, Kind] = {bool: "BOOL", int: "N", str: "S", tuple[str, ...]: "STRINGS"}
+    return _Attribute(name, attribute, kinds.get(base, "JSON"), optional, has_default)
 
 
 def _written(kind: Kind, value: Any) -> AttributeValueTypeDef:
