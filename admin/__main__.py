@@ -229,7 +229,10 @@ def run(args: argparse.Namespace) -> int:
         if report.garbage:
             say(f"{len(report.garbage)} memberships of deleted groups (invisible to SCIM clients)")
         if report.stale:
-            say(f"{len(report.stale)} memberships whose members.display is not the user's current userName")
+            say(
+                f"{len(report.stale)} memberships whose members.display is not the user's current userName, "
+                "or not filed under its userName key"
+            )
         if args.repair and (report.garbage or report.stale):
             written = invariants.repair(client, config.groups_table, report)
             say(f"Repaired {written} memberships ({len(report.garbage)} deleted, {len(report.stale)} renamed)")
