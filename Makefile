@@ -115,10 +115,12 @@ check-stage:
 	@test -n "$(STAGE)" -a -f .chalice/policy-$(STAGE).json || \
 		{ echo "usage: make $(MAKECMDGOALS) STAGE=dev|prod (a stage with .chalice/policy-<stage>.json)" >&2; exit 2; }
 
-# The stage's tables, secrets, alarms, deploy lock table and, given MANAGEMENT_CALLER_ARN (the platform's IAM
-# principal), the role that calls the management API (infra/infra_stack.py, boto3: no AWS CLI needed; the role may
-# invoke the API of .chalice/deployed/<stage>.json once it exists: docs/reference/management-api.md); termination
-# protection on, and each data table keeps deletion protection.
+# The stage's tables, secrets, alarms, deploy lock table, provisioning-event bus and queues and, given
+# MANAGEMENT_CALLER_ARN (the platform's IAM principal), the role that calls the management API (infra/infra_stack.py,
+# boto3: no AWS CLI needed; the role may invoke the API of .chalice/deployed/<stage>.json once it exists:
+# docs/reference/management-api.md); termination protection on, and each data table keeps deletion protection.
+# Then the stack's stream ARNs, bus and queues go into the stage's environment in .chalice/config.json (commit it):
+# chalice deploy reads the stream ARNs from there to create the stream functions (docs/reference/events.md).
 MANAGEMENT_CALLER_ARN ?=
 deploy-infra: check-stage $(BIN)/.runtime
 	$(BIN)/python -m infra.templates --check
@@ -142,7 +144,7 @@ stage-bytecode: $(BIN)/.dev
 
 # The release (infra/stage_release.py), on the stage's Python: checks first (release Python, secrets, a clean tree
 # for prod, the stage's deploy lock free), then the bytecode, then under the stage's deploy lock: chalice deploy, the
-# two gateway responses, per-tenant limits (usage plans keyed by the authorizer: docs/operations/tenant-limits.md),
+# stream functions' retries and dead-letter queue, the two gateway responses, per-tenant limits (usage plans keyed by the authorizer: docs/operations/tenant-limits.md),
 # the guardrails of infra/stages.json (log retention, stage throttling) and the release record
 # (.chalice/deployed/<stage>.releases.json and the functions' tags). Commit .chalice/deployed/ after it.
 deploy: check-stage
@@ -173,7 +175,8 @@ stage-rollback: check-stage $(BIN)/.dev
 smoke: $(BIN)/.runtime
 	$(BIN)/python -m infra.smoke $(if $(STAGE),--stage $(STAGE)) $(if $(SMOKE_URL),--url $(SMOKE_URL))
 
-# Removes a dev stage for good: API, functions, log groups, infra stack, tables and secrets. Refused for prod.
+# Removes a dev stage for good: API, functions, log groups, infra stack, tables, secrets and the events' dead-letter
+# queue. Refused for prod.
 destroy: check-stage $(BIN)/.dev
 	$(BIN)/python -m infra.release destroy $(STAGE)
 

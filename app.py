@@ -1,5 +1,6 @@
 """Routes only: one per SCIM operation, each handing the request to the SCIM adapter; and the
-management API (``/admin/v1``, IAM-authorized), each route handing it to chalicelib.management.
+management API (``/admin/v1``, IAM-authorized), each route handing it to chalicelib.management; and
+one function per table stream, handing its records to chalicelib.events (provisioning events).
 
 The authorizer Lambda loads this module too, so nothing here imports scim2 or
 pydantic at import time: the adapter is loaded on the first SCIM request, the
@@ -7,13 +8,15 @@ management API on the first management request.
 """
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
-from chalice.app import AuthRequest, AuthResponse, Chalice, IAMAuthorizer, Response
+from chalice.app import AuthRequest, AuthResponse, Chalice, DynamoDBEvent, IAMAuthorizer, Response
 
 from chalicelib.auth.authorizer import ALLOWED, REFUSED, Decision, decide
 from chalicelib.auth.tenant_limits import UNAUTHENTICATED, usage_key
 from chalicelib.config import settings
+from chalicelib.events import STREAM_BATCH_SIZE
 from chalicelib.gateway_responses import REFUSED_CREDENTIAL, SERVICE_UNAVAILABLE, GatewayResponse
 from chalicelib.stage_runtime import refuse_foreign_python
 from chalicelib.stage_secrets import SecretUnavailable
@@ -303,3 +306,27 @@ _admin("/tenants/{tenant}/role-catalogue/{kind}/{name}", ["GET", "PUT", "DELETE"
 _admin("/tenants/{tenant}/password-policy", ["GET", "PUT"])(_manage)
 _admin("/tenants/{tenant}/role-source", ["GET", "PUT"])(_manage)
 _admin("/tenants/{tenant}/sign-in", ["POST"])(_manage)
+
+
+# -- Provisioning events: the tables' streams -> the stage's EventBridge bus -------------------------
+# Chalice gives each stream its own function (<app>-<stage>-<table>_changes), all running the same consumer.
+# The ARNs come from the stage's environment (make deploy-infra writes them into .chalice/config.json), which
+# Chalice also sets while it loads this module to deploy; a stage without them deploys the API alone.
+def _stream_function(table: str) -> Callable[[DynamoDBEvent], dict[str, Any]]:
+    def changes(event: DynamoDBEvent) -> dict[str, Any]:
+        """A batch of stream records -> events on the bus; the response names the record Lambda is to retry from."""
+        from chalicelib.events.consumer import handle_stream_batch
+
+        records: list[dict[str, Any]] = event.to_dict()["Records"]
+        return handle_stream_batch(records)
+
+    # Lambda finds a handler by module attribute: app.<table>_changes.
+    changes.__name__ = changes.__qualname__ = f"{table}_changes"
+    return changes
+
+
+for _table, _stream_arn in settings().stream_arns:
+    _function = _stream_function(_table)
+    globals()[_function.__name__] = app.on_dynamodb_record(
+        stream_arn=_stream_arn, batch_size=STREAM_BATCH_SIZE, starting_position="TRIM_HORIZON"
+    )(_function)

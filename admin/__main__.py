@@ -10,7 +10,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from admin import activity, backup, catalogue, emails, limits, names, password_policy
+from admin import activity, backup, catalogue, emails, events, limits, names, password_policy
 from admin.target import TargetError, use_local_store, use_stage
 from admin.terminal import say, say_json
 from chalicelib.auth.credentials import TENANT_NAME_RULE, CredentialError, valid_tenant_name
@@ -101,6 +101,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     trail.add_argument("--limit", type=int, default=50, help="at most this many entries (default 50)")
     trail.add_argument("--json", action="store_true", help="one JSON array, for scripts")
+    published = commands.add_parser(
+        "events",
+        help="the provisioning events published for the tenant: make run's, or the stage's operators' queue",
+    )
+    published.add_argument("tenant")
+    published.add_argument("--since", help="30m, 24h, 7d, or an ISO 8601 date (default: all kept)")
+    published.add_argument("--json", action="store_true", help="one JSON object a line, as published")
+    published.add_argument("--follow", action="store_true", help="keep showing new events until Ctrl-C")
     state = commands.add_parser("status", help="is provisioning working? credential, last write, errors, roles")
     state.add_argument("tenant")
     state.add_argument("--json", action="store_true", help="one JSON object, for scripts")
@@ -155,6 +163,8 @@ def run(args: argparse.Namespace) -> int:
     if tenant is not None and not valid_tenant_name(tenant):
         raise CredentialError(f"{tenant[:64]!r} is not a tenant name: {TENANT_NAME_RULE}.")
     config = settings()
+    if args.command == "events":
+        return events.events_command(config, args.tenant, args.since, args.json, args.follow, args.stage is not None)
     client = dynamodb(config)
     management = Management(client, config, known_tenants_only=False)
     actor = Actor(args.actor or f"operator:{getpass.getuser()}", "cli")

@@ -16,8 +16,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from admin.terminal import say
-from chalicelib.resources.grants import held
-from chalicelib.resources.roles import user_roles
+from chalicelib.resources.roles import held, user_roles
 from chalicelib.store.groups import GroupTable
 from chalicelib.store.role_mappings import RoleMapping, RoleMappingTable
 from chalicelib.store.users import UserTable

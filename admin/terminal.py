@@ -29,12 +29,18 @@ def printable(text: object) -> str:
     return UNSAFE.sub(_escaped, str(text))
 
 
-def say(*parts: object, sep: str = " ", file: TextIO | None = None) -> None:
-    """One line: each part rendered by :func:`printable`, joined by ``sep`` (the CLI's own, a tab for columns)."""
-    print(sep.join(printable(part) for part in parts), file=file or sys.stdout, flush=file is sys.stderr)
+def say(*parts: object, sep: str = " ", file: TextIO | None = None, flush: bool = False) -> None:
+    """One line: each part rendered by :func:`printable`, joined by ``sep`` (the CLI's own, a tab for columns).
+
+    :param flush: Out at once (a ``--follow`` that shows lines as they come); stderr always is.
+    """
+    print(sep.join(printable(part) for part in parts), file=file or sys.stdout, flush=flush or file is sys.stderr)
 
 
-def say_json(document: Any) -> None:
-    """A JSON document for a terminal: what :func:`printable` escapes is written as JSON's ``\\uXXXX``."""
-    text = json.dumps(document, indent=2, ensure_ascii=False)
-    print(_UNSAFE_IN_JSON.sub(lambda match: f"\\u{ord(match[0]):04x}", text))
+def say_json(document: Any, one_line: bool = False) -> None:
+    """A JSON document for a terminal: what :func:`printable` escapes is written as JSON's ``\\uXXXX``.
+
+    :param one_line: Compact, on one line (JSON Lines: one document per line, as ``admin events --json``).
+    """
+    text = json.dumps(document, indent=None if one_line else 2, ensure_ascii=False, sort_keys=one_line)
+    print(_UNSAFE_IN_JSON.sub(lambda match: f"\\u{ord(match[0]):04x}", text), flush=one_line)

@@ -15,7 +15,8 @@ authorizer's here), and botocore spends most of that on two things this session 
   endpoint resolution on the rules it uses with its own data).
 
 DynamoDB and Secrets Manager clients share the session, so a cold start that builds both (the
-authorizer reading the credential hash key) parses that data once, not once per client.
+authorizer reading the credential hash key) parses that data once, not once per client; the stream
+functions build their EventBridge and SQS clients from it too.
 """
 
 import json
@@ -29,7 +30,7 @@ import botocore
 import botocore.loaders
 import botocore.session
 
-SERVICES = ("dynamodb", "secretsmanager")
+SERVICES = ("dynamodb", "events", "secretsmanager", "sqs")
 """Every AWS service the Lambdas call."""
 ENDPOINTS_DIR = "botocore_data"
 """Where the cut ``endpoints.json`` lives in the package, per botocore version."""

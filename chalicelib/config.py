@@ -10,6 +10,14 @@ from dataclasses import dataclass
 
 from chalicelib.stage_secrets import CREDENTIAL_HASH_KEY, CURSOR_SECRET, SecretSource
 
+# The environment variable naming each streamed table's stream ARN (a stage's .chalice/config.json).
+STREAM_VARIABLES = {
+    "users": "USERS_STREAM_ARN",
+    "groups": "GROUPS_STREAM_ARN",
+    "role_mappings": "ROLE_MAPPINGS_STREAM_ARN",
+    "credentials": "CREDENTIALS_STREAM_ARN",
+}
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -39,10 +47,28 @@ class Settings:
     public_base_url: str | None
     request_budget_seconds: int
     authorizer_budget_seconds: int
+    event_bus: str
+    events_dead_letter_queue_url: str | None
+    events_operator_queue_url: str | None
+    users_stream_arn: str | None
+    groups_stream_arn: str | None
+    role_mappings_stream_arn: str | None
+    credentials_stream_arn: str | None
     tenant_rate_limit: int
     tenant_burst_limit: int
     in_lambda: bool
     """Served by AWS Lambda (not ``make run`` or a test): a management route then demands an IAM principal."""
+
+    @property
+    def stream_arns(self) -> list[tuple[str, str]]:
+        """The streamed tables that have a stream ARN set, as (logical table name, ARN)."""
+        arns = {
+            "users": self.users_stream_arn,
+            "groups": self.groups_stream_arn,
+            "role_mappings": self.role_mappings_stream_arn,
+            "credentials": self.credentials_stream_arn,
+        }
+        return [(table, arn) for table, arn in arns.items() if arn]
 
     @property
     def credential_hash_key(self) -> bytes:
@@ -120,6 +146,18 @@ def settings() -> Settings:
         # Lambda timeout; a spent budget is "unavailable" (503 with Retry-After from the route), never a
         # timeout that API Gateway would answer with a bare 500.
         authorizer_budget_seconds=_int("AUTHORIZER_BUDGET_SECONDS", 2),
+        # The stage's EventBridge bus (infra/stack.json) that the stream functions publish provisioning events to.
+        event_bus=os.environ.get("EVENT_BUS_NAME") or f"{prefix}-events",
+        # Where a stream record that cannot be read is set aside (the stream's on-failure destination too).
+        events_dead_letter_queue_url=os.environ.get("EVENTS_DEAD_LETTER_QUEUE_URL") or None,
+        # Every event of the bus, for operators (python -m admin events --stage STAGE).
+        events_operator_queue_url=os.environ.get("EVENTS_OPERATOR_QUEUE_URL") or None,
+        # Each streamed table's DynamoDB stream: make deploy-infra writes them; chalice deploy makes a stream
+        # function (provisioning events) for each one set.
+        users_stream_arn=os.environ.get("USERS_STREAM_ARN") or None,
+        groups_stream_arn=os.environ.get("GROUPS_STREAM_ARN") or None,
+        role_mappings_stream_arn=os.environ.get("ROLE_MAPPINGS_STREAM_ARN") or None,
+        credentials_stream_arn=os.environ.get("CREDENTIALS_STREAM_ARN") or None,
         # Requests a second, and at once, each tenant's IdP may send: the stage's default usage plan, which make
         # deploy and make run apply (docs/operations/tenant-limits.md: twice Entra ID's 25 a second per tenant).
         tenant_rate_limit=_int("TENANT_RATE_LIMIT", 50),

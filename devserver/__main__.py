@@ -3,7 +3,9 @@
 Starts moto on 127.0.0.1 as the embedded DynamoDB (:mod:`devserver.embedded_dynamodb`: flat
 write cost, bounded memory, safe under concurrent clients), creates the tables from the
 definitions ``infra/`` deploys, creates a demo tenant with its SCIM service account and one
-credential, prints the five lines a person or a script can source, then
+credential, starts the stream functions on the store's streams (:mod:`devserver.streams`: the
+provisioning events, shown by ``python -m admin events``), prints the five lines a person or a
+script can source, then
 serves the API through Chalice's local server (``chalice local``'s code path,
 :mod:`devserver.local_server`) with API Gateway's 401 answers emulated, and its per-tenant limits:
 the same moto serves API Gateway's usage plans, which ``python -m admin limits`` changes and
@@ -120,6 +122,10 @@ def serve(
     UserTable(dynamodb(config), config.users_table, DEMO_TENANT).emails.mark_complete()
     issued = generate_credential(store, config.credential_hash_key, DEMO_TENANT, "make run demo")
 
+    from devserver.streams import start_local_streams
+
+    # The stream functions, as the stage runs them, on the embedded store's streams (python -m admin events).
+    start_local_streams(config)
     emulate_gateway_responses(applied=gateway_responses)
     logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(message)s")
     # Bind before printing, so whoever reads the lines can connect at once.

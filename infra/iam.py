@@ -12,7 +12,9 @@ the pattern into a regular expression unescaped, so the ``?`` of a Secrets Manag
 index is kept up to date and small enough for a test dependency.
 """
 
+import importlib.util
 import json
+import os
 import re
 from dataclasses import dataclass
 from functools import cache
@@ -135,6 +137,8 @@ class StageFunction:
 def stage_functions(stage: str, project_dir: Path = PROJECT_DIR) -> dict[str, StageFunction]:
     """Every function ``chalice deploy --stage <stage>`` makes, by Chalice's name for it, from Chalice's own graph.
 
+    The stream functions included: the graph is built from ``app.py`` as Chalice loads it for the stage once
+    ``make deploy-infra`` has written the stage's stream ARNs (:func:`stage_app`).
     The log group is Lambda's: ``/aws/lambda/<function name>`` (Chalice's own log group model names the API
     handler's wrongly, ``<app>-<stage>-api_handler``, so it is not used).
     """
@@ -142,7 +146,11 @@ def stage_functions(stage: str, project_dir: Path = PROJECT_DIR) -> dict[str, St
     from chalice.deploy import models
     from chalice.deploy.appgraph import ApplicationGraphBuilder
 
-    config = CLIFactory(str(project_dir)).create_config_obj(chalice_stage_name=stage)
+    factory = CLIFactory(str(project_dir))
+    params: dict[str, Any] = {}
+    config = factory.create_config_obj(chalice_stage_name=stage, user_provided_params=params)
+    # In place of the factory's loader, which imports app.py once per process, with whatever environment it had.
+    params["chalice_app"] = stage_app(project_dir, config.environment_variables)
     application = ApplicationGraphBuilder().build(config, stage)
     found: dict[str, StageFunction] = {}
     for resource in _walk(application, models):
@@ -159,6 +167,36 @@ def stage_functions(stage: str, project_dir: Path = PROJECT_DIR) -> dict[str, St
             log_group=f"/aws/lambda/{resource.function_name}",
         )
     return found
+
+
+def stage_app(project_dir: Path, variables: dict[str, str]) -> Any:
+    """``app.py`` loaded afresh under the stage's environment, as ``chalice deploy`` loads it.
+
+    Each stream ARN the stage does not name yet (``make deploy-infra`` writes them into ``.chalice/config.json``)
+    is a placeholder of the stage's own table: only names matter here, and a stage deploys its stream
+    functions once it has them (``make deploy`` refuses to release without).
+    """
+    from chalicelib.config import STREAM_VARIABLES
+    from chalicelib.store.tables import table_definitions
+    from infra.templates import settings_for
+
+    tables = table_definitions(settings_for(variables))
+    placeholders = {
+        variable: f"arn:aws:dynamodb:us-east-1:000000000000:table/{tables[table]['TableName']}/stream/placeholder"
+        for table, variable in STREAM_VARIABLES.items()
+        if not variables.get(variable)
+    }
+    saved = dict(os.environ)
+    os.environ.update({**variables, **placeholders})
+    try:
+        spec = importlib.util.spec_from_file_location("_stage_app", project_dir / "app.py")
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    return module.app
 
 
 def _walk(resource: Any, models: Any) -> list[Any]:

@@ -30,11 +30,19 @@ def _exists(cloudformation: Any, name: str) -> bool:
     return any(stack["StackStatus"] != "REVIEW_IN_PROGRESS" for stack in stacks)
 
 
-def deploy_infra(cloudformation: Any, stage: str, management_caller_arn: str = "", api_id: str = "*") -> str:
+def deploy_infra(
+    cloudformation: Any,
+    stage: str,
+    management_caller_arn: str = "",
+    api_id: str = "*",
+    parameters: list[dict[str, str]] | None = None,
+) -> str:
     """Create or update the stage's stack and turn on its termination protection; return what happened.
 
     ``management_caller_arn``: the One Model platform's IAM principal, allowed to assume the role that calls
-    the management API (empty: no such role); ``api_id``: the stage's REST API, which that role may invoke.
+    the management API (empty: no such role); ``api_id``: the stage's REST API, which that role may invoke;
+    ``parameters``: the template's others (the events' archive retention, :mod:`infra.stream_release`),
+    at their defaults when left out.
     """
     name = stack_name(stage)
     kind = "UPDATE" if _exists(cloudformation, name) else "CREATE"
@@ -48,6 +56,7 @@ def deploy_infra(cloudformation: Any, stage: str, management_caller_arn: str = "
                 {"ParameterKey": "Stage", "ParameterValue": stage},
                 {"ParameterKey": "ManagementCallerArn", "ParameterValue": management_caller_arn},
                 {"ParameterKey": "ApiId", "ParameterValue": api_id},
+                *(parameters or []),
             ],
             Capabilities=["CAPABILITY_NAMED_IAM"],  # the management caller role has a name
             Tags=[{"Key": "app", "Value": "onemodel-scim"}, {"Key": "stage", "Value": stage}],
@@ -78,3 +87,10 @@ def _protect(cloudformation: Any, name: str, outcome: str) -> str:
     cloudformation.update_termination_protection(StackName=name, EnableTerminationProtection=True)
     print(f"stack {name}: {outcome}, termination protection on", file=sys.stderr)
     return outcome
+
+
+def stack_outputs(cloudformation: Any, stage: str) -> list[dict[str, str]]:
+    """The stage's stack's outputs (``OutputKey``, ``OutputValue``)."""
+    (stack,) = cloudformation.describe_stacks(StackName=stack_name(stage))["Stacks"]
+    outputs: list[dict[str, str]] = stack.get("Outputs", [])
+    return outputs

@@ -11,6 +11,9 @@ finds the API in ``.chalice/deployed/<stage>.json``, the deployed state the repo
 Per-tenant limits (``tenant-limits``, :func:`apply_tenant_limits`) are re-applied the same way: Chalice
 cannot set the API's key source, and its definition requires no API key, so after each ``chalice deploy``
 every IdP is served with no per-tenant limit until this step runs.
+
+The stream functions' retries and dead-letter queue (``stream-failures``), and the stack's stream ARNs
+written into the stage by ``deploy-infra``: :mod:`infra.stream_release`.
 """
 
 import argparse
@@ -28,6 +31,7 @@ from chalicelib.auth.tenant_limits import UNAUTHENTICATED, Limits, default_limit
 from chalicelib.gateway_responses import GATEWAY_RESPONSES
 from chalicelib.stage_runtime import read_config, stage_python_version
 from chalicelib.stage_secrets import CREDENTIAL_HASH_KEY, CURSOR_SECRET
+from infra import stream_release
 from infra.usage_plans import UsagePlans
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -183,10 +187,16 @@ def preflight(stage: str) -> list[str]:
             f'Python {version}: stage {stage} runs on Python {wanted} (.chalice/config.json "python_version"; '
             f"the Lambda runtime follows the deploying interpreter): run `make deploy STAGE={stage}`, which finds it"
         )
-    variables = config["stages"][stage]
-    prefix = variables.get("environment_variables", {}).get("SECRETS_PREFIX")
+    variables = stage_variables(PROJECT_DIR, stage)
+    prefix = variables.get("SECRETS_PREFIX")
     if not prefix:
         return [*problems, f"stage {stage!r} sets no SECRETS_PREFIX in .chalice/config.json"]
+    missing = stream_release.missing_variables(variables)
+    if missing:
+        problems.append(
+            f"stage {stage!r} has no {', '.join(missing)} in .chalice/config.json: run `make deploy-infra "
+            f"STAGE={stage}` (it writes them) and commit the file"
+        )
     secretsmanager = boto3.client("secretsmanager")
     for name in (CREDENTIAL_HASH_KEY, CURSOR_SECRET):
         try:
@@ -212,6 +222,7 @@ def main(argv: list[str] | None = None) -> int:
             "rollback",
             "destroy",
             "tenant-limits",
+            "stream-failures",
             "gateway-responses",
             "flush-auth-cache",
         ],
@@ -232,13 +243,32 @@ def main(argv: list[str] | None = None) -> int:
     from infra import stage_release
 
     if args.step == "deploy-infra":
-        from infra.infra_stack import deploy_infra
+        from infra.infra_stack import deploy_infra, stack_outputs
 
         try:  # the role may invoke the stage's own API once chalice deploy made it; any of the account's before
             api_id = deployed_rest_api(PROJECT_DIR, args.stage)["rest_api_id"]
         except NotDeployed:
             api_id = "*"
-        deploy_infra(boto3.client("cloudformation"), args.stage, args.management_caller_arn, api_id)
+        variables = stage_variables(PROJECT_DIR, args.stage)
+        events = stream_release.stack_parameters(variables)
+        cloudformation = boto3.client("cloudformation")
+        deploy_infra(cloudformation, args.stage, args.management_caller_arn, api_id, events)
+        outputs = stack_outputs(cloudformation, args.stage)
+        written = stream_release.write_stack_outputs(PROJECT_DIR, args.stage, outputs)
+        print(f"make deploy-infra: {', '.join(written)} written into .chalice/config.json: commit it", file=sys.stderr)
+        return 0
+    if args.step == "stream-failures":
+        try:
+            done = stream_release.apply_stream_failures(
+                boto3.client("lambda"),
+                boto3.client("sqs"),
+                stream_release.deployed_mappings(PROJECT_DIR, args.stage),
+                stage_variables(PROJECT_DIR, args.stage),
+            )
+        except stream_release.StreamsNotWired as error:
+            print(f"make deploy: {error}", file=sys.stderr)
+            return 1
+        print(f"make deploy: {done}", file=sys.stderr)
         return 0
     if args.step == "deploy":
         return stage_release.release(PROJECT_DIR, args.stage)

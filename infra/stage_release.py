@@ -1,9 +1,10 @@
 """A stage's release, rollback and removal: ``make deploy``, ``make rollback`` and ``make destroy``.
 
 A release holds the stage's deploy lock (:mod:`infra.deploy_lock`) from before ``chalice deploy``
-until its record is written, so two operators never deploy one stage at once. After Chalice it puts
-the gateway responses (:mod:`infra.release`), the stage's guardrails (:mod:`infra.guardrails`) and
-the record (:mod:`infra.release_record`). A rollback deploys a recorded release's commit from a
+until its record is written, so two operators never deploy one stage at once. After Chalice it sets
+the stream functions' retries and dead-letter queue (:mod:`infra.stream_release`), puts the gateway
+responses (:mod:`infra.release`), the stage's guardrails (:mod:`infra.guardrails`) and the record
+(:mod:`infra.release_record`). A rollback deploys a recorded release's commit from a
 clean ``git worktree`` of it, checked against its lock hash, with the stage's newest deployed state
 (the REST API is found only by the id in ``.chalice/deployed/<stage>.json``).
 """
@@ -20,7 +21,7 @@ from typing import Any
 import boto3
 import botocore.exceptions
 
-from infra import deploy_lock, guardrails
+from infra import deploy_lock, guardrails, stream_release
 from infra.aws_alarms import FUNCTIONS, chalice_config
 from infra.release_record import (
     ReleaseRecord,
@@ -87,12 +88,17 @@ def chalice(project_dir: Path, *arguments: str) -> None:
 
 
 def finish_release(project_dir: Path, stage: str, record: ReleaseRecord) -> str:
-    """Everything after ``chalice deploy``: gateway responses, tenant limits, guardrails, record; the SCIM base URL."""
+    """Everything after ``chalice deploy``: the streams' failure handling, gateway responses, tenant limits,
+    guardrails, record; the SCIM base URL.
+
+    :raises stream_release.StreamsNotWired: Before anything else is changed.
+    """
     from infra.release import (
         api_gateway_stage,
         apply_gateway_responses,
         control_plane,
         deployed_rest_api,
+        stage_variables,
         tenant_limits,
     )
 
@@ -100,6 +106,10 @@ def finish_release(project_dir: Path, stage: str, record: ReleaseRecord) -> str:
     api = deployed_rest_api(project_dir, stage)
     api_id, stage_name = api["rest_api_id"], api_gateway_stage(project_dir, stage)
     apigateway, lambda_client = control_plane(), boto3.client("lambda")
+    mappings = stream_release.deployed_mappings(project_dir, stage)
+    variables = stage_variables(project_dir, stage)
+    expected = record.rollback_to is None  # a release from before the events has no stream function
+    _say(stream_release.apply_stream_failures(lambda_client, boto3.client("sqs"), mappings, variables, expected))
     apply_gateway_responses(apigateway, api_id, stage_name)
     tenant_limits(apigateway, stage, api_id, stage_name)
     guardrails.name_the_api(apigateway, api_id, guardrails.stage_api_name(chalice_config()["app_name"], stage))
@@ -166,6 +176,9 @@ def release(project_dir: Path, stage: str) -> int:
     except subprocess.CalledProcessError as error:
         _say(f"make deploy: chalice deploy failed (exit {error.returncode}): nothing recorded, the lock is released")
         return 1
+    except stream_release.StreamsNotWired as error:
+        _say(f"make deploy: {error}: nothing recorded, the lock is released")
+        return 1
     finally:
         lock.release()
     return 0
@@ -217,6 +230,9 @@ def rollback(project_dir: Path, stage: str, to: int | None = None) -> int:
                 what = " ".join([Path(error.cmd[0]).name, *map(str, error.cmd[1:3])])
                 _say(f"make rollback: {what} failed (exit {error.returncode}): nothing recorded")
                 return 1
+            except stream_release.StreamsNotWired as error:
+                _say(f"make rollback: {error}: nothing recorded")
+                return 1
             finally:
                 lock.release()
         finally:
@@ -233,7 +249,8 @@ def _unless_missing(call: Callable[..., Any], **arguments: Any) -> None:
 
 
 def destroy(project_dir: Path, stage: str) -> int:
-    """Remove a non-production stage: usage plans and keys, API, functions, log groups, stack, tables, secrets."""
+    """Remove a non-production stage: usage plans and keys, API, functions, log groups, stack, tables, secrets, and
+    the events' dead-letter queue."""
     if stage in PROTECTED_STAGES:
         _say(f"make destroy: refused for {stage}; a production stage is removed by hand, resource by resource")
         return 1
@@ -246,7 +263,8 @@ def destroy(project_dir: Path, stage: str) -> int:
     except deploy_lock.NoLockTable:
         pass
     app_name = chalice_config()["app_name"]
-    names = [function.function_name(app_name).replace("${Stage}", stage) for function in FUNCTIONS]
+    stream_functions, dead_letters = stream_release.stage_leftovers(app_name, stage)
+    names = [function.function_name(app_name).replace("${Stage}", stage) for function in FUNCTIONS] + stream_functions
     from infra.release import control_plane
     from infra.usage_plans import UsagePlans
 
@@ -270,10 +288,19 @@ def destroy(project_dir: Path, stage: str) -> int:
     for table in stage_tables(stage):
         _unless_missing(dynamodb.update_table, TableName=table, DeletionProtectionEnabled=False)
         _unless_missing(dynamodb.delete_table, TableName=table)
+    sqs = boto3.client("sqs")
+    try:  # kept when the stack goes (DeletionPolicy Retain), as the tables are
+        sqs.delete_queue(QueueUrl=sqs.get_queue_url(QueueName=dead_letters)["QueueUrl"])
+    except botocore.exceptions.ClientError as error:
+        if error.response["Error"]["Code"] not in stream_release.NO_QUEUE:
+            raise
     secretsmanager = boto3.client("secretsmanager")
     prefix = chalice_config()["stages"][stage]["environment_variables"]["SECRETS_PREFIX"]
     for secret in secretsmanager.list_secrets(Filters=[{"Key": "name", "Values": [f"{prefix}/"]}])["SecretList"]:
         # Without a recovery window, so `make deploy-infra` can create the same names again.
         secretsmanager.delete_secret(SecretId=secret["ARN"], ForceDeleteWithoutRecovery=True)
-    _say(f"stage {stage} removed: usage plans and keys, API, functions, log groups, stack {stack}, tables, secrets")
+    _say(
+        f"stage {stage} removed: usage plans and keys, API, functions, log groups, stack {stack}, tables, secrets, "
+        "the events' dead-letter queue"
+    )
     return 0

@@ -1,23 +1,29 @@
-"""Every AWS call a deployed stage's two Lambdas make while an IdP provisions, as IAM authorises it: (action, ARN).
+"""Every AWS call a deployed stage's Lambdas make while an IdP provisions, as IAM authorises it: (action, ARN).
 
 A representative session (the authorizer deciding valid, wrong and unknown credentials; the routes
 creating, finding, changing, grouping and removing users and groups, paging with a cursor; then the
 One Model platform on the management API: tenants, credentials, role mappings, the role catalogue, the
 password policy, the role source, status, activity and sign-in decisions) runs
 the real stage of ``.chalice/config.json`` through ``chalice.test.Client`` under moto, with the
-stage's tables and secrets. Every botocore API call made meanwhile, by any client, is recorded and
-attributed to the function that made it; the Lambda service's own calls for the function's logs
-(made with the function's role) are added. ``python -m tests.aws_calls <stage>`` prints the same as
-JSON, for the deploy test, which runs it apart from its own moto server.
+stage's tables and secrets. Then each table's stream function handles every record that session
+wrote to its stream, publishing to the stage's bus. Every botocore API call made meanwhile, by any
+client, is recorded and attributed to the function that made it; the Lambda service's own calls
+with the function's role are added: for its logs, and for a stream function, reading its stream and
+sending a record that failed its retries to the dead-letter queue (the on-failure destination).
+``python -m tests.aws_calls <stage>`` prints the same as JSON, for the deploy test, which runs it
+apart from its own moto server.
 """
 
 import base64
 import contextvars
 import json
+import os
 import sys
+from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
+from unittest import mock
 
 import boto3
 import botocore.client
@@ -26,13 +32,18 @@ import botocore.client
 import tests.conftest  # noqa: F401
 from chalicelib import stage_secrets
 from chalicelib.auth.credentials import create_service_account, generate_credential
+from chalicelib.config import STREAM_VARIABLES
+from chalicelib.events import consumer, publishing
 from chalicelib.resources.user_groups import MAPPINGS_READ_WHOLE
 from chalicelib.stage_secrets import CREDENTIAL_HASH_KEY, CURSOR_SECRET
 from chalicelib.store import connection
 from chalicelib.store.credentials import CredentialStore
 from chalicelib.store.role_mappings import RoleMapping, RoleMappingTable
 from chalicelib.store.tables import create_tables
+from devserver.streams import STREAMS_CONFIG, StreamTail
+from infra.events_stack import DEAD_LETTERS_QUEUE
 from infra.iam import StageFunction, stage_functions
+from infra.stream_release import DEAD_LETTER_QUEUE_VARIABLE
 from infra.templates import settings_for
 from tests.conftest import PROJECT_DIR, SCIM
 
@@ -52,6 +63,10 @@ TRANSACT_ITEM_ACTIONS = {
 # What the Lambda service does with the function's role to keep its logs (CloudWatch Logs authorises a group as
 # <group ARN>:* and a stream by its own ARN).
 LAMBDA_LOG_CALLS = ("logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents")
+# What the Lambda service does with a stream function's role to read its stream (Lambda's event source mapping).
+LAMBDA_STREAM_CALLS = ("dynamodb:DescribeStream", "dynamodb:GetShardIterator", "dynamodb:GetRecords")
+# Each streamed table's function, by Chalice's name for it (app.py).
+STREAM_FUNCTIONS = {f"{table}_changes": table for table in STREAM_VARIABLES}
 PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 CORE_GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
 CORE_USER = "urn:ietf:params:scim:schemas:core:2.0:User"
@@ -74,6 +89,15 @@ def log_calls(function: StageFunction, region: str = REGION, account: str = ACCO
     }
 
 
+def queue_arn(url_or_name: str) -> str:
+    return f"arn:aws:sqs:{REGION}:{ACCOUNT}:{url_or_name.rsplit('/', 1)[-1]}"
+
+
+def stream_service_calls(stream_arn: str, dead_letters_arn: str) -> set[Call]:
+    """The Lambda service's calls with a stream function's role: its stream read, a failed record's place sent on."""
+    return {(action, stream_arn) for action in LAMBDA_STREAM_CALLS} | {("sqs:SendMessage", dead_letters_arn)}
+
+
 def authorized_calls(service: str, operation: str, params: dict[str, Any], secret_arns: dict[str, str]) -> set[Call]:
     """The (action, ARN) pairs IAM checks for one API call."""
     if service == "dynamodb":
@@ -86,6 +110,11 @@ def authorized_calls(service: str, operation: str, params: dict[str, Any], secre
                 for kind, body in item.items()
             }
         return {(f"dynamodb:{operation}", table_arn(params["TableName"], params.get("IndexName")))}
+    if service == "events" and operation == "PutEvents":
+        buses = {entry.get("EventBusName", "default") for entry in params["Entries"]}
+        return {(f"events:{operation}", f"arn:aws:events:{REGION}:{ACCOUNT}:event-bus/{bus}") for bus in buses}
+    if service == "sqs" and operation == "SendMessage":
+        return {(f"sqs:{operation}", queue_arn(params["QueueUrl"]))}
     if service == "secretsmanager" and operation == "GetSecretValue":
         secret = params["SecretId"]
         return {(f"secretsmanager:{operation}", secret if secret.startswith("arn:") else secret_arns[secret])}
@@ -95,7 +124,7 @@ def authorized_calls(service: str, operation: str, params: dict[str, Any], secre
 @contextmanager
 def recording() -> Iterator[dict[str, list[tuple[str, str, dict[str, Any]]]]]:
     """Every botocore API call made inside, by the function running it: (service, operation, params)."""
-    calls: dict[str, list[tuple[str, str, dict[str, Any]]]] = {ROUTES: [], AUTHORIZER: []}
+    calls: dict[str, list[tuple[str, str, dict[str, Any]]]] = defaultdict(list)
     original = botocore.client.BaseClient._make_api_call
 
     def make_api_call(client: Any, operation_name: str, api_params: dict[str, Any]) -> Any:
@@ -115,6 +144,7 @@ class StageSession:
 
     def __init__(self, client: Any, stage: str) -> None:
         self.client = client
+        self.stage = stage
         environment = json.loads((PROJECT_DIR / ".chalice" / "config.json").read_text())["stages"][stage]
         self.settings = settings_for({**environment["environment_variables"], "AWS_DEFAULT_REGION": REGION})
         create_tables(connection.dynamodb(self.settings), self.settings)
@@ -210,6 +240,7 @@ def manage(session: StageSession, user_id: str) -> list[Any]:
     # The routes' own Lambda reads the credential hash key to hash a credential it generates: not the authorizer's copy.
     stage_secrets.reset()
     actor = {"actor": "platform:tests"}
+    member = {"value": user_id}
     answers = [
         session.manage("POST", "/tenants", {"tenant": "globex", **actor}),
         session.manage("GET", "/tenants/acme/credentials"),
@@ -222,10 +253,15 @@ def manage(session: StageSession, user_id: str) -> list[Any]:
         session.manage("GET", "/tenants/acme/role-mappings/Finance"),
         session.manage("GET", "/tenants/acme/role-mappings"),
         session.manage("DELETE", "/tenants/acme/role-mappings/Finance?actor=platform:tests"),
+        # A mapping of a group with a member: its stream function reads the member's roles and publishes the change.
+        session.request("POST", "/Groups", {"schemas": [CORE_GROUP], "displayName": "Auditors", "members": [member]}),
+        session.manage("PUT", "/tenants/acme/role-mappings/Auditors", {"dataAccessRoles": ["Audit"], **actor}),
         session.manage("PUT", "/tenants/acme/role-catalogue/application/Auditor", {"description": "Reads", **actor}),
         session.manage("PUT", "/tenants/acme/role-catalogue/application/Auditor", {"description": "Reads", **actor}),
         session.manage("GET", "/tenants/acme/role-catalogue/application/auditor"),
         session.manage("GET", "/tenants/acme/role-catalogue"),
+        # A direct grant, checked against the catalogue: the users' stream function reads the member's other roles.
+        session.request("PATCH", f"/Users/{user_id}", _patch("add", "roles", [{"value": "Auditor"}])),
         session.manage("DELETE", "/tenants/acme/role-catalogue/application/Auditor?actor=platform:tests"),
         session.manage("PUT", "/tenants/acme/password-policy", {"minLength": 12, **actor}),
         session.manage("GET", "/tenants/acme/password-policy"),
@@ -259,6 +295,51 @@ def _forget_containers() -> None:
     connection.reset()
     stage_secrets.reset()
     _api_for.cache_clear()
+    publishing.reset()
+    consumer._stage_consumer.cache_clear()
+
+
+class StageStreams:
+    """The stage's bus and dead-letter queue (the infra stack's), and each streamed table's stream from its start."""
+
+    def __init__(self, session: StageSession) -> None:
+        settings = session.settings
+        self.variables = {
+            **{name: value for name, value in os.environ.items() if name.startswith("AWS_")},
+            **json.loads((PROJECT_DIR / ".chalice" / "config.json").read_text())["stages"][session.stage][
+                "environment_variables"
+            ],
+        }
+        boto3.client("events", region_name=REGION).create_event_bus(Name=settings.event_bus)
+        queue = DEAD_LETTERS_QUEUE.replace("${Stage}", session.stage)
+        self.variables[DEAD_LETTER_QUEUE_VARIABLE] = boto3.client("sqs", region_name=REGION).create_queue(
+            QueueName=queue
+        )["QueueUrl"]
+        self.dead_letters_arn = queue_arn(queue)
+        streams = boto3.client("dynamodbstreams", region_name=REGION, config=STREAMS_CONFIG)
+        tables = {getattr(settings, f"{table}_table"): table for table in STREAM_VARIABLES}
+        self.tail = StreamTail(streams, connection.dynamodb(settings), list(tables))
+        self.arns = {tables[arn.split("/")[1]]: arn for arn in self.tail.arns}
+
+    def records(self) -> dict[str, list[dict[str, Any]]]:
+        """Every record written since, by table: what Lambda hands each stream function."""
+        return {table: self.tail.read(arn) for table, arn in self.arns.items()}
+
+    def deliver(self, records: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:
+        """Each table's records to its stream function, in batches as Lambda gives them; each batch's response."""
+        from chalicelib.events import STREAM_BATCH_SIZE
+        from chalicelib.events.consumer import handle_stream_batch
+
+        responses = []
+        with mock.patch.dict(os.environ, self.variables):
+            for function, table in STREAM_FUNCTIONS.items():
+                token = _function.set(function)
+                try:
+                    for start in range(0, len(records[table]), STREAM_BATCH_SIZE):
+                        responses.append(handle_stream_batch(records[table][start : start + STREAM_BATCH_SIZE]))
+                finally:
+                    _function.reset(token)
+        return responses
 
 
 def stage_calls(stage: str) -> dict[str, set[Call]]:
@@ -286,8 +367,15 @@ def stage_calls(stage: str) -> dict[str, set[Call]]:
             with Client(app_module.app, stage_name=stage, project_dir=str(PROJECT_DIR)) as client:
                 emulate_gateway_responses()
                 session = StageSession(client, stage)
+                streams = StageStreams(session)
                 with recording() as recorded:
                     answers = provision(session)
+                records = streams.records()
+                with recording() as streamed:
+                    responses = streams.deliver(records)
+                # Every stream record published: a batch that failed would leave its calls out.
+                assert all(response == {"batchItemFailures": []} for response in responses), responses
+                assert all(records.values()), {table: len(found) for table, found in records.items()}
                 # Two credentials refused, every other request served: a failed step would leave its calls out.
                 statuses = [answer.status_code for answer in answers]
                 assert statuses[1:3] == [401, 401], statuses
@@ -298,8 +386,16 @@ def stage_calls(stage: str) -> dict[str, set[Call]]:
         finally:
             app_module.decide = decide
             _forget_containers()
+    service_calls = {
+        function: stream_service_calls(streams.arns[table], streams.dead_letters_arn)
+        for function, table in STREAM_FUNCTIONS.items()
+    }
     return {
-        name: set().union(*(authorized_calls(*call, arns) for call in recorded[name]), log_calls(functions[name]))
+        name: set().union(
+            *(authorized_calls(*call, arns) for call in recorded[name] + streamed[name]),
+            log_calls(functions[name]),
+            service_calls.get(name, set()),
+        )
         for name in functions
     }
 

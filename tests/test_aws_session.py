@@ -53,6 +53,10 @@ def _sent(session: boto3.session.Session, service: str, region: str, config: Con
     with pytest.raises(_Caught):
         if service == "dynamodb":
             client.get_item(TableName="t", Key={"pk": {"S": "k"}})
+        elif service == "events":
+            client.put_events(Entries=[{"Source": "s", "DetailType": "d", "Detail": "{}"}])
+        elif service == "sqs":
+            client.send_message(QueueUrl="https://sqs.us-east-1.amazonaws.com/123456789012/q", MessageBody="m")
         else:
             client.get_secret_value(SecretId="s")
     assert len(seen) == 1

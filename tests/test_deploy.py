@@ -3,7 +3,8 @@
 ``make test-deploy`` runs this module (``.ci/run`` calls it after ``make test``): Chalice downloads the
 Linux builds of the requirements from PyPI to package the Lambdas, so it is not part of the offline
 ``make test``. As operators do: ``make deploy-infra`` (moto's CloudFormation skips the secrets, which
-the test then creates, and the alarms, which tests/test_infra.py checks), a plain ``chalice deploy``
+the test then creates, and the alarms, which tests/test_infra.py checks) with the stack's stream ARNs,
+bus and queues committed into the stage, a plain ``chalice deploy`` (the stream functions included)
 from one clone with ``.chalice/deployed/dev.json`` committed, ``make deploy`` from a second, fresh
 clone (the same API and functions, the gateway responses, the guardrails and the release record), a
 third release with a bigger function, ``make rollback`` back to the second release, and at the
@@ -28,17 +29,20 @@ from typing import Any
 
 import boto3
 import pytest
+from chalice.app import IAMAuthorizer
 
 from app import app
 from chalicelib.auth.tenant_limits import UNAUTHENTICATED, usage_key
+from chalicelib.config import STREAM_VARIABLES
+from chalicelib.events import RETRY_ATTEMPTS, STREAM_BATCH_SIZE
 from chalicelib.gateway_responses import GATEWAY_RESPONSES
 from chalicelib.stage_runtime import read_config, stage_python_version
-from infra import deploy_lock, guardrails
+from infra import deploy_lock, events_stack, guardrails
 from infra.iam import stage_functions
 from tests.aws_calls import log_calls
 from tests.conftest import PROJECT_DIR
 from tests.moto_api_gateway import chalice_swagger_imports, method_updates
-from tests.moto_cloudformation import termination_protection
+from tests.moto_cloudformation import change_set_outputs, termination_protection
 from tests.test_iam_policy import denied_calls, unused_grants
 
 pytestmark = [
@@ -52,7 +56,14 @@ pytestmark = [
 STAGE = "dev"
 REGION = "us-east-1"
 FUNCTIONS = {"api_handler": "onemodel-scim-dev", "scim_auth": "onemodel-scim-dev-scim_auth"}
-POLICY_FILES = {"api_handler": "policy-dev.json", "scim_auth": "policy-dev-authorizer.json"}
+# app.py's stream functions: invoked by Lambda's event source mappings, never by API Gateway.
+STREAM_FUNCTIONS = {f"{table}_changes": f"onemodel-scim-dev-{table}_changes" for table in STREAM_VARIABLES}
+ALL_FUNCTIONS = {**FUNCTIONS, **STREAM_FUNCTIONS}
+POLICY_FILES = {
+    "api_handler": "policy-dev.json",
+    "scim_auth": "policy-dev-authorizer.json",
+    **{name: f"policy-dev-{name}.json" for name in STREAM_FUNCTIONS},
+}
 # make test-deploy runs this module on the dev stage's Python, as make deploy would; chalice refuses any other.
 STAGE_PYTHON = stage_python_version(read_config(PROJECT_DIR), STAGE)
 RUNNING_PYTHON = f"{sys.version_info.major}.{sys.version_info.minor}"
@@ -88,6 +99,8 @@ class Release:
     plain: dict[str, Any]
     """What the plain ``chalice deploy`` left: the API's key source, and which methods require an API key."""
     limits_set: subprocess.CompletedProcess[str]
+    stage_variables: dict[str, str]
+    """The stage's environment once ``make deploy-infra`` wrote the stack's outputs into it (committed)."""
 
     def client(self, service: str) -> Any:
         return _aws(self.endpoint, service)
@@ -173,6 +186,24 @@ def _create_secrets(endpoint: str) -> dict[str, str]:
     return values
 
 
+def _create_dead_letters_alarm(endpoint: str) -> None:
+    """infra/stack.json's alarm on the events' dead-letter queue, which moto's CloudFormation skips, on the stack's
+    topic."""
+    template = json.loads((PROJECT_DIR / "infra" / "stack.json").read_text())
+    topic = _aws(endpoint, "sns").create_topic(
+        Name=template["Resources"]["AlarmTopic"]["Properties"]["TopicName"]["Fn::Sub"].replace("${Stage}", STAGE)
+    )["TopicArn"]
+    alarm = dict(template["Resources"][events_stack.DEAD_LETTERS_ALARM]["Properties"])
+    queue = template["Resources"][events_stack.DEAD_LETTERS]["Properties"]["QueueName"]["Fn::Sub"]
+    alarm.update(
+        AlarmName=alarm["AlarmName"]["Fn::Sub"].replace("${Stage}", STAGE),
+        Dimensions=[{"Name": "QueueName", "Value": queue.replace("${Stage}", STAGE)}],
+        AlarmActions=[topic],
+        OKActions=[topic],
+    )
+    _aws(endpoint, "cloudwatch").put_metric_alarm(**alarm)
+
+
 def _commit_deployed_state(clone: Path, message: str) -> None:
     _git(clone, "add", ".chalice/deployed")
     _git(clone, "commit", "--quiet", "-m", message)
@@ -200,7 +231,7 @@ def release(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Release]:
             "AWS_DEFAULT_REGION": REGION,
         }
     )
-    with chalice_swagger_imports() as imported, termination_protection(), method_updates():
+    with chalice_swagger_imports() as imported, termination_protection(), change_set_outputs(), method_updates():
         server.start()
         try:
             work = tmp_path_factory.mktemp("release")
@@ -210,7 +241,12 @@ def release(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Release]:
             first_clone = _clone(origin, work / "first")
             infra = _make(first_clone, environment, "deploy-infra", f"STAGE={STAGE}")
             assert infra.returncode == 0, infra.stdout + infra.stderr
+            # with the stack's stream ARNs, bus and queues written into the stage, committed as make deploy-infra says
+            _git(first_clone, "commit", "--quiet", "-am", "make deploy-infra STAGE=dev")
+            config = json.loads((first_clone / ".chalice" / "config.json").read_text())
+            deployed_variables = config["stages"][STAGE]["environment_variables"]
             secret_values = _create_secrets(endpoint)
+            _create_dead_letters_alarm(endpoint)
 
             # When they release with plain `chalice deploy`
             chalice = str(Path(sys.executable).with_name("chalice"))
@@ -262,7 +298,7 @@ def release(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Release]:
             )
             yield Release(
                 endpoint, environment, second_clone, secret_values, imported, first, second, first_deployed,
-                second_deployed, commits, memory_after_third, rollback, plain, limits_set,
+                second_deployed, commits, memory_after_third, rollback, plain, limits_set, deployed_variables,
             )  # fmt: skip
         finally:
             server.stop()
@@ -276,11 +312,11 @@ def _resource(deployed: dict[str, Any], name: str) -> dict[str, Any]:
 def test_a_second_deploy_from_a_fresh_clone_updates_the_same_api_and_functions(release: Release) -> None:
     first, second = release.first_deployed, release.second_deployed
     assert _resource(second, "rest_api")["rest_api_id"] == _resource(first, "rest_api")["rest_api_id"]
-    for name in FUNCTIONS:
+    for name in ALL_FUNCTIONS:
         assert _resource(second, name)["lambda_arn"] == _resource(first, name)["lambda_arn"]
     assert len(release.client("apigateway").get_rest_apis()["items"]) == 1
     assert sorted(f["FunctionName"] for f in release.client("lambda").list_functions()["Functions"]) == sorted(
-        FUNCTIONS.values()
+        ALL_FUNCTIONS.values()
     )
     assert "Updating lambda function" in release.second.stdout
     assert "Creating Rest API" not in release.second.stdout
@@ -320,16 +356,17 @@ def test_every_scim_route_has_the_authorizer_admin_routes_iam_and_service_provid
 
 def test_the_lambdas_hold_no_secret_and_name_the_stage_secrets(release: Release) -> None:
     lambda_client = release.client("lambda")
-    for function in FUNCTIONS.values():
+    for function in ALL_FUNCTIONS.values():
         configuration = lambda_client.get_function_configuration(FunctionName=function)
         variables = configuration["Environment"]["Variables"]
-        assert variables == STAGE_VARIABLES
+        assert variables == release.stage_variables
         assert variables["SECRETS_PREFIX"] == "scim-dev"  # names the secrets; holds none
         for value in release.secret_values.values():
             assert value not in json.dumps(configuration)
         # The runtime follows the deploying interpreter: the stage's Python, found by make deploy.
         assert configuration["Runtime"] == f"python{STAGE_PYTHON}"
-        assert configuration["Timeout"] <= API_GATEWAY_TIMEOUT_SECONDS
+        if function in FUNCTIONS.values():  # a stream function answers no request
+            assert configuration["Timeout"] <= API_GATEWAY_TIMEOUT_SECONDS
         assert configuration["MemorySize"] >= 512
 
 
@@ -340,8 +377,9 @@ def test_each_role_grants_its_tables_and_exactly_its_secrets(release: Release) -
     expected_secret = {
         "api_handler": {"scim-dev/cursor-secret", "scim-dev/credential-hash-key"},
         "scim_auth": {"scim-dev/credential-hash-key"},
+        **{name: set() for name in STREAM_FUNCTIONS},  # the stream functions read no secret
     }
-    for name in FUNCTIONS:
+    for name in ALL_FUNCTIONS:
         role_name = _resource(release.second_deployed, f"{name}_role")["role_name"]
         (policy_name,) = iam.list_role_policies(RoleName=role_name)["PolicyNames"]
         document = iam.get_role_policy(RoleName=role_name, PolicyName=policy_name)["PolicyDocument"]
@@ -352,7 +390,15 @@ def test_each_role_grants_its_tables_and_exactly_its_secrets(release: Release) -
         reachable = {secret for secret, arn in secrets.items() if any(fnmatch.fnmatch(arn, r) for r in resources)}
         assert reachable == expected_secret[name]
         for resource in resources:
-            assert resource.startswith(("arn:aws:dynamodb:*:*:table/scim-dev-", "arn:aws:logs:", "arn:aws:secretsm"))
+            assert resource.startswith(
+                (
+                    "arn:aws:dynamodb:*:*:table/scim-dev-",
+                    "arn:aws:logs:",
+                    "arn:aws:secretsm",
+                    "arn:aws:events:*:*:event-bus/scim-dev-events",
+                    "arn:aws:sqs:*:*:scim-dev-events-dead-letters",
+                )
+            )
 
 
 def test_make_deploy_leaves_the_two_gateway_responses_in_place(release: Release) -> None:
@@ -370,6 +416,48 @@ def test_make_deploy_leaves_the_two_gateway_responses_in_place(release: Release)
         assert set(response["responseTemplates"].values()) == {expected.body}
     assert release.second.stdout.strip().splitlines()[-1].startswith("SCIM_BASE_URL=https://")
     assert release.second.stdout.strip().splitlines()[-1].endswith("/api/scim/v2")
+
+
+def test_each_stream_has_its_function_retrying_then_setting_records_aside(release: Release) -> None:
+    lambda_client, sqs = release.client("lambda"), release.client("sqs")
+    dead_letters = release.stage_variables["EVENTS_DEAD_LETTER_QUEUE_URL"]
+    dead_letters_arn = sqs.get_queue_attributes(QueueUrl=dead_letters, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    for table, variable in STREAM_VARIABLES.items():
+        function_arn = _resource(release.second_deployed, f"{table}_changes")["lambda_arn"]
+        (mapping,) = lambda_client.list_event_source_mappings(FunctionName=function_arn)["EventSourceMappings"]
+        assert mapping["EventSourceArn"] == release.stage_variables[variable]
+        assert (mapping["State"], mapping["BatchSize"]) == ("Enabled", STREAM_BATCH_SIZE)
+        assert mapping["StartingPosition"] == "TRIM_HORIZON"
+        # What plain chalice deploy leaves at Lambda's defaults, make deploy (and make rollback) set:
+        assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+        assert mapping["BisectBatchOnFunctionError"] is True
+        assert mapping["MaximumRetryAttempts"] == RETRY_ATTEMPTS
+        assert mapping["DestinationConfig"] == {"OnFailure": {"Destination": dead_letters_arn}}
+    assert "4 stream mappings" in release.second.stderr and "4 stream mappings" in release.rollback.stderr
+
+
+def test_the_stage_has_its_bus_archive_dead_letter_queue_and_its_alarm(release: Release) -> None:
+    events = release.client("events")
+    bus = events.describe_event_bus(Name=release.stage_variables["EVENT_BUS_NAME"])
+    assert bus["Name"] == "scim-dev-events"
+    (archive,) = events.list_archives(EventSourceArn=bus["Arn"])["Archives"]
+    assert archive["RetentionDays"] == int(release.stage_variables["EVENTS_ARCHIVE_RETENTION_DAYS"])
+    # (the archive adds a rule of its own to the bus)
+    rules = {rule["Name"]: rule for rule in events.list_rules(EventBusName="scim-dev-events")["Rules"]}
+    rule = rules["scim-dev-events-to-operators"]
+    (target,) = events.list_targets_by_rule(Rule=rule["Name"], EventBusName="scim-dev-events")["Targets"]
+    assert target["Arn"].endswith(":scim-dev-events-operators")
+    # (by name: moto's CloudFormation gives a queue's URL on AWS's host, its SQS on the endpoint's)
+    queues = {url.rsplit("/", 1)[-1] for url in release.client("sqs").list_queues()["QueueUrls"]}
+    for variable in ("EVENTS_DEAD_LETTER_QUEUE_URL", "EVENTS_OPERATOR_QUEUE_URL"):
+        assert release.stage_variables[variable].rsplit("/", 1)[-1] in queues
+    assert queues == {"scim-dev-events-dead-letters", "scim-dev-events-operators"}
+    (alarm,) = release.client("cloudwatch").describe_alarms(AlarmNames=["scim-dev-EventsDeadLetters"])["MetricAlarms"]
+    assert (alarm["Namespace"], alarm["MetricName"]) == ("AWS/SQS", "ApproximateNumberOfMessagesVisible")
+    assert alarm["Dimensions"] == [{"Name": "QueueName", "Value": "scim-dev-events-dead-letters"}]
+    assert alarm["AlarmActions"] == [release.client("sns").list_topics()["Topics"][0]["TopicArn"]]
 
 
 def test_make_deploy_infra_creates_the_stage_stack_with_termination_protection(release: Release) -> None:
@@ -397,7 +485,7 @@ def test_each_make_deploy_is_recorded_and_make_rollback_restores_the_previous_re
     assert {r["lock_sha256"] for r in records} == {lock}
     assert {r["operator"] for r in records} == {"arn:aws:sts::123456789012:user/moto"}
     lambda_client = release.client("lambda")
-    for name in FUNCTIONS.values():
+    for name in ALL_FUNCTIONS.values():
         arn = lambda_client.get_function(FunctionName=name)["Configuration"]["FunctionArn"]
         tags = lambda_client.list_tags(Resource=arn)["Tags"]
         assert {key: tags[key] for key in tags if key.startswith("scim:")} | {"scim:deployed-at": "t"} == {
@@ -428,7 +516,7 @@ def test_the_stage_keeps_its_guardrails_after_every_release(release: Release) ->
         group["logGroupName"]: group.get("retentionInDays")
         for group in release.client("logs").describe_log_groups(logGroupNamePrefix="/aws/lambda/")["logGroups"]
     }
-    assert groups == {f"/aws/lambda/{name}": settings.log_retention_days for name in FUNCTIONS.values()}
+    assert groups == {f"/aws/lambda/{name}": settings.log_retention_days for name in ALL_FUNCTIONS.values()}
     apigateway = release.client("apigateway")
     api_id = _resource(release.second_deployed, "rest_api")["rest_api_id"]
     throttling = apigateway.get_stage(restApiId=api_id, stageName="api")["methodSettings"]["*/*"]
@@ -469,10 +557,15 @@ def test_make_deploy_holds_every_scim_method_to_the_tenants_usage_plan(release: 
     after = _api_keys_required(release.endpoint, api_id)
 
     assert after["apiKeySource"] == "AUTHORIZER"
+    # The SCIM routes, behind the tenant's authorizer; the management API (IAM-signed by the platform) has no tenant.
     behind_the_authorizer = {
-        (path, method) for path, entries in app.routes.items() for method, entry in entries.items() if entry.authorizer
+        (path, method)
+        for path, entries in app.routes.items()
+        for method, entry in entries.items()
+        if entry.authorizer and not isinstance(entry.authorizer, IAMAuthorizer)
     }
     assert after["required"] == behind_the_authorizer
+    assert not any(path.startswith("/admin/v1/") for path, _ in after["required"])
     assert ("/scim/v2/ServiceProviderConfig", "GET") not in after["required"]
     # The step's own deployment, beside Chalice's and the gateway responses'.
     descriptions = [item.get("description") for item in apigateway.get_deployments(restApiId=api_id)["items"]]
@@ -556,5 +649,8 @@ def test_make_destroy_removes_the_dev_stage_last(release: Release) -> None:
     assert release.client("dynamodb").list_tables()["TableNames"] == []
     assert release.client("secretsmanager").list_secrets()["SecretList"] == []
     assert release.client("logs").describe_log_groups(logGroupNamePrefix="/aws/lambda/")["logGroups"] == []
+    # The events' dead-letter queue outlives the stack (DeletionPolicy Retain): make destroy removes it too.
+    queues = release.client("sqs").list_queues().get("QueueUrls", [])
+    assert not [url for url in queues if url.endswith("/scim-dev-events-dead-letters")]
     stacks = release.client("cloudformation").list_stacks()["StackSummaries"]
     assert {stack["StackStatus"] for stack in stacks} == {"DELETE_COMPLETE"}

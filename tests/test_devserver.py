@@ -143,6 +143,84 @@ def test_admin_cli_talks_to_make_runs_store_by_default(devserver: dict[str, str]
     assert devserver["SCIM_CLIENT_SECRET"] not in result.stdout
 
 
+def _admin(*arguments: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "admin", *arguments],
+        cwd=PROJECT_DIR,
+        env=os.environ | STORE_FILE,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def _published_for(user_id: str) -> list[dict[str, Any]]:
+    events_file = Path(STORE_FILE["SCIM_LOCAL_STORE_FILE"]).with_name(
+        Path(STORE_FILE["SCIM_LOCAL_STORE_FILE"]).stem + "-events.jsonl"
+    )
+    lines = events_file.read_text().splitlines() if events_file.exists() else []
+    return [event for event in map(json.loads, lines) if event["Detail"]["resourceId"] == user_id]
+
+
+def _published_within(user_id: str, count: int, seconds: float = 5.0) -> float:
+    """How long until ``count`` events of the user are published; fails after ``seconds``."""
+    started = time.monotonic()
+    while len(_published_for(user_id)) < count:
+        assert time.monotonic() - started < seconds, _published_for(user_id)
+        time.sleep(0.05)
+    return time.monotonic() - started
+
+
+def test_make_run_publishes_the_events_of_a_deactivation_and_of_role_changes(devserver: dict[str, str]) -> None:
+    # Given a Customer Supplied Role mapped with the CLI, and its group pushed by the IdP
+    mapped = _admin("roles", "set", "demo", "Treasury", "--data-access", "finance-data", "--application-access", "bi")
+    assert mapped.returncode == 0, mapped.stderr
+    group_schema = "urn:ietf:params:scim:schemas:core:2.0:Group"
+    status, group = call(devserver, "POST", "/Groups", {"schemas": [group_schema], "displayName": "Treasury"})
+    assert status == 201
+    # When a user is created, added to the group, deactivated through SCIM, and the mapping changes with the CLI
+    password = "Tr0ub4dor&3-horse"
+    body = {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "ada@demo.example"}
+    status, user = call(devserver, "POST", "/Users", {**body, "password": password})
+    assert status == 201
+    waits = [_published_within(user["id"], 1)]
+    add = {"op": "add", "path": "members", "value": [{"value": user["id"]}]}
+    patch = {"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": [add]}
+    assert call(devserver, "PATCH", f"/Groups/{group['id']}", patch)[0] in (200, 204)
+    waits.append(_published_within(user["id"], 2))
+    deactivate = {"op": "replace", "path": "active", "value": False}
+    deactivation = {"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": [deactivate]}
+    assert call(devserver, "PATCH", f"/Users/{user['id']}", deactivation)[0] == 200
+    waits.append(_published_within(user["id"], 3))
+    changed = _admin(
+        "roles", "set", "demo", "Treasury", "--data-access", "finance-data,payroll", "--application-access", "bi"
+    )
+    assert changed.returncode == 0, changed.stderr
+    waits.append(_published_within(user["id"], 4))
+
+    # Then `admin events demo --json` shows the four, once each, in order, with the mapped roles and no secret
+    shown = _admin("events", "demo", "--json")
+    assert shown.returncode == 0, shown.stderr
+    events = [json.loads(line) for line in shown.stdout.splitlines()]
+    mine = [event for event in events if event["Detail"]["resourceId"] == user["id"]]
+    assert [event["DetailType"] for event in mine] == [
+        "UserCreated",
+        "UserRolesChanged",
+        "UserDeactivated",
+        "UserRolesChanged",
+    ]
+    assert mine[1]["Detail"]["roles"]["after"]["dataAccessRoles"] == ["finance-data"]
+    assert mine[3]["Detail"]["roles"]["after"]["dataAccessRoles"] == ["finance-data", "payroll"]
+    assert len({event["Detail"]["eventId"] for event in mine}) == 4
+    assert password not in shown.stdout and devserver["SCIM_CLIENT_SECRET"] not in shown.stdout
+    assert max(waits) < 5, waits
+    # and the readable form says the same
+    readable = _admin("events", "demo", "--since", "10m")
+    assert "UserDeactivated" in readable.stdout and "roles now: data access [finance-data, payroll]" in readable.stdout
+    # (the mapping goes again: the tests after this one read the tenant's catalogue of mapped roles)
+    assert _admin("roles", "delete", "demo", "Treasury").returncode == 0
+
+
 def _connection(env: dict[str, str]) -> http.client.HTTPConnection:
     url = urllib.parse.urlsplit(env["SCIM_BASE_URL"])
     return http.client.HTTPConnection(url.hostname or "127.0.0.1", url.port, timeout=30)

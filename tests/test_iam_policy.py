@@ -6,7 +6,8 @@ against a real ``chalice deploy``). The calls are recorded while a representativ
 the stage (:mod:`tests.aws_calls`), with region and account, and decided by IAM's matching rules
 (:mod:`infra.iam`). The session includes the One Model platform's calls on the management API
 (``/admin/v1``, IAM-authorized, served by the routes' function): credentials, role mappings,
-password policies, the role source, the trail's reads.
+password policies, the role source, the trail's reads; and each table's stream function publishing
+what that session wrote (provisioning events).
 """
 
 import ast
@@ -23,7 +24,17 @@ from chalicelib.stage_secrets import CREDENTIAL_HASH_KEY, CURSOR_SECRET
 from chalicelib.store.tables import table_definitions
 from infra.iam import StageFunction, action_matches, allows, listed, resource_matches, stage_functions, statements
 from infra.templates import settings_for
-from tests.aws_calls import ACCOUNT, AUTHORIZER, REGION, ROUTES, TRANSACT_ITEM_ACTIONS, Call, stage_calls, table_arn
+from tests.aws_calls import (
+    ACCOUNT,
+    AUTHORIZER,
+    REGION,
+    ROUTES,
+    STREAM_FUNCTIONS,
+    TRANSACT_ITEM_ACTIONS,
+    Call,
+    stage_calls,
+    table_arn,
+)
 from tests.conftest import PROJECT_DIR
 
 CHALICE_DIR = PROJECT_DIR / ".chalice"
@@ -45,6 +56,15 @@ TRANSACTIONS = {"TransactWriteItems", "TransactGetItems"}
 DATA_ACTIONS = [f"dynamodb:{name}" for name in _MODEL.operation_names] + [
     f"dynamodb:{action}" for action in TRANSACT_ITEM_ACTIONS.values()
 ]
+FUNCTIONS = [ROUTES, AUTHORIZER, *STREAM_FUNCTIONS]
+READS = {"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query"}
+# The tables each table's stream function reads to say a user's roles before and after a change.
+ROLE_READS = {
+    "users": {"groups", "role_mappings"},
+    "groups": {"users", "groups", "role_mappings"},
+    "role_mappings": {"users", "groups", "role_mappings"},
+    "credentials": set(),
+}
 
 
 @pytest.fixture(scope="module")
@@ -78,6 +98,16 @@ def test_chalice_names_each_function_its_role_policy_file_and_log_group(stage: s
             f"policy-{stage}-authorizer.json",
             f"/aws/lambda/onemodel-scim-{stage}-scim_auth",
         ),
+        # app.py's stream functions, one per streamed table (provisioning events), each with its own role
+        **{
+            name: (
+                f"onemodel-scim-{stage}-{name}",
+                f"onemodel-scim-{stage}-{name}",
+                f"policy-{stage}-{name}.json",
+                f"/aws/lambda/onemodel-scim-{stage}-{name}",
+            )
+            for name in STREAM_FUNCTIONS
+        },
     }
 
 
@@ -98,7 +128,7 @@ def unused_grants(policy: dict[str, Any], made: set[Call]) -> list[tuple[str, st
 
 
 @pytest.mark.parametrize("stage", DEPLOYED_STAGES)
-@pytest.mark.parametrize("function", [ROUTES, AUTHORIZER])
+@pytest.mark.parametrize("function", FUNCTIONS)
 def test_every_call_a_function_makes_is_allowed_by_its_role(
     calls: dict[str, dict[str, set[Call]]], stage: str, function: str
 ) -> None:
@@ -108,7 +138,7 @@ def test_every_call_a_function_makes_is_allowed_by_its_role(
 
 
 @pytest.mark.parametrize("stage", DEPLOYED_STAGES)
-@pytest.mark.parametrize("function", [ROUTES, AUTHORIZER])
+@pytest.mark.parametrize("function", FUNCTIONS)
 def test_every_grant_of_a_role_is_used_by_its_function(
     calls: dict[str, dict[str, set[Call]]], stage: str, function: str
 ) -> None:
@@ -129,7 +159,7 @@ def _inventory(calls: dict[str, dict[str, set[Call]]]) -> set[str]:
 
 
 @pytest.mark.parametrize("stage", DEPLOYED_STAGES)
-@pytest.mark.parametrize("function", [ROUTES, AUTHORIZER])
+@pytest.mark.parametrize("function", FUNCTIONS)
 def test_no_grant_reaches_a_resource_of_another_function_or_stage(
     calls: dict[str, dict[str, set[Call]]], stage: str, function: str
 ) -> None:
@@ -181,10 +211,39 @@ def test_the_authorizer_reads_credentials_and_notes_their_use_and_nothing_else_o
 @pytest.mark.parametrize("stage", DEPLOYED_STAGES)
 def test_each_role_reads_exactly_its_stage_secrets(calls: dict[str, dict[str, set[Call]]], stage: str) -> None:
     # The routes hash the credentials the management API generates with the authorizer's key.
-    expected = {ROUTES: [CREDENTIAL_HASH_KEY, CURSOR_SECRET], AUTHORIZER: [CREDENTIAL_HASH_KEY]}
+    expected = {
+        ROUTES: [CREDENTIAL_HASH_KEY, CURSOR_SECRET],
+        AUTHORIZER: [CREDENTIAL_HASH_KEY],
+        **{name: [] for name in STREAM_FUNCTIONS},
+    }
     for function, names in expected.items():
         secrets = {arn for action, arn in calls[stage][function] if action.startswith("secretsmanager:")}
         assert sorted(arn.split(":")[-1][: -len("-XXXXXX")] for arn in secrets) == [f"scim-{stage}/{n}" for n in names]
+
+
+@pytest.mark.parametrize("stage", DEPLOYED_STAGES)
+@pytest.mark.parametrize("function", sorted(STREAM_FUNCTIONS))
+def test_a_stream_function_reads_its_own_stream_never_writes_a_table_publishes_and_sets_aside_in_its_stage(
+    calls: dict[str, dict[str, set[Call]]], stage: str, function: str
+) -> None:
+    policy = _functions(stage)[function].policy()
+    environment = json.loads((CHALICE_DIR / "config.json").read_text())["stages"][stage]["environment_variables"]
+    definitions = table_definitions(settings_for(environment))
+    own = definitions[STREAM_FUNCTIONS[function]]["TableName"]
+    for logical, definition in definitions.items():
+        stream = table_arn(definition["TableName"]) + "/stream/2026-12-04T00:00:00.000"
+        readable = allows(policy, "dynamodb:GetRecords", stream)
+        assert readable == (definition["TableName"] == own), stream
+        allowed = {action for action in DATA_ACTIONS if allows(policy, action, table_arn(definition["TableName"]))}
+        # Roles depend on groups, memberships, mappings, the role source and direct grants: the changes of those
+        # read what else a user's roles come from (a user's own change carries the user), and never write.
+        assert allowed <= READS, (logical, allowed)
+        assert bool(allowed) == (logical in ROLE_READS[STREAM_FUNCTIONS[function]]), logical
+    assert allows(policy, "events:PutEvents", f"arn:aws:events:{REGION}:{ACCOUNT}:event-bus/scim-{stage}-events")
+    assert not allows(policy, "events:PutEvents", f"arn:aws:events:{REGION}:{ACCOUNT}:event-bus/default")
+    assert allows(policy, "sqs:SendMessage", f"arn:aws:sqs:{REGION}:{ACCOUNT}:scim-{stage}-events-dead-letters")
+    services = {action.partition(":")[0] for action, _ in calls[stage][function]}
+    assert services == {"dynamodb", "events", "sqs", "logs"}
 
 
 def test_the_recorded_arns_carry_region_and_account() -> None:

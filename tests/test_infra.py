@@ -23,11 +23,11 @@ from chalicelib.gateway_responses import GATEWAY_RESPONSES, SCIM_ERROR_SCHEMA, W
 from chalicelib.metrics import NAMESPACE
 from chalicelib.stage_secrets import DEV_DEFAULTS
 from chalicelib.store.tables import TIME_TO_LIVE, table_definitions
-from infra import release, templates
+from infra import events_stack, release, stream_release, templates
 from infra.infra_stack import deploy_infra
 from infra.templates import SECRETS, TEMPLATES, render, settings_for
 from tests.conftest import PROJECT_DIR
-from tests.moto_cloudformation import termination_protection
+from tests.moto_cloudformation import change_set_outputs, termination_protection
 
 DEPLOYED_STAGES = ["dev", "prod"]
 # API Gateway gives up on an integration after 29 s; a Lambda running longer only costs money.
@@ -113,6 +113,9 @@ def test_infra_tables_are_the_code_tables_under_the_names_the_stage_uses(stage: 
         assert properties.pop("DeletionProtectionEnabled") is True
         if name in TIME_TO_LIVE:
             assert properties.pop("TimeToLiveSpecification") == {"AttributeName": TIME_TO_LIVE[name], "Enabled": True}
+        if "StreamSpecification" in definition:  # CloudFormation enables a stream by its view type alone
+            stream = definition.pop("StreamSpecification")
+            assert properties.pop("StreamSpecification") == {"StreamViewType": stream["StreamViewType"]}
         assert properties == definition
         assert table["DeletionPolicy"] == table["UpdateReplacePolicy"] == "Retain"
 
@@ -248,8 +251,8 @@ def _run_make(project: Path, tmp_path: Path, *arguments: str) -> tuple[subproces
     return result, calls
 
 
-# moto's CloudFormation creates neither secrets nor alarms (tests/test_deploy.py creates the secrets).
-@pytest.mark.filterwarnings("ignore:Tried to parse AWS..(SecretsManager|CloudWatch)..:UserWarning")
+# moto's CloudFormation creates neither secrets, alarms nor queue policies (tests/test_deploy.py creates the secrets).
+@pytest.mark.filterwarnings("ignore:Tried to parse AWS..(SecretsManager|CloudWatch|SQS)..:UserWarning")
 def test_make_deploy_infra_deploys_the_generated_stack_for_the_stage_and_protects_it() -> None:
     with mock_aws(), termination_protection():
         cloudformation = boto3.client("cloudformation", region_name="us-east-1")
@@ -260,6 +263,7 @@ def test_make_deploy_infra_deploys_the_generated_stack_for_the_stage_and_protect
             "Stage": "prod",
             "ManagementCallerArn": "",
             "ApiId": "*",
+            events_stack.RETENTION_PARAMETER: str(events_stack.DEFAULT_RETENTION_DAYS),
         }
         assert {tag["Key"]: tag["Value"] for tag in stack["Tags"]} == {"app": "onemodel-scim", "stage": "prod"}
         template = cloudformation.get_template(StackName="scim-prod-infra")["TemplateBody"]
@@ -270,6 +274,32 @@ def test_make_deploy_infra_deploys_the_generated_stack_for_the_stage_and_protect
         # Inline, the template must stay under CloudFormation's TemplateBody limit.
         assert len(templates.compact(templates.stack_template()).encode()) < 51_200
         assert deploy_infra(cloudformation, "prod") in ("unchanged", "updated")
+
+
+@pytest.mark.filterwarnings("ignore:Tried to parse AWS..(SecretsManager|CloudWatch|SQS)..:UserWarning")
+def test_make_deploy_infra_passes_the_archive_retention_and_writes_the_stack_outputs_into_the_stage(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a copy of the project's stage configuration
+    (tmp_path / ".chalice").mkdir()
+    shutil.copy(PROJECT_DIR / ".chalice" / "config.json", tmp_path / ".chalice" / "config.json")
+    monkeypatch.setattr(release, "PROJECT_DIR", tmp_path)
+    with mock_aws(), termination_protection(), change_set_outputs():
+        # When make deploy-infra runs for prod
+        assert release.main(["deploy-infra", "prod"]) == 0
+        cloudformation = boto3.client("cloudformation", region_name="us-east-1")
+        (stack,) = cloudformation.describe_stacks(StackName="scim-prod-infra")["Stacks"]
+    # Then the stack keeps prod's events the days prod says
+    parameters = {p["ParameterKey"]: p["ParameterValue"] for p in stack["Parameters"]}
+    assert parameters[events_stack.RETENTION_PARAMETER] == _stage_environment("prod")["EVENTS_ARCHIVE_RETENTION_DAYS"]
+    # and the stack's stream ARNs, bus and queues are the stage's environment, where chalice deploy reads them
+    outputs = {output["OutputKey"]: output["OutputValue"] for output in stack["Outputs"]}
+    written = json.loads((tmp_path / ".chalice" / "config.json").read_text())["stages"]["prod"]["environment_variables"]
+    for key, variable in events_stack.STAGE_OUTPUTS.items():
+        assert written[variable] == outputs[key] != ""
+    assert ":table/scim-prod-users/stream/" in written["USERS_STREAM_ARN"]
+    assert written["EVENT_BUS_NAME"] == "scim-prod-events"
+    assert stream_release.missing_variables(written) == []
 
 
 @pytest.mark.parametrize("stage", ["", "local", "test"])
@@ -284,6 +314,14 @@ def test_make_deploy_refuses_a_stage_without_its_own_policies(stage: str, tmp_pa
 def _secret_problems(problems: list[str]) -> list[str]:
     # The release Python is the next test's; the other checks are tests/test_releases.py's.
     return [problem for problem in problems if "secret" in problem.lower()]
+
+
+def test_make_deploy_stops_before_chalice_when_the_stage_has_no_stream_arns() -> None:
+    # A stage whose infra predates the events: chalice deploy would make no stream function.
+    with mock_aws():
+        (problem,) = [problem for problem in release.preflight("dev") if "STREAM_ARN" in problem]
+    assert "USERS_STREAM_ARN" in problem and "EVENTS_DEAD_LETTER_QUEUE_URL" in problem
+    assert "make deploy-infra STAGE=dev" in problem
 
 
 def test_make_deploy_stops_before_chalice_when_the_stage_has_no_secrets() -> None:
@@ -320,3 +358,37 @@ def test_the_gateway_responses_step_needs_the_shared_deployed_state(tmp_path: Pa
     api = {"name": "rest_api", "resource_type": "rest_api", "rest_api_id": "abc123", "rest_api_url": "https://x/api/"}
     (tmp_path / ".chalice" / "deployed" / "dev.json").write_text(json.dumps({"resources": [api]}))
     assert release.deployed_rest_api(tmp_path, "dev")["rest_api_id"] == "abc123"
+
+
+def test_events_have_a_bus_archive_dead_letters_with_an_alarm_and_an_operator_queue() -> None:
+    template = templates.stack_template()
+    resources = template["Resources"]
+    bus = resources[events_stack.BUS]["Properties"]
+    assert bus["Name"] == {"Fn::Sub": "scim-${Stage}-events"}
+    archive = resources[events_stack.ARCHIVE]["Properties"]
+    assert archive["SourceArn"] == {"Fn::GetAtt": [events_stack.BUS, "Arn"]}
+    assert archive["RetentionDays"] == {"Ref": events_stack.RETENTION_PARAMETER}
+    alarm = resources[events_stack.DEAD_LETTERS_ALARM]["Properties"]
+    assert (alarm["Namespace"], alarm["MetricName"], alarm["Threshold"]) == (
+        "AWS/SQS",
+        "ApproximateNumberOfMessagesVisible",
+        1,
+    )
+    assert alarm["Dimensions"] == [
+        {"Name": "QueueName", "Value": {"Fn::GetAtt": [events_stack.DEAD_LETTERS, "QueueName"]}}
+    ]
+    rule = resources[events_stack.OPERATORS_RULE]["Properties"]
+    assert rule["EventBusName"] == bus["Name"]
+    assert resources[events_stack.OPERATORS_RULE]["DependsOn"] == events_stack.BUS
+    assert rule["Targets"] == [{"Id": "operators", "Arn": {"Fn::GetAtt": [events_stack.OPERATORS, "Arn"]}}]
+    # Each streamed table has both images in its stream, and the stack exports the stream for the deploy.
+    for name in ("users", "groups", "role_mappings", "credentials"):
+        table = templates._camel(name) + "Table"
+        assert resources[table]["Properties"]["StreamSpecification"] == {"StreamViewType": "NEW_AND_OLD_IMAGES"}
+    assert set(events_stack.STAGE_OUTPUTS) <= set(template["Outputs"])
+
+
+@pytest.mark.parametrize("stage", DEPLOYED_STAGES)
+def test_each_deployed_stage_sets_its_event_archive_retention(stage: str) -> None:
+    days = _stage_environment(stage)["EVENTS_ARCHIVE_RETENTION_DAYS"]
+    assert int(days) >= 1

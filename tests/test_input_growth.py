@@ -22,6 +22,10 @@ from chalicelib.scim import dialects
 from tests.conftest import Scim, SeedUsers, Tenant, user_body
 from tests.growth import LINEAR, Work, growth
 
+# Two minutes of CPU on this machine: make test-all (CI) runs it; make test keeps the bounds themselves
+# (tests/test_input_bounds.py).
+pytestmark = pytest.mark.slow
+
 CORE_USER = "urn:ietf:params:scim:schemas:core:2.0:User"
 CORE_GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
 PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"

@@ -30,13 +30,21 @@ LAYERS = [
         "chalicelib.references",
         "chalicelib.resources",
     ],
-    ["chalicelib.provisioning"],
+    # events: the stream functions' side, beside the request path's provisioning rules; never imported by it.
+    ["chalicelib.provisioning", "chalicelib.events"],
     ["chalicelib.scim", "chalicelib.management", "chalicelib.auth", "chalicelib.gateway_responses"],
     ["app"],
 ]
 # Only these know DynamoDB's tables: the SCIM side reaches them through chalicelib.resources; the management
-# API manages the tables' settings items (credentials, mappings, policies) as the CLI does.
-STORE_CLIENTS = ("chalicelib.store", "chalicelib.resources", "chalicelib.auth", "chalicelib.management")
+# API manages the tables' settings items (credentials, mappings, policies) as the CLI does. The events read
+# the tables' stream records, which are the store's items (chalicelib.store.streams decodes them).
+STORE_CLIENTS = (
+    "chalicelib.store",
+    "chalicelib.resources",
+    "chalicelib.auth",
+    "chalicelib.management",
+    "chalicelib.events",
+)
 
 
 def _layer(module: str) -> int | None:
@@ -120,3 +128,12 @@ def test_nothing_under_the_store_imports_chalice() -> None:
 def test_app_py_knows_nothing_of_dynamodb() -> None:
     imports = _imports(PROJECT_DIR / "app.py")
     assert not imports & {"boto3", "botocore"}
+
+
+def test_the_request_path_never_imports_the_events() -> None:
+    """Events come from the tables' streams: no SCIM request builds or publishes one."""
+    for path in _modules():
+        name = _module_name(path)
+        if name == "app" or name.startswith("chalicelib.events"):
+            continue
+        assert not [module for module in _imported_modules(path) if module.startswith("chalicelib.events")], name

@@ -18,6 +18,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from chalicelib.config import STREAM_VARIABLES
 from infra import aws_alarms, deploy_lock, guardrails, release, release_record, stage_release, templates
 from infra.infra_stack import deploy_infra
 from tests.conftest import PROJECT_DIR
@@ -356,7 +357,10 @@ def test_make_destroy_removes_a_dev_stage_whose_stack_is_protected(aws: None, tm
             secretsmanager.create_secret(Name=f"scim-dev/{name}", SecretString="x" * 64)
         secretsmanager.create_secret(Name="scim-prod/cursor-secret", SecretString="y" * 64)
         logs = boto3.client("logs", region_name=REGION)
-        guardrails.apply_log_retention(logs, ["onemodel-scim-dev", "onemodel-scim-dev-scim_auth"], 30)
+        streams = [f"onemodel-scim-dev-{table}_changes" for table in STREAM_VARIABLES]
+        guardrails.apply_log_retention(logs, ["onemodel-scim-dev", "onemodel-scim-dev-scim_auth", *streams], 30)
+        sqs = boto3.client("sqs", region_name=REGION)
+        assert sqs.get_queue_url(QueueName="scim-dev-events-dead-letters")["QueueUrl"]
         dynamodb = boto3.client("dynamodb", region_name=REGION)
         dynamodb.update_table(TableName="scim-dev-users", DeletionProtectionEnabled=True)
         # Given a stage deployed with no API yet (chalice delete is test_deploy.py's)
@@ -364,6 +368,8 @@ def test_make_destroy_removes_a_dev_stage_whose_stack_is_protected(aws: None, tm
         assert dynamodb.list_tables()["TableNames"] == []
         assert [s["Name"] for s in secretsmanager.list_secrets()["SecretList"]] == ["scim-prod/cursor-secret"]
         assert logs.describe_log_groups()["logGroups"] == []
+        # The events' dead-letter queue, which the stack keeps (DeletionPolicy Retain), goes too.
+        assert sqs.list_queues().get("QueueUrls", []) == []
         cloudformation = boto3.client("cloudformation", region_name=REGION)
         assert {s["StackStatus"] for s in cloudformation.list_stacks()["StackSummaries"]} == {"DELETE_COMPLETE"}
 
@@ -409,3 +415,53 @@ def test_make_releases_lists_the_record_and_says_when_the_functions_run_another(
     captured = capsys.readouterr()
     assert "onemodel-scim-dev runs release unrecorded (a plain chalice deploy)" in captured.out
     assert "the functions do not run release 3" in captured.err
+
+
+def test_make_deploy_gives_each_deployed_stream_mapping_its_retries_and_dead_letter_queue(
+    aws: None, tmp_path: Path
+) -> None:
+    from chalicelib.events import RETRY_ATTEMPTS
+    from infra import stream_release
+
+    # Given a stream function with the event source a plain chalice deploy makes, recorded in the deployed state
+    dynamodb = boto3.client("dynamodb", region_name=REGION)
+    stream = dynamodb.create_table(
+        TableName="scim-dev-users",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+    )["TableDescription"]["LatestStreamArn"]
+    lambda_client = boto3.client("lambda", region_name=REGION)
+    arn = _function("onemodel-scim-dev-users_changes")
+    uuid = lambda_client.create_event_source_mapping(
+        EventSourceArn=stream, FunctionName=arn, BatchSize=10, StartingPosition="TRIM_HORIZON"
+    )["UUID"]
+    (tmp_path / ".chalice" / "deployed").mkdir(parents=True)
+    deployed = {"resources": [{"name": "users_changes-dynamodb-event-source", "resource_type": "dynamodb_event",
+                               "event_uuid": uuid}]}  # fmt: skip
+    (tmp_path / ".chalice" / "deployed" / "dev.json").write_text(json.dumps(deployed))
+    sqs = boto3.client("sqs", region_name=REGION)
+    queue = sqs.create_queue(QueueName="scim-dev-events-dead-letters")["QueueUrl"]
+    variables = {"USERS_STREAM_ARN": stream, "EVENTS_DEAD_LETTER_QUEUE_URL": queue}
+    mappings = stream_release.deployed_mappings(tmp_path, "dev")
+
+    # When the release sets what Chalice cannot
+    said = stream_release.apply_stream_failures(lambda_client, sqs, mappings, variables)
+
+    # Then the mapping reports failed records, splits a failing batch, retries, then sends to the queue
+    mapping = lambda_client.get_event_source_mapping(UUID=uuid)
+    assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert (mapping["BisectBatchOnFunctionError"], mapping["MaximumRetryAttempts"]) == (True, RETRY_ATTEMPTS)
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    assert mapping["DestinationConfig"] == {"OnFailure": {"Destination": queue_arn}}
+    assert said == f"1 stream mappings: {RETRY_ATTEMPTS} retries, then the dead-letter queue"
+    # and a stage with more streams than deployed mappings, or with none of its queue, is refused, not half-wired
+    with pytest.raises(stream_release.StreamsNotWired, match="1 stream mappings deployed for 2 streams"):
+        stream_release.apply_stream_failures(lambda_client, sqs, mappings, {**variables, "GROUPS_STREAM_ARN": stream})
+    with pytest.raises(stream_release.StreamsNotWired, match="EVENTS_DEAD_LETTER_QUEUE_URL"):
+        stream_release.apply_stream_failures(lambda_client, sqs, mappings, {"USERS_STREAM_ARN": stream})
+    # A rollback to a release from before the events deploys none, and expects none
+    assert stream_release.apply_stream_failures(lambda_client, sqs, [], variables, expected=False) == (
+        "no stream functions"
+    )

@@ -11,8 +11,7 @@ theirs: a governance product grants them to the user, whichever source gives its
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from chalicelib.resources.grants import held
-from chalicelib.resources.roles import user_roles
+from chalicelib.resources.roles import held, user_roles
 from chalicelib.resources.user_groups import GroupReader
 from chalicelib.store.groups import GroupTable
 from chalicelib.store.role_mappings import RoleMappingTable

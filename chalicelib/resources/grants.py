@@ -16,6 +16,7 @@ from scim2_models import Role as RoleGrant
 
 from chalicelib.resources.budget import refuse_write_when_short
 from chalicelib.resources.catalogue import KIND_TYPES, MAX_ROLE_NAME_LENGTH, Catalogue
+from chalicelib.resources.roles import stored_grants
 from chalicelib.store.role_catalogue import RoleKind
 from chalicelib.store.role_mappings import role_key
 
@@ -26,21 +27,6 @@ GRANTED: dict[str, tuple[RoleKind, type[Any], str]] = {
     "roles": ("application", RoleGrant, "/Roles"),
     "entitlements": ("data", Entitlement, "/Entitlements"),
 }
-
-
-def held(document: dict[str, Any], attribute: str) -> list[str]:
-    """The values a stored user is granted in ``roles`` or ``entitlements``: those a write checked against the
-    catalogue (their ``type`` is the kind's); a value stored before the catalogue existed grants nothing."""
-    granted = KIND_TYPES[GRANTED[attribute][0]]
-    return [item["value"] for item in _stored(document, attribute).values() if item.get("type") == granted]
-
-
-def _stored(document: dict[str, Any], attribute: str) -> dict[str, dict[str, Any]]:
-    """A stored user's items of ``roles`` or ``entitlements``, by case-folded value."""
-    items = document.get(attribute) or []
-    return {
-        role_key(item["value"]): item for item in items if isinstance(item, dict) and isinstance(item.get("value"), str)
-    }
 
 
 def _shown(value: str) -> str:
@@ -70,7 +56,7 @@ class Grants:
             if not grants:
                 continue
             values = self._values(attribute, grants)
-            before = _stored(stored or {}, attribute)
+            before = stored_grants(stored or {}, attribute)
             granted = KIND_TYPES[kind]
             unchecked = [v for v in values if before.get(role_key(v), {}).get("type") != granted]
             spelled = self.catalogue.spellings(kind, unchecked)

@@ -2,8 +2,9 @@
 effective Data Access and Application Access Roles are the union of what the role mapping gives each
 and of what the user is granted directly (``entitlements`` and ``roles``)."""
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from chalicelib.store.role_mappings import RoleMapping, role_key
 
@@ -37,6 +38,26 @@ class UserRoles:
 
 
 APPLICATION, DATA = "Application Access Role", "Data Access Role"
+# The user attributes that grant each kind directly (chalicelib/resources/grants.py checks what a write adds).
+GRANT_TYPES = {"roles": APPLICATION, "entitlements": DATA}
+
+
+def held(document: Mapping[str, Any], attribute: str) -> list[str]:
+    """The values a stored user is granted in ``roles`` or ``entitlements``: those a write checked against the
+    catalogue (their ``type`` is the kind's); a value stored before the catalogue existed grants nothing.
+
+    Here, beside the rule, rather than with the checks: the stream functions compute roles too, without scim2.
+    """
+    granted = GRANT_TYPES[attribute]
+    return [item["value"] for item in stored_grants(document, attribute).values() if item.get("type") == granted]
+
+
+def stored_grants(document: Mapping[str, Any], attribute: str) -> dict[str, dict[str, Any]]:
+    """A stored user's items of ``roles`` or ``entitlements``, by case-folded value."""
+    items = document.get(attribute) or []
+    return {
+        role_key(item["value"]): item for item in items if isinstance(item, dict) and isinstance(item.get("value"), str)
+    }
 
 
 def user_roles(

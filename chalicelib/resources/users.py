@@ -28,11 +28,11 @@ from scim2_models.path import CompareOperator
 
 from chalicelib.canonical import legacy_key
 from chalicelib.resources.emails import one_model_email
-from chalicelib.resources.grants import Grants, held
+from chalicelib.resources.grants import Grants
 from chalicelib.resources.meta import check_version, meta, version_of
 from chalicelib.resources.query import comparison, filter_needs, ordered_by, response_needs
 from chalicelib.resources.repository import Clock, IndexPlan, Repository, WriteStart, one
-from chalicelib.resources.roles import user_roles
+from chalicelib.resources.roles import held, user_roles
 from chalicelib.resources.user_groups import GroupIds, GroupReader, UserGroups
 from chalicelib.resources.user_lookups import UserLookups
 from chalicelib.schemas import CORE_USER_SCHEMA, ONEMODEL_USER_SCHEMA, User

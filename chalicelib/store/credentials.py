@@ -65,7 +65,11 @@ def _account_item(account: ServiceAccount) -> Item:
     return item
 
 
-def _credential(item: Item) -> StoredCredential:
+CREDENTIAL_PREFIX = "client#"
+
+
+def credential_of(item: Item) -> StoredCredential:
+    """A ``client#`` item as a credential (also how the change stream reads one)."""
     return StoredCredential(
         client_id=item["client_id"]["S"],
         tenant=item["tenant"]["S"],
@@ -117,7 +121,7 @@ class CredentialStore:
 
     def get_credential(self, client_id: str) -> StoredCredential | None:
         item = self._get(f"client#{client_id}")
-        return None if item is None else _credential(item)
+        return None if item is None else credential_of(item)
 
     def active_credentials(self) -> list[StoredCredential]:
         """Every tenant's active credential, by tenant: a scan of the table, for an operator's full listing."""
@@ -135,7 +139,7 @@ class CredentialStore:
                 break
             options["ExclusiveStartKey"] = page["LastEvaluatedKey"]
         items = batch_get(self.client, self.table, [{"pk": {"S": f"client#{client_id}"}} for client_id in client_ids])
-        return sorted((_credential(item) for item in items), key=lambda credential: credential.tenant)
+        return sorted((credential_of(item) for item in items), key=lambda credential: credential.tenant)
 
     def active_client_id(self, tenant: str) -> str | None:
         item = self._get(f"active#{tenant}")

@@ -90,11 +90,11 @@ class GroupTable(TenantTable):
 
     def get(self, group_id: str) -> GroupRecord | None:
         item = self.get_item(GROUP_PREFIX + group_id)
-        return self._record(item) if item else None
+        return self.record_of(item) if item else None
 
     def get_many(self, group_ids: Sequence[str]) -> dict[str, GroupRecord]:
         keys = [self.key(GROUP_PREFIX + group_id) for group_id in dict.fromkeys(group_ids)]
-        return {record.id: record for record in map(self._record, batch_get(self.client, self.table, keys))}
+        return {record.id: record for record in map(self.record_of, batch_get(self.client, self.table, keys))}
 
     def find_by_display_name(self, display_name_key: str) -> GroupRecord | None:
         owner = self.get_item(DISPLAY_NAME_PREFIX + display_name_key)
@@ -109,10 +109,10 @@ class GroupTable(TenantTable):
             KeyConditionExpression="external_id_key = :k",
             ExpressionAttributeValues={":k": {"S": key}},
         )
-        return [self._record(item) for item in items]
+        return [self.record_of(item) for item in items]
 
     def all(self) -> Iterator[GroupRecord]:
-        return map(self._record, self.starting_with(GROUP_PREFIX))
+        return map(self.record_of, self.starting_with(GROUP_PREFIX))
 
     def count(self) -> int:
         """How many groups the tenant has: a counting query, no item returned."""
@@ -126,7 +126,7 @@ class GroupTable(TenantTable):
         for item in self.starting_with(f"{MEMBER_PREFIX}{group_id}#"):
             if limit is not None and len(found) >= limit:
                 break
-            found.append(self._membership(item))
+            found.append(self.membership_of(item))
         return found
 
     def existing_members(self, group_id: str, user_ids: Sequence[str]) -> set[str]:
@@ -146,7 +146,7 @@ class GroupTable(TenantTable):
             KeyConditionExpression="member_key = :k",
             ExpressionAttributeValues={":k": {"S": key}},
         )
-        return [self._membership(item) for item in items]
+        return [self.membership_of(item) for item in items]
 
     def memberships_named(self, user_name_key: str) -> list[Membership] | None:
         """The memberships filed under a userName key (index ``byMemberName``, eventually consistent): a
@@ -173,7 +173,7 @@ class GroupTable(TenantTable):
                 raise
             _index_absent_until[self.table] = time.monotonic() + ABSENT_INDEX_RETRY_SECONDS
             return None
-        return [self._membership(item) for item in items]
+        return [self.membership_of(item) for item in items]
 
     def set_display(self, memberships: Sequence[Membership], display: str, user_name_key: str) -> None:
         """Give these memberships of one user a new ``display`` (its userName) and file them under its userName
@@ -342,5 +342,5 @@ class GroupTable(TenantTable):
         )
         return {"TableName": self.table, "Item": item}
 
-    _membership = staticmethod(MEMBERSHIP_ITEM.record)
-    _record = staticmethod(GROUP_ITEM.record)
+    membership_of = staticmethod(MEMBERSHIP_ITEM.record)
+    record_of = staticmethod(GROUP_ITEM.record)

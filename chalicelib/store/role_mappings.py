@@ -48,12 +48,12 @@ class RoleMappingTable(TenantTable):
         response = self.client.get_item(
             TableName=self.table, Key=self._key(customer_supplied_role), ConsistentRead=True
         )
-        return self._mapping(response["Item"]) if "Item" in response else None
+        return self.mapping_of(response["Item"]) if "Item" in response else None
 
     def get_many(self, customer_supplied_roles: Sequence[str]) -> list[RoleMapping]:
         # A name whose key cannot exist has no mapping: asking DynamoDB for it would be refused.
         keys = [self._key(name) for name in dict.fromkeys(customer_supplied_roles) if storable(name)]
-        return [self._mapping(item) for item in batch_get(self.client, self.table, keys)]
+        return [self.mapping_of(item) for item in batch_get(self.client, self.table, keys)]
 
     def delete(self, customer_supplied_role: str) -> bool:
         response = self.client.delete_item(
@@ -62,7 +62,7 @@ class RoleMappingTable(TenantTable):
         return "Attributes" in response
 
     def all(self) -> Iterator[RoleMapping]:
-        return map(self._mapping, self.query(**self._prefix_query(PREFIX)))
+        return map(self.mapping_of, self.query(**self._prefix_query(PREFIX)))
 
     def all_if_few(self, limit: int) -> list[RoleMapping] | None:
         """Every mapping of the tenant, in one strongly consistent query, when it has at most ``limit``; else None.
@@ -76,9 +76,9 @@ class RoleMappingTable(TenantTable):
         found = response.get("Items", [])
         if len(found) > limit or "LastEvaluatedKey" in response:  # more than the limit, or than one page holds
             return None
-        return [self._mapping(item) for item in found]
+        return [self.mapping_of(item) for item in found]
 
     def _key(self, name: str) -> Item:
         return self.key(PREFIX + role_key(name))
 
-    _mapping = staticmethod(MAPPING_ITEM.record)
+    mapping_of = staticmethod(MAPPING_ITEM.record)

@@ -5,7 +5,9 @@ Item (in the role_mappings table, beside the password policy): ``pk`` is the ten
 No item: ``scim-groups``, the behaviour before role sources existed.
 """
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from chalicelib.store.table import TenantTable
 
@@ -26,8 +28,11 @@ class RoleSourceTable(TenantTable):
 
     def get(self) -> RoleSource:
         item = self.get_item(SORT_KEY)
-        if item is None:
-            return RoleSource()
+        return RoleSource() if item is None else self.role_source_of(item)
+
+    @staticmethod
+    def role_source_of(item: Mapping[str, Any]) -> RoleSource:
+        """The item as a role source (also how the change stream reads one)."""
         return RoleSource(item["source"]["S"], item["attribute"]["S"] if "attribute" in item else None)
 
     def put(self, role_source: RoleSource) -> None:

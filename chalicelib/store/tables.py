@@ -22,6 +22,8 @@ ACTIVITY_BY_IGNORED = "byIgnored"
 # The attribute whose epoch seconds DynamoDB's TTL deletes an item after, by logical table;
 # only items that carry it expire (in credentials: the hourly counts of refused attempts).
 TIME_TO_LIVE = {"activity": "expires_at", "credentials": "expires_at"}
+# Both images of every change: the provisioning events (chalicelib.events) are computed from them.
+STREAM = {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"}
 
 
 def _string_attributes(*names: str) -> list[dict[str, str]]:
@@ -53,6 +55,7 @@ def table_definitions(settings: Settings) -> dict[str, dict[str, Any]]:
             # No index by userName: the userName claims list users in that order, strongly consistent.
             "GlobalSecondaryIndexes": [_index(USERS_BY_EXTERNAL_ID, "external_id_key", "sk")],
             "BillingMode": "PAY_PER_REQUEST",
+            "StreamSpecification": STREAM,
         },
         "groups": {
             "TableName": settings.groups_table,
@@ -65,18 +68,21 @@ def table_definitions(settings: Settings) -> dict[str, dict[str, Any]]:
                 _index(GROUPS_BY_MEMBER_NAME, "member_name_key", "sk"),
             ],
             "BillingMode": "PAY_PER_REQUEST",
+            "StreamSpecification": STREAM,
         },
         "role_mappings": {
             "TableName": settings.role_mappings_table,
             "KeySchema": _key("pk", "sk"),
             "AttributeDefinitions": _string_attributes("pk", "sk"),
             "BillingMode": "PAY_PER_REQUEST",
+            "StreamSpecification": STREAM,
         },
         "credentials": {
             "TableName": settings.credentials_table,
             "KeySchema": _key("pk"),
             "AttributeDefinitions": _string_attributes("pk"),
             "BillingMode": "PAY_PER_REQUEST",
+            "StreamSpecification": STREAM,
         },
         "activity": {
             "TableName": settings.activity_table,

@@ -66,12 +66,12 @@ class UserTable(TenantTable):
 
     def get(self, user_id: str) -> UserRecord | None:
         item = self.get_item(USER_PREFIX + user_id)
-        return self._record(item) if item else None
+        return self.record_of(item) if item else None
 
     def get_many(self, user_ids: Sequence[str]) -> dict[str, UserRecord]:
         """Several users by id, 100 keys per call, strongly consistent."""
         keys = [self.key(USER_PREFIX + user_id) for user_id in dict.fromkeys(user_ids)]
-        return {record.id: record for record in map(self._record, batch_get(self.client, self.table, keys))}
+        return {record.id: record for record in map(self.record_of, batch_get(self.client, self.table, keys))}
 
     def user_names_of(self, user_ids: Sequence[str]) -> dict[str, tuple[str, str]]:
         """The userName and its key of each of these users that exists, by id: a batch read of those attributes
@@ -102,7 +102,7 @@ class UserTable(TenantTable):
         if not partition_key_fits(key):
             return []
         return [
-            self._record(item)
+            self.record_of(item)
             for item in self.query(
                 IndexName=USERS_BY_EXTERNAL_ID,
                 KeyConditionExpression="external_id_key = :k",
@@ -112,7 +112,7 @@ class UserTable(TenantTable):
 
     def all(self) -> Iterator[UserRecord]:
         """Every user of the tenant, page by page (a query of the tenant's partition, never a scan)."""
-        return map(self._record, self.starting_with(USER_PREFIX))
+        return map(self.record_of, self.starting_with(USER_PREFIX))
 
     def count(self, active_only: bool = False) -> int:
         """How many users the tenant has (active ones only, if asked): a counting query, no item returned."""
@@ -176,7 +176,11 @@ class UserTable(TenantTable):
 
     def backfill_emails(self, progress: Callable[[int, int], None]) -> int:
         """Give every user of the tenant its email pointers, then mark the tenant complete (:mod:`.emails`)."""
-        return self.emails.backfill(USER_PREFIX, lambda item: (item["id"]["S"], self._record(item).document), progress)
+
+        def document(item: Item) -> tuple[str, dict[str, Any]]:
+            return item["id"]["S"], self.record_of(item).document
+
+        return self.emails.backfill(USER_PREFIX, document, progress)
 
     @staticmethod
     def _pointers(record: UserRecord) -> list[str]:
@@ -212,4 +216,4 @@ class UserTable(TenantTable):
             "ExpressionAttributeValues": {":id": {"S": record.id}},
         }
 
-    _record = staticmethod(USER_ITEM.record)
+    record_of = staticmethod(USER_ITEM.record)
