@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from bench.cost import cost_tables
 from bench.lambda_memory import INVOCATIONS_A_MONTH
 from bench.operations import operations
 from bench.report import ROUND_TRIP_MS
@@ -153,6 +154,16 @@ def _load(load: dict[str, Any]) -> list[str]:
     ]
 
 
+def _cost(results: dict[str, Any], labels: dict[str, str]) -> list[str]:
+    cost = results.get("cost")
+    if cost is None:  # a results.json from before the cost model
+        return []
+    lines = ["## Cost", ""]
+    for caption, header, rows in cost_tables(cost, labels):
+        lines += [caption, "", *_table(header, rows), ""]
+    return lines
+
+
 def render(results: dict[str, Any], load: dict[str, Any], labels: dict[str, str]) -> str:
     lines = [
         "# Performance figures",
@@ -175,6 +186,7 @@ def render(results: dict[str, Any], load: dict[str, Any], labels: dict[str, str]
         "",
         *_authorizer_memory(results),
         "",
+        *_cost(results, labels),
         "## Memory",
         "",
         f"Peak RSS of the bench process at the large size {results['peak_rss_mb']['bench']:,.0f} MB; a cold "
