@@ -79,7 +79,11 @@ def _project_copy(destination: Path) -> Path:
 
 def _environment(**extra: str) -> dict[str, str]:
     # An outer make's variables (`make test-all VENV=...`) would reach the copy's make through MAKEFLAGS.
-    inherited = {name: value for name, value in os.environ.items() if name not in {"MAKEFLAGS", "MFLAGS", "MAKELEVEL"}}
+    inherited = {
+        name: value
+        for name, value in os.environ.items()
+        if name not in {"MAKEFLAGS", "MFLAGS", "MAKELEVEL", "PYTHON", "VENV"}
+    }
     return {**inherited, "AWS_DEFAULT_REGION": "us-east-1", **extra}
 
 
