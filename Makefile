@@ -71,12 +71,16 @@ clean:
 
 # What each SCIM operation costs against a floor measured in the same run, how that scales with
 # tenant size, and cold starts (docs/design/performance.md). Prints the tables, writes bench/results.json.
-bench: $(BIN)/.dev
-	$(BIN)/python -m bench
+bench:
+	@$(call with_stage_python,dev,stage-bench)
+
+# The bench packages the Lambdas (their cold starts from the package): on the dev stage's Python, as a deploy does.
+stage-bench: $(BIN)/.dev
+	$(BIN)/python -m bench $(BENCH_ARGS)
 
 # The same at 1/10 of the large sizes, in under a minute; writes bench/results-quick.json.
-bench-quick: $(BIN)/.dev
-	$(BIN)/python -m bench --quick --output bench/results-quick.json
+bench-quick:
+	@$(call with_stage_python,dev,stage-bench BENCH_ARGS="--quick --output bench/results-quick.json")
 
 # A fresh `make run` driven over HTTP as an IdP's first sync: LOAD_USERS created by LOAD_CLIENTS keep-alive
 # clients at once, then GETs and filters (docs/design/performance.md). Prints creates/s, errors, RSS; writes bench/load.json.
@@ -135,7 +139,7 @@ with_stage_python = found="$$(python3 -m infra.stage_python $(1) $(if $(filter c
 
 # Hash-checked bytecode for the Lambda package (infra/bytecode.py): chalicelib/__pycache__ and vendor/, which
 # chalice deploy ships as they are. Without it a deploy is correct, its cold starts slower (docs/design/performance.md).
-.PHONY: bytecode stage-bytecode release stage-rollback deploy-tests
+.PHONY: bytecode stage-bytecode release stage-rollback deploy-tests stage-bench
 bytecode:
 	@$(call with_stage_python,$(or $(STAGE),dev),stage-bytecode)
 

@@ -10,7 +10,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from admin import activity, backup, catalogue, events, limits, names, password_policy
+from admin import activity, backup, catalogue, emails, events, limits, names, password_policy
 from admin.target import TargetError, use_local_store, use_stage
 from admin.terminal import say, say_json
 from chalicelib.auth.credentials import TENANT_NAME_RULE, CredentialError, valid_tenant_name
@@ -138,6 +138,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     rekey_names.add_argument("--tenant", help="one tenant (default: every tenant of the stage)")
     rekey_names.add_argument("--dry-run", action="store_true", help="report what would move, write nothing")
+    email_index = commands.add_parser("emails", help="the email pointers of lookups by email").add_subparsers(
+        dest="action", required=True
+    )
+    email_index.add_parser(
+        "backfill", help="give every user its email pointers, then mark the tenant complete (resumable)"
+    ).add_argument("tenant")
     limits.add_parser(commands)
     checking = commands.add_parser("check", help="verify the tenant's data (uniqueness claims, memberships, versions)")
     checking.add_argument("tenant")
@@ -221,6 +227,8 @@ def run(args: argparse.Namespace) -> int:
         chosen = management.role_source(args.tenant)
         say(f"{args.tenant}: {chosen.source}" + (f" (SAML attribute {chosen.attribute!r})" if chosen.attribute else ""))
         return 0
+    if args.command == "emails":
+        return emails.backfill(client, config, args.tenant)
     if args.command == "names":
         return names.rekey_stage(client, config, args.tenant, args.dry_run)
     if args.command == "check":
@@ -231,7 +239,10 @@ def run(args: argparse.Namespace) -> int:
         if report.garbage:
             say(f"{len(report.garbage)} memberships of deleted groups (invisible to SCIM clients)")
         if report.stale:
-            say(f"{len(report.stale)} memberships whose members.display is not the user's current userName")
+            say(
+                f"{len(report.stale)} memberships whose members.display is not the user's current userName, "
+                "or not filed under its userName key"
+            )
         if args.repair and (report.garbage or report.stale):
             written = invariants.repair(client, config.groups_table, report)
             say(f"Repaired {written} memberships ({len(report.garbage)} deleted, {len(report.stale)} renamed)")

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from admin.activity import parse_since
+from admin.target import events_file, read_lines
 from admin.terminal import say, say_json
 from chalicelib.config import Settings
 
@@ -67,8 +68,6 @@ def show(events: Iterable[dict[str, Any]], as_json: bool) -> int:
 
 
 def local_events(offset: int = 0) -> tuple[list[dict[str, Any]], int]:
-    from devserver.event_log import events_file, read_lines
-
     return read_lines(events_file(), offset)
 
 

@@ -3,6 +3,7 @@
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 LOCAL_STORE_FILE = PROJECT_DIR / ".scim-local.json"
@@ -11,6 +12,29 @@ LOCAL_STORE_FILE = PROJECT_DIR / ".scim-local.json"
 def local_store_file() -> Path:
     """Where ``make run`` says where its store is; ``SCIM_LOCAL_STORE_FILE`` moves it (tests, a second server)."""
     return Path(os.environ.get("SCIM_LOCAL_STORE_FILE") or LOCAL_STORE_FILE)
+
+
+def events_file() -> Path:
+    """Where ``make run`` writes the events it would publish (devserver/event_log.py), beside its store."""
+    store = local_store_file()
+    return store.with_name(store.stem + "-events.jsonl")
+
+
+def dead_letters_file() -> Path:
+    """Where ``make run`` writes the stream records it set aside, beside its store."""
+    store = local_store_file()
+    return store.with_name(store.stem + "-dead-letters.jsonl")
+
+
+def read_lines(path: Path, offset: int = 0) -> tuple[list[dict[str, Any]], int]:
+    """The complete lines written after byte ``offset``, and the offset after them (for ``--follow``)."""
+    if not path.exists():
+        return [], offset
+    with path.open("rb") as file:
+        file.seek(offset)
+        data = file.read()
+    complete = data[: data.rfind(b"\n") + 1]
+    return [json.loads(line) for line in complete.splitlines() if line.strip()], offset + len(complete)
 
 
 class TargetError(Exception):

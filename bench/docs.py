@@ -6,15 +6,16 @@ never pasted by hand: after a ``make bench`` or ``make load`` worth keeping, run
 commit the JSON with the page. What the figures mean is ``docs/design/performance.md``.
 """
 
-import argparse
 import json
 import sys
 from pathlib import Path
 from typing import Any
 
+from bench.cost import cost_tables
 from bench.lambda_memory import INVOCATIONS_A_MONTH
 from bench.operations import operations
 from bench.report import ROUND_TRIP_MS
+from infra import generated_page
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 RESULTS = PROJECT_DIR / "bench" / "results.json"
@@ -153,6 +154,16 @@ def _load(load: dict[str, Any]) -> list[str]:
     ]
 
 
+def _cost(results: dict[str, Any], labels: dict[str, str]) -> list[str]:
+    cost = results.get("cost")
+    if cost is None:  # a results.json from before the cost model
+        return []
+    lines = ["## Cost", ""]
+    for caption, header, rows in cost_tables(cost, labels):
+        lines += [caption, "", *_table(header, rows), ""]
+    return lines
+
+
 def render(results: dict[str, Any], load: dict[str, Any], labels: dict[str, str]) -> str:
     lines = [
         "# Performance figures",
@@ -175,6 +186,7 @@ def render(results: dict[str, Any], load: dict[str, Any], labels: dict[str, str]
         "",
         *_authorizer_memory(results),
         "",
+        *_cost(results, labels),
         "## Memory",
         "",
         f"Peak RSS of the bench process at the large size {results['peak_rss_mb']['bench']:,.0f} MB; a cold "
@@ -191,18 +203,7 @@ def page() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.docs", description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="write nothing; exit 1 when the committed page is stale")
-    args = parser.parse_args(argv)
-    text = page()
-    if PAGE.exists() and PAGE.read_text() == text:
-        return 0
-    if args.check:
-        print(f"{PAGE.relative_to(PROJECT_DIR)}: stale: run `make docs` and commit it", file=sys.stderr)
-        return 1
-    PAGE.write_text(text)
-    print(f"{PAGE.relative_to(PROJECT_DIR)}: written", file=sys.stderr)
-    return 0
+    return generated_page.main(PAGE, page, __doc__.splitlines()[0], argv)
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from typing import Any
 
+from bench.log_bytes import Logged, logged
 from bench.people import CORE_GROUP, CORE_USER, external_id, user_name
 from bench.route_clock import RouteTime
 from bench.work import Work, WorkCounter
@@ -130,6 +131,16 @@ def operations(group_members: int = 100, batch: int = 100) -> list[Operation]:
             lambda w, t: Call("GET", USERS, query={"filter": f'userName eq "{user_name(0).upper()}"'}),
         ),
         Operation(
+            "filter_email",
+            "list, emails.value eq",
+            lambda w, t: Call("GET", USERS, query={"filter": f'emails.value eq "{user_name(0).upper()}"'}),
+        ),
+        Operation(
+            "filter_work_email",
+            'list, emails[type eq "work"].value eq',
+            lambda w, t: Call("GET", USERS, query={"filter": f'emails[type eq "work"].value eq "{user_name(0)}"'}),
+        ),
+        Operation(
             "filter_external_id",
             "list, externalId eq",
             lambda w, t: Call("GET", USERS, query={"filter": f'externalId eq "{external_id(0)}"'}),
@@ -209,6 +220,8 @@ class Measurements:
     """The route of each run of the round run again with its calls made one after another (:func:`measure`)."""
     trail: Work = field(default_factory=Work)
     """What the request added to the activity trail (not in ``works``)."""
+    logs: list[Logged] = field(default_factory=list)
+    """The log lines each run wrote."""
 
     @property
     def median_ms(self) -> float:
@@ -266,6 +279,7 @@ class Run:
     authorizer: Work
     trail: Work
     """What the request added to the activity trail (not in ``work``)."""
+    logged: Logged = field(default_factory=Logged)
 
 
 def run_once(world: World, counter: WorkCounter, operation: Operation, tag: str) -> Run:
@@ -273,7 +287,7 @@ def run_once(world: World, counter: WorkCounter, operation: Operation, tag: str)
     call = operation.prepare(world, f"{tag}-{operation.name}")
     client = world.floor if operation.floor else world.scim
     world.clock.last = None
-    with counter.measure() as measured:
+    with counter.measure() as measured, logged() as lines:
         started = time.perf_counter()
         status, body = client.request(call.method, call.path, call.body, call.query)
         elapsed = (time.perf_counter() - started) * 1000
@@ -283,7 +297,7 @@ def run_once(world: World, counter: WorkCounter, operation: Operation, tag: str)
         raise BenchError(f"{operation.name}: the request never reached a route")
     if operation.after is not None:
         operation.after(world, body)
-    return Run(elapsed, world.clock.last, measured.work, measured.authorizer, measured.trail)
+    return Run(elapsed, world.clock.last, measured.work, measured.authorizer, measured.trail, lines)
 
 
 def measure(
@@ -327,4 +341,5 @@ def measure(
                 result.works.append(run.work)
                 result.authorizer = run.authorizer
                 result.trail = run.trail
+                result.logs.append(run.logged)
     return results

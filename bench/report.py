@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bench.cold_start import KINDS
+from bench.cost import cost_tables, costs
 from bench.lambda_memory import INVOCATIONS_A_MONTH, MemoryChoice, choices
 from bench.runner import BenchRun
 from bench.work import Work
@@ -39,6 +40,11 @@ def results(bench: BenchRun) -> dict[str, Any]:
             "round_trips": m.work.round_trips,
             "modelled_ms": _round(m.modelled_ms(ROUND_TRIP_MS)),
             "write_units": m.work.write_units,
+            "read_units": m.work.read_units,
+            "trail_write_units": m.trail.write_units,
+            "trail_round_trips": m.trail.round_trips,
+            "log_lines": max(logged.lines for logged in m.logs),
+            "log_bytes": max(logged.bytes for logged in m.logs),
         }
         for name, m in bench.small.items()
         if not m.operation.floor
@@ -67,7 +73,7 @@ def results(bench: BenchRun) -> dict[str, Any]:
             "zip_mb": _round(cold.artifact.zip_bytes / 1e6),
             "without_bytecode_ms": {kind: _round(cold.source_only_median(kind)) for kind in KINDS},
         }
-    return {
+    found = {
         "floor_ms": _round(floor),
         "route_floor_ms": _round(route_floor),
         "round_trip_ms": ROUND_TRIP_MS,
@@ -86,6 +92,7 @@ def results(bench: BenchRun) -> dict[str, Any]:
         ],
         "activity": activity(bench),
     }
+    return {**found, "cost": costs(found)}
 
 
 def activity(bench: BenchRun) -> dict[str, Any]:
@@ -215,6 +222,8 @@ def _issue_17_targets(ops: dict[str, Any], artifact: dict[str, Any] | None) -> l
     found = [
         trips("get_user", 2),
         trips("filter_user_name", 2),
+        trips("filter_email", 2),
+        trips("filter_work_email", 2),
         trips("patch_user", 3),
         Target(
             f"modelled GET user (CPU + {ROUND_TRIP_MS:g} ms per round trip) at most 10 ms",
@@ -324,6 +333,10 @@ def render(bench: BenchRun) -> str:
         )
     header = ["operation", "median ms", "x floor", "route ms", "x route floor", "CPU ms", "trips", "modelled ms"]
     lines += _table([*header, "calls", "read", "written", "WCU", "calls made"], rows)
+    for caption, header, cost_rows in cost_tables(
+        found["cost"], {n: m.operation.label for n, m in bench.small.items()}
+    ):
+        lines += ["", caption, "", *_table(header, cost_rows)]
     small_label, large_label = f"{sizes.users:,} users", f"{sizes.large_users:,} users"
     lines += [
         "",

@@ -4,8 +4,9 @@ Counted as ``tests/conftest.py``'s ``DynamoCalls`` counts (items read: GetItem h
 responses, the ScannedCount of a Query or Scan; items written: every Put/Update/Delete request,
 one per transaction item), plus what DynamoDB's latency and bill follow: the **round trips in
 sequence** (calls made at once count once: the longest chain of calls each started after the
-previous one answered) and the **write units** (:mod:`bench.write_units`, from the items before
-and after each write, read from moto's tables beside the call). The authorizer's reads of the
+previous one answered), the **write units** (:mod:`bench.write_units`, from the items before
+and after each write, read from moto's tables beside the call) and the **read units** (:func:`read_units`,
+from the items each read returned). The authorizer's reads of the
 credentials table are kept apart, so an operation's work is its route's alone, which is what
 the targets speak of; so is the route's write of the activity trail (one PutItem per write or
 refused request), reported on its own.
@@ -17,6 +18,7 @@ reach botocore after the caller's call has answered. Timing its start from the h
 the round trips as DynamoDB would see them.
 """
 
+import math
 import threading
 import time
 from collections import Counter
@@ -26,10 +28,14 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import chalicelib.store.waves
-from bench.write_units import Item, Write
+from bench.write_units import Item, Write, item_size
 from chalicelib.store.dynamodb_types import DynamoDBClient
 
 WRITE_OPERATIONS = {"PutItem", "UpdateItem", "DeleteItem"}
+READ_UNIT_BYTES = 4096
+COUNTED_ITEM_BYTES = 200
+"""A counting query returns no item to size: each item it counts is taken as this many bytes (keys and a few
+attributes, as the claims and memberships it counts are)."""
 
 
 class Tables(Protocol):
@@ -50,6 +56,8 @@ class Work:
     round_trips: int = 0
     """Calls in sequence: calls that ran at once count once."""
     write_units: int = 0
+    read_units: float = 0.0
+    """As on-demand DynamoDB bills reads: per 4 KB, half for an eventually consistent read (:func:`read_units`)."""
 
     @property
     def items(self) -> int:
@@ -71,9 +79,17 @@ class _Tally:
     items_written: int = 0
     spans: list[tuple[float, float]] = field(default_factory=list)
     write_units: int = 0
+    read_units: float = 0.0
 
     def work(self) -> Work:
-        return Work(tuple(self.calls), self.items_read, self.items_written, round_trips(self.spans), self.write_units)
+        return Work(
+            tuple(self.calls),
+            self.items_read,
+            self.items_written,
+            round_trips(self.spans),
+            self.write_units,
+            self.read_units,
+        )
 
 
 def round_trips(spans: list[tuple[float, float]]) -> int:
@@ -130,6 +146,36 @@ def _read(operation: str, parsed: dict[str, Any]) -> int:
     if operation in {"Query", "Scan"}:
         return int(parsed.get("ScannedCount", parsed.get("Count", 0)))
     return 0
+
+
+def _units(size: int) -> int:
+    return max(1, math.ceil(size / READ_UNIT_BYTES))
+
+
+def read_units(operation: str, params: dict[str, Any], parsed: dict[str, Any]) -> float:
+    """Read request units as DynamoDB bills them (Developer Guide, "Read/write capacity mode"): a key read 1 per 4 KB
+    of the item, rounded up, a miss 1; a Query the items it read summed, then rounded up to 4 KB, at least 1; half
+    of each for an eventually consistent read (every index query). A projection does not lower the bill."""
+    if operation == "GetItem":
+        return (1.0 if params.get("ConsistentRead") else 0.5) * _units(item_size(parsed.get("Item")))
+    if operation == "BatchGetItem":
+        total = 0.0
+        for table, request in params.get("RequestItems", {}).items():
+            found = parsed.get("Responses", {}).get(table, [])
+            misses = max(0, len(request.get("Keys", [])) - len(found))
+            units = sum(_units(item_size(item)) for item in found) + misses
+            total += (1.0 if request.get("ConsistentRead") else 0.5) * units
+        return total
+    if operation in {"Query", "Scan"}:
+        consistent = params.get("ConsistentRead") and "IndexName" not in params
+        items = parsed.get("Items")
+        size = (
+            sum(item_size(item) for item in items)
+            if items is not None
+            else int(parsed.get("ScannedCount", parsed.get("Count", 0))) * COUNTED_ITEM_BYTES
+        )
+        return (1.0 if consistent else 0.5) * _units(size)
+    return 0.0
 
 
 class WorkCounter:
@@ -210,6 +256,7 @@ class WorkCounter:
             tally.calls.append(model.name)
             tally.items_written += _written(model.name, params)
         self._pending.tally = tally
+        self._pending.params = params
         self._pending.writes = [
             (table, key, transactional, check, self._peek(table, key))
             for table, key, transactional, check in _writes(model.name, params)
@@ -228,7 +275,9 @@ class WorkCounter:
             for table, key, transactional, check, before in getattr(self._pending, "writes", []):
                 after = self._peek(table, key)
                 units += Write(self.tables.index_keys(table), before, after, transactional, check).units()
+        read = read_units(model.name, getattr(self._pending, "params", {}), parsed) if "Error" not in parsed else 0.0
         with self._lock:
+            tally.read_units += read
             tally.items_read += _read(model.name, parsed)
             tally.spans.append((getattr(self._pending, "started", ended), ended))
             tally.write_units += units

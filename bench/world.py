@@ -43,7 +43,7 @@ from chalicelib.store.dynamodb_types import DynamoDBClient
 from chalicelib.store.groups import Membership
 from chalicelib.store.role_mappings import RoleMapping
 from chalicelib.store.tables import create_tables
-from chalicelib.store.users import UserRecord
+from chalicelib.store.users import UserRecord, UserTable
 from devserver.embedded_dynamodb import embedded_dynamodb
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -98,6 +98,8 @@ def issue_credential(client: DynamoDBClient, config: Settings) -> tuple[str, str
     """The tenant's SCIM service account and credential: (client ID, Authorization header)."""
     credentials = CredentialStore(client, config.credentials_table)
     create_service_account(credentials, TENANT)
+    # A new tenant, whose users are loaded with their email pointers: lookups by email may trust them.
+    UserTable(client, config.users_table, TENANT).emails.mark_complete()
     issued = generate_credential(credentials, config.credential_hash_key, TENANT, "benchmark")
     token = base64.b64encode(f"{issued.client_id}:{issued.client_secret}".encode()).decode()
     return issued.client_id, f"Basic {token}"
@@ -227,8 +229,9 @@ class World:
         current = self.storage.groups.get(self.all_staff)
         if current is None:
             raise RuntimeError("the All staff group is gone")
+        names = self.storage.user_repository
         added = [
-            Membership(self.all_staff, self.user_ids[index], user_name(index))
+            Membership(self.all_staff, self.user_ids[index], user_name(index), names.user_name_key(user_name(index)))
             for index in range(self.all_staff_size, members)
         ]
         updated = replace(current, version=current.version + 1, last_modified=datetime.now(UTC).isoformat())

@@ -3,7 +3,7 @@
 API Gateway itself answers a request without an Authorization header, a path no route serves, and a
 request over its tenant's usage plan, before any of our code runs. SCIM clients expect 401 with
 ``WWW-Authenticate``, 429 with ``Retry-After``, and an RFC 7644 §3.12 body, so those gateway responses
-are defined here and applied by ``make deploy`` after ``chalice deploy`` (``infra.release``), and by
+are defined here and applied by ``make deploy`` after ``chalice deploy`` (``infra.rest_api``), and by
 ``devserver.gateway`` under ``make run`` and in tests.
 Every other refusal, and the 503 of a stage that cannot check credentials, is answered by app.py
 from the authorizer's decision, so a plain ``chalice deploy`` gives them.

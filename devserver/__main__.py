@@ -106,6 +106,7 @@ def serve(
     from chalicelib.store.connection import dynamodb
     from chalicelib.store.credentials import CredentialStore
     from chalicelib.store.tables import create_tables
+    from chalicelib.store.users import UserTable
     from devserver.gateway import emulate_gateway_responses
     from devserver.local_server import local_server
 
@@ -117,6 +118,8 @@ def serve(
     write_local_store(dynamodb_endpoint, "scim-local", config.region)
     store = CredentialStore(dynamodb(config), config.credentials_table)
     create_service_account(store, DEMO_TENANT, name="Demo SCIM service account")
+    # A new tenant: every user it gets is written with its email pointers (chalicelib/store/emails.py).
+    UserTable(dynamodb(config), config.users_table, DEMO_TENANT).emails.mark_complete()
     issued = generate_credential(store, config.credential_hash_key, DEMO_TENANT, "make run demo")
 
     from devserver.streams import start_local_streams

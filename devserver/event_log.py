@@ -8,24 +8,13 @@ local store's file (``SCIM_LOCAL_STORE_FILE``) and are emptied when ``make run``
 
 import json
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
-from admin.target import local_store_file
+from admin.target import dead_letters_file, events_file
 from chalicelib.events.catalog import SOURCE, Event
 from chalicelib.store.streams import StreamPosition
-
-
-def events_file() -> Path:
-    store = local_store_file()
-    return store.with_name(store.stem + "-events.jsonl")
-
-
-def dead_letters_file() -> Path:
-    store = local_store_file()
-    return store.with_name(store.stem + "-dead-letters.jsonl")
 
 
 class EventLog:
@@ -67,18 +56,3 @@ class EventLog:
         with self._lock, path.open("a") as file:
             file.write("".join(line + "\n" for line in lines))
             file.flush()
-
-
-def read_lines(path: Path, offset: int = 0) -> tuple[list[dict[str, Any]], int]:
-    """The complete lines written after byte ``offset``, and the offset after them (for ``--follow``)."""
-    if not path.exists():
-        return [], offset
-    with path.open("rb") as file:
-        file.seek(offset)
-        data = file.read()
-    complete = data[: data.rfind(b"\n") + 1]
-    return [json.loads(line) for line in complete.splitlines() if line.strip()], offset + len(complete)
-
-
-def each_line(path: Path) -> Iterator[dict[str, Any]]:
-    yield from read_lines(path)[0]

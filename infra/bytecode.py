@@ -17,7 +17,8 @@ is only recompiled in memory, as today, never run in place of the new code. A pl
 deploy`` is therefore always correct, and fast once this has run for the requirements and
 code being deployed. ``vendor/`` holds nothing else but ``botocore_data/<botocore version>/``
 (botocore's endpoint data cut to the services the Lambdas call, read only by that botocore:
-:mod:`chalicelib.aws_session`), and is not committed.
+:mod:`chalicelib.aws_session`) and ``lark_parsers/`` (scim2-models' filter parser, saved:
+:mod:`chalicelib.import_cost`), and is not committed.
 """
 
 import argparse
@@ -32,6 +33,7 @@ import zipfile
 from pathlib import Path
 
 from chalicelib.aws_session import ENDPOINTS_DIR, write_endpoints
+from chalicelib.import_cost import PARSER_DIR, save_parser
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 VENDOR = "vendor"
@@ -80,6 +82,7 @@ def build(project_dir: Path = PROJECT_DIR, stage: str = "dev") -> int:
             archive.extractall(unpacked)
         _compile(unpacked)
         write_endpoints(unpacked / "botocore", vendor)
+        save_parser(vendor)
         for cache in _caches(unpacked):
             target = vendor / cache.relative_to(unpacked)
             target.mkdir(parents=True, exist_ok=True)
@@ -97,6 +100,7 @@ def main() -> int:
     tag = sys.implementation.cache_tag
     print(f"{written:,} hash-checked .pyc files for {tag}, in chalicelib/__pycache__ and {VENDOR}/")
     print(f"botocore's endpoint data for the Lambdas' services alone, in {VENDOR}/{ENDPOINTS_DIR}/")
+    print(f"scim2-models' filter parser, saved, in {VENDOR}/{PARSER_DIR}/")
     return 0
 
 

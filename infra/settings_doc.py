@@ -7,7 +7,6 @@ shows the defaults whatever the environment; ``tests/test_docs.py`` fails when t
 is stale. It lives outside ``chalicelib`` so that the Lambda package does not carry it.
 """
 
-import argparse
 import ast
 import importlib
 import inspect
@@ -19,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from chalicelib import config
+from infra import generated_page
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 PAGE = PROJECT_DIR / "docs" / "reference" / "settings.md"
@@ -214,18 +214,7 @@ def page() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m infra.settings_doc", description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="write nothing; exit 1 when the committed page is stale")
-    args = parser.parse_args(argv)
-    text = page()
-    if PAGE.exists() and PAGE.read_text() == text:
-        return 0
-    if args.check:
-        print(f"{PAGE.relative_to(PROJECT_DIR)}: stale: run `make docs` and commit it", file=sys.stderr)
-        return 1
-    PAGE.write_text(text)
-    print(f"{PAGE.relative_to(PROJECT_DIR)}: written", file=sys.stderr)
-    return 0
+    return generated_page.main(PAGE, page, __doc__.splitlines()[0], argv)
 
 
 if __name__ == "__main__":

@@ -90,7 +90,7 @@ def check_authenticated_read(base: str, client_id: str, client_secret: str) -> s
 def base_url(stage: str | None, override: str | None) -> str:
     if override:
         return override.rstrip("/")
-    from infra.release import deployed_rest_api
+    from infra.rest_api import deployed_rest_api
 
     assert stage is not None
     return f"{deployed_rest_api(PROJECT_DIR, stage)['rest_api_url'].rstrip('/')}/scim/v2"

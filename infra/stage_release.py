@@ -3,7 +3,7 @@
 A release holds the stage's deploy lock (:mod:`infra.deploy_lock`) from before ``chalice deploy``
 until its record is written, so two operators never deploy one stage at once. After Chalice it sets
 the stream functions' retries and dead-letter queue (:mod:`infra.stream_release`), puts the gateway
-responses (:mod:`infra.release`), the stage's guardrails (:mod:`infra.guardrails`) and the record
+responses and per-tenant limits (:mod:`infra.rest_api`), the stage's guardrails (:mod:`infra.guardrails`) and the record
 (:mod:`infra.release_record`). A rollback deploys a recorded release's commit from a
 clean ``git worktree`` of it, checked against its lock hash, with the stage's newest deployed state
 (the REST API is found only by the id in ``.chalice/deployed/<stage>.json``).
@@ -93,7 +93,7 @@ def finish_release(project_dir: Path, stage: str, record: ReleaseRecord) -> str:
 
     :raises stream_release.StreamsNotWired: Before anything else is changed.
     """
-    from infra.release import (
+    from infra.rest_api import (
         api_gateway_stage,
         apply_gateway_responses,
         control_plane,
@@ -265,7 +265,7 @@ def destroy(project_dir: Path, stage: str) -> int:
     app_name = chalice_config()["app_name"]
     stream_functions, dead_letters = stream_release.stage_leftovers(app_name, stage)
     names = [function.function_name(app_name).replace("${Stage}", stage) for function in FUNCTIONS] + stream_functions
-    from infra.release import control_plane
+    from infra.rest_api import control_plane
     from infra.usage_plans import UsagePlans
 
     UsagePlans(control_plane(), stage).remove_all()

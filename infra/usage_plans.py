@@ -6,7 +6,7 @@ is in the tenant's plan. A key is in exactly one plan of the stage's API stage, 
 requires. Key values come from :func:`chalicelib.auth.tenant_limits.usage_key`, the value the
 authorizer returns, and are never printed.
 
-Used by ``make deploy`` (:mod:`infra.release`, on every release), by ``python -m admin limits`` and
+Used by ``make deploy`` (:mod:`infra.rest_api`, on every release), by ``python -m admin limits`` and
 ``admin tenant create``, and by ``make run``, whose embedded moto answers the same API Gateway calls
 (:mod:`devserver.throttle` reads the plans back and enforces them).
 """

@@ -258,6 +258,27 @@ def test_check_reports_and_repair_fixes_leftovers_and_stale_member_displays(
     assert scim.get(f"/Groups/{group_id}").json["members"][0]["display"] == "a@example.com"
 
 
+def test_repair_files_memberships_written_before_the_user_name_index(
+    scim: Scim, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given a membership written before memberships carried their member's userName key
+    user = scim.post("/Users", user_body("a@example.com")).json["id"]
+    group = {"schemas": [CORE_GROUP], "displayName": "Sales"}
+    group_id = scim.post("/Groups", {**group, "members": [{"value": user}]}).json["id"]
+    key = {"pk": {"S": "acme"}, "sk": {"S": f"member#{group_id}#{user}"}}
+    client = dynamodb_client()
+    client.update_item(
+        TableName=settings().groups_table, Key=key, UpdateExpression="REMOVE member_name_key, user_name_key"
+    )
+
+    _, out, _ = run(capsys, "check", "acme", "--repair")
+
+    assert "Repaired 1 memberships (0 deleted, 1 renamed)" in out
+    item = client.get_item(TableName=settings().groups_table, Key=key)["Item"]
+    assert item["member_name_key"]["S"] == "acme#a@example.com"
+    assert run(capsys, "check", "acme")[1].strip() == "1 users, 1 groups, 1 memberships checked"
+
+
 def test_check_fails_on_a_broken_invariant(scim: Scim, capsys: pytest.CaptureFixture[str]) -> None:
     scim.post("/Users", user_body("a@example.com"))
     dynamodb_client().delete_item(

@@ -40,6 +40,11 @@ OPERATION_FIGURES = {
     "round_trips",
     "modelled_ms",
     "write_units",
+    "read_units",
+    "trail_write_units",
+    "trail_round_trips",
+    "log_lines",
+    "log_bytes",
 }
 
 
@@ -67,6 +72,7 @@ def test_a_tiny_run_records_every_figure_of_results_json_and_counts_dynamodb_wor
         "peak_rss_mb",
         "authorizer_memory",
         "activity",
+        "cost",
     }
     assert [choice["memory_mb"] for choice in found["authorizer_memory"]] == [512, 1024, 1769]
     assert all(set(figures) == OPERATION_FIGURES for figures in found["ops"].values())
@@ -92,11 +98,14 @@ def test_a_tiny_run_records_every_figure_of_results_json_and_counts_dynamodb_wor
     # items: 2 units each, plus the user's entry in the externalId index.
     assert bench.small["get_user"].work.round_trips == 2
     assert bench.small["patch_user"].work.round_trips == 2
-    assert bench.small["filter_user_name"].work.round_trips == 3
+    assert bench.small["filter_user_name"].work.round_trips == 2
+    assert bench.small["filter_email"].work.round_trips == 2
+    assert bench.small["filter_work_email"].work.round_trips == 2
     # A member add reads the group, the membership and the user's name at once, then writes, then reads the
     # version its commuting write left.
     assert bench.small["patch_group_add_member"].work.round_trips == 3
-    assert bench.small["create_user"].work.write_units == 2 * 2 + 1
+    # The user, its userName claim and its one email pointer, 2 units each in a transaction; 1 for the index entry.
+    assert bench.small["create_user"].work.write_units == 3 * 2 + 1
     assert all(m.route_ms > 0 and m.cpu_ms > 0 and m.pooled_cpu_ms > 0 for m in bench.small.values())
     # Every measured run has its twin with the calls made one after another, for the CPU.
     assert all(len(m.in_sequence) == len(m.routes) == len(m.works) for m in bench.small.values())
@@ -107,6 +116,24 @@ def test_a_tiny_run_records_every_figure_of_results_json_and_counts_dynamodb_wor
     assert not bench.cold.authorizer_loads_protocol
     assert not bench.cold.authorizer_loads_metrics and bench.cold.metrics_import_ms[0] > 0
     assert found["activity"]["trail"]["get_user"] == {"ddb_calls": 0, "items_written": 0}
+    # Read units as on-demand DynamoDB bills them: one strongly consistent read of a small item is one.
+    assert found["ops"]["get_user_without_groups"]["read_units"] == 1.0
+    # Each operation writes its access line (with its metrics); a write's trail entry is priced with it.
+    assert all(op["log_lines"] >= 1 and op["log_bytes"] > 200 for op in found["ops"].values())
+    assert found["ops"]["patch_user"]["trail_write_units"] >= 1 and found["ops"]["patch_user"]["trail_round_trips"] == 1
+    cost = found["cost"]
+    assert cost["prices"]["region"] and cost["prices"]["as_of"]
+    assert cost["memory_mb"] == {"route": 1024, "authorizer": 1769}
+    assert set(cost["per_operation"]) == set(found["ops"])
+    for entry in cost["per_operation"].values():
+        assert entry["total_per_million"] == pytest.approx(sum(entry["dollars_per_million"].values()), abs=0.06)
+        assert entry["dollars_per_million"]["api_gateway"] == cost["prices"]["api_gateway_rest_per_million_requests"]
+    assert set(cost["tenant"]) == {"assumptions", "entra_incremental", "okta_push", "initial_import"}
+    assert cost["tenant"]["entra_incremental"]["authorizer_invocations"] == 30 * 24 * 60 // 40
+    assert all(
+        cost["tenant"][name]["total_dollars"] > 0 for name in ("entra_incremental", "okta_push", "initial_import")
+    )
+    assert "Tenant model" in render(bench)
     assert "Targets" in render(bench)
 
 

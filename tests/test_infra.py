@@ -23,7 +23,7 @@ from chalicelib.gateway_responses import GATEWAY_RESPONSES, SCIM_ERROR_SCHEMA, W
 from chalicelib.metrics import NAMESPACE
 from chalicelib.stage_secrets import DEV_DEFAULTS
 from chalicelib.store.tables import TIME_TO_LIVE, table_definitions
-from infra import events_stack, release, stream_release, templates
+from infra import events_stack, release, rest_api, stream_release, templates
 from infra.infra_stack import deploy_infra
 from infra.templates import SECRETS, TEMPLATES, render, settings_for
 from tests.conftest import PROJECT_DIR
@@ -79,7 +79,11 @@ def _project_copy(destination: Path) -> Path:
 
 def _environment(**extra: str) -> dict[str, str]:
     # An outer make's variables (`make test-all VENV=...`) would reach the copy's make through MAKEFLAGS.
-    inherited = {name: value for name, value in os.environ.items() if name not in {"MAKEFLAGS", "MFLAGS", "MAKELEVEL"}}
+    inherited = {
+        name: value
+        for name, value in os.environ.items()
+        if name not in {"MAKEFLAGS", "MFLAGS", "MAKELEVEL", "PYTHON", "VENV"}
+    }
     return {**inherited, "AWS_DEFAULT_REGION": "us-east-1", **extra}
 
 
@@ -196,7 +200,7 @@ def test_each_lambda_of_a_deployed_stage_runs_with_its_own_policy_and_limits(sta
 
 
 def test_gateway_responses_are_scim_errors_and_the_401_challenges(tmp_path: Path) -> None:
-    requests = {request["responseType"]: request for request in release.gateway_response_requests("abc123")}
+    requests = {request["responseType"]: request for request in rest_api.gateway_response_requests("abc123")}
     assert set(requests) == set(GATEWAY_RESPONSES)
     assert set(GATEWAY_RESPONSES) == {"UNAUTHORIZED", "MISSING_AUTHENTICATION_TOKEN", "THROTTLED", "QUOTA_EXCEEDED"}
     for response_type, expected in GATEWAY_RESPONSES.items():
@@ -352,12 +356,12 @@ def test_make_deploy_refuses_a_python_other_than_the_stages(monkeypatch: pytest.
 
 
 def test_the_gateway_responses_step_needs_the_shared_deployed_state(tmp_path: Path) -> None:
-    with pytest.raises(release.NotDeployed, match=r"\.chalice/deployed/dev\.json is missing"):
-        release.deployed_rest_api(tmp_path, "dev")
+    with pytest.raises(rest_api.NotDeployed, match=r"\.chalice/deployed/dev\.json is missing"):
+        rest_api.deployed_rest_api(tmp_path, "dev")
     (tmp_path / ".chalice" / "deployed").mkdir(parents=True)
     api = {"name": "rest_api", "resource_type": "rest_api", "rest_api_id": "abc123", "rest_api_url": "https://x/api/"}
     (tmp_path / ".chalice" / "deployed" / "dev.json").write_text(json.dumps({"resources": [api]}))
-    assert release.deployed_rest_api(tmp_path, "dev")["rest_api_id"] == "abc123"
+    assert rest_api.deployed_rest_api(tmp_path, "dev")["rest_api_id"] == "abc123"
 
 
 def test_events_have_a_bus_archive_dead_letters_with_an_alarm_and_an_operator_queue() -> None:

@@ -11,8 +11,8 @@ from tests.conftest import PROJECT_DIR
 
 # Bottom to top; a module imports only from its own layer and those below it (docs/design/architecture.md).
 # config (with stage_secrets, its secret part) and metrics are leaves any layer uses; schemas is the SCIM
-# vocabulary every layer above the store speaks (model_docs: when its descriptions are read); auth is the
-# authorizer's edge.
+# vocabulary every layer above the store speaks (model_docs: when its descriptions are read; import_cost: what
+# its import puts off); auth is the authorizer's edge.
 LAYERS = [
     [
         "chalicelib.config",
@@ -25,6 +25,7 @@ LAYERS = [
     [
         "chalicelib.schemas",
         "chalicelib.model_docs",
+        "chalicelib.import_cost",
         "chalicelib.canonical",
         "chalicelib.references",
         "chalicelib.resources",

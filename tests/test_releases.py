@@ -308,7 +308,9 @@ def _snake(operation: str) -> str:
 
 def _make_dry_run(*arguments: str) -> list[str]:
     # Without an outer make's flags (CI passes another VENV): this make reads the Makefile as an operator's does.
-    environment = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
+    environment = {
+        k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "PYTHON", "VENV")
+    }
     return subprocess.run(
         [*MAKE_SKIPPING_INSTALLS, *arguments],
         cwd=PROJECT_DIR, env=environment, capture_output=True, text=True, check=True,

@@ -89,8 +89,9 @@ def test_a_deploy_uses_the_developers_venv_only_when_it_runs_the_stages_python(t
 
 
 def _make(project: Path, *arguments: str) -> subprocess.CompletedProcess[str]:
-    # An outer make's variables (`make test-all PYTHON=...`) would reach this make through MAKEFLAGS.
-    outer = {"MAKEFLAGS", "MFLAGS", "MAKELEVEL"}
+    # An outer make's variables (`make test-all PYTHON=...`) would reach this make through MAKEFLAGS and, being
+    # command-line variables, through the environment too.
+    outer = {"MAKEFLAGS", "MFLAGS", "MAKELEVEL", "PYTHON", "VENV"}
     environment = {name: value for name, value in os.environ.items() if name not in outer}
     return subprocess.run(
         ["make", "--no-print-directory", *arguments], cwd=project, env=environment, capture_output=True, text=True

@@ -17,7 +17,7 @@ from chalicelib.auth.tenant_limits import UNAUTHENTICATED, Limits, LimitsError, 
 from chalicelib.config import settings
 from chalicelib.gateway_responses import GATEWAY_RESPONSES
 from devserver.throttle import TenantThrottle, TokenBucket
-from infra.release import apply_tenant_limits
+from infra.rest_api import apply_tenant_limits
 from infra.usage_plans import LimitsNotApplied, UsagePlans
 from tests.conftest import Tenant
 from tests.helpers import ERROR

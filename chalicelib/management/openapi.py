@@ -12,7 +12,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from chalicelib.management import models
-from chalicelib.management.api import OPENAPI_PATH, OPERATIONS, ROOT
+from chalicelib.management.routes import OPENAPI_PATH, OPERATIONS, ROOT
 
 _PARAMETER = re.compile(r"{(\w+)}")
 _STRING = {"type": "string"}

@@ -135,6 +135,8 @@ class Management:
             account = create_service_account(self.credentials, tenant, name=name)
         except CredentialError as error:
             raise credential_failure(error, "tenant") from None
+        # Every user of a new tenant is written with its email pointers: lookups by email may trust them at once.
+        UserTable(self.client, self.config.users_table, tenant).emails.mark_complete()
         self.record(tenant, actor, "create", "Tenant", name=name, serviceAccount=account.account_id)
         return account
 

@@ -150,7 +150,7 @@ class GroupRepository(Repository[GroupRecord]):
         An add or remove reads the group, which of the named users are members, and the added users'
         names all at once (one round trip), since each needs only the request.
         """
-        names: dict[str, str] | None = None
+        names: dict[str, tuple[str, str]] | None = None
         if change.reset:
             current = self.found(resource_type, group_id, self.groups.get(group_id))
             check_version(expected_version, current.version)
@@ -280,11 +280,11 @@ class GroupRepository(Repository[GroupRecord]):
         return list(ids)
 
     def memberships(
-        self, group_id: str, user_ids: Sequence[str], names: Mapping[str, str] | None = None
+        self, group_id: str, user_ids: Sequence[str], names: Mapping[str, tuple[str, str]] | None = None
     ) -> list[Membership]:
-        """Memberships of existing users of this tenant, with their userName as display.
+        """Memberships of existing users of this tenant, with their userName as display, filed under its key.
 
-        :param names: The userNames of these users by id, if the caller has read them already.
+        :param names: The userNames of these users and their keys by id, if the caller has read them already.
         :raises InvalidValueException: Naming the ids that are not users of this tenant; nothing is written.
         """
         found = names if names is not None else self.users.user_names_of(user_ids) if user_ids else {}
@@ -293,7 +293,7 @@ class GroupRepository(Repository[GroupRecord]):
             named = ", ".join(repr(user_id) for user_id in unknown[:MAX_NAMED_IDS])
             more = f" and {len(unknown) - MAX_NAMED_IDS} more" if len(unknown) > MAX_NAMED_IDS else ""
             raise InvalidValueException(detail=f"members: no user with id {named}{more} in this tenant")
-        return [Membership(group_id, user_id, found[user_id]) for user_id in user_ids]
+        return [Membership(group_id, user_id, *found[user_id]) for user_id in user_ids]
 
     def check_response_size(self, group_id: str, members: Sequence[Membership]) -> None:
         """A group too large for one response answers 400 tooMany, naming the ways to read it."""

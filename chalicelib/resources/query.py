@@ -16,6 +16,7 @@ from scim2_models.path import (
     Comparison,
     FilterNode,
     LogicalExpr,
+    LogicalOperator,
     Not,
     Present,
     ValuePath,
@@ -49,6 +50,35 @@ def comparison(scim_filter: ScimFilter[Any] | None, model: Model, operator: Comp
     if binding is None or binding.target_type is not str:
         return None
     return binding.urn, node.value
+
+
+def indexed_comparison(
+    scim_filter: ScimFilter[Any] | None, model: Model, operator: CompareOperator
+) -> tuple[str, str] | None:
+    """As :func:`comparison`, and also a value path one of whose ``and`` terms is that comparison on a
+    sub-attribute: ``emails[type eq "work"].value eq "x"`` (parsed as ``emails[type eq "work" and value eq
+    "x"]``) gives ``emails.value``. What it designates may hold more than matches: the filter decides after.
+    """
+    found = comparison(scim_filter, model, operator)
+    typed = bound(scim_filter, model) if found is None and scim_filter is not None else None
+    node = typed.ast if typed is not None else None
+    if typed is None or not isinstance(node, ValuePath) or node.sub_attr is not None:
+        return found
+    inner = node.val_filter
+    terms = inner.terms if isinstance(inner, LogicalExpr) and inner.op == LogicalOperator.and_ else (inner,)
+    for term in terms:
+        if (
+            isinstance(term, Comparison)
+            and term.op == operator
+            and isinstance(term.value, str)
+            and term.attr_path.sub_attr is None
+            and term.attr_path.uri is None
+        ):
+            path = AttrPath(attr=node.attr_path.attr, sub_attr=term.attr_path.attr, uri=node.attr_path.uri)
+            binding = typed.resolve_comparison(path, strict=False)
+            if binding is not None and binding.target_type is str:
+                return binding.urn, term.value
+    return None
 
 
 def attribute_urn(path: str, model: Model) -> str | None:

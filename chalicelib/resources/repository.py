@@ -27,7 +27,7 @@ from scim2_models import (
 )
 from scim2_models.path import CompareOperator
 
-from chalicelib.resources.query import comparison
+from chalicelib.resources.query import indexed_comparison
 from chalicelib.store.claims import ClaimIndex
 
 Clock = Callable[[], datetime]
@@ -140,7 +140,7 @@ class Repository(ABC, Generic[Record]):
 
         :param lookups: The search's own :meth:`lookups`, when it reads something beside the records.
         """
-        found = comparison(scim_filter, self.model(resource_type), CompareOperator.eq)
+        found = indexed_comparison(scim_filter, self.model(resource_type), CompareOperator.eq)
         lookup = (lookups if lookups is not None else self.lookups()).get(found[0]) if found is not None else None
         return lookup(found[1]) if found is not None and lookup is not None else self.every()
 

@@ -7,6 +7,11 @@ read them beside the user's item; the groups' names and the role mappings then g
 beside the write when there is one. The tenant's mappings are read whole (one query) when it has
 at most :data:`MAPPINGS_READ_WHOLE`, since their keys, the groups' names, are not known yet; a
 tenant with more reads those of the users' groups by key once the names are in (one more trip).
+
+``userName eq`` knows no id before its claim is read, so its memberships are read by userName key
+beside the claim (the ``byMemberName`` index) and named with the user's item; the memberships read
+by id in that same trip check the prediction: a group it missed costs a third trip, a group it
+named wrongly is dropped, so a stale prediction never shows a wrong group or role.
 """
 
 from collections.abc import Callable, Mapping, Sequence
@@ -30,6 +35,13 @@ class UserGroups:
     mappings: Sequence[RoleMapping]
     role_source: RoleSource = field(default_factory=RoleSource)
     """The tenant's: with ``saml-attribute``, the groups grant no role (roles come at each sign-in)."""
+
+
+class GroupIds(dict[str, list[str]]):
+    """Group ids by user id, read beside the users, for the resources built next in the same call; ``named``,
+    when their groups' names and the roles were read in the same trips too."""
+
+    named: UserGroups | None = None
 
 
 class GroupReader:
@@ -62,6 +74,23 @@ class GroupReader:
             self.role_sources.get,
         )
         return result, self._user_groups(group_ids, live, mappings, role_source)
+
+    def named_predicted(
+        self, user_id: str, predicted: Sequence[str], beside: Callable[[], Any]
+    ) -> tuple[Any, list[str], UserGroups]:
+        """The groups of a user whose group ids were predicted before its id was known, named in the trip that
+        makes ``beside`` (reading the user), and checked against its memberships read by id in that same trip;
+        returns what ``beside`` returned, the user's group ids and its groups."""
+        result, actual, live, mappings, role_source = together(
+            beside,
+            partial(self.groups.group_ids_of, user_id),
+            partial(self.groups.get_many, predicted),
+            partial(self._mappings_if, predicted),
+            self.role_sources.get,
+        )
+        if not set(actual) <= set(predicted):  # a group the prediction missed: its name is one more trip
+            return result, actual, self.named({user_id: actual})[1]
+        return result, actual, self._user_groups({user_id: actual}, live, mappings, role_source)
 
     def _mappings_if(self, group_ids: Sequence[str]) -> list[RoleMapping] | None:
         """The tenant's role mappings when some group is to be named and they are few; None when they are many."""

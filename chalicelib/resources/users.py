@@ -6,12 +6,13 @@ user: :mod:`.user_groups` reads them, only when a response or a filter needs the
 Round trips: the memberships need only the user's id, so they are read beside
 the user's item; the groups' names and the tenant's role mappings then come
 together. A GET of a user is two round trips in sequence, a PATCH or PUT two
-(three when a rename moves the memberships' display), ``userName eq`` three
-(its claim names the id). Effective roles are returned by default: they cost
+(three when a rename moves the memberships' display), ``userName eq`` two (its
+memberships are read by userName key beside its claim, checked in the second
+trip, :mod:`.user_groups`). Effective roles are returned by default: they cost
 no round trip of their own, and an administrator reading a user over SCIM
 sees what the user may do; ``excludedAttributes`` drops them and the reads.
 
-Query plan: ``id eq`` a key read; ``userName eq`` two key reads; ``externalId
+Query plan: ``id eq`` a key read; ``userName eq`` two key reads (and an index query beside the first); ``externalId
 eq`` one index query; ``groups.value eq`` a page of the group's memberships and
 one batch read; no filter or ``userName sw`` the userName claims, page by page;
 anything else reads the tenant's users.
@@ -32,7 +33,8 @@ from chalicelib.resources.meta import check_version, meta, version_of
 from chalicelib.resources.query import comparison, filter_needs, ordered_by, response_needs
 from chalicelib.resources.repository import Clock, IndexPlan, Repository, WriteStart, one
 from chalicelib.resources.roles import held, user_roles
-from chalicelib.resources.user_groups import GroupReader, UserGroups
+from chalicelib.resources.user_groups import GroupIds, GroupReader, UserGroups
+from chalicelib.resources.user_lookups import UserLookups
 from chalicelib.schemas import CORE_USER_SCHEMA, ONEMODEL_USER_SCHEMA, User
 from chalicelib.store.errors import Conflict, Taken
 from chalicelib.store.groups import GroupTable, Membership
@@ -48,14 +50,11 @@ _USER_NAME = Path[User[Any]]("userName").resolve()
 ID = f"{CORE_USER_SCHEMA}:id"
 USER_NAME = f"{CORE_USER_SCHEMA}:userName"
 EXTERNAL_ID = f"{CORE_USER_SCHEMA}:externalId"
+EMAILS_VALUE = f"{CORE_USER_SCHEMA}:emails.value"
 GROUPS = f"{CORE_USER_SCHEMA}:groups"
 GROUPS_VALUE = f"{CORE_USER_SCHEMA}:groups.value"
 # What the user's groups decide: the groups themselves, and the roles of the product extension.
 FROM_GROUPS = (GROUPS, ONEMODEL_USER_SCHEMA)
-
-
-GroupIds = dict[str, list[str]]
-"""Group ids by user id, read beside the users, for the resources built next in the same call."""
 
 
 @dataclass(frozen=True)
@@ -100,30 +99,18 @@ class UserRepository(Repository[UserRecord]):
         self.groups = groups
         self.role_mappings = role_mappings
         self.group_reader = GroupReader(groups, role_mappings)
+        self.lookup = UserLookups(users, groups, self.group_reader, self.user_name_key)
         self.hash_password = hash_password
 
     def get(
         self, resource_type: ResourceType, resource_id: str, response_parameters: ResponseParameters[Any] | None
     ) -> Resource[Any]:
         with_groups = self.needs_groups(resource_type, response_parameters)
-        group_ids: GroupIds = {}
-        record = self.found(resource_type, resource_id, self._user(resource_id, group_ids if with_groups else None))
+        group_ids = GroupIds()
+        record = self.found(
+            resource_type, resource_id, self.lookup.by_id(resource_id, group_ids if with_groups else None)
+        )
         return self.resources(resource_type, [record], with_groups, group_ids)[0]
-
-    def _user(self, user_id: str, group_ids: GroupIds | None) -> UserRecord | None:
-        """A user by id; given ``group_ids``, its group ids are read in the same round trip (they need only the
-        id) and added there."""
-        if group_ids is None:
-            return self.users.get(user_id)
-        record, ids = together(partial(self.users.get, user_id), partial(self.groups.group_ids_of, user_id))
-        if record is not None:
-            group_ids[record.id] = ids
-        return cast(UserRecord | None, record)
-
-    def _by_user_name(self, user_name: str, group_ids: GroupIds | None) -> list[UserRecord]:
-        """``userName eq``: the claim names the id, then the user (and its group ids, beside it)."""
-        user_id = self.users.owner_of(self.user_name_key(user_name))
-        return one(self._user(user_id, group_ids)) if user_id is not None else []
 
     def create(self, resource_type: ResourceType, resource: Resource[Any], stored: dict[str, Any]) -> Resource[Any]:
         return self.create_or_revive(resource_type, resource, stored).resource
@@ -264,7 +251,8 @@ class UserRepository(Repository[UserRecord]):
         """
         record, memberships = read.record, read.memberships
         _, groups = self.group_reader.named({record.id: [m.group_id for m in memberships]}, write)
-        self.groups.set_display([m for m in memberships if m.display != record.user_name], record.user_name)
+        moved = [m for m in memberships if (m.display, m.user_name_key) != (record.user_name, record.user_name_key)]
+        self.groups.set_display(moved, record.user_name, record.user_name_key)
         return self._built(resource_type, [record], groups)[0]
 
     def _hashed(self, resource: Resource[Any]) -> str | None:
@@ -289,7 +277,7 @@ class UserRepository(Repository[UserRecord]):
     def load(self, resource_type: ResourceType, ids: list[str], request: SearchRequest[Any]) -> list[Resource[Any]]:
         """A page of users by id; with groups, every user's group ids are read beside the users, in one wave."""
         with_groups = self.needs_groups(resource_type, request)
-        group_ids: GroupIds = {}
+        group_ids = GroupIds()
         if with_groups:
             users, *each = together(
                 partial(self.users.get_many, ids), *(partial(self.groups.group_ids_of, i) for i in ids)
@@ -306,7 +294,7 @@ class UserRepository(Repository[UserRecord]):
         filter_needs_groups = any(filter_needs(scim_filter, model, target) for target in FROM_GROUPS)
         with_groups = filter_needs_groups or self.needs_groups(resource_type, request)
         # The key reads (id eq, userName eq) read the users' group ids beside them when the search needs them.
-        group_ids: GroupIds = {}
+        group_ids = GroupIds()
         users = list(self.candidates(resource_type, scim_filter, self.lookups(group_ids if with_groups else None)))
         if scim_filter is not None and not filter_needs_groups and with_groups:
             # Filter first, then read the groups (a query per user) of the matches only.
@@ -324,8 +312,9 @@ class UserRepository(Repository[UserRecord]):
         :param group_ids: Given, the key reads read the user's group ids beside the user, and add them there.
         """
         return {
-            ID: lambda user_id: one(self._user(user_id, group_ids)),
-            USER_NAME: lambda user_name: self._by_user_name(user_name, group_ids),
+            ID: lambda user_id: one(self.lookup.by_id(user_id, group_ids)),
+            USER_NAME: lambda user_name: self.lookup.by_user_name(user_name, group_ids),
+            EMAILS_VALUE: lambda address: self.lookup.by_email(address, group_ids),
             EXTERNAL_ID: self.users.find_by_external_id,
             GROUPS_VALUE: lambda group_id: self.users.get_many(
                 [m.user_id for m in self.groups.members(group_id)]
@@ -375,6 +364,9 @@ class UserRepository(Repository[UserRecord]):
         """
         if not with_groups:
             return self._built(resource_type, records, None)
+        named = group_ids.named if isinstance(group_ids, GroupIds) else None
+        if named is not None and all(record.id in named.by_user for record in records):
+            return self._built(resource_type, records, named)
         known = {r.id: group_ids[r.id] for r in records if group_ids is not None and r.id in group_ids}
         known.update(self.group_reader.ids_of([record.id for record in records if record.id not in known]))
         _, groups = self.group_reader.named(known)

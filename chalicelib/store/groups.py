@@ -6,7 +6,10 @@ Items (``pk`` is the tenant):
 - ``sk = displayName#<key>``: the claim that keeps displayName unique per tenant.
 - ``sk = member#<group id>#<user id>``: one membership. ``member_key`` is
   ``<tenant>#<user id>``, the key of the ``byMember`` index that answers "which
-  groups is this user in".
+  groups is this user in". ``member_name_key`` is ``<tenant>#<the member's userName key>``
+  (index ``byMemberName``: the groups of the user holding a userName, read beside the userName's
+  claim; set when the membership is written and moved by a rename, so it may lag the user and is
+  only ever a prediction its reader checks).
 
 Members never live inside the group item (items stop at 400 KB, groups reach
 100,000 members). A group item is the commit point: a membership counts only
@@ -14,6 +17,7 @@ while its group item exists, so a create that stops half-way, or the tail of
 a delete, leaves nothing any reader sees.
 """
 
+import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -35,13 +39,17 @@ from chalicelib.store.guarded import NEW, VERSION, Write, at_version, claim_move
 from chalicelib.store.items import ItemConverter
 from chalicelib.store.limits import check_item, partition_key_fits, sort_key_fits
 from chalicelib.store.table import TenantTable
-from chalicelib.store.tables import GROUPS_BY_EXTERNAL_ID, GROUPS_BY_MEMBER
+from chalicelib.store.tables import GROUPS_BY_EXTERNAL_ID, GROUPS_BY_MEMBER, GROUPS_BY_MEMBER_NAME
 from chalicelib.store.waves import each
 
 GROUP_PREFIX = "group#"
 DISPLAY_NAME_PREFIX = "displayName#"
 MEMBER_PREFIX = "member#"
 TRANSACTION_LIMIT = 100
+# After a query found the byMemberName index missing (a stage whose infra predates it, or DynamoDB still building
+# it), the container reads without it for this long before it tries again.
+ABSENT_INDEX_RETRY_SECONDS = 300.0
+_index_absent_until: dict[str, float] = {}
 
 
 @dataclass(frozen=True)
@@ -61,6 +69,8 @@ class Membership:
     group_id: str
     user_id: str
     display: str | None = None
+    user_name_key: str | None = None
+    """The member's userName key when the membership was written or last re-keyed (``byMemberName``)."""
 
 
 GROUP_ITEM = ItemConverter(GroupRecord, renamed={"document": "doc"})
@@ -138,22 +148,53 @@ class GroupTable(TenantTable):
         )
         return [self.membership_of(item) for item in items]
 
-    def set_display(self, memberships: Sequence[Membership], display: str) -> None:
-        """Give these memberships of one user a new ``display`` (its userName): one conditional update each,
-        all at once (one round trip).
+    def memberships_named(self, user_name_key: str) -> list[Membership] | None:
+        """The memberships filed under a userName key (index ``byMemberName``, eventually consistent): a
+        prediction of the groups of the user holding it, which may name a former holder's or miss some.
+
+        None when the index cannot be read (not created yet, or still being built): the caller reads by id.
+        """
+        key = f"{self.tenant}#{user_name_key}"
+        if not partition_key_fits(key) or time.monotonic() < _index_absent_until.get(self.table, 0.0):
+            return None
+        try:
+            items = list(
+                self.query(
+                    IndexName=GROUPS_BY_MEMBER_NAME,
+                    KeyConditionExpression="member_name_key = :k",
+                    ExpressionAttributeValues={":k": {"S": key}},
+                )
+            )
+        except botocore.exceptions.ClientError as error:
+            message = error.response["Error"].get("Message", "")
+            # DynamoDB says ValidationException (missing, or still backfilling), moto ResourceNotFoundException.
+            missing = error.response["Error"]["Code"] in {"ValidationException", "ResourceNotFoundException"}
+            if not missing or GROUPS_BY_MEMBER_NAME not in message:
+                raise
+            _index_absent_until[self.table] = time.monotonic() + ABSENT_INDEX_RETRY_SECONDS
+            return None
+        return [self.membership_of(item) for item in items]
+
+    def set_display(self, memberships: Sequence[Membership], display: str, user_name_key: str) -> None:
+        """Give these memberships of one user a new ``display`` (its userName) and file them under its userName
+        key: one conditional update each, all at once (one round trip).
 
         A membership removed meanwhile stays removed: the update requires the item.
         """
-        each(lambda membership: self._set_display(membership, display), memberships)
+        each(lambda membership: self._set_display(membership, display, user_name_key), memberships)
 
-    def _set_display(self, membership: Membership, display: str) -> None:
+    def _set_display(self, membership: Membership, display: str, user_name_key: str) -> None:
         try:
             self.client.update_item(
                 TableName=self.table,
                 Key=self.key(f"{MEMBER_PREFIX}{membership.group_id}#{membership.user_id}"),
-                UpdateExpression="SET display = :d",
+                UpdateExpression="SET display = :d, user_name_key = :u, member_name_key = :k",
                 ConditionExpression="attribute_exists(pk)",
-                ExpressionAttributeValues={":d": {"S": display}},
+                ExpressionAttributeValues={
+                    ":d": {"S": display},
+                    ":u": {"S": user_name_key},
+                    ":k": {"S": f"{self.tenant}#{user_name_key}"},
+                },
             )
         except botocore.exceptions.ClientError as error:
             if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
@@ -294,7 +335,11 @@ class GroupTable(TenantTable):
             **MEMBERSHIP_ITEM.item(membership),
             "member_key": {"S": f"{self.tenant}#{membership.user_id}"},
         }
-        check_item(item, "membership", {"sk": "members.value", "member_key": "members.value"})
+        if membership.user_name_key:
+            item["member_name_key"] = {"S": f"{self.tenant}#{membership.user_name_key}"}
+        check_item(
+            item, "membership", {"sk": "members.value", "member_key": "members.value", "member_name_key": "userName"}
+        )
         return {"TableName": self.table, "Item": item}
 
     membership_of = staticmethod(MEMBERSHIP_ITEM.record)

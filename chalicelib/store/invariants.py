@@ -12,10 +12,11 @@ Garbage is what an interrupted multi-step write may leave and no reader sees:
 memberships of a group that no longer exists (group deletion commits the group
 first; its memberships follow). ``repair`` deletes the garbage.
 
-Stale is a membership whose ``display`` is not its user's userName: a rename
-that stopped before updating every group, or a member added with the old name
-while the membership index lagged. The next write of the user, or ``repair``,
-sets it.
+Stale is a membership whose ``display`` is not its user's userName, or that is not
+filed under its user's userName key (``byMemberName``): a rename that stopped before
+updating every group, a member added with the old name while the membership index
+lagged, or a membership written before the index existed. The next write of the
+user, or ``repair``, sets both.
 """
 
 from collections.abc import Iterator
@@ -33,7 +34,8 @@ from chalicelib.store.users import USER_NAME_PREFIX, USER_PREFIX
 class Report:
     violations: list[str] = field(default_factory=list)
     garbage: list[Item] = field(default_factory=list)
-    stale: list[tuple[Item, str]] = field(default_factory=list)
+    stale: list[tuple[Item, str, str]] = field(default_factory=list)
+    """(membership key, the user's userName, its key)."""
     users: int = 0
     groups: int = 0
     memberships: int = 0
@@ -60,6 +62,7 @@ def check(client: DynamoDBClient, users_table: str, groups_table: str, tenant: s
     report = Report()
     users: dict[str, str] = {}
     user_names: dict[str, str] = {}
+    named = f"{tenant}#"
     user_claims: dict[str, str] = {}
     for item in _items(client, users_table, tenant):
         sk = item["sk"]["S"]
@@ -100,22 +103,30 @@ def check(client: DynamoDBClient, users_table: str, groups_table: str, tenant: s
             report.garbage.append({"pk": item["pk"], "sk": item["sk"]})
         elif user_id not in users:
             report.violations.append(f"group {group_id} has member {user_id}, who is not a user of the tenant")
-        elif item.get("display", {}).get("S") != user_names[user_id]:
-            report.stale.append(({"pk": item["pk"], "sk": item["sk"]}, user_names[user_id]))
+        elif (item.get("display", {}).get("S"), item.get("member_name_key", {}).get("S")) != (
+            user_names[user_id],
+            named + users[user_id],
+        ):
+            report.stale.append(({"pk": item["pk"], "sk": item["sk"]}, user_names[user_id], users[user_id]))
     report.users, report.groups, report.memberships = len(users), len(groups), len(memberships)
     return report
 
 
 def repair(client: DynamoDBClient, groups_table: str, report: Report) -> int:
-    """Delete the garbage a report found and set stale displays; returns how many items were written."""
+    """Delete the garbage a report found and set stale displays and userName keys; returns how many items were
+    written."""
     batch_write(client, groups_table, [{"DeleteRequest": {"Key": key}} for key in report.garbage])
-    for key, display in report.stale:
+    for key, display, user_name_key in report.stale:
         with suppress(client.exceptions.ConditionalCheckFailedException):  # removed meanwhile
             client.update_item(
                 TableName=groups_table,
                 Key=key,
-                UpdateExpression="SET display = :d",
+                UpdateExpression="SET display = :d, user_name_key = :u, member_name_key = :k",
                 ConditionExpression="attribute_exists(pk)",
-                ExpressionAttributeValues={":d": {"S": display}},
+                ExpressionAttributeValues={
+                    ":d": {"S": display},
+                    ":u": {"S": user_name_key},
+                    ":k": {"S": f"{key['pk']['S']}#{user_name_key}"},
+                },
             )
     return len(report.garbage) + len(report.stale)

@@ -17,7 +17,7 @@ MAX_SORT_KEY_BYTES = 1024
 MAX_ITEM_BYTES = 400 * 1024
 # The key attributes of the tables and their indexes (chalicelib.store.tables), by kind.
 PARTITION_KEY_ATTRIBUTES = frozenset(
-    {"pk", "external_id_key", "member_key", "resource_key", "error_key", "ignored_key"}
+    {"pk", "external_id_key", "member_key", "member_name_key", "resource_key", "error_key", "ignored_key"}
 )
 SORT_KEY_ATTRIBUTES = frozenset({"sk"})
 

@@ -14,6 +14,7 @@ from chalicelib.store.dynamodb_types import DynamoDBClient
 
 USERS_BY_EXTERNAL_ID = "byExternalId"
 GROUPS_BY_MEMBER = "byMember"
+GROUPS_BY_MEMBER_NAME = "byMemberName"
 GROUPS_BY_EXTERNAL_ID = "byExternalId"
 ACTIVITY_BY_RESOURCE = "byResource"
 ACTIVITY_BY_ERROR = "byError"
@@ -59,10 +60,12 @@ def table_definitions(settings: Settings) -> dict[str, dict[str, Any]]:
         "groups": {
             "TableName": settings.groups_table,
             "KeySchema": _key("pk", "sk"),
-            "AttributeDefinitions": _string_attributes("pk", "sk", "member_key", "external_id_key"),
+            "AttributeDefinitions": _string_attributes("pk", "sk", "member_key", "external_id_key", "member_name_key"),
             "GlobalSecondaryIndexes": [
                 _index(GROUPS_BY_MEMBER, "member_key", "sk"),
                 _index(GROUPS_BY_EXTERNAL_ID, "external_id_key", "sk"),
+                # A userName's groups read beside its claim: userName eq in two round trips.
+                _index(GROUPS_BY_MEMBER_NAME, "member_name_key", "sk"),
             ],
             "BillingMode": "PAY_PER_REQUEST",
             "StreamSpecification": STREAM,

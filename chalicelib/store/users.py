@@ -10,6 +10,8 @@ Items (``pk`` is the tenant):
   same transaction as the user, because a GSI is eventually consistent and cannot
   enforce uniqueness; it answers ``userName eq`` with two key reads, and the
   claims read in key order list the users by userName (:mod:`.claims`).
+- ``sk = email#<address key>#<user id>`` (or ``emailAny#<user id>``), and the tenant's ``index#emails``
+  mark: the email pointers, written in the user's transaction too (:mod:`.emails`).
 """
 
 from collections.abc import Callable, Iterator, Sequence
@@ -19,6 +21,7 @@ from typing import Any
 from chalicelib.store.batch import batch_get, batch_write
 from chalicelib.store.claims import ClaimIndex
 from chalicelib.store.dynamodb_types import DeleteTypeDef, DynamoDBClient, Item, PutTypeDef, WriteRequestTypeDef
+from chalicelib.store.emails import EmailPointers, moved, pointer_keys
 from chalicelib.store.errors import StoreError, Unstorable
 from chalicelib.store.guarded import NEW, VERSION, Write, at_version, claim_moves, commit, refusals
 from chalicelib.store.items import ItemConverter
@@ -59,6 +62,7 @@ class UserTable(TenantTable):
     def __init__(self, client: DynamoDBClient, table_name: str, tenant: str) -> None:
         super().__init__(client, table_name, tenant)
         self.by_user_name = ClaimIndex(client, table_name, tenant, USER_NAME_PREFIX, "user_id")
+        self.emails = EmailPointers(client, table_name, tenant)
 
     def get(self, user_id: str) -> UserRecord | None:
         item = self.get_item(USER_PREFIX + user_id)
@@ -69,16 +73,17 @@ class UserTable(TenantTable):
         keys = [self.key(USER_PREFIX + user_id) for user_id in dict.fromkeys(user_ids)]
         return {record.id: record for record in map(self.record_of, batch_get(self.client, self.table, keys))}
 
-    def user_names_of(self, user_ids: Sequence[str]) -> dict[str, str]:
-        """The userName of each of these users that exists, by id: a batch read of those two attributes only
-        (a group write checks its members exist and shows their userName; the rest of the item is not read)."""
+    def user_names_of(self, user_ids: Sequence[str]) -> dict[str, tuple[str, str]]:
+        """The userName and its key of each of these users that exists, by id: a batch read of those attributes
+        only (a group write checks its members exist, shows their userName and files them under its key)."""
         keys = [self.key(USER_PREFIX + user_id) for user_id in dict.fromkeys(user_ids)]
         projection = {
-            "ProjectionExpression": "#id, #name",
-            "ExpressionAttributeNames": {"#id": "id", "#name": "user_name"},
+            "ProjectionExpression": "#id, #name, #key",
+            "ExpressionAttributeNames": {"#id": "id", "#name": "user_name", "#key": "user_name_key"},
         }
         return {
-            item["id"]["S"]: item["user_name"]["S"] for item in batch_get(self.client, self.table, keys, **projection)
+            item["id"]["S"]: (item["user_name"]["S"], item["user_name_key"]["S"])
+            for item in batch_get(self.client, self.table, keys, **projection)
         }
 
     def find_by_user_name(self, user_name_key: str) -> UserRecord | None:
@@ -125,12 +130,16 @@ class UserTable(TenantTable):
             Write({"Put": {**self._put(record), **NEW}}, VERSION),
             Write({"Put": {**self._claim(record), **NEW}}, "userName"),
         ]
+        writes += [Write({"Put": put}) for put in self.emails.puts(record.id, self._pointers(record))]
         commit(self.client, writes, self._refused(record))
 
     def bulk_insert(self, records: Sequence[UserRecord]) -> None:
         """Load users known to be new and distinct (migrations, benchmarks): batch writes, no uniqueness check."""
         requests: list[WriteRequestTypeDef] = [{"PutRequest": {"Item": self._put(r)["Item"]}} for r in records]
         requests += [{"PutRequest": {"Item": self._claim(r)["Item"]}} for r in records]
+        requests += [
+            {"PutRequest": {"Item": put["Item"]}} for r in records for put in self.emails.puts(r.id, self._pointers(r))
+        ]
         batch_write(self.client, self.table, requests)
 
     def replace(self, current: UserRecord, updated: UserRecord) -> None:
@@ -149,6 +158,9 @@ class UserTable(TenantTable):
             self._release(current),
             self._claim(updated),
         )
+        gone, came = moved(self._pointers(current), self._pointers(updated))
+        writes += [Write({"Delete": delete}) for delete in self.emails.deletes(gone)]
+        writes += [Write({"Put": put}) for put in self.emails.puts(updated.id, came)]
         commit(self.client, writes, self._refused(updated))
 
     def delete(self, current: UserRecord) -> None:
@@ -159,7 +171,20 @@ class UserTable(TenantTable):
             **at_version(current.version),
         }
         writes = [Write({"Delete": user}, VERSION), Write({"Delete": self._release(current)})]
+        writes += [Write({"Delete": delete}) for delete in self.emails.deletes(self._pointers(current))]
         commit(self.client, writes, self._refused(current))
+
+    def backfill_emails(self, progress: Callable[[int, int], None]) -> int:
+        """Give every user of the tenant its email pointers, then mark the tenant complete (:mod:`.emails`)."""
+
+        def document(item: Item) -> tuple[str, dict[str, Any]]:
+            return item["id"]["S"], self.record_of(item).document
+
+        return self.emails.backfill(USER_PREFIX, document, progress)
+
+    @staticmethod
+    def _pointers(record: UserRecord) -> list[str]:
+        return pointer_keys(record.id, record.document)
 
     def _refused(self, record: UserRecord) -> Callable[[str], StoreError]:
         return refusals(lambda: self.get(record.id) is not None, record.user_name)
