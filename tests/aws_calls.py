@@ -46,6 +46,7 @@ from infra.iam import StageFunction, stage_functions
 from infra.stream_release import DEAD_LETTER_QUEUE_VARIABLE
 from infra.templates import settings_for
 from tests.conftest import PROJECT_DIR, SCIM
+from tests.helpers import CORE_GROUP, CORE_USER, patch_body
 
 ROUTES = "api_handler"
 AUTHORIZER = "scim_auth"
@@ -67,9 +68,6 @@ LAMBDA_LOG_CALLS = ("logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogE
 LAMBDA_STREAM_CALLS = ("dynamodb:DescribeStream", "dynamodb:GetShardIterator", "dynamodb:GetRecords")
 # Each streamed table's function, by Chalice's name for it (app.py).
 STREAM_FUNCTIONS = {f"{table}_changes": table for table in STREAM_VARIABLES}
-PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
-CORE_GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
-CORE_USER = "urn:ietf:params:scim:schemas:core:2.0:User"
 
 Call = tuple[str, str]
 _function: contextvars.ContextVar[str] = contextvars.ContextVar("function", default=ROUTES)
@@ -285,7 +283,7 @@ def _patch(op: str, path: str, value: Any = None) -> dict[str, Any]:
     operation: dict[str, Any] = {"op": op, "path": path}
     if value is not None:
         operation["value"] = value
-    return {"schemas": [PATCH_OP], "Operations": [operation]}
+    return patch_body(operation)
 
 
 def _forget_containers() -> None:

@@ -203,7 +203,7 @@ def anonymous(chalice_client: Client) -> Scim:
 
 def user_body(user_name: str = "bjensen@example.com", **extra: Any) -> dict[str, Any]:
     body: dict[str, Any] = {
-        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+        "schemas": [CORE_USER_SCHEMA],
         "userName": user_name,
         "name": {"givenName": "Barbara", "familyName": "Jensen"},
         "emails": [{"value": user_name, "type": "work", "primary": True}],

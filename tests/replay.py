@@ -34,12 +34,11 @@ from urllib.parse import quote
 from chalice.test import Client
 
 from tests.conftest import Tenant
+from tests.helpers import ERROR, LIST_RESPONSE
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "idp"
 SCIM_ROOT = "/scim/v2"
 SCIM_MEDIA_TYPE = "application/scim+json"
-LIST_RESPONSE = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
-ERROR = "urn:ietf:params:scim:api:messages:2.0:Error"
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
 _REQUEST_KEYS = {"method", "path", "headers", "body"}
 _EXPECT_KEYS = {"status", "body_contains", "body_absent", "body_empty", "capture", "headers_present", "stable_order"}

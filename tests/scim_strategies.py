@@ -10,16 +10,18 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-USER = "urn:ietf:params:scim:schemas:core:2.0:User"
-GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
-ENTERPRISE_USER = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
-CUSTOM_USER = "urn:ietf:params:scim:schemas:extension:custom:2.0:User"
-ONEMODEL_USER = "urn:onemodel:params:scim:schemas:extension:2.0:User"
+from tests.helpers import (
+    CORE_GROUP,
+    CORE_USER,
+    CUSTOM_USER,
+    ENTERPRISE_USER,
+    ONEMODEL_USER,
+    PATCH_OP,
+    SEARCH_REQUEST,
+)
+
 PASSWORD = "Correct-Horse-9-Battery"
 """The password of every generated valid user: the leak checks look for it in what the service keeps."""
-PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
-SEARCH_REQUEST = "urn:ietf:params:scim:api:messages:2.0:SearchRequest"
-BULK_REQUEST = "urn:ietf:params:scim:api:messages:2.0:BulkRequest"
 MAX_BODY_BYTES = 1_048_576
 
 # Invisible characters and look-alikes (issue #14): each made a second user of "uniq@x.com" before
@@ -149,9 +151,9 @@ ATTRIBUTE_PATHS = [
     "meta.lastModified",
     "title",
     "x509Certificates.value",
-    f"{USER}:userName",
-    f"{USER}:name.givenName",
-    f"{GROUP}:displayName",
+    f"{CORE_USER}:userName",
+    f"{CORE_USER}:name.givenName",
+    f"{CORE_GROUP}:displayName",
     f"{CUSTOM_USER}:personId",
     f"{CUSTOM_USER}:personid",
     f"{ENTERPRISE_USER}:manager",
@@ -217,7 +219,7 @@ def valid_user(user_name: st.SearchStrategy[str] | None = None) -> st.SearchStra
     names = user_name or st.uuids().map(lambda u: f"{u}@example.com")
     return st.builds(
         lambda name, external_id, person_id: {
-            "schemas": [USER, CUSTOM_USER],
+            "schemas": [CORE_USER, CUSTOM_USER],
             "userName": name,
             "externalId": external_id,
             "name": {"givenName": "Ada", "familyName": "Lovelace"},
@@ -235,7 +237,7 @@ def valid_user(user_name: st.SearchStrategy[str] | None = None) -> st.SearchStra
 def valid_group(member_ids: list[str]) -> st.SearchStrategy[dict[str, Any]]:
     return st.builds(
         lambda name, members: {
-            "schemas": [GROUP],
+            "schemas": [CORE_GROUP],
             "displayName": name,
             "externalId": name,
             "members": [{"value": member} for member in members],
@@ -342,7 +344,7 @@ def raw_bodies() -> st.SearchStrategy[bytes]:
                 b'"string"',
                 b"{'single': 'quotes'}",
                 b'{"userName": "a", "userName": "b"}',
-                b'{"schemas": ["' + USER.encode() + b'"], "userName": "x\xff"}',  # invalid UTF-8
+                b'{"schemas": ["' + CORE_USER.encode() + b'"], "userName": "x\xff"}',  # invalid UTF-8
                 b'{"userName": NaN}',
                 b'{"userName": Infinity}',
                 b'{"a": 1e999999}',

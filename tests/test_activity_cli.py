@@ -15,9 +15,8 @@ from chalicelib.store.activity import ActivityEntry, ActivityTable, AttributeCha
 from chalicelib.store.credentials import CredentialStore
 from chalicelib.store.role_mappings import RoleMapping, RoleMappingTable
 from tests.conftest import DynamoCalls, Scim, Tenant, user_body
+from tests.helpers import CORE_GROUP
 from tests.test_admin_cli import run
-
-PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 
 
 def cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -267,7 +266,7 @@ def test_status_says_provisioning_works_and_shows_errors_counts_and_role_gaps(
     scim.post("/Users", user_body("ada@example.com"))
     grace = scim.post("/Users", user_body("grace@example.com")).json
     scim.delete(f"/Users/{grace['id']}")
-    scim.post("/Groups", {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "Finance"})
+    scim.post("/Groups", {"schemas": [CORE_GROUP], "displayName": "Finance"})
     client = connection.dynamodb(settings())
     RoleMappingTable(client, settings().role_mappings_table, "acme").put(RoleMapping("Payroll", ("HR",), ()))
     trail("acme").record(entry(10, status=201, operation="create"))

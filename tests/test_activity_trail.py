@@ -14,14 +14,9 @@ from chalicelib.store import connection
 from chalicelib.store.activity import ActivityEntry, ActivityTable
 from chalicelib.store.errors import Unavailable
 from tests.conftest import DynamoCalls, Scim, Tenant, user_body
+from tests.helpers import CORE_GROUP, CUSTOM_USER, patch_body
 
-PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
-GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
 PASSWORD = "Zebra-Piano-4711-Quartz"
-
-
-def patch(*operations: dict[str, Any]) -> dict[str, Any]:
-    return {"schemas": [PATCH_OP], "Operations": list(operations)}
 
 
 def entries(tenant: str = "acme") -> list[ActivityEntry]:
@@ -46,7 +41,7 @@ def ada(scim: Scim) -> dict[str, Any]:
 @pytest.fixture
 def finance(scim: Scim, ada: dict[str, Any]) -> dict[str, Any]:
     group: dict[str, Any] = scim.post(
-        "/Groups", {"schemas": [GROUP], "displayName": "Finance", "members": [{"value": ada["id"]}]}
+        "/Groups", {"schemas": [CORE_GROUP], "displayName": "Finance", "members": [{"value": ada["id"]}]}
     ).json
     return group
 
@@ -81,29 +76,29 @@ def test_creating_a_user_leaves_one_entry_with_its_attributes(scim: Scim, tenant
         (
             "patch a name",
             "PATCH",
-            patch({"op": "replace", "path": "name.givenName", "value": "Augusta"}),
+            patch_body({"op": "replace", "path": "name.givenName", "value": "Augusta"}),
             "patch",
             {"name.givenName": ("Barbara", "Augusta")},
         ),
         (
             "patch Entra's way",
             "PATCH",
-            patch({"op": "Replace", "path": "active", "value": "False"}),
+            patch_body({"op": "Replace", "path": "active", "value": "False"}),
             "patch",
             {"active": (True, False)},
         ),
         (
             "patch the custom extension",
             "PATCH",
-            patch(
+            patch_body(
                 {
                     "op": "add",
-                    "path": "urn:ietf:params:scim:schemas:extension:custom:2.0:User:personId",
+                    "path": f"{CUSTOM_USER}:personId",
                     "value": "P-1",
                 }
             ),
             "patch",
-            {"urn:ietf:params:scim:schemas:extension:custom:2.0:User:personId": (None, "P-1")},
+            {f"{CUSTOM_USER}:personId": (None, "P-1")},
         ),
         (
             "replace with a new family name",
@@ -116,7 +111,7 @@ def test_creating_a_user_leaves_one_entry_with_its_attributes(scim: Scim, tenant
         (
             "a patch that changes nothing",
             "PATCH",
-            patch({"op": "replace", "path": "active", "value": True}),
+            patch_body({"op": "replace", "path": "active", "value": True}),
             "patch",
             {},
         ),
@@ -147,26 +142,28 @@ def test_group_writes_each_leave_one_entry_with_members_counted(
     group = f"/Groups/{finance['id']}"
 
     _, added = one_new_entry(
-        lambda: scim.patch(group, patch({"op": "add", "path": "members", "value": [{"value": i} for i in others]}))
+        lambda: scim.patch(group, patch_body({"op": "add", "path": "members", "value": [{"value": i} for i in others]}))
     )
     assert (added.operation, added.members_added, added.members_removed) == ("patch", 12, 0)
     assert added.members_added_sample == tuple(others[:10])
     assert added.resource_name == "Finance"
 
     _, removed = one_new_entry(
-        lambda: scim.patch(group, patch({"op": "Remove", "path": "members", "value": [{"value": others[0]}]}))
+        lambda: scim.patch(group, patch_body({"op": "Remove", "path": "members", "value": [{"value": others[0]}]}))
     )
     assert (removed.members_added, removed.members_removed_sample) == (0, (others[0],))
 
     _, renamed = one_new_entry(
         lambda: scim.patch(
-            group, patch({"op": "replace", "value": {"id": finance["id"], "displayName": "Finance EMEA"}})
+            group, patch_body({"op": "replace", "value": {"id": finance["id"], "displayName": "Finance EMEA"}})
         )
     )
     assert {c.path: (c.old, c.new) for c in renamed.changes} == {"displayName": (None, "Finance EMEA")}
 
     _, replaced = one_new_entry(
-        lambda: scim.put(group, {"schemas": [GROUP], "displayName": "Finance EU", "members": [{"value": ada["id"]}]})
+        lambda: scim.put(
+            group, {"schemas": [CORE_GROUP], "displayName": "Finance EU", "members": [{"value": ada["id"]}]}
+        )
     )
     assert replaced.operation == "replace"
     assert {c.path: (c.old, c.new) for c in replaced.changes} == {"displayName": ("Finance EMEA", "Finance EU")}
@@ -186,7 +183,7 @@ def test_refused_requests_leave_their_status_scim_type_and_detail_but_reads_and_
     assert taken.resource_name == "ADA@example.com" and taken.detail
 
     _, missing = one_new_entry(
-        lambda: scim.patch("/Users/nobody", patch({"op": "replace", "path": "active", "value": False}))
+        lambda: scim.patch("/Users/nobody", patch_body({"op": "replace", "path": "active", "value": False}))
     )
     assert (missing.status, missing.resource_id) == (404, "nobody")
 
@@ -230,7 +227,7 @@ def test_a_refusals_detail_is_scrubbed_of_the_password_however_deep_the_body_nes
 def test_the_trail_of_one_user_is_one_query_newest_first(
     scim: Scim, ada: dict[str, Any], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    scim.patch(f"/Users/{ada['id']}", patch({"op": "replace", "path": "name.givenName", "value": "Augusta"}))
+    scim.patch(f"/Users/{ada['id']}", patch_body({"op": "replace", "path": "name.givenName", "value": "Augusta"}))
     scim.delete(f"/Users/{ada['id']}")
     trail = ActivityTable(connection.dynamodb(settings()), settings().activity_table, "acme")
     assert [e.operation for e in trail.of_resource("User", ada["id"])] == ["deactivate", "patch", "create"]
@@ -244,7 +241,7 @@ def test_a_failed_trail_write_leaves_the_scim_answer_unchanged(
         created = scim.post("/Users", user_body(f"{prefix}@example.com"))
         answers = [created, scim.post("/Users", user_body(f"{prefix}@example.com"))]
         answers.append(
-            scim.patch(f"/Users/{created.json['id']}", patch({"op": "replace", "path": "active", "value": False}))
+            scim.patch(f"/Users/{created.json['id']}", patch_body({"op": "replace", "path": "active", "value": False}))
         )
         answers.append(scim.get("/Users/nobody"))
         return [(a.status_code, _comparable(a.json)) for a in answers]
@@ -283,10 +280,10 @@ def _renamed(body: Any) -> str:
 
 def test_no_password_secret_or_hash_reaches_the_trail(scim: Scim, tenant: Tenant, ada: dict[str, Any]) -> None:
     scim.post("/Users", user_body("grace@example.com", password=PASSWORD))
-    scim.patch(f"/Users/{ada['id']}", patch({"op": "replace", "path": "password", "value": PASSWORD + "x"}))
-    scim.patch(f"/Users/{ada['id']}", patch({"op": "replace", "value": {"password": PASSWORD + "y"}}))
+    scim.patch(f"/Users/{ada['id']}", patch_body({"op": "replace", "path": "password", "value": PASSWORD + "x"}))
+    scim.patch(f"/Users/{ada['id']}", patch_body({"op": "replace", "value": {"password": PASSWORD + "y"}}))
     scim.put(f"/Users/{ada['id']}", user_body("ada@example.com", password=PASSWORD + "z"))
-    scim.patch(f"/Users/{ada['id']}", patch({"op": "replace", "path": "password", "value": [PASSWORD + "w"]}))
+    scim.patch(f"/Users/{ada['id']}", patch_body({"op": "replace", "path": "password", "value": [PASSWORD + "w"]}))
     scim.post("/Users", user_body("short@example.com", password="Tiny7!"))
     scim.post("/Users", user_body("typed@example.com", password={"value": PASSWORD + "v"}))
     kept = raw_items()
@@ -300,7 +297,7 @@ def test_a_write_costs_one_put_item_more_for_its_trail(
     scim: Scim, ada: dict[str, Any], dynamo_calls: DynamoCalls
 ) -> None:
     dynamo_calls.reset()
-    scim.patch(f"/Users/{ada['id']}", patch({"op": "replace", "path": "name.givenName", "value": "Augusta"}))
+    scim.patch(f"/Users/{ada['id']}", patch_body({"op": "replace", "path": "name.givenName", "value": "Augusta"}))
     trail_writes = [p for name, p in dynamo_calls.calls if p.get("TableName") == settings().activity_table]
     assert [name for name, p in dynamo_calls.calls if p.get("TableName") == settings().activity_table] == ["PutItem"]
     assert len(trail_writes) == 1
@@ -333,7 +330,7 @@ def test_a_huge_value_is_cut_to_256_characters_in_the_trail_and_in_a_lost_entry_
     monkeypatch.setattr(ActivityTable, "record", failing)
     caplog.set_level(logging.WARNING)
     scim.patch(
-        f"/Users/{created.json['id']}", patch({"op": "replace", "path": "name.familyName", "value": "J" * 60_000})
+        f"/Users/{created.json['id']}", patch_body({"op": "replace", "path": "name.familyName", "value": "J" * 60_000})
     )
     (lost,) = [json.loads(r.getMessage()) for r in caplog.records if "activity.lost" in r.getMessage()]
     assert lost["changes"] == [{"path": "name.familyName", "old": "Jensen", "new": "J" * 255 + "…"}]
@@ -357,7 +354,7 @@ def test_a_refused_request_with_a_lone_surrogate_still_leaves_its_entry(
 def test_every_field_a_refused_request_stores_is_cut_to_256_characters(scim: Scim) -> None:
     long_id = "x" * 60_000
 
-    response, entry = one_new_entry(lambda: scim.patch(f"/Users/{long_id}", patch()))
+    response, entry = one_new_entry(lambda: scim.patch(f"/Users/{long_id}", patch_body()))
 
     assert response.status_code in (400, 404)
     assert entry.resource_id is not None and entry.resource_id.startswith("xxx")

@@ -17,6 +17,7 @@ from chalicelib import stage_secrets
 from chalicelib.config import settings
 from chalicelib.store.role_mappings import RoleMapping, RoleMappingTable
 from tests.conftest import Scim, dynamodb_client, user_body
+from tests.helpers import CORE_GROUP
 
 STAGE = ["--stage", "test"]
 
@@ -137,7 +138,7 @@ def test_backup_exports_users_with_roles_and_restores_mappings(
     scim.post(
         "/Groups",
         {
-            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+            "schemas": [CORE_GROUP],
             "displayName": "Finance",
             "members": [{"value": alice}],
         },
@@ -220,7 +221,7 @@ def test_check_reports_and_repair_fixes_leftovers_and_stale_member_displays(
     scim: Scim, capsys: pytest.CaptureFixture[str]
 ) -> None:
     user = scim.post("/Users", user_body("a@example.com")).json["id"]
-    group = {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "Sales", "members": []}
+    group = {"schemas": [CORE_GROUP], "displayName": "Sales", "members": []}
     group_id = scim.post("/Groups", {**group, "members": [{"value": user}]}).json["id"]
     table = f"{settings().groups_table}"
     client = dynamodb_client()
@@ -262,7 +263,7 @@ def test_repair_files_memberships_written_before_the_user_name_index(
 ) -> None:
     # Given a membership written before memberships carried their member's userName key
     user = scim.post("/Users", user_body("a@example.com")).json["id"]
-    group = {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "Sales"}
+    group = {"schemas": [CORE_GROUP], "displayName": "Sales"}
     group_id = scim.post("/Groups", {**group, "members": [{"value": user}]}).json["id"]
     key = {"pk": {"S": "acme"}, "sk": {"S": f"member#{group_id}#{user}"}}
     client = dynamodb_client()

@@ -20,8 +20,7 @@ from chalicelib.config import settings
 from chalicelib.store import connection
 from chalicelib.store.credentials import CredentialStore, ServiceAccount
 from tests.conftest import Scim, Tenant, user_body
-
-ERROR = "urn:ietf:params:scim:api:messages:2.0:Error"
+from tests.helpers import CORE_USER, ERROR
 
 
 def basic(user: str, password: str) -> str:
@@ -48,7 +47,7 @@ SCIM_ROUTES = [
     ("GET", "/ResourceTypes"),
     ("GET", "/ResourceTypes/User"),
     ("GET", "/Schemas"),
-    ("GET", "/Schemas/urn:ietf:params:scim:schemas:core:2.0:User"),
+    ("GET", f"/Schemas/{CORE_USER}"),
 ]
 
 

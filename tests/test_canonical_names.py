@@ -13,17 +13,15 @@ from admin.__main__ import main
 from chalicelib.canonical import legacy_key
 from chalicelib.scim import provider
 from tests.conftest import Scim
-
-USER = "urn:ietf:params:scim:schemas:core:2.0:User"
-GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
+from tests.helpers import CORE_GROUP, CORE_USER, patch_body
 
 
 def user(user_name: str) -> dict[str, Any]:
-    return {"schemas": [USER], "userName": user_name, "emails": [{"value": "someone@x.com", "type": "work"}]}
+    return {"schemas": [CORE_USER], "userName": user_name, "emails": [{"value": "someone@x.com", "type": "work"}]}
 
 
 def group(display_name: str) -> dict[str, Any]:
-    return {"schemas": [GROUP], "displayName": display_name}
+    return {"schemas": [CORE_GROUP], "displayName": display_name}
 
 
 def found(scim: Scim, resource: str, scim_filter: str) -> list[str]:
@@ -121,10 +119,7 @@ def test_a_user_name_of_userparts_separated_by_single_spaces_works(scim: Scim) -
 
 def test_a_rename_to_a_refused_user_name_is_refused_and_changes_nothing(scim: Scim) -> None:
     user_id = scim.post("/Users", user("Uniq@x.com")).json["id"]
-    rename = {
-        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
-        "Operations": [{"op": "replace", "path": "userName", "value": "Un\u200biq@x.com"}],
-    }
+    rename = patch_body({"op": "replace", "path": "userName", "value": "Un\u200biq@x.com"})
 
     response = scim.patch(f"/Users/{user_id}", rename)
 

@@ -6,21 +6,12 @@ listed below with the reason; a new failure, or a listed check that starts passi
 so the list stays the truth about our conformance. `pytest -s tests/test_conformance.py` prints the score.
 """
 
-import os
-import queue
 import random
-import signal
-import socket
-import subprocess
-import sys
-import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib.metadata import version
-from pathlib import Path
-from typing import IO
 
 import httpx2
 import pytest
@@ -28,7 +19,7 @@ from scim2_client.engines.httpx2 import SyncSCIMClient
 from scim2_models import Mutability, ResourceType, Schema, ScimProvider, ServiceProviderConfig
 from scim2_tester import CheckResult, Status, check_server
 
-from tests.conftest import PROJECT_DIR
+from tests.helpers import CORE_USER, ONEMODEL_USER, running_devserver
 
 # scim2-tester against a real make run: make test-all.
 pytestmark = pytest.mark.slow
@@ -36,8 +27,6 @@ pytestmark = pytest.mark.slow
 SUITE = "scim2-tester"
 PASSED = {Status.SUCCESS, Status.COMPLIANT, Status.ACCEPTABLE}
 FAILED = {Status.ERROR, Status.CRITICAL, Status.DEVIATION}
-ONEMODEL_USER = "urn:onemodel:params:scim:schemas:extension:2.0:User"
-CORE_USER = "urn:ietf:params:scim:schemas:core:2.0:User"
 CATALOGUED = {"roles", "entitlements"}
 CRUD_TYPES = {"User", "Group"}
 
@@ -65,65 +54,13 @@ class Run:
     seconds: float
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def _started(process: subprocess.Popen[str], log: Path, timeout: float = 60) -> dict[str, str]:
-    """The SCIM_* lines `make run` prints once it listens, read without hanging if it never does."""
-    assert process.stdout is not None
-    lines: queue.Queue[str] = queue.Queue()
-
-    def forward(stdout: IO[str]) -> None:
-        for line in stdout:
-            lines.put(line)
-
-    threading.Thread(target=forward, args=(process.stdout,), daemon=True).start()
-    variables: dict[str, str] = {}
-    deadline = time.monotonic() + timeout
-    while len(variables) < 4:
-        try:
-            line = lines.get(timeout=max(0.0, deadline - time.monotonic()))
-        except queue.Empty:
-            break
-        if "=" in line:
-            key, value = line.strip().split("=", 1)
-            variables[key] = value
-    if len(variables) < 4:
-        process.kill()
-        pytest.fail(f"`python -m devserver` did not start; its stderr ends with:\n{log.read_text()[-3000:]}")
-    return variables
-
-
 @pytest.fixture(scope="module")
 def devserver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     log = tmp_path_factory.mktemp("conformance") / "devserver.log"
-    env = {k: v for k, v in os.environ.items() if k != "TABLE_PREFIX"}
-    env["SCIM_LOCAL_STORE_FILE"] = str(log.with_name("scim-local.json"))  # leaves a developer's make run alone
-    with log.open("w") as stderr:
-        process = subprocess.Popen(
-            # As fast as scim2-tester asks: the per-tenant 429s are tests/test_tenant_limits_http.py's.
-            [sys.executable, "-m", "devserver", "--port", str(_free_port()), "--no-tenant-limits"],
-            cwd=PROJECT_DIR,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=stderr,  # a file, not a pipe: the server logs every request, and a full pipe would stall it
-            text=True,
-        )
-        try:
-            # With the store file, `python -m admin` reaches this server's store (tests/test_okta_entitlements.py).
-            yield {**_started(process, log), "SCIM_LOCAL_STORE_FILE": env["SCIM_LOCAL_STORE_FILE"]}
-        finally:
-            if process.poll() is None:
-                process.send_signal(signal.SIGINT)
-                try:
-                    process.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
+    # As fast as scim2-tester asks: the per-tenant 429s are tests/test_tenant_limits_http.py's. With the store
+    # file, `python -m admin` reaches this server's store (tests/test_okta_entitlements.py).
+    with running_devserver(log.with_name("scim-local.json"), log, "--no-tenant-limits") as variables:
+        yield variables
 
 
 @pytest.fixture(scope="module")

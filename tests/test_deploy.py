@@ -19,7 +19,6 @@ import hashlib
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -41,6 +40,7 @@ from infra import deploy_lock, events_stack, guardrails
 from infra.iam import stage_functions
 from tests.aws_calls import log_calls
 from tests.conftest import PROJECT_DIR
+from tests.helpers import free_port
 from tests.moto_api_gateway import chalice_swagger_imports, method_updates
 from tests.moto_cloudformation import change_set_outputs, termination_protection
 from tests.test_iam_policy import denied_calls, unused_grants
@@ -104,13 +104,6 @@ class Release:
 
     def client(self, service: str) -> Any:
         return _aws(self.endpoint, service)
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def _git(cwd: Path, *arguments: str) -> str:
@@ -215,7 +208,7 @@ def release(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Release]:
     from moto.server import ThreadedMotoServer
 
     assert RUNNING_PYTHON == STAGE_PYTHON, f"stage {STAGE} deploys from Python {STAGE_PYTHON}: run `make test-deploy`"
-    port = _free_port()
+    port = free_port()
     endpoint = f"http://127.0.0.1:{port}"
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     environment = {

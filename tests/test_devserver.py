@@ -21,46 +21,17 @@ from typing import Any
 import pytest
 
 from tests.conftest import PROJECT_DIR
-
-USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-CORE_USER = "urn:ietf:params:scim:schemas:core:2.0:User"
-GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
-PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+from tests.helpers import CORE_GROUP, CORE_USER, patch_body, running_devserver
 
 # The test's own store file, so that a `make run` of the developer's keeps its .scim-local.json.
 STORE_FILE = {"SCIM_LOCAL_STORE_FILE": str(Path(tempfile.gettempdir()) / f"scim-local-{os.getpid()}.json")}
 
 
 @pytest.fixture(scope="module")
-def devserver() -> Iterator[dict[str, str]]:
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if k != "TABLE_PREFIX"} | STORE_FILE
-    process = subprocess.Popen(
-        [sys.executable, "-m", "devserver", "--port", str(port)],
-        cwd=PROJECT_DIR,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    assert process.stdout is not None
-    lines = [process.stdout.readline().strip() for _ in range(5)]
-    variables = dict(line.split("=", 1) for line in lines)
-    try:
-        yield variables | {"pid": str(process.pid)}
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGINT)
-            process.wait(timeout=10)
+def devserver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    log = tmp_path_factory.mktemp("devserver") / "devserver.log"
+    with running_devserver(Path(STORE_FILE["SCIM_LOCAL_STORE_FILE"]), log) as variables:
+        yield variables
 
 
 def call(env: dict[str, str], method: str, path: str, body: Any = None, auth: bool = True) -> tuple[int, Any]:
@@ -105,7 +76,7 @@ def test_readme_session_works_over_real_http(devserver: dict[str, str]) -> None:
         "POST",
         "/Users",
         {
-            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+            "schemas": [CORE_USER],
             "userName": "ada@example.com",
             "name": {"givenName": "Ada", "familyName": "Lovelace"},
             "emails": [{"type": "work", "value": "ada@example.com"}],
@@ -175,21 +146,20 @@ def test_make_run_publishes_the_events_of_a_deactivation_and_of_role_changes(dev
     # Given a Customer Supplied Role mapped with the CLI, and its group pushed by the IdP
     mapped = _admin("roles", "set", "demo", "Treasury", "--data-access", "finance-data", "--application-access", "bi")
     assert mapped.returncode == 0, mapped.stderr
-    group_schema = "urn:ietf:params:scim:schemas:core:2.0:Group"
-    status, group = call(devserver, "POST", "/Groups", {"schemas": [group_schema], "displayName": "Treasury"})
+    status, group = call(devserver, "POST", "/Groups", {"schemas": [CORE_GROUP], "displayName": "Treasury"})
     assert status == 201
     # When a user is created, added to the group, deactivated through SCIM, and the mapping changes with the CLI
     password = "Tr0ub4dor&3-horse"
-    body = {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "ada@demo.example"}
+    body = {"schemas": [CORE_USER], "userName": "ada@demo.example"}
     status, user = call(devserver, "POST", "/Users", {**body, "password": password})
     assert status == 201
     waits = [_published_within(user["id"], 1)]
     add = {"op": "add", "path": "members", "value": [{"value": user["id"]}]}
-    patch = {"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": [add]}
+    patch = patch_body(add)
     assert call(devserver, "PATCH", f"/Groups/{group['id']}", patch)[0] in (200, 204)
     waits.append(_published_within(user["id"], 2))
     deactivate = {"op": "replace", "path": "active", "value": False}
-    deactivation = {"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": [deactivate]}
+    deactivation = patch_body(deactivate)
     assert call(devserver, "PATCH", f"/Users/{user['id']}", deactivation)[0] == 200
     waits.append(_published_within(user["id"], 3))
     changed = _admin(
@@ -259,7 +229,7 @@ def test_fifty_clients_creating_users_at_once_are_all_served(devserver: dict[str
     outcomes: list[Any] = []
 
     def create(n: int) -> None:
-        body = json.dumps({"schemas": [USER_SCHEMA], "userName": f"burst-{n}@example.com"})
+        body = json.dumps({"schemas": [CORE_USER], "userName": f"burst-{n}@example.com"})
         start.wait(timeout=30)
         connection = _connection(devserver)
         try:
@@ -337,7 +307,7 @@ def test_the_management_api_over_real_http(devserver: dict[str, str]) -> None:
     status, grace = call(idp, "POST", "/Users", {"schemas": [CORE_USER], "userName": "grace@example.com"})
     assert status == 201
     status, _ = call(
-        idp, "POST", "/Groups", {"schemas": [GROUP], "displayName": "Finance", "members": [{"value": grace["id"]}]}
+        idp, "POST", "/Groups", {"schemas": [CORE_GROUP], "displayName": "Finance", "members": [{"value": grace["id"]}]}
     )
     assert status == 201
     # Status and activity read
@@ -367,7 +337,7 @@ def test_the_management_api_over_real_http(devserver: dict[str, str]) -> None:
         idp,
         "PATCH",
         f"/Users/{grace['id']}",
-        {"schemas": [PATCH_OP], "Operations": [{"op": "replace", "path": "active", "value": False}]},
+        patch_body({"op": "replace", "path": "active", "value": False}),
     )
     refused = admin_call(devserver, "POST", "/tenants/demo/sign-in", sign_in)[1]
     assert (refused["allowed"], refused["reason"]) == (False, "deactivated")

@@ -13,16 +13,10 @@ from chalicelib.store.role_catalogue import DeclaredRole
 from chalicelib.store.role_mappings import RoleMapping
 from chalicelib.store.users import UserTable
 from tests.conftest import DynamoCalls, Scim, user_body
+from tests.helpers import CORE_GROUP, ONEMODEL_USER, patch_body
 from tests.test_management_api import Admin
 from tests.test_role_catalogue import declared, mappings
-from tests.test_role_source import GROUP, sign_in
-
-ONEMODEL = "urn:onemodel:params:scim:schemas:extension:2.0:User"
-PATCH = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
-
-
-def patch(*operations: dict[str, Any]) -> dict[str, Any]:
-    return {"schemas": [PATCH], "Operations": list(operations)}
+from tests.test_role_source import sign_in
 
 
 @pytest.fixture
@@ -46,7 +40,7 @@ def test_create_grants_roles_and_entitlements_in_the_catalogues_spelling(scim: S
     assert created.status_code == 201
     assert created.json["roles"] == [{"value": "Auditor", "display": "Auditor", "type": "Application Access Role"}]
     assert [grant["value"] for grant in created.json["entitlements"]] == ["Board Pack", "Payroll"]
-    product = created.json[ONEMODEL]
+    product = created.json[ONEMODEL_USER]
     assert product["applicationAccessRoles"] == ["Auditor"]
     assert product["dataAccessRoles"] == ["Board Pack", "Payroll"]
     assert scim.get(f"/Users/{created.json['id']}").json["roles"] == created.json["roles"]
@@ -64,19 +58,21 @@ def test_an_unknown_grant_is_a_400_naming_it_and_nothing_is_written(
     assert named in refused.json["detail"]
     assert scim.get("/Users", query={"filter": 'userName eq "other@example.com"'}).json["totalResults"] == 0
 
-    patched = scim.patch(f"/Users/{user['id']}", patch({"op": "add", "path": attribute, "value": [{"value": value}]}))
+    patched = scim.patch(
+        f"/Users/{user['id']}", patch_body({"op": "add", "path": attribute, "value": [{"value": value}]})
+    )
     assert (patched.status_code, patched.json["scimType"]) == (400, "invalidValue")
     assert named in patched.json["detail"]
     assert scim.get(f"/Users/{user['id']}").json["meta"]["version"] == user["meta"]["version"]
 
 
 def test_granting_the_same_role_twice_changes_nothing(scim: Scim, user: dict[str, Any]) -> None:
-    grant = patch({"op": "add", "path": "roles", "value": [{"value": "Auditor", "display": "Auditor"}]})
+    grant = patch_body({"op": "add", "path": "roles", "value": [{"value": "Auditor", "display": "Auditor"}]})
     first = scim.patch(f"/Users/{user['id']}", grant)
     assert first.status_code == 200
     assert first.json["meta"]["version"] != user["meta"]["version"]
 
-    for again in (grant, patch({"op": "add", "path": "roles", "value": [{"value": "AUDITOR"}]})):
+    for again in (grant, patch_body({"op": "add", "path": "roles", "value": [{"value": "AUDITOR"}]})):
         second = scim.patch(f"/Users/{user['id']}", again)
         assert second.status_code == 200
         assert second.json["meta"]["version"] == first.json["meta"]["version"]
@@ -87,19 +83,19 @@ def test_patch_grants_and_removes_with_a_value_filter_as_okta_does(scim: Scim, u
     path = f"/Users/{user['id']}"
     granted = scim.patch(
         path,
-        patch(
+        patch_body(
             {"op": "add", "path": "roles", "value": [{"value": "Auditor"}]},
             {"op": "add", "path": "entitlements", "value": [{"value": "Board Pack"}]},
         ),
     )
-    assert granted.json[ONEMODEL]["applicationAccessRoles"] == ["Auditor"]
-    removed = scim.patch(path, patch({"op": "remove", "path": 'entitlements[value eq "board pack"]'}))
+    assert granted.json[ONEMODEL_USER]["applicationAccessRoles"] == ["Auditor"]
+    removed = scim.patch(path, patch_body({"op": "remove", "path": 'entitlements[value eq "board pack"]'}))
 
     assert removed.status_code == 200
     assert removed.json.get("entitlements", []) == []
-    assert removed.json[ONEMODEL].get("dataAccessRoles", []) == []
-    assert removed.json[ONEMODEL]["applicationAccessRoles"] == ["Auditor"]
-    replaced = scim.patch(path, patch({"op": "replace", "value": {"roles": [{"value": "Dashboards"}]}}))
+    assert removed.json[ONEMODEL_USER].get("dataAccessRoles", []) == []
+    assert removed.json[ONEMODEL_USER]["applicationAccessRoles"] == ["Auditor"]
+    replaced = scim.patch(path, patch_body({"op": "replace", "value": {"roles": [{"value": "Dashboards"}]}}))
     assert [grant["value"] for grant in replaced.json["roles"]] == ["Dashboards"]
 
 
@@ -121,12 +117,12 @@ def test_effective_roles_are_the_union_of_groups_and_grants_each_with_its_source
     assert finance.status_code == 201
     patched = scim.patch(
         f"/Users/{user['id']}",
-        patch(
+        patch_body(
             {"op": "add", "path": "roles", "value": [{"value": "Auditor"}, {"value": "Dashboards"}]},
             {"op": "add", "path": "entitlements", "value": [{"value": "Board Pack"}]},
         ),
     )
-    product = patched.json[ONEMODEL]
+    product = patched.json[ONEMODEL_USER]
 
     assert product["applicationAccessRoles"] == ["Auditor", "Dashboards"]
     assert product["dataAccessRoles"] == ["Board Pack", "Payroll"]
@@ -139,7 +135,7 @@ def test_effective_roles_are_the_union_of_groups_and_grants_each_with_its_source
     ]
     # The group leaves: what the grants give stays.
     scim.delete(f"/Groups/{finance.json['id']}")
-    after = scim.get(f"/Users/{user['id']}").json[ONEMODEL]
+    after = scim.get(f"/Users/{user['id']}").json[ONEMODEL_USER]
     assert (after["applicationAccessRoles"], after["dataAccessRoles"]) == (["Auditor", "Dashboards"], ["Board Pack"])
 
 
@@ -147,18 +143,20 @@ def test_a_role_withdrawn_from_the_catalogue_stays_held_and_blocks_no_other_chan
     scim: Scim, user: dict[str, Any]
 ) -> None:
     path = f"/Users/{user['id']}"
-    scim.patch(path, patch({"op": "add", "path": "roles", "value": [{"value": "Auditor"}]}))
+    scim.patch(path, patch_body({"op": "add", "path": "roles", "value": [{"value": "Auditor"}]}))
     assert declared().withdraw("application", "Auditor")
 
-    renamed = scim.patch(path, patch({"op": "replace", "path": "displayName", "value": "Babs"}))
+    renamed = scim.patch(path, patch_body({"op": "replace", "path": "displayName", "value": "Babs"}))
     assert renamed.status_code == 200
     assert [grant["value"] for grant in renamed.json["roles"]] == ["Auditor"]
-    regranted = scim.patch(path, patch({"op": "add", "path": "roles", "value": [{"value": "auditor"}]}))
+    regranted = scim.patch(path, patch_body({"op": "add", "path": "roles", "value": [{"value": "auditor"}]}))
     assert regranted.json["meta"]["version"] == renamed.json["meta"]["version"]
-    removed = scim.patch(path, patch({"op": "remove", "path": 'roles[value eq "Auditor"]'}))
+    removed = scim.patch(path, patch_body({"op": "remove", "path": 'roles[value eq "Auditor"]'}))
     assert removed.status_code == 200
     assert removed.json.get("roles", []) == []
-    assert scim.patch(path, patch({"op": "add", "path": "roles", "value": [{"value": "Auditor"}]})).status_code == 400
+    assert (
+        scim.patch(path, patch_body({"op": "add", "path": "roles", "value": [{"value": "Auditor"}]})).status_code == 400
+    )
 
 
 @pytest.mark.parametrize(
@@ -172,7 +170,7 @@ def test_a_role_withdrawn_from_the_catalogue_stays_held_and_blocks_no_other_chan
 def test_grants_are_bounded_before_any_lookup(
     scim: Scim, user: dict[str, Any], grants: list[dict[str, Any]], detail: str
 ) -> None:
-    refused = scim.patch(f"/Users/{user['id']}", patch({"op": "add", "path": "roles", "value": grants}))
+    refused = scim.patch(f"/Users/{user['id']}", patch_body({"op": "add", "path": "roles", "value": grants}))
     assert (refused.status_code, refused.json["scimType"]) == (400, "invalidValue")
     assert detail in refused.json["detail"]
 
@@ -185,7 +183,7 @@ def test_a_user_holds_at_most_100_grants_of_a_kind_whatever_each_request_carries
     assert held.status_code == 201 and len(held.json["roles"]) == 100
 
     refused = scim.patch(
-        f"/Users/{held.json['id']}", patch({"op": "add", "path": "roles", "value": [{"value": "Role 100"}]})
+        f"/Users/{held.json['id']}", patch_body({"op": "add", "path": "roles", "value": [{"value": "Role 100"}]})
     )
 
     assert (refused.status_code, refused.json["scimType"]) == (400, "invalidValue")
@@ -194,7 +192,7 @@ def test_a_user_holds_at_most_100_grants_of_a_kind_whatever_each_request_carries
 
 
 def test_the_trail_records_grants_like_any_attribute_change(scim: Scim, user: dict[str, Any]) -> None:
-    scim.patch(f"/Users/{user['id']}", patch({"op": "add", "path": "roles", "value": [{"value": "Auditor"}]}))
+    scim.patch(f"/Users/{user['id']}", patch_body({"op": "add", "path": "roles", "value": [{"value": "Auditor"}]}))
     trail = ActivityTable(
         connection.dynamodb(settings()), settings().activity_table, "acme", settings().activity_retention_days
     )
@@ -213,7 +211,7 @@ def test_a_grant_costs_one_batch_read_of_the_declared_roles_and_a_held_one_none(
 
     def calls_of(*operations: dict[str, Any]) -> list[str]:
         dynamo_calls.reset()
-        assert scim.patch(path, patch(*operations)).status_code == 200
+        assert scim.patch(path, patch_body(*operations)).status_code == 200
         return sorted(name for name, _ in dynamo_calls.calls)
 
     baseline = calls_of({"op": "replace", "path": "displayName", "value": "Babs"})
@@ -240,20 +238,20 @@ def test_roles_an_idp_stored_before_the_catalogue_grant_nothing_until_the_catalo
     users.replace(record, replace(record, document=legacy, version=record.version + 1))
 
     read = scim.get(f"/Users/{user['id']}").json
-    assert read[ONEMODEL].get("applicationAccessRoles", []) == []
-    renamed = scim.patch(f"/Users/{user['id']}", patch({"op": "replace", "path": "displayName", "value": "Babs"}))
+    assert read[ONEMODEL_USER].get("applicationAccessRoles", []) == []
+    renamed = scim.patch(f"/Users/{user['id']}", patch_body({"op": "replace", "path": "displayName", "value": "Babs"}))
     assert renamed.status_code == 200
     # Auditor is in the catalogue: this write checks it and grants it; Admin is not, and stays inert, as stored.
     assert renamed.json["roles"] == [
         {"value": "Admin", "primary": True},
         {"value": "Auditor", "display": "Auditor", "type": "Application Access Role"},
     ]
-    assert renamed.json[ONEMODEL]["applicationAccessRoles"] == ["Auditor"]
+    assert renamed.json[ONEMODEL_USER]["applicationAccessRoles"] == ["Auditor"]
     forged = scim.patch(
         f"/Users/{user['id']}",
-        patch({"op": "replace", "path": 'roles[value eq "Admin"].type', "value": "Application Access Role"}),
+        patch_body({"op": "replace", "path": 'roles[value eq "Admin"].type', "value": "Application Access Role"}),
     )
-    assert forged.json[ONEMODEL]["applicationAccessRoles"] == ["Auditor"]
+    assert forged.json[ONEMODEL_USER]["applicationAccessRoles"] == ["Auditor"]
     assert forged.json["meta"]["version"] == renamed.json["meta"]["version"]
 
 
@@ -265,7 +263,7 @@ def test_direct_grants_count_at_sign_in_whichever_the_role_source(
     admin = Admin(chalice_client)
     body = user_body("ada@example.com", roles=[{"value": "Auditor"}], entitlements=[{"value": "Board Pack"}])
     ada = scim.post("/Users", body).json["id"]
-    scim.post("/Groups", {"schemas": [GROUP], "displayName": "Finance", "members": [{"value": ada}]})
+    scim.post("/Groups", {"schemas": [CORE_GROUP], "displayName": "Finance", "members": [{"value": ada}]})
 
     by_groups = sign_in(admin, "ada@example.com", roles=["Legal"])
     assert (by_groups["dataAccessRoles"], by_groups["applicationAccessRoles"]) == (
@@ -283,4 +281,4 @@ def test_direct_grants_count_at_sign_in_whichever_the_role_source(
     # The SCIM user keeps its grants; its effective roles are decided at each sign-in, so it lists none
     user = scim.get(f"/Users/{ada}").json
     assert [grant["value"] for grant in user["roles"]] == ["Auditor"]
-    assert not {"dataAccessRoles", "applicationAccessRoles", "effectiveRoles"} & set(user[ONEMODEL])
+    assert not {"dataAccessRoles", "applicationAccessRoles", "effectiveRoles"} & set(user[ONEMODEL_USER])

@@ -5,13 +5,14 @@ from typing import Any
 import pytest
 
 from tests.conftest import Scim
+from tests.helpers import BULK_REQUEST, CORE_GROUP, CORE_USER, CUSTOM_USER, ENTERPRISE_USER, ONEMODEL_USER
 
 SCHEMAS = {
-    "urn:ietf:params:scim:schemas:core:2.0:User",
-    "urn:ietf:params:scim:schemas:core:2.0:Group",
-    "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User",
-    "urn:ietf:params:scim:schemas:extension:custom:2.0:User",
-    "urn:onemodel:params:scim:schemas:extension:2.0:User",
+    CORE_USER,
+    CORE_GROUP,
+    ENTERPRISE_USER,
+    CUSTOM_USER,
+    ONEMODEL_USER,
     # The role catalogue (docs/reference/roles-and-entitlements.md).
     "urn:okta:scim:schemas:core:1.0:Role",
     "urn:okta:scim:schemas:core:1.0:Entitlement",
@@ -39,7 +40,7 @@ def test_service_provider_config_announces_what_the_server_does(anonymous: Scim)
 
 
 def test_bulk_is_refused_as_announced(scim: Scim) -> None:
-    response = scim.post("/Bulk", {"schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"], "Operations": []})
+    response = scim.post("/Bulk", {"schemas": [BULK_REQUEST], "Operations": []})
     assert (response.status_code, response.json["status"]) == (501, "501")
 
 
@@ -58,9 +59,9 @@ def attribute(schema: dict[str, Any], name: str) -> dict[str, Any]:
 
 
 def test_schemas_describe_our_attributes_truthfully(scim: Scim) -> None:
-    user = scim.get("/Schemas/urn:ietf:params:scim:schemas:core:2.0:User").json
-    custom = scim.get("/Schemas/urn:ietf:params:scim:schemas:extension:custom:2.0:User").json
-    product = scim.get("/Schemas/urn:onemodel:params:scim:schemas:extension:2.0:User").json
+    user = scim.get(f"/Schemas/{CORE_USER}").json
+    custom = scim.get(f"/Schemas/{CUSTOM_USER}").json
+    product = scim.get(f"/Schemas/{ONEMODEL_USER}").json
 
     assert attribute(user, "userName")["uniqueness"] == "server"
     assert attribute(user, "userName")["caseExact"] is False
@@ -103,7 +104,7 @@ def test_schemas_list_the_common_attributes_idps_map(scim: Scim, resource: str) 
 
 
 def test_member_display_is_published_read_only_as_it_behaves(scim: Scim) -> None:
-    group = scim.get("/Schemas/urn:ietf:params:scim:schemas:core:2.0:Group").json
+    group = scim.get(f"/Schemas/{CORE_GROUP}").json
 
     display = next(sub for sub in attribute(group, "members")["subAttributes"] if sub["name"] == "display")
     assert display["mutability"] == "readOnly"
@@ -155,8 +156,8 @@ def test_resource_types_bind_the_extensions(scim: Scim) -> None:
     assert {rt["id"] for rt in listing["Resources"]} == {"User", "Group", "Role", "Entitlement"}
     assert user["endpoint"] == "/Users"
     assert {ext["schema"] for ext in user["schemaExtensions"]} == SCHEMAS - {
-        "urn:ietf:params:scim:schemas:core:2.0:User",
-        "urn:ietf:params:scim:schemas:core:2.0:Group",
+        CORE_USER,
+        CORE_GROUP,
         "urn:okta:scim:schemas:core:1.0:Role",
         "urn:okta:scim:schemas:core:1.0:Entitlement",
     }

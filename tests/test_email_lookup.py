@@ -14,9 +14,7 @@ from chalicelib.management.operations import Actor, Management
 from chalicelib.store import connection, emails
 from chalicelib.store.users import UserTable
 from tests.conftest import DynamoCalls, Scim, user_body
-
-CORE_GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
-PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+from tests.helpers import CORE_GROUP, patch_body
 
 
 @pytest.fixture(autouse=True)
@@ -86,7 +84,7 @@ def test_a_changed_address_moves_its_pointer_and_a_shared_one_finds_both(scim: S
     first = created(scim, "bjensen@example.com")
     second = created(scim, "barbara@example.com", emails=[{"value": "shared@example.com", "type": "work"}])
     change = {"op": "replace", "path": 'emails[type eq "work"].value', "value": "shared@example.com"}
-    response = scim.patch(f"/Users/{first['id']}", {"schemas": [PATCH_OP], "Operations": [change]})
+    response = scim.patch(f"/Users/{first['id']}", patch_body(change))
     assert response.status_code == 200, response.json
 
     assert ids_found(scim, 'emails.value eq "bjensen@example.com"') == []

@@ -6,8 +6,7 @@ import pytest
 
 from chalicelib.resources.emails import one_model_email
 from tests.conftest import Scim, user_body
-
-ONEMODEL = "urn:onemodel:params:scim:schemas:extension:2.0:User"
+from tests.helpers import ONEMODEL_USER
 
 
 @pytest.mark.parametrize(
@@ -31,8 +30,8 @@ def test_the_rule(emails: Any, chosen: tuple[str, str] | None) -> None:
 def test_an_authentik_user_with_one_other_email_gets_it(scim: Scim) -> None:
     body = user_body("akadmin", emails=[{"value": "admin@example.com", "type": "other", "primary": True}])
     created = scim.post("/Users", body).json
-    assert (created[ONEMODEL]["email"], created[ONEMODEL]["emailSource"]) == ("admin@example.com", "primary")
+    assert (created[ONEMODEL_USER]["email"], created[ONEMODEL_USER]["emailSource"]) == ("admin@example.com", "primary")
     only = scim.post("/Users", user_body("jo", emails=[{"value": "jo@example.com", "type": "other"}])).json
-    assert scim.get(f"/Users/{only['id']}").json[ONEMODEL]["emailSource"] == "only"
+    assert scim.get(f"/Users/{only['id']}").json[ONEMODEL_USER]["emailSource"] == "only"
     work = scim.get(f"/Users/{scim.post('/Users', user_body('ada@example.com')).json['id']}").json
-    assert (work[ONEMODEL]["email"], work[ONEMODEL]["emailSource"]) == ("ada@example.com", "work")
+    assert (work[ONEMODEL_USER]["email"], work[ONEMODEL_USER]["emailSource"]) == ("ada@example.com", "work")

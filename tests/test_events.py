@@ -23,6 +23,7 @@ from chalicelib.store.role_mappings import RoleMapping, RoleMappingTable
 from chalicelib.store.streams import table_names
 from devserver.streams import STREAMS_CONFIG, LocalStreamFunction, StreamPoller, StreamTail
 from tests.conftest import PROJECT_DIR, Scim, Tenant, user_body
+from tests.helpers import CORE_GROUP, ONEMODEL_USER, patch_body
 
 SCHEMAS_DIR = PROJECT_DIR / "docs" / "reference" / "events"
 PASSWORD = "Correct-Horse-Battery-9"
@@ -84,13 +85,9 @@ def stream(scim: Scim) -> Iterator[Stream]:
     yield Stream(StreamPoller(tail, functions), published, dead_letters_url, sqs)
 
 
-def _patch(*operations: dict[str, Any]) -> dict[str, Any]:
-    return {"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": list(operations)}
-
-
 def _group(name: str, *member_ids: str) -> dict[str, Any]:
     members = [{"value": member_id} for member_id in member_ids]
-    return {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": name, "members": members}
+    return {"schemas": [CORE_GROUP], "displayName": name, "members": members}
 
 
 def _replace(path: str, value: Any) -> dict[str, Any]:
@@ -115,10 +112,10 @@ def test_the_issue_scenario_gives_each_event_once_in_order_with_the_mapped_roles
     # each write's events delivered before the next write (the streams of different tables are read apart)
     user = scim.post("/Users", user_body(password=PASSWORD)).json
     stream.deliver()
-    add = _patch({"op": "add", "path": "members", "value": [{"value": user["id"]}]})
+    add = patch_body({"op": "add", "path": "members", "value": [{"value": user["id"]}]})
     assert scim.patch(f"/Groups/{group.json['id']}", add).status_code in (200, 204)
     stream.deliver()
-    assert scim.patch(f"/Users/{user['id']}", _patch(_replace("active", False))).status_code == 200
+    assert scim.patch(f"/Users/{user['id']}", patch_body(_replace("active", False))).status_code == 200
     stream.deliver()
     _mappings(tenant).put(RoleMapping("Finance", ("finance-data", "payroll"), ("dashboards",)))
     stream.deliver()
@@ -188,12 +185,12 @@ def test_a_scim_delete_deactivates_then_deletes_and_a_rehire_revives_the_same_us
     # A reactivation of a deleted user ends its deletion too (Entra ID's restore)
     scim.delete(f"/Users/{user['id']}")
     stream.deliver()
-    scim.patch(f"/Users/{user['id']}", _patch(_replace("active", True)))
+    scim.patch(f"/Users/{user['id']}", patch_body(_replace("active", True)))
     assert [event.name for event in stream.deliver()[-2:]] == ["UserRevived", "UserReactivated"]
 
 
 def _extension(scim: Scim, user_id: str) -> dict[str, list[str]]:
-    shown = scim.get(f"/Users/{user_id}").json["urn:onemodel:params:scim:schemas:extension:2.0:User"]
+    shown = scim.get(f"/Users/{user_id}").json[ONEMODEL_USER]
     keys = ("customerSuppliedRoles", "dataAccessRoles", "applicationAccessRoles")
     return {key: shown.get(key, []) for key in keys}  # an empty list is left out of a SCIM answer
 
@@ -228,7 +225,7 @@ def test_direct_grants_and_the_role_source_move_roles_as_a_scim_get_shows_them(
     (member,) = roles_changed()
     assert member["roles"]["after"] == _extension(scim, user["id"])
     assert member["roles"]["after"]["applicationAccessRoles"] == ["Auditor", "Dashboards"]
-    scim.patch(f"/Users/{user['id']}", _patch({"op": "remove", "path": "roles"}))
+    scim.patch(f"/Users/{user['id']}", patch_body({"op": "remove", "path": "roles"}))
     (withdrawn,) = roles_changed()
     assert withdrawn["cause"] == "DirectGrant" and withdrawn["roles"]["after"] == _extension(scim, user["id"])
 
@@ -241,7 +238,7 @@ def test_direct_grants_and_the_role_source_move_roles_as_a_scim_get_shows_them(
         None,
     )
     assert switched["roles"]["before"]["dataAccessRoles"] == ["Payroll"]
-    scim.patch(f"/Groups/{group['id']}", _patch({"op": "remove", "path": f'members[value eq "{user["id"]}"]'}))
+    scim.patch(f"/Groups/{group['id']}", patch_body({"op": "remove", "path": f'members[value eq "{user["id"]}"]'}))
     role_source.put(RoleSource("saml-attribute", "groups"))  # the attribute alone: the same source
     assert roles_changed() == []
 
@@ -264,9 +261,9 @@ def test_direct_grants_and_the_role_source_move_roles_as_a_scim_get_shows_them(
 
 def test_user_updates_name_their_changed_paths_and_never_a_value(scim: Scim, stream: Stream) -> None:
     user = scim.post("/Users", user_body()).json
-    changes = _patch(_replace("name.givenName", "Babs"), _replace("password", PASSWORD), _replace("active", False))
+    changes = patch_body(_replace("name.givenName", "Babs"), _replace("password", PASSWORD), _replace("active", False))
     scim.patch(f"/Users/{user['id']}", changes)
-    scim.patch(f"/Users/{user['id']}", _patch(_replace("active", True)))
+    scim.patch(f"/Users/{user['id']}", patch_body(_replace("active", True)))
     events = stream.deliver()
     assert [(e.name, e.sequence) for e in events] == [
         ("UserCreated", 1),
@@ -285,9 +282,9 @@ def test_a_group_renamed_or_deleted_changes_its_members_roles(scim: Scim, tenant
     user = scim.post("/Users", user_body()).json
     group = scim.post("/Groups", _group("Sales", user["id"])).json
     stream.deliver()  # a fan-out reads the group's members when it runs: each write is delivered before the next
-    scim.patch(f"/Groups/{group['id']}", _patch(_replace("displayName", "Sales EMEA")))
+    scim.patch(f"/Groups/{group['id']}", patch_body(_replace("displayName", "Sales EMEA")))
     stream.deliver()
-    scim.patch(f"/Groups/{group['id']}", _patch(_replace("displayName", "Sales")))
+    scim.patch(f"/Groups/{group['id']}", patch_body(_replace("displayName", "Sales")))
     stream.deliver()
     assert scim.delete(f"/Groups/{group['id']}").status_code == 204
     events = stream.deliver()
@@ -407,10 +404,10 @@ def test_every_event_has_a_published_schema_that_its_payloads_meet(scim: Scim, t
     _mappings(tenant).put(RoleMapping("Ops", ("ops-data",), ()))
     user = scim.post("/Users", user_body()).json
     group = scim.post("/Groups", _group("Ops", user["id"])).json
-    scim.patch(f"/Users/{user['id']}", _patch(_replace("title", "Ops")))
+    scim.patch(f"/Users/{user['id']}", patch_body(_replace("title", "Ops")))
     scim.delete(f"/Users/{user['id']}")
-    scim.patch(f"/Users/{user['id']}", _patch(_replace("active", True)))
-    scim.patch(f"/Groups/{group['id']}", _patch(_replace("displayName", "Ops 2")))
+    scim.patch(f"/Users/{user['id']}", patch_body(_replace("active", True)))
+    scim.patch(f"/Groups/{group['id']}", patch_body(_replace("displayName", "Ops 2")))
     scim.delete(f"/Groups/{group['id']}")
     revoke_credential(CredentialStore(dynamodb(settings()), settings().credentials_table), tenant.client_id)
     events = stream.deliver()

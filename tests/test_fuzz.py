@@ -33,11 +33,11 @@ from chalicelib.store.batch import batch_write
 from chalicelib.store.credentials import CredentialStore
 from tests import scim_strategies as s
 from tests.conftest import SCIM, DynamoKeyLimits, Tenant, make_tenant, served_app
+from tests.helpers import BULK_REQUEST, CORE_GROUP, CORE_USER, CUSTOM_USER, ENTERPRISE_USER, ERROR, ONEMODEL_USER
 
 # Generated requests by the thousand: make test-all (and make fuzz, with many more).
 pytestmark = pytest.mark.slow
 
-ERROR = "urn:ietf:params:scim:api:messages:2.0:Error"
 ANNOUNCED_UNSUPPORTED = {"/Bulk"}
 INTERNAL_WORDS = (
     "Traceback",
@@ -205,11 +205,11 @@ class Requests:
 
 
 def seed_user(user_name: str) -> bytes:
-    return json.dumps({"schemas": [s.USER], "userName": user_name, "name": {"givenName": "Seed"}}).encode()
+    return json.dumps({"schemas": [CORE_USER], "userName": user_name, "name": {"givenName": "Seed"}}).encode()
 
 
 def seed_group(display_name: str, members: list[str]) -> bytes:
-    document = {"schemas": [s.GROUP], "displayName": display_name, "members": [{"value": m} for m in members]}
+    document = {"schemas": [CORE_GROUP], "displayName": display_name, "members": [{"value": m} for m in members]}
     return json.dumps(document).encode()
 
 
@@ -490,8 +490,8 @@ def test_any_search_body_is_a_scim_answer(tenants: Tenants, data: st.DataObject)
     assert seeded.foreign_user not in json.dumps(answer.json)
 
 
-DISCOVERY_IDS = ["User", "Group", s.USER, s.GROUP, s.CUSTOM_USER, s.ONEMODEL_USER, s.ENTERPRISE_USER]
-BULK = {"schemas": [s.BULK_REQUEST], "Operations": [{"method": "POST", "path": "/Users", "data": {}}]}
+DISCOVERY_IDS = ["User", "Group", CORE_USER, CORE_GROUP, CUSTOM_USER, ONEMODEL_USER, ENTERPRISE_USER]
+BULK = {"schemas": [BULK_REQUEST], "Operations": [{"method": "POST", "path": "/Users", "data": {}}]}
 
 
 @examples()
@@ -522,7 +522,7 @@ ROUTES = [
     "/ResourceTypes",
     "/ResourceTypes/User",
     "/Schemas",
-    f"/Schemas/{s.USER}",
+    f"/Schemas/{CORE_USER}",
     "/Widgets",
 ]
 
@@ -551,7 +551,7 @@ AUTHENTICATED_READS = [
     "/ResourceTypes",
     "/ResourceTypes/User",
     "/Schemas",
-    f"/Schemas/{s.USER}",
+    f"/Schemas/{CORE_USER}",
 ]
 
 

@@ -9,19 +9,11 @@ from chalicelib.resources import user_groups
 from chalicelib.store import connection
 from chalicelib.store.role_mappings import RoleMapping, RoleMappingTable
 from tests.conftest import DynamoCalls, Scim, user_body
-
-GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
-PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
-ONEMODEL = "urn:onemodel:params:scim:schemas:extension:2.0:User"
-ERROR = "urn:ietf:params:scim:api:messages:2.0:Error"
-
-
-def patch(*operations: dict[str, Any]) -> dict[str, Any]:
-    return {"schemas": [PATCH_OP], "Operations": list(operations)}
+from tests.helpers import CORE_GROUP, ERROR, ONEMODEL_USER, patch_body
 
 
 def group_body(name: str = "Sales EMEA", members: list[str] = (), **extra: Any) -> dict[str, Any]:  # type: ignore[assignment]
-    return {"schemas": [GROUP], "displayName": name, "members": [{"value": m} for m in members], **extra}
+    return {"schemas": [CORE_GROUP], "displayName": name, "members": [{"value": m} for m in members], **extra}
 
 
 def new_user(scim: Scim, name: str) -> str:
@@ -132,7 +124,7 @@ def test_a_rename_dynamodb_cannot_keep_is_400_and_changes_nothing(scim: Scim, al
     group = scim.post("/Groups", group_body("Finance", [alice])).json
 
     response = scim.patch(
-        f"/Groups/{group['id']}", patch({"op": "replace", "path": "displayName", "value": "d" * 1100})
+        f"/Groups/{group['id']}", patch_body({"op": "replace", "path": "displayName", "value": "d" * 1100})
     )
 
     assert response.status_code == 400
@@ -143,7 +135,7 @@ def test_a_rename_dynamodb_cannot_keep_is_400_and_changes_nothing(scim: Scim, al
 @pytest.mark.parametrize("method", ["GET", "PUT", "PATCH", "DELETE"])
 def test_an_id_longer_than_any_key_is_404_without_asking_dynamodb(scim: Scim, method: str) -> None:
     """DynamoDB refuses such a key in a read too (moto does not: the fixture does it as AWS does)."""
-    body = patch({"op": "add", "path": "members", "value": [{"value": "m" * 1100}]}) if method == "PATCH" else None
+    body = patch_body({"op": "add", "path": "members", "value": [{"value": "m" * 1100}]}) if method == "PATCH" else None
 
     response = scim.request(method, "/Groups/" + "g" * 1100, body or group_body())
 
@@ -222,7 +214,7 @@ def test_put_replaces_members_writing_only_the_difference(
 def test_patch_adds_members(scim: Scim, alice: str, operation: dict[str, Any]) -> None:
     carol = new_user(scim, "carol")
     group = scim.post("/Groups", group_body("Finance", [alice])).json
-    body = patch(_fill(operation, carol))
+    body = patch_body(_fill(operation, carol))
 
     response = scim.patch(f"/Groups/{group['id']}", body)
 
@@ -241,7 +233,7 @@ def test_patch_adds_members(scim: Scim, alice: str, operation: dict[str, Any]) -
 def test_patch_removes_a_member(scim: Scim, alice: str, bob: str, operation: dict[str, Any]) -> None:
     group = scim.post("/Groups", group_body("Finance", [alice, bob])).json
 
-    response = scim.patch(f"/Groups/{group['id']}", patch(_fill(operation, bob)))
+    response = scim.patch(f"/Groups/{group['id']}", patch_body(_fill(operation, bob)))
 
     assert response.status_code == 204
     assert member_ids(scim, group["id"]) == [alice]
@@ -250,7 +242,7 @@ def test_patch_removes_a_member(scim: Scim, alice: str, bob: str, operation: dic
 def test_patch_removes_every_member(scim: Scim, alice: str, bob: str) -> None:
     group = scim.post("/Groups", group_body("Finance", [alice, bob])).json
 
-    scim.patch(f"/Groups/{group['id']}", patch({"op": "remove", "path": "members"}))
+    scim.patch(f"/Groups/{group['id']}", patch_body({"op": "remove", "path": "members"}))
 
     assert member_ids(scim, group["id"]) == []
 
@@ -258,7 +250,7 @@ def test_patch_removes_every_member(scim: Scim, alice: str, bob: str) -> None:
 def test_patch_replaces_members(scim: Scim, alice: str, bob: str) -> None:
     group = scim.post("/Groups", group_body("Finance", [alice])).json
 
-    scim.patch(f"/Groups/{group['id']}", patch({"op": "replace", "path": "members", "value": [{"value": bob}]}))
+    scim.patch(f"/Groups/{group['id']}", patch_body({"op": "replace", "path": "members", "value": [{"value": bob}]}))
 
     assert member_ids(scim, group["id"]) == [bob]
 
@@ -268,7 +260,7 @@ def test_okta_rename_with_id_in_the_value(scim: Scim, alice: str) -> None:
 
     response = scim.patch(
         f"/Groups/{group['id']}",
-        patch({"op": "replace", "value": {"id": group["id"], "displayName": "Finance EMEA"}}),
+        patch_body({"op": "replace", "value": {"id": group["id"], "displayName": "Finance EMEA"}}),
     )
 
     assert response.status_code == 204
@@ -282,7 +274,9 @@ def test_rename_onto_a_taken_display_name_is_409(scim: Scim) -> None:
     scim.post("/Groups", group_body("Legal"))
     group = scim.post("/Groups", group_body("Finance")).json
 
-    response = scim.patch(f"/Groups/{group['id']}", patch({"op": "replace", "path": "displayName", "value": "LEGAL"}))
+    response = scim.patch(
+        f"/Groups/{group['id']}", patch_body({"op": "replace", "path": "displayName", "value": "LEGAL"})
+    )
 
     assert response.status_code == 409
     assert response.json["scimType"] == "uniqueness"
@@ -294,7 +288,7 @@ def test_patch_with_attributes_answers_200_with_the_group(scim: Scim, alice: str
 
     response = scim.patch(
         f"/Groups/{group['id']}?attributes=members",
-        patch({"op": "add", "path": "members", "value": [{"value": alice}]}),
+        patch_body({"op": "add", "path": "members", "value": [{"value": alice}]}),
     )
 
     assert response.status_code == 200
@@ -306,7 +300,7 @@ def test_patch_adding_an_unknown_member_is_400_and_changes_nothing(scim: Scim, a
 
     response = scim.patch(
         f"/Groups/{group['id']}",
-        patch({"op": "add", "path": "members", "value": [{"value": "ghost"}, {"value": alice}]}),
+        patch_body({"op": "add", "path": "members", "value": [{"value": "ghost"}, {"value": alice}]}),
     )
 
     assert response.status_code == 400
@@ -318,7 +312,7 @@ def test_patch_that_changes_nothing_keeps_the_version(scim: Scim, alice: str) ->
     group = scim.post("/Groups", group_body("Finance", [alice])).json
 
     response = scim.patch(
-        f"/Groups/{group['id']}", patch({"op": "add", "path": "members", "value": [{"value": alice}]})
+        f"/Groups/{group['id']}", patch_body({"op": "add", "path": "members", "value": [{"value": alice}]})
     )
 
     assert response.headers["ETag"] == group["meta"]["version"]
@@ -326,11 +320,11 @@ def test_patch_that_changes_nothing_keeps_the_version(scim: Scim, alice: str) ->
 
 def test_patch_with_a_stale_if_match_is_412(scim: Scim, alice: str) -> None:
     group = scim.post("/Groups", group_body("Finance")).json
-    scim.patch(f"/Groups/{group['id']}", patch({"op": "add", "path": "members", "value": [{"value": alice}]}))
+    scim.patch(f"/Groups/{group['id']}", patch_body({"op": "add", "path": "members", "value": [{"value": alice}]}))
 
     response = scim.patch(
         f"/Groups/{group['id']}",
-        patch({"op": "remove", "path": "members"}),
+        patch_body({"op": "remove", "path": "members"}),
         headers={"If-Match": group["meta"]["version"]},
     )
 
@@ -365,33 +359,33 @@ def test_users_groups_and_effective_roles_follow_memberships_and_mappings(
     assert user["groups"] == [
         {"value": finance, "display": "Finance", "type": "direct", "$ref": f"http://localhost/scim/v2/Groups/{finance}"}
     ]
-    assert user[ONEMODEL]["customerSuppliedRoles"] == ["Finance"]
-    assert user[ONEMODEL]["dataAccessRoles"] == ["Payroll data"]
-    assert user[ONEMODEL]["applicationAccessRoles"] == ["Dashboards"]
+    assert user[ONEMODEL_USER]["customerSuppliedRoles"] == ["Finance"]
+    assert user[ONEMODEL_USER]["dataAccessRoles"] == ["Payroll data"]
+    assert user[ONEMODEL_USER]["applicationAccessRoles"] == ["Dashboards"]
 
-    scim.patch(f"/Groups/{legal}", patch({"op": "add", "path": "members", "value": [{"value": alice}]}))
+    scim.patch(f"/Groups/{legal}", patch_body({"op": "add", "path": "members", "value": [{"value": alice}]}))
     user = scim.get(f"/Users/{alice}").json
-    assert user[ONEMODEL]["customerSuppliedRoles"] == ["Finance", "Legal"]
-    assert user[ONEMODEL]["dataAccessRoles"] == ["Contracts data", "Payroll data"]
-    assert user[ONEMODEL]["applicationAccessRoles"] == ["Dashboards", "Reports"]
+    assert user[ONEMODEL_USER]["customerSuppliedRoles"] == ["Finance", "Legal"]
+    assert user[ONEMODEL_USER]["dataAccessRoles"] == ["Contracts data", "Payroll data"]
+    assert user[ONEMODEL_USER]["applicationAccessRoles"] == ["Dashboards", "Reports"]
 
     # A user write answers with the same groups and roles, read beside the write.
-    patched = scim.patch(f"/Users/{alice}", patch({"op": "replace", "path": "title", "value": "Controller"})).json
+    patched = scim.patch(f"/Users/{alice}", patch_body({"op": "replace", "path": "title", "value": "Controller"})).json
     assert patched["groups"] == user["groups"]
-    assert patched[ONEMODEL] == user[ONEMODEL]
+    assert patched[ONEMODEL_USER] == user[ONEMODEL_USER]
     listed = scim.get(f'/Users?filter=userName eq "{patched["userName"]}"').json["Resources"]
-    assert [found[ONEMODEL] for found in listed] == [user[ONEMODEL]]
+    assert [found[ONEMODEL_USER] for found in listed] == [user[ONEMODEL_USER]]
     paged = scim.get("/Users?count=10").json["Resources"]
-    assert [found[ONEMODEL]["dataAccessRoles"] for found in paged if found["id"] == alice] == [
+    assert [found[ONEMODEL_USER]["dataAccessRoles"] for found in paged if found["id"] == alice] == [
         ["Contracts data", "Payroll data"]
     ]
 
     mappings.put(RoleMapping("Finance", ("Headcount data",), ()))
-    scim.patch(f"/Groups/{legal}", patch({"op": "remove", "path": f'members[value eq "{alice}"]'}))
+    scim.patch(f"/Groups/{legal}", patch_body({"op": "remove", "path": f'members[value eq "{alice}"]'}))
     user = scim.get(f"/Users/{alice}").json
-    assert user[ONEMODEL]["customerSuppliedRoles"] == ["Finance"]
-    assert user[ONEMODEL]["dataAccessRoles"] == ["Headcount data"]
-    assert user[ONEMODEL].get("applicationAccessRoles", []) == []  # empty lists are omitted, never null
+    assert user[ONEMODEL_USER]["customerSuppliedRoles"] == ["Finance"]
+    assert user[ONEMODEL_USER]["dataAccessRoles"] == ["Headcount data"]
+    assert user[ONEMODEL_USER].get("applicationAccessRoles", []) == []  # empty lists are omitted, never null
 
 
 def test_members_of_a_group_are_listed_page_by_page(scim: Scim) -> None:
@@ -422,7 +416,9 @@ def test_another_tenant_cannot_see_or_touch_groups(scim: Scim, other_scim: Scim,
     assert other_scim.get("/Groups").json["totalResults"] == 0
     assert other_scim.get(f'/Groups?filter=members.value eq "{alice}"').json["totalResults"] == 0
     assert other_scim.get(f'/Users?filter=groups.value eq "{group["id"]}"').json["totalResults"] == 0
-    assert other_scim.patch(f"/Groups/{group['id']}", patch({"op": "remove", "path": "members"})).status_code == 404
+    assert (
+        other_scim.patch(f"/Groups/{group['id']}", patch_body({"op": "remove", "path": "members"})).status_code == 404
+    )
     assert other_scim.put(f"/Groups/{group['id']}", group_body("Finance")).status_code == 404
     assert other_scim.delete(f"/Groups/{group['id']}").status_code == 404
     assert member_ids(scim, group["id"]) == [alice]
@@ -440,10 +436,12 @@ def _fill(operation: dict[str, Any], user_id: str) -> dict[str, Any]:
 
 def test_members_display_follows_a_rename_of_the_user(scim: Scim, alice: str, bob: str) -> None:
     groups = [
-        scim.post("/Groups", {"schemas": [GROUP], "displayName": name, "members": [{"value": alice}, {"value": bob}]})
+        scim.post(
+            "/Groups", {"schemas": [CORE_GROUP], "displayName": name, "members": [{"value": alice}, {"value": bob}]}
+        )
         for name in ("Sales", "Finance")
     ]
-    rename = {"schemas": [PATCH_OP], "Operations": [{"op": "replace", "path": "userName", "value": "alice.smith"}]}
+    rename = patch_body({"op": "replace", "path": "userName", "value": "alice.smith"})
 
     assert scim.patch(f"/Users/{alice}", rename).status_code == 200
 

@@ -16,14 +16,7 @@ from chalicelib.scim.adapter import scim_api
 from chalicelib.scim.wording import MAX_DETAIL
 from chalicelib.store.credentials import CredentialStore, ServiceAccount, StoredCredential
 from tests.conftest import DynamoCalls, Scim, Tenant, user_body
-
-PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
-ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
-GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
-
-
-def patch(*operations: dict[str, Any]) -> dict[str, Any]:
-    return {"schemas": [PATCH_OP], "Operations": list(operations)}
+from tests.helpers import CORE_GROUP, ENTERPRISE_USER, SEARCH_REQUEST, patch_body
 
 
 def assert_error(response: Any, status: int, scim_type: str | None, *words: str) -> None:
@@ -46,7 +39,7 @@ def test_a_960_kb_patch_path_is_refused_before_it_is_parsed(scim: Scim, user_id:
     """It answered 200 after 43.5 s."""
     path = "emails[" + "(" * 480_000 + "value pr" + ")" * 480_000 + "].value"
 
-    response = scim.patch(f"/Users/{user_id}", patch({"op": "replace", "path": path, "value": "x@x.com"}))
+    response = scim.patch(f"/Users/{user_id}", patch_body({"op": "replace", "path": path, "value": "x@x.com"}))
 
     assert_error(response, 400, "invalidPath", "The PATCH path exceeds 2048 characters")
 
@@ -60,7 +53,7 @@ def test_a_960_kb_patch_path_is_refused_before_it_is_parsed(scim: Scim, user_id:
     ids=["deep", "many-terms"],
 )
 def test_a_patch_path_over_the_depth_or_term_limit_is_refused(scim: Scim, user_id: str, path: str, words: str) -> None:
-    response = scim.patch(f"/Users/{user_id}", patch({"op": "replace", "path": path, "value": "x@x.com"}))
+    response = scim.patch(f"/Users/{user_id}", patch_body({"op": "replace", "path": path, "value": "x@x.com"}))
 
     assert_error(response, 400, "invalidPath", words)
 
@@ -68,7 +61,7 @@ def test_a_patch_path_over_the_depth_or_term_limit_is_refused(scim: Scim, user_i
 def test_a_patch_path_within_the_limits_still_works(scim: Scim, user_id: str) -> None:
     path = "emails[" + "(" * 30 + 'type eq "work"' + ")" * 30 + "].value"
 
-    response = scim.patch(f"/Users/{user_id}", patch({"op": "replace", "path": path, "value": "new@x.com"}))
+    response = scim.patch(f"/Users/{user_id}", patch_body({"op": "replace", "path": path, "value": "new@x.com"}))
 
     assert response.status_code == 200, response.body
     assert response.json["emails"][0]["value"] == "new@x.com"
@@ -77,7 +70,7 @@ def test_a_patch_path_within_the_limits_still_works(scim: Scim, user_id: str) ->
 def test_a_value_path_inside_a_patch_value_is_bounded_like_a_path(scim: Scim, user_id: str) -> None:
     key = "emails[" + "(" * 40_000 + "value pr" + ")" * 40_000 + "].value"
 
-    response = scim.patch(f"/Users/{user_id}", patch({"op": "replace", "value": {key: "x@x.com"}}))
+    response = scim.patch(f"/Users/{user_id}", patch_body({"op": "replace", "value": {key: "x@x.com"}}))
 
     assert_error(response, 400, "invalidPath", "An attribute name in a PATCH value exceeds 2048 characters")
 
@@ -85,7 +78,7 @@ def test_a_value_path_inside_a_patch_value_is_bounded_like_a_path(scim: Scim, us
 def test_more_patch_operations_than_announced_are_refused(scim: Scim, user_id: str) -> None:
     operations = [{"op": "replace", "path": "title", "value": f"t{n}"} for n in range(1001)]
 
-    response = scim.patch(f"/Users/{user_id}", patch(*operations))
+    response = scim.patch(f"/Users/{user_id}", patch_body(*operations))
 
     assert_error(response, 400, "tooMany", "at most 1000 operations", "this one has 1001")
     assert "title" not in scim.get(f"/Users/{user_id}").json
@@ -109,7 +102,7 @@ def test_list_parameters_over_a_limit_are_refused(scim: Scim, query: dict[str, s
 
 
 def test_the_same_limits_hold_in_a_search_body_and_on_a_single_resource(scim: Scim, user_id: str) -> None:
-    body = {"schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"], "attributes": ["title"] * 101}
+    body = {"schemas": [SEARCH_REQUEST], "attributes": ["title"] * 101}
     assert_error(scim.post("/Users/.search", body), 400, "invalidPath", "attributes lists more than 100")
     assert_error(
         scim.get(f"/Users/{user_id}", query={"attributes": "a" * 3000}), 400, "invalidPath", "exceeds 2048 characters"
@@ -136,10 +129,10 @@ def test_an_unknown_huge_id_answers_a_small_404_and_logs_a_short_line(
 
 def test_a_group_patch_naming_huge_unknown_members_answers_a_small_400(scim: Scim) -> None:
     """15 member ids of ~50 KB each answered a 500,218-byte 400."""
-    group = scim.post("/Groups", {"schemas": [GROUP], "displayName": "Finance"}).json
+    group = scim.post("/Groups", {"schemas": [CORE_GROUP], "displayName": "Finance"}).json
     members = [{"value": f"{n}" + "m" * 50_000} for n in range(15)]
 
-    response = scim.patch(f"/Groups/{group['id']}", patch({"op": "add", "path": "members", "value": members}))
+    response = scim.patch(f"/Groups/{group['id']}", patch_body({"op": "add", "path": "members", "value": members}))
 
     assert response.status_code == 400
     assert len(response.body) <= MAX_DETAIL + 200
@@ -264,7 +257,7 @@ def test_an_unknown_client_id_does_the_same_work_as_a_wrong_secret(
         (
             "PATCH",
             "/Users/{id}",
-            patch({"op": "replace", "path": f"{ENTERPRISE}:manager", "value": 5}),
+            patch_body({"op": "replace", "path": f"{ENTERPRISE_USER}:manager", "value": 5}),
             None,
             "Input should be an object: manager",
             "instance of",
@@ -282,7 +275,7 @@ def test_an_unknown_client_id_does_the_same_work_as_a_wrong_secret(
         (
             "PATCH",
             "/Users/{id}",
-            patch({"op": "replace", "path": "emails", "value": [5]}),
+            patch_body({"op": "replace", "path": "emails", "value": [5]}),
             None,
             "Input should be an object: emails[0]",
             "VerbatimEmail",

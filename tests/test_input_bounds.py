@@ -10,10 +10,7 @@ import pytest
 
 from chalicelib.provisioning.limits import MAX_MEMBER_SCANS, MAX_SCHEMAS, MAX_VALUES
 from tests.conftest import Scim, SeedUsers, user_body
-
-CORE_USER = "urn:ietf:params:scim:schemas:core:2.0:User"
-CORE_GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
-PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+from tests.helpers import CORE_GROUP, CORE_USER, patch_body
 
 
 def test_a_create_listing_thousands_of_schemas_is_a_400_naming_schemas_and_writes_nothing(scim: Scim) -> None:
@@ -98,7 +95,7 @@ def test_a_patch_whose_operations_carry_too_many_values_is_a_400_and_writes_noth
         {"op": "add", "path": "emails", "value": [{"value": f"e{n}-{m}@example.com"} for m in range(30)]}
         for n in range(4)
     ]
-    patch = {"schemas": [PATCH_OP], "Operations": adds}
+    patch = patch_body(*adds)
 
     response = scim.patch(f"/Users/{user['id']}", patch)
 
@@ -111,7 +108,7 @@ def test_group_members_are_not_counted_as_values(scim: Scim, seed_users: SeedUse
     members = [{"value": u} for u in seed_users(MAX_VALUES + 1)]
     group = scim.post("/Groups", {"schemas": [CORE_GROUP], "displayName": "Big", "members": members})
     assert group.status_code == 201
-    patch = {"schemas": [PATCH_OP], "Operations": [{"op": "remove", "path": "members", "value": members}]}
+    patch = patch_body({"op": "remove", "path": "members", "value": members})
     assert scim.patch(f"/Groups/{group.json['id']}", patch).status_code in (200, 204)
 
 
@@ -124,9 +121,9 @@ def test_a_group_patch_whose_member_filters_would_compare_too_many_members_is_a_
     fits = MAX_MEMBER_SCANS // 1000
     removes = [{"op": "remove", "path": f'members[display eq "nobody-{n}"]'} for n in range(fits + 1)]
 
-    response = scim.patch(f"/Groups/{group['id']}", {"schemas": [PATCH_OP], "Operations": removes})
+    response = scim.patch(f"/Groups/{group['id']}", patch_body(*removes))
 
     assert (response.status_code, response.json["scimType"]) == (400, "tooMany")
     assert f"at most {fits} operations with a filter on members" in response.json["detail"]
-    fitting = {"schemas": [PATCH_OP], "Operations": removes[:fits]}
+    fitting = patch_body(*removes[:fits])
     assert scim.patch(f"/Groups/{group['id']}", fitting).status_code in (200, 204)

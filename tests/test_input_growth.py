@@ -21,15 +21,12 @@ from chalicelib.provisioning.limits import MAX_VALUES
 from chalicelib.scim import dialects
 from tests.conftest import Scim, SeedUsers, Tenant, user_body
 from tests.growth import LINEAR, Work, growth
+from tests.helpers import CORE_GROUP, CORE_USER, SEARCH_REQUEST, patch_body
 
 # Two minutes of CPU on this machine: make test-all (CI) runs it; make test keeps the bounds themselves
 # (tests/test_input_bounds.py).
 pytestmark = pytest.mark.slow
 
-CORE_USER = "urn:ietf:params:scim:schemas:core:2.0:User"
-CORE_GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
-PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
-SEARCH = "urn:ietf:params:scim:api:messages:2.0:SearchRequest"
 names = itertools.count()
 
 
@@ -54,10 +51,6 @@ def test_the_schemas_dialect_is_linear_in_the_schemas() -> None:
         return lambda: dialects.normalise(request)
 
     assert growth(normalise, 5_000) < LINEAR
-
-
-def _patch(*operations: dict[str, Any]) -> dict[str, Any]:
-    return {"schemas": [PATCH_OP], "Operations": list(operations)}
 
 
 def _new_user_name() -> str:
@@ -97,33 +90,33 @@ INPUTS: dict[str, tuple[Send, int]] = {
     ),
     "PATCH operations": (
         lambda s, c, n: s.patch(
-            f"/Users/{c['user']}", _patch(*({"op": "replace", "path": "title", "value": f"t{i}"} for i in range(n)))
+            f"/Users/{c['user']}", patch_body(*({"op": "replace", "path": "title", "value": f"t{i}"} for i in range(n)))
         ),
         50,
     ),
     "PATCH operations filtering a full multi-valued attribute": (
         lambda s, c, n: s.patch(
             f"/Users/{c['full']}",
-            _patch(*({"op": "remove", "path": f'emails[value eq "x{i}@example.com"]'} for i in range(n))),
+            patch_body(*({"op": "remove", "path": f'emails[value eq "x{i}@example.com"]'} for i in range(n))),
         ),
         50,
     ),
     "PATCH value (emails)": (
         lambda s, c, n: s.patch(
             f"/Users/{c['user']}",
-            _patch({"op": "replace", "path": "emails", "value": [{"value": f"e{i}@x.com"} for i in range(n)]}),
+            patch_body({"op": "replace", "path": "emails", "value": [{"value": f"e{i}@x.com"} for i in range(n)]}),
         ),
         10,
     ),
     "PATCH path-less value's names": (
         lambda s, c, n: s.patch(
-            f"/Users/{c['user']}", _patch({"op": "replace", "value": {f"k{i}": "v" for i in range(n)}})
+            f"/Users/{c['user']}", patch_body({"op": "replace", "value": {f"k{i}": "v" for i in range(n)}})
         ),
         100,
     ),
     "PATCH path": (
         lambda s, c, n: s.patch(
-            f"/Users/{c['user']}", _patch({"op": "remove", "path": f'emails[value eq "{"a" * (n - 20)}"]'})
+            f"/Users/{c['user']}", patch_body({"op": "remove", "path": f'emails[value eq "{"a" * (n - 20)}"]'})
         ),
         204,
     ),
@@ -136,7 +129,7 @@ INPUTS: dict[str, tuple[Send, int]] = {
     "group PATCH members": (
         lambda s, c, n: s.patch(
             f"/Groups/{c['group']}",
-            _patch(
+            patch_body(
                 {"op": "add", "path": "members", "value": c["members"][:n]},
                 {"op": "remove", "path": "members", "value": c["members"][:n]},
             ),
@@ -146,7 +139,7 @@ INPUTS: dict[str, tuple[Send, int]] = {
     "group PATCH filtering members": (
         lambda s, c, n: s.patch(
             f"/Groups/{c['big']}",
-            _patch(*({"op": "remove", "path": f'members[display eq "nobody-{i}"]'} for i in range(n))),
+            patch_body(*({"op": "remove", "path": f'members[display eq "nobody-{i}"]'} for i in range(n))),
         ),
         10,
     ),
@@ -159,7 +152,9 @@ INPUTS: dict[str, tuple[Send, int]] = {
     "filter terms": (lambda s, c, n: s.get("/Users", query={"filter": " or ".join(['title eq "a"'] * n)}), 10),
     "sortBy": (lambda s, c, n: s.get("/Users", query={"sortBy": "a" * n}), 204),
     "a SearchRequest's attributes": (
-        lambda s, c, n: s.post("/Users/.search", {"schemas": [SEARCH], "attributes": ["userName"] * n, "count": 1}),
+        lambda s, c, n: s.post(
+            "/Users/.search", {"schemas": [SEARCH_REQUEST], "attributes": ["userName"] * n, "count": 1}
+        ),
         10,
     ),
     "query parameters": (lambda s, c, n: s.get("/Users", query={f"p{i}": "v" for i in range(n)}), 100),
@@ -167,7 +162,7 @@ INPUTS: dict[str, tuple[Send, int]] = {
     "If-Match": (
         lambda s, c, n: s.patch(
             f"/Users/{c['user']}",
-            _patch({"op": "replace", "path": "title", "value": "x"}),
+            patch_body({"op": "replace", "path": "title", "value": "x"}),
             headers={"If-Match": f'W/"{"9" * n}"'},
         ),
         1000,
@@ -175,7 +170,7 @@ INPUTS: dict[str, tuple[Send, int]] = {
     "If-Match list": (
         lambda s, c, n: s.patch(
             f"/Users/{c['user']}",
-            _patch({"op": "replace", "path": "title", "value": "x"}),
+            patch_body({"op": "replace", "path": "title", "value": "x"}),
             headers={"If-Match": ", ".join(['W/"9"'] * n)},
         ),
         100,

@@ -8,20 +8,16 @@ import pytest
 from chalicelib.config import settings
 from chalicelib.store import connection
 from tests.conftest import DynamoCalls, Scim, SeedUsers
+from tests.helpers import CORE_GROUP, patch_body
 
 # A 10,000-member group: make test-all.
 pytestmark = pytest.mark.slow
 
-GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
-PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 SIZE = int(__import__("os").environ.get("LARGE_GROUP_SIZE", "10000"))
 
 
 def add(ids: list[str]) -> dict[str, Any]:
-    return {
-        "schemas": [PATCH_OP],
-        "Operations": [{"op": "add", "path": "members", "value": [{"value": i} for i in ids]}],
-    }
+    return patch_body({"op": "add", "path": "members", "value": [{"value": i} for i in ids]})
 
 
 def request_work(counted: DynamoCalls) -> tuple[int, int, int]:
@@ -49,7 +45,8 @@ def test_a_10000_member_group_is_built_in_batches_read_whole_and_changed_one_mem
     members, newcomer = users[:SIZE], users[SIZE]
     half = SIZE // 2
     created = scim.post(
-        "/Groups", {"schemas": [GROUP], "displayName": "Everyone", "members": [{"value": u} for u in members[:half]]}
+        "/Groups",
+        {"schemas": [CORE_GROUP], "displayName": "Everyone", "members": [{"value": u} for u in members[:half]]},
     )
     assert created.status_code == 201
     group_id = created.json["id"]
@@ -63,7 +60,7 @@ def test_a_10000_member_group_is_built_in_batches_read_whole_and_changed_one_mem
     assert scim.patch(f"/Groups/{group_id}", add([newcomer])).status_code == 204
     added_work = request_work(dynamo_calls)
     dynamo_calls.reset()
-    removal = {"schemas": [PATCH_OP], "Operations": [{"op": "remove", "path": f'members[value eq "{members[0]}"]'}]}
+    removal = patch_body({"op": "remove", "path": f'members[value eq "{members[0]}"]'})
     assert scim.patch(f"/Groups/{group_id}", removal).status_code == 204
     removed_work = request_work(dynamo_calls)
 
@@ -86,7 +83,7 @@ def test_a_group_too_large_for_one_response_answers_too_many(
     monkeypatch.setenv("MAX_MEMBERS_IN_RESPONSE", "3")
     users = seed_users(4)
     group_id = scim.post(
-        "/Groups", {"schemas": [GROUP], "displayName": "Big", "members": [{"value": u} for u in users]}
+        "/Groups", {"schemas": [CORE_GROUP], "displayName": "Big", "members": [{"value": u} for u in users]}
     ).json["id"]
 
     for response in (scim.get(f"/Groups/{group_id}"), scim.get("/Groups")):

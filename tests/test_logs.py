@@ -6,6 +6,7 @@ import logging
 import pytest
 
 from tests.conftest import Scim, Tenant, user_body
+from tests.helpers import patch_body
 
 PASSWORD = "Zebra-Piano-4711"
 
@@ -36,10 +37,7 @@ def test_no_secret_password_or_authorization_header_reaches_any_log(
     user = scim.post("/Users", user_body(password=PASSWORD)).json
     scim.patch(
         f"/Users/{user['id']}",
-        {
-            "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
-            "Operations": [{"op": "replace", "path": "password", "value": "weak"}],
-        },
+        patch_body({"op": "replace", "path": "password", "value": "weak"}),
     )
     scim.put(f"/Users/{user['id']}", user_body(password=PASSWORD + "x"))
     scim.post("/Users", user_body("other@example.com", password="Short1!"))

@@ -18,13 +18,9 @@ from typing import Any
 
 import pytest
 
+from tests.helpers import CORE_GROUP, CORE_USER, CUSTOM_USER, ENTERPRISE_USER, patch_body
 from tests.test_conformance import devserver  # noqa: F401 (the same `make run` server, started for this module)
 
-CORE_USER = "urn:ietf:params:scim:schemas:core:2.0:User"
-ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
-CUSTOM = "urn:ietf:params:scim:schemas:extension:custom:2.0:User"
-GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
-PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 LEFT_OUT = {"password", "userName", "active"}  # set by the flow itself
 CATALOGUED = {"roles", "entitlements"}  # values must be the tenant's roles: random ones are refused, as they should be
 WRITABLE = {"readWrite", "writeOnly", "immutable"}
@@ -86,24 +82,20 @@ class Validator:
     def user_from_schemas(self, schemas: list[dict[str, Any]]) -> dict[str, Any]:
         by_id = {schema["id"]: schema for schema in schemas}
         user: dict[str, Any] = {
-            "schemas": [CORE_USER, ENTERPRISE, CUSTOM],
+            "schemas": [CORE_USER, ENTERPRISE_USER, CUSTOM_USER],
             "userName": f"{self.letters()}@contoso.com",
             "active": True,
         }
         for attribute in by_id[CORE_USER]["attributes"]:
             if attribute["mutability"] in WRITABLE and attribute["name"] not in LEFT_OUT | CATALOGUED:
                 user[attribute["name"]] = self.value(attribute)
-        for extension in (ENTERPRISE, CUSTOM):
+        for extension in (ENTERPRISE_USER, CUSTOM_USER):
             user[extension] = {
                 attribute["name"]: self.value(attribute)
                 for attribute in by_id[extension]["attributes"]
                 if attribute["mutability"] in WRITABLE and attribute["type"] != "complex"
             }
         return user
-
-
-def patch(*operations: dict[str, Any]) -> dict[str, Any]:
-    return {"schemas": [PATCH_OP], "Operations": list(operations)}
 
 
 @pytest.fixture(scope="module")
@@ -115,7 +107,7 @@ def test_discovery_lists_what_the_validator_maps(validator: Validator) -> None:
     status, listing = validator.call("GET", "/Schemas")
 
     assert status == 200
-    for schema_id in (CORE_USER, GROUP):
+    for schema_id in (CORE_USER, CORE_GROUP):
         schema = next(schema for schema in listing["Resources"] if schema["id"] == schema_id)
         assert {"id", "externalId"} <= {attribute["name"] for attribute in schema["attributes"]}
 
@@ -128,9 +120,9 @@ def test_user_tests_pass_with_random_values_for_every_discovered_attribute(valid
     status, user = validator.call("POST", "/Users", body)
     assert status == 201, user
     for name, sent in body.items():
-        if name not in ("schemas", ENTERPRISE, CUSTOM):
+        if name not in ("schemas", ENTERPRISE_USER, CUSTOM_USER):
             assert user[name] == sent, name
-    assert user[ENTERPRISE] == body[ENTERPRISE] and user[CUSTOM] == body[CUSTOM]
+    assert user[ENTERPRISE_USER] == body[ENTERPRISE_USER] and user[CUSTOM_USER] == body[CUSTOM_USER]
 
     status, duplicate = validator.call("POST", "/Users", body)
     assert (status, duplicate["scimType"]) == (409, "uniqueness")
@@ -144,21 +136,23 @@ def test_user_tests_pass_with_random_values_for_every_discovered_attribute(valid
     status, updated = validator.call(
         "PATCH",
         f"/Users/{user['id']}",
-        patch(
+        patch_body(
             *({"op": "Replace", "path": name, "value": value} for name, value in replaced.items()),
             {"op": "Replace", "path": 'emails[type eq "work"].value', "value": f"{validator.letters()}@contoso.com"},
-            {"op": "Replace", "path": f"{ENTERPRISE}:department", "value": "Sales"},
+            {"op": "Replace", "path": f"{ENTERPRISE_USER}:department", "value": "Sales"},
         ),
     )
     assert status == 200 and all(updated[name] == value for name, value in replaced.items())
 
-    cleared = patch(*({"op": "Replace", "path": name, "value": ""} for name in ("title", "displayName", "profileUrl")))
+    cleared = patch_body(
+        *({"op": "Replace", "path": name, "value": ""} for name in ("title", "displayName", "profileUrl"))
+    )
     cleared["Operations"].append({"op": "Replace", "path": 'emails[type eq "work"].value', "value": ""})
     status, emptied = validator.call("PATCH", f"/Users/{user['id']}", cleared)
     assert status == 200 and not {"title", "displayName", "profileUrl", "emails"} & set(emptied)
 
     status, disabled = validator.call(
-        "PATCH", f"/Users/{user['id']}", patch({"op": "Replace", "path": "active", "value": "False"})
+        "PATCH", f"/Users/{user['id']}", patch_body({"op": "Replace", "path": "active", "value": "False"})
     )
     assert (status, disabled["active"]) == (200, False)
     assert validator.call("GET", f"/Users/{user['id']}")[1]["active"] is False
@@ -172,22 +166,22 @@ def test_manager_add_replace_remove(validator: Validator) -> None:
         for _ in range(3)
     ]
     user, first, second = ids
-    manager_path = f"{ENTERPRISE}:manager"
+    manager_path = f"{ENTERPRISE_USER}:manager"
 
     status, added = validator.call(
-        "PATCH", f"/Users/{user}", patch({"op": "Add", "path": "manager", "value": [{"value": first}]})
+        "PATCH", f"/Users/{user}", patch_body({"op": "Add", "path": "manager", "value": [{"value": first}]})
     )
-    assert (status, added[ENTERPRISE]["manager"]["value"]) == (200, first)
+    assert (status, added[ENTERPRISE_USER]["manager"]["value"]) == (200, first)
     status, checked = validator.call("GET", f'/Users?filter=id eq "{user}" and manager eq "{first}"&attributes=id')
     assert (status, checked["totalResults"]) == (200, 1)
     status, replaced = validator.call(
-        "PATCH", f"/Users/{user}", patch({"op": "Replace", "path": manager_path, "value": second})
+        "PATCH", f"/Users/{user}", patch_body({"op": "Replace", "path": manager_path, "value": second})
     )
-    assert (status, replaced[ENTERPRISE]["manager"]["value"]) == (200, second)
+    assert (status, replaced[ENTERPRISE_USER]["manager"]["value"]) == (200, second)
     status, removed = validator.call(
-        "PATCH", f"/Users/{user}", patch({"op": "Replace", "path": manager_path, "value": ""})
+        "PATCH", f"/Users/{user}", patch_body({"op": "Replace", "path": manager_path, "value": ""})
     )
-    assert status == 200 and "manager" not in removed.get(ENTERPRISE, {})
+    assert status == 200 and "manager" not in removed.get(ENTERPRISE_USER, {})
 
 
 def test_group_tests_pass(validator: Validator) -> None:
@@ -195,7 +189,7 @@ def test_group_tests_pass(validator: Validator) -> None:
         "POST", "/Users", {"schemas": [CORE_USER], "userName": f"{validator.letters()}@contoso.com"}
     )[1]["id"]
     body = {
-        "schemas": [GROUP, "http://schemas.microsoft.com/2006/11/ResourceManagement/ADSCIM/2.0/Group"],
+        "schemas": [CORE_GROUP, "http://schemas.microsoft.com/2006/11/ResourceManagement/ADSCIM/2.0/Group"],
         "displayName": validator.letters(),
         "externalId": validator.letters(),
     }
@@ -210,15 +204,15 @@ def test_group_tests_pass(validator: Validator) -> None:
     renamed = validator.letters()
     assert (
         validator.call(
-            "PATCH", f"/Groups/{group['id']}", patch({"op": "Replace", "path": "displayName", "value": renamed})
+            "PATCH", f"/Groups/{group['id']}", patch_body({"op": "Replace", "path": "displayName", "value": renamed})
         )[0]
         == 204
     )
-    add = patch({"op": "Add", "path": "members", "value": [{"$ref": None, "value": member}]})
+    add = patch_body({"op": "Add", "path": "members", "value": [{"$ref": None, "value": member}]})
     assert validator.call("PATCH", f"/Groups/{group['id']}", add)[0] == 204
     _, read = validator.call("GET", f"/Groups/{group['id']}")
     assert (read["displayName"], [entry["value"] for entry in read["members"]]) == (renamed, [member])
-    remove = patch({"op": "Remove", "path": "members", "value": [{"$ref": None, "value": member}]})
+    remove = patch_body({"op": "Remove", "path": "members", "value": [{"$ref": None, "value": member}]})
     assert validator.call("PATCH", f"/Groups/{group['id']}", remove)[0] == 204
     assert validator.call("GET", f"/Groups/{group['id']}")[1].get("members", []) == []
     assert validator.call("DELETE", f"/Groups/{group['id']}")[0] == 204

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.helpers import CORE_USER
+
 PROJECT = Path(__file__).resolve().parent.parent
 # The /Schemas body as the route serves it; ``defer`` says whether model classes skip their docstrings at import.
 PROBE = """
@@ -41,7 +43,7 @@ def test_schemas_are_the_same_with_docstrings_read_at_import_or_when_first_publi
         attribute.get("description")
         for schema in deferred["schemas"]
         for attribute in schema["attributes"]
-        if schema["id"] == "urn:ietf:params:scim:schemas:core:2.0:User"
+        if schema["id"] == CORE_USER
     ]
     # The RFC's words for the admin who maps attributes, read from the models' docstrings.
     assert all(descriptions) and any("unique identifier" in text.lower() for text in descriptions)

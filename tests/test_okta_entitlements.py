@@ -19,8 +19,6 @@ from tests.conftest import PROJECT_DIR, Tenant
 from tests.replay import SCIM_ROOT, Exchange, Replayer, encode, load
 from tests.test_conformance import devserver  # noqa: F401 (the same `make run` server, started for this module)
 
-ONEMODEL = "urn:onemodel:params:scim:schemas:extension:2.0:User"
-
 
 class HttpReplayer(Replayer):
     """The replayer with a real HTTP client: a fresh connection per request, as Okta's provisioning agent."""

@@ -6,13 +6,13 @@ import pytest
 
 from admin.__main__ import main
 from tests.conftest import Scim
+from tests.helpers import CORE_USER, patch_body
 
-USER = "urn:ietf:params:scim:schemas:core:2.0:User"
 OKTA_SAMPLE = "1mz050nq!Aa"  # Okta's documented sample password: 11 characters
 
 
 def user(password: str, user_name: str = "ada@x.com") -> dict[str, Any]:
-    return {"schemas": [USER], "userName": user_name, "password": password}
+    return {"schemas": [CORE_USER], "userName": user_name, "password": password}
 
 
 def admin(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str]:
@@ -79,10 +79,7 @@ def test_a_password_of_what_a_person_means_passes(scim: Scim) -> None:
 def test_a_rename_does_not_re_check_the_password(scim: Scim) -> None:
     """Only the password's hash is kept, so a rename cannot check it (docs/idp/troubleshooting.md)."""
     created = scim.post("/Users", user("Zebra-Quilt-42", "ada@x.com")).json
-    rename = {
-        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
-        "Operations": [{"op": "replace", "path": "userName", "value": "zebra"}],
-    }
+    rename = patch_body({"op": "replace", "path": "userName", "value": "zebra"})
 
     assert scim.patch(f"/Users/{created['id']}", rename).status_code == 200
 

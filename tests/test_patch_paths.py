@@ -5,10 +5,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import Scim, user_body
-
-ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
-CUSTOM = "urn:ietf:params:scim:schemas:extension:custom:2.0:User"
-PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+from tests.helpers import CUSTOM_USER, ENTERPRISE_USER, ONEMODEL_USER, patch_body
 
 START = user_body(
     "bjensen@example.com",
@@ -17,7 +14,7 @@ START = user_body(
         {"value": "babs@home.example", "type": "home"},
     ],
     phoneNumbers=[{"value": "555-0100", "type": "work"}],
-    **{ENTERPRISE: {"employeeNumber": "701", "department": "Sales"}},
+    **{ENTERPRISE_USER: {"employeeNumber": "701", "department": "Sales"}},
 )
 
 
@@ -46,21 +43,30 @@ def emails(user: dict[str, Any]) -> dict[str, str]:
         ),
         ([{"op": "remove", "path": "phoneNumbers"}], lambda u: "phoneNumbers" not in u),
         (
-            [{"op": "replace", "path": f"{ENTERPRISE}:department", "value": "R&D"}],
-            lambda u: u[ENTERPRISE]["department"] == "R&D",
+            [{"op": "replace", "path": f"{ENTERPRISE_USER}:department", "value": "R&D"}],
+            lambda u: u[ENTERPRISE_USER]["department"] == "R&D",
         ),
-        ([{"op": "remove", "path": f"{ENTERPRISE}:employeeNumber"}], lambda u: "employeeNumber" not in u[ENTERPRISE]),
-        ([{"op": "add", "path": f"{CUSTOM}:personId", "value": "P-7"}], lambda u: u[CUSTOM] == {"personId": "P-7"}),
+        (
+            [{"op": "remove", "path": f"{ENTERPRISE_USER}:employeeNumber"}],
+            lambda u: "employeeNumber" not in u[ENTERPRISE_USER],
+        ),
+        (
+            [{"op": "add", "path": f"{CUSTOM_USER}:personId", "value": "P-7"}],
+            lambda u: u[CUSTOM_USER] == {"personId": "P-7"},
+        ),
         (
             [{"op": "add", "value": {"title": "CTO", "nickName": "Babs"}}],
             lambda u: (u["title"], u["nickName"]) == ("CTO", "Babs"),
         ),
         ([{"op": "replace", "value": {"name.familyName": "Smith"}}], lambda u: u["name"]["familyName"] == "Smith"),
         (
-            [{"op": "replace", "value": {f"{ENTERPRISE}:employeeNumber": "9"}}],
-            lambda u: u[ENTERPRISE]["employeeNumber"] == "9",
+            [{"op": "replace", "value": {f"{ENTERPRISE_USER}:employeeNumber": "9"}}],
+            lambda u: u[ENTERPRISE_USER]["employeeNumber"] == "9",
         ),
-        ([{"op": "replace", "value": {CUSTOM: {"personId": "P-9"}}}], lambda u: u[CUSTOM]["personId"] == "P-9"),
+        (
+            [{"op": "replace", "value": {CUSTOM_USER: {"personId": "P-9"}}}],
+            lambda u: u[CUSTOM_USER]["personId"] == "P-9",
+        ),
         (
             [{"op": "replace", "path": "active", "value": False}, {"op": "replace", "path": "title", "value": "VP"}],
             lambda u: u["active"] is False and u["title"] == "VP",
@@ -71,7 +77,7 @@ def emails(user: dict[str, Any]) -> dict[str, str]:
 def test_patch_path_forms(scim: Scim, operations: list[dict[str, Any]], check: Any) -> None:
     user = scim.post("/Users", START).json
 
-    response = scim.patch(f"/Users/{user['id']}", {"schemas": [PATCH_OP], "Operations": operations})
+    response = scim.patch(f"/Users/{user['id']}", patch_body(*operations))
 
     assert response.status_code == 200, response.body
     assert check(response.json)
@@ -85,14 +91,14 @@ def test_patch_path_forms(scim: Scim, operations: list[dict[str, Any]], check: A
         [{"op": "replace", "path": "active", "value": False}, {"op": "replace", "path": "active", "value": True}],
         [{"op": "replace", "path": "title", "value": "CFO"}, {"op": "remove", "path": "title"}],
         [{"op": "replace", "path": "userName", "value": "bjensen@example.com"}],
-        [{"op": "remove", "path": "urn:onemodel:params:scim:schemas:extension:2.0:User"}],
+        [{"op": "remove", "path": ONEMODEL_USER}],
     ],
     ids=["toggle back", "set and remove", "same userName", "read-only product extension"],
 )
 def test_a_patch_that_changes_nothing_stored_keeps_the_version(scim: Scim, operations: list[dict[str, Any]]) -> None:
     user = scim.post("/Users", START).json
 
-    response = scim.patch(f"/Users/{user['id']}", {"schemas": [PATCH_OP], "Operations": operations})
+    response = scim.patch(f"/Users/{user['id']}", patch_body(*operations))
 
     assert response.status_code == 200, response.body
     assert response.json["meta"]["version"] == user["meta"]["version"]
@@ -118,7 +124,7 @@ def test_bad_patches_are_4xx_scim_errors_and_change_nothing(
 ) -> None:
     user = scim.post("/Users", START).json
 
-    response = scim.patch(f"/Users/{user['id']}", {"schemas": [PATCH_OP], "Operations": [operation]})
+    response = scim.patch(f"/Users/{user['id']}", patch_body(operation))
 
     if scim_type is None:  # Entra: a filter that matches nothing on replace adds the entry
         assert response.status_code == 200

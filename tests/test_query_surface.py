@@ -7,11 +7,7 @@ import pytest
 
 from chalicelib.config import settings
 from tests.conftest import DynamoCalls, Scim, SeedUsers, user_body
-
-ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
-CUSTOM = "urn:ietf:params:scim:schemas:extension:custom:2.0:User"
-PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
-SEARCH = "urn:ietf:params:scim:api:messages:2.0:SearchRequest"
+from tests.helpers import CORE_GROUP, CUSTOM_USER, ENTERPRISE_USER, SEARCH_REQUEST, patch_body
 
 
 @pytest.fixture
@@ -26,14 +22,14 @@ def people(scim: Scim) -> dict[str, str]:
                 {"value": "alice@home.example", "type": "home"},
                 {"value": "alice@work.example", "type": "work", "primary": True},
             ],
-            **{ENTERPRISE: {"employeeNumber": "100", "department": "Sales"}, CUSTOM: {"personId": "P-1"}},
+            **{ENTERPRISE_USER: {"employeeNumber": "100", "department": "Sales"}, CUSTOM_USER: {"personId": "P-1"}},
         ),
         "bob": user_body("Bob@example.com", active=False, emails=[{"value": "bob@work.example", "type": "work"}]),
         "carol": user_body(
-            "carol@example.com", title="", name={"familyName": "smith"}, **{ENTERPRISE: {"employeeNumber": "2"}}
+            "carol@example.com", title="", name={"familyName": "smith"}, **{ENTERPRISE_USER: {"employeeNumber": "2"}}
         ),
         "dave": user_body("dave_%@example.com", title="50% off", emails=[{"value": "dave@home.example"}]),
-        "erin": user_body("erin@example.org", **{CUSTOM: {"personId": "p-1"}}),
+        "erin": user_body("erin@example.org", **{CUSTOM_USER: {"personId": "p-1"}}),
     }
     ids = {}
     for name, body in bodies.items():
@@ -65,9 +61,9 @@ def people(scim: Scim) -> dict[str, str]:
         ('emails[type eq "work" and value co "alice"]', {"alice"}),
         ('emails.type eq "home"', {"alice"}),
         ('emails co "work.example"', {"alice", "bob"}),
-        (f'{ENTERPRISE}:employeeNumber eq "100"', {"alice"}),
-        (f'{ENTERPRISE}:department eq "sales"', {"alice"}),
-        (f'{CUSTOM}:personId eq "P-1"', {"alice"}),  # personId keeps its case
+        (f'{ENTERPRISE_USER}:employeeNumber eq "100"', {"alice"}),
+        (f'{ENTERPRISE_USER}:department eq "sales"', {"alice"}),
+        (f'{CUSTOM_USER}:personId eq "P-1"', {"alice"}),  # personId keeps its case
         ('meta.created gt "2000-01-01T00:00:00Z"', {"alice", "bob", "carol", "dave", "erin"}),
         ('meta.lastModified lt "2000-01-01T00:00:00Z"', set()),
         ('title eq "Boss" or userName eq "bob@example.com"', {"alice", "bob"}),
@@ -216,7 +212,13 @@ def test_count_above_the_maximum_is_clamped(scim: Scim, seed_users: SeedUsers) -
 def test_search_with_post_and_a_search_request_body(scim: Scim, people: dict[str, str]) -> None:
     response = scim.post(
         "/Users/.search",
-        {"schemas": [SEARCH], "filter": 'userName sw "a"', "attributes": ["userName"], "startIndex": 1, "count": 10},
+        {
+            "schemas": [SEARCH_REQUEST],
+            "filter": 'userName sw "a"',
+            "attributes": ["userName"],
+            "startIndex": 1,
+            "count": 10,
+        },
     )
 
     assert response.status_code == 200
@@ -225,20 +227,22 @@ def test_search_with_post_and_a_search_request_body(scim: Scim, people: dict[str
 
 
 def test_groups_search_with_post(scim: Scim, people: dict[str, str]) -> None:
-    scim.post("/Groups", {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "Finance"})
+    scim.post("/Groups", {"schemas": [CORE_GROUP], "displayName": "Finance"})
 
-    response = scim.post("/Groups/.search", {"schemas": [SEARCH], "filter": 'displayName sw "fin"'})
+    response = scim.post("/Groups/.search", {"schemas": [SEARCH_REQUEST], "filter": 'displayName sw "fin"'})
 
     assert [g["displayName"] for g in response.json["Resources"]] == ["Finance"]
 
 
 def test_search_at_the_root_spans_users_and_groups(scim: Scim, other_scim: Scim, people: dict[str, str]) -> None:
-    scim.post("/Groups", {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "Finance"})
-    other_scim.post("/Groups", {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "Fin"})
+    scim.post("/Groups", {"schemas": [CORE_GROUP], "displayName": "Finance"})
+    other_scim.post("/Groups", {"schemas": [CORE_GROUP], "displayName": "Fin"})
     query = 'userName sw "a" or displayName sw "fin"'
 
     by_get = scim.get("", query={"filter": query, "attributes": "userName,displayName"})
-    by_post = scim.post("/.search", {"schemas": [SEARCH], "filter": query, "attributes": ["userName", "displayName"]})
+    by_post = scim.post(
+        "/.search", {"schemas": [SEARCH_REQUEST], "filter": query, "attributes": ["userName", "displayName"]}
+    )
 
     for response in (by_get, by_post):
         assert response.status_code == 200, response.body
@@ -252,12 +256,12 @@ def test_search_at_the_root_spans_users_and_groups(scim: Scim, other_scim: Scim,
 
 
 def test_search_at_the_root_pages_across_resource_types(scim: Scim, people: dict[str, str]) -> None:
-    scim.post("/Groups", {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "Finance"})
+    scim.post("/Groups", {"schemas": [CORE_GROUP], "displayName": "Finance"})
     total = scim.get("", query={"count": "0"}).json["totalResults"]
 
     seen: list[str] = []
     for start in range(1, total + 1, 2):
-        page = scim.post("/.search", {"schemas": [SEARCH], "startIndex": start, "count": 2}).json
+        page = scim.post("/.search", {"schemas": [SEARCH_REQUEST], "startIndex": start, "count": 2}).json
         seen += [resource["id"] for resource in page["Resources"]]
 
     assert total == len(people) + 1
@@ -269,7 +273,7 @@ def test_search_at_the_root_pages_across_resource_types(scim: Scim, people: dict
     [
         ("GET", "", None),
         ("PUT", "", "user"),
-        ("PATCH", "", {"schemas": [PATCH_OP], "Operations": [{"op": "replace", "path": "title", "value": "CFO"}]}),
+        ("PATCH", "", patch_body({"op": "replace", "path": "title", "value": "CFO"})),
     ],
 )
 def test_attributes_and_excluded_attributes_on_every_response(
@@ -301,7 +305,7 @@ def test_filters_over_the_limits_are_400(scim: Scim) -> None:
     assert scim.get("/Users", query={"filter": deep}).json["scimType"] == "invalidFilter"
     quoted = 'userName eq "' + "(" * 100 + '"'
     assert scim.get("/Users", query={"filter": quoted}).status_code == 200
-    response = scim.post("/Users/.search", {"schemas": [SEARCH], "filter": 'userName eq "' + "x" * 3000 + '"'})
+    response = scim.post("/Users/.search", {"schemas": [SEARCH_REQUEST], "filter": 'userName eq "' + "x" * 3000 + '"'})
     assert response.json["scimType"] == "invalidFilter"
 
 
@@ -313,9 +317,7 @@ def test_concurrent_patches_of_one_user_keep_both_changes(scim: Scim, people: di
 
     def change(path: str, value: str) -> None:
         barrier.wait()
-        response = scim.patch(
-            f"/Users/{user}", {"schemas": [PATCH_OP], "Operations": [{"op": "replace", "path": path, "value": value}]}
-        )
+        response = scim.patch(f"/Users/{user}", patch_body({"op": "replace", "path": path, "value": value}))
         statuses.append(response.status_code)
 
     threads = [threading.Thread(target=change, args=args) for args in (("title", "CFO"), ("nickName", "Al"))]

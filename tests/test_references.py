@@ -10,9 +10,7 @@ import pytest
 
 from chalicelib.references import reference_problem
 from tests.conftest import Scim, user_body
-
-ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
-PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+from tests.helpers import CORE_GROUP, CORE_USER, ENTERPRISE_USER, patch_body
 
 
 @pytest.mark.parametrize(
@@ -23,7 +21,7 @@ PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
         "http://example.com/a%20b?x=1#top",
         "/scim/v2/Users/1",
         "../photos/1.jpg",
-        "urn:ietf:params:scim:schemas:core:2.0:User",
+        CORE_USER,
         "mailto:bjensen@example.com",
         "javascript",
         "datafile.png",
@@ -73,7 +71,9 @@ def test_every_user_reference_attribute_refuses_the_scheme(scim: Scim, scheme: s
     cases = {
         "profileUrl": user_body(profileUrl=scheme),
         "photos.value": user_body(photos=[{"value": scheme}]),
-        f"{ENTERPRISE}:manager.$ref": user_body(**{ENTERPRISE: {"manager": {"value": manager, "$ref": scheme}}}),
+        f"{ENTERPRISE_USER}:manager.$ref": user_body(
+            **{ENTERPRISE_USER: {"manager": {"value": manager, "$ref": scheme}}}
+        ),
     }
     for attribute, body in cases.items():
         assert refused(scim.post("/Users", body), attribute), attribute
@@ -83,7 +83,7 @@ def test_every_user_reference_attribute_refuses_the_scheme(scim: Scim, scheme: s
 
 def test_patch_and_put_refuse_the_scheme_and_write_nothing(scim: Scim) -> None:
     user = scim.post("/Users", user_body(profileUrl="https://example.com/me")).json
-    patch = {"schemas": [PATCH_OP], "Operations": [{"op": "Replace", "path": "profileUrl", "value": "javascript:x"}]}
+    patch = patch_body({"op": "Replace", "path": "profileUrl", "value": "javascript:x"})
 
     assert refused(scim.patch(f"/Users/{user['id']}", patch), "profileUrl")
     assert refused(scim.put(f"/Users/{user['id']}", user_body(profileUrl="data:,x")), "profileUrl")
@@ -93,11 +93,11 @@ def test_patch_and_put_refuse_the_scheme_and_write_nothing(scim: Scim) -> None:
 def test_group_member_reference_refuses_the_scheme_on_create_and_patch(scim: Scim) -> None:
     user = scim.post("/Users", user_body()).json["id"]
     member = {"value": user, "$ref": "javascript:alert(1)"}
-    group = {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "g", "members": [member]}
+    group = {"schemas": [CORE_GROUP], "displayName": "g", "members": [member]}
 
     assert refused(scim.post("/Groups", group), "members.$ref")
     created = scim.post("/Groups", {**group, "members": []}).json["id"]
-    add = {"schemas": [PATCH_OP], "Operations": [{"op": "Add", "path": "members", "value": [member]}]}
+    add = patch_body({"op": "Add", "path": "members", "value": [member]})
     assert refused(scim.patch(f"/Groups/{created}", add), "members.$ref")
     assert scim.get(f"/Groups/{created}").json.get("members", []) == []
 

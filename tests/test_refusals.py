@@ -16,8 +16,7 @@ from app import app, scim_auth
 from chalicelib.auth.authorizer import ALLOWED, REFUSED, UNAVAILABLE, Decision
 from devserver.gateway import emulate_gateway_responses
 from tests.conftest import SCIM, Scim, Tenant
-
-ERROR = "urn:ietf:params:scim:api:messages:2.0:Error"
+from tests.helpers import ERROR
 
 
 def _authorized_routes() -> list[tuple[str, str]]:

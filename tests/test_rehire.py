@@ -7,16 +7,14 @@ from chalicelib.provisioning.passwords import verify_password
 from chalicelib.store import connection
 from chalicelib.store.users import UserTable
 from tests.conftest import Scim, user_body
+from tests.helpers import CORE_GROUP, ENTERPRISE_USER, patch_body
 from tests.test_management_api import Admin
 
-GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
-PATCH = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
-ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
 PASSWORD = "Correct-Horse-42"
 
 
 def active(value: bool) -> dict[str, Any]:
-    return {"schemas": [PATCH], "Operations": [{"op": "replace", "value": {"active": value}}]}
+    return patch_body({"op": "replace", "value": {"active": value}})
 
 
 def stored(user_id: str) -> Any:
@@ -27,9 +25,13 @@ def test_delete_then_create_the_same_user_name_revives_the_user(scim: Scim, chal
     # Given Ada, with a title, an externalId, a password and a group, deleted through SCIM
     first = scim.post(
         "/Users",
-        user_body("ada@example.com", externalId="old-ext", title="Engineer", password=PASSWORD, **{ENTERPRISE: {}}),
+        user_body(
+            "ada@example.com", externalId="old-ext", title="Engineer", password=PASSWORD, **{ENTERPRISE_USER: {}}
+        ),
     ).json
-    group = scim.post("/Groups", {"schemas": [GROUP], "displayName": "Finance", "members": [{"value": first["id"]}]})
+    group = scim.post(
+        "/Groups", {"schemas": [CORE_GROUP], "displayName": "Finance", "members": [{"value": first["id"]}]}
+    )
     group_version = group.json["meta"]["version"]
     assert scim.delete(f"/Users/{first['id']}").status_code == 204
     # When the IdP creates her again (the canonical form of her userName), with a new externalId and no password

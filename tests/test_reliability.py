@@ -17,9 +17,7 @@ from moto.dynamodb.models import dynamodb_backends
 from chalicelib.config import settings
 from chalicelib.store import connection, invariants
 from tests.conftest import Scim, SeedUsers, user_body
-
-GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
-PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+from tests.helpers import CORE_GROUP, patch_body
 
 
 def assert_invariants(tenant: str = "acme") -> invariants.Report:
@@ -76,10 +74,10 @@ def test_20_concurrent_creates_of_one_user_name_give_one_201_and_19_409(scim: Sc
 
 def test_concurrent_patches_adding_different_members_keep_every_member(scim: Scim, seed_users: SeedUsers) -> None:
     users = seed_users(10)
-    group = scim.post("/Groups", {"schemas": [GROUP], "displayName": "Crowd"}).json["id"]
+    group = scim.post("/Groups", {"schemas": [CORE_GROUP], "displayName": "Crowd"}).json["id"]
 
     def add(n: int) -> int:
-        body = {"schemas": [PATCH_OP], "Operations": [{"op": "add", "path": "members", "value": members([users[n]])}]}
+        body = patch_body({"op": "add", "path": "members", "value": members([users[n]])})
         return int(scim.patch(f"/Groups/{group}", body).status_code)
 
     assert run_together(10, add) == [204] * 10
@@ -93,7 +91,7 @@ def test_concurrent_patches_of_different_attributes_of_one_user_keep_both(scim: 
 
     def change(n: int) -> int:
         path, value = changes[n]
-        body = {"schemas": [PATCH_OP], "Operations": [{"op": "replace", "path": path, "value": value}]}
+        body = patch_body({"op": "replace", "path": path, "value": value})
         return int(scim.patch(f"/Users/{user}", body).status_code)
 
     assert run_together(len(changes), change) == [200] * len(changes)
@@ -105,13 +103,13 @@ def test_concurrent_patches_of_different_attributes_of_one_user_keep_both(scim: 
 def test_a_rename_racing_a_create_of_the_same_display_name_leaves_one_owner(scim: Scim) -> None:
     for attempt in range(5):
         name = f"Contested {attempt}"
-        group = scim.post("/Groups", {"schemas": [GROUP], "displayName": f"Before {attempt}"}).json["id"]
-        rename = {"schemas": [PATCH_OP], "Operations": [{"op": "replace", "path": "displayName", "value": name}]}
+        group = scim.post("/Groups", {"schemas": [CORE_GROUP], "displayName": f"Before {attempt}"}).json["id"]
+        rename = patch_body({"op": "replace", "path": "displayName", "value": name})
 
         def act(n: int, group: str = group, rename: dict[str, Any] = rename, name: str = name) -> int:
             if n == 0:
                 return int(scim.patch(f"/Groups/{group}", rename).status_code)
-            return int(scim.post("/Groups", {"schemas": [GROUP], "displayName": name}).status_code)
+            return int(scim.post("/Groups", {"schemas": [CORE_GROUP], "displayName": name}).status_code)
 
         statuses = run_together(2, act)
 
@@ -196,7 +194,7 @@ def _user_scenarios(scim: Scim) -> dict[str, Callable[[], Any]]:
 
     def patch() -> Callable[[], Any]:
         user = created()
-        body = {"schemas": [PATCH_OP], "Operations": [{"op": "replace", "path": "title", "value": "CFO"}]}
+        body = patch_body({"op": "replace", "path": "title", "value": "CFO"})
         return lambda: scim.patch(f"/Users/{user}", body)
 
     def delete() -> Callable[[], Any]:
@@ -205,12 +203,9 @@ def _user_scenarios(scim: Scim) -> dict[str, Callable[[], Any]]:
 
     def rename_member() -> Callable[[], Any]:
         user = created()
-        group = {"schemas": [GROUP], "displayName": str(uuid.uuid4()), "members": members([user])}
+        group = {"schemas": [CORE_GROUP], "displayName": str(uuid.uuid4()), "members": members([user])}
         scim.post("/Groups", group)
-        body = {
-            "schemas": [PATCH_OP],
-            "Operations": [{"op": "replace", "path": "userName", "value": str(uuid.uuid4())}],
-        }
+        body = patch_body({"op": "replace", "path": "userName", "value": str(uuid.uuid4())})
         return lambda: scim.patch(f"/Users/{user}", body)
 
     return {
@@ -226,31 +221,31 @@ def _user_scenarios(scim: Scim) -> dict[str, Callable[[], Any]]:
 
 def _group_scenarios(scim: Scim, new_users: SeedUsers) -> dict[str, Callable[[], Any]]:
     def group(size: int) -> str:
-        body = {"schemas": [GROUP], "displayName": str(uuid.uuid4()), "members": members(new_users(size))}
+        body = {"schemas": [CORE_GROUP], "displayName": str(uuid.uuid4()), "members": members(new_users(size))}
         return str(scim.post("/Groups", body).json["id"])
 
     def create(size: int) -> Callable[[], Any]:
         ids = new_users(size)
         return lambda: scim.post(
-            "/Groups", {"schemas": [GROUP], "displayName": str(uuid.uuid4()), "members": members(ids)}
+            "/Groups", {"schemas": [CORE_GROUP], "displayName": str(uuid.uuid4()), "members": members(ids)}
         )
 
     def add(size: int) -> Callable[[], Any]:
         target, ids = group(2), new_users(size)
-        body = {"schemas": [PATCH_OP], "Operations": [{"op": "add", "path": "members", "value": members(ids)}]}
+        body = patch_body({"op": "add", "path": "members", "value": members(ids)})
         return lambda: scim.patch(f"/Groups/{target}", body)
 
     def remove(size: int) -> Callable[[], Any]:
         ids = new_users(size + 1)
-        body = {"schemas": [GROUP], "displayName": str(uuid.uuid4()), "members": members(ids)}
+        body = {"schemas": [CORE_GROUP], "displayName": str(uuid.uuid4()), "members": members(ids)}
         target = str(scim.post("/Groups", body).json["id"])
-        removal = {"schemas": [PATCH_OP], "Operations": [{"op": "remove", "path": f'members[value eq "{ids[0]}"]'}]}
+        removal = patch_body({"op": "remove", "path": f'members[value eq "{ids[0]}"]'})
         return lambda: scim.patch(f"/Groups/{target}", removal)
 
     def put() -> Callable[[], Any]:
         target, ids = group(3), new_users(2)
         return lambda: scim.put(
-            f"/Groups/{target}", {"schemas": [GROUP], "displayName": "Renamed " + target, "members": members(ids)}
+            f"/Groups/{target}", {"schemas": [CORE_GROUP], "displayName": "Renamed " + target, "members": members(ids)}
         )
 
     def delete() -> Callable[[], Any]:
@@ -325,16 +320,13 @@ def test_a_group_delete_without_if_match_that_loses_a_race_to_a_member_patch_is_
     from chalicelib.resources.storage import DynamoScimStorage
 
     users = seed_users(2)
-    group = scim.post("/Groups", {"schemas": [GROUP], "displayName": "Racing", "members": members(users[:1])}).json
+    group = scim.post("/Groups", {"schemas": [CORE_GROUP], "displayName": "Racing", "members": members(users[:1])}).json
     delete = DynamoScimStorage.delete
     raced: list[int] = []
 
     def delete_after_a_patch(storage: Any, *args: Any, **kwargs: Any) -> None:
         if not raced:
-            patch = {
-                "schemas": [PATCH_OP],
-                "Operations": [{"op": "add", "path": "members", "value": members(users[1:])}],
-            }
+            patch = patch_body({"op": "add", "path": "members", "value": members(users[1:])})
             raced.append(scim.patch(f"/Groups/{group['id']}", patch).status_code)
         delete(storage, *args, **kwargs)
 

@@ -22,8 +22,8 @@ from chalicelib.schemas import CORE_GROUP_SCHEMA
 from chalicelib.scim.adapter import ScimApi
 from chalicelib.store import connection
 from tests.conftest import user_body
+from tests.helpers import patch_body
 
-PATCH_OP_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 ROOT = Path(__file__).resolve().parent.parent
 TENANT = "state-tenant"
 PRIMITIVES = (str, int, float, bool, bytes, type(None))
@@ -46,10 +46,6 @@ def state(value: Any, seen: set[int] | None = None) -> Any:
     if type(value).__module__.startswith("chalicelib") and hasattr(value, "__dict__"):
         return (type(value).__qualname__, id(value), state(vars(value), seen))
     return ("object", type(value).__qualname__, id(value))
-
-
-def _patch(*operations: dict[str, Any]) -> dict[str, Any]:
-    return {"schemas": [PATCH_OP_SCHEMA], "Operations": list(operations)}
 
 
 def test_requests_leave_no_state_on_the_container_service_nor_on_a_tenant_storage(aws: None) -> None:
@@ -79,11 +75,11 @@ def test_requests_leave_no_state_on_the_container_service_nor_on_a_tenant_storag
     group = send(
         "POST", "/Groups", {"schemas": [CORE_GROUP_SCHEMA], "displayName": "Admins", "members": [{"value": alice}]}
     )["id"]
-    send("PATCH", f"/Users/{alice}", _patch({"op": "replace", "path": "displayName", "value": "Alice"}))
-    send("PATCH", f"/Users/{alice}", _patch({"op": "replace", "path": "displayName", "value": "Alice"}))
+    send("PATCH", f"/Users/{alice}", patch_body({"op": "replace", "path": "displayName", "value": "Alice"}))
+    send("PATCH", f"/Users/{alice}", patch_body({"op": "replace", "path": "displayName", "value": "Alice"}))
     send("PUT", f"/Users/{bob}", user_body("bob@example.com", displayName="Bob"))
-    send("PATCH", f"/Groups/{group}", _patch({"op": "add", "path": "members", "value": [{"value": bob}]}))
-    send("PATCH", f"/Groups/{group}", _patch({"op": "remove", "path": f'members[value eq "{alice}"]'}))
+    send("PATCH", f"/Groups/{group}", patch_body({"op": "add", "path": "members", "value": [{"value": bob}]}))
+    send("PATCH", f"/Groups/{group}", patch_body({"op": "remove", "path": f'members[value eq "{alice}"]'}))
     send("GET", "/Users", filter='userName eq "alice@example.com"')
     send("GET", "/Users", filter=f'id eq "{bob}" and displayName eq "Nobody"')
     send("GET", "/Users", filter=f'groups.value eq "{group}"')

@@ -10,10 +10,10 @@ from chalicelib.store import connection
 from chalicelib.store.role_catalogue import DeclaredRole, RoleCatalogueTable
 from chalicelib.store.role_mappings import RoleMapping, RoleMappingTable
 from tests.conftest import DynamoCalls, Scim
+from tests.helpers import SEARCH_REQUEST, patch_body
 
 ROLE = "urn:okta:scim:schemas:core:1.0:Role"
 ENTITLEMENT = "urn:okta:scim:schemas:core:1.0:Entitlement"
-SEARCH = "urn:ietf:params:scim:api:messages:2.0:SearchRequest"
 
 
 def mappings(tenant: str = "acme") -> RoleMappingTable:
@@ -132,7 +132,7 @@ def test_a_role_with_a_space_in_its_name_reads_by_its_encoded_id(scim: Scim) -> 
 def test_the_catalogue_is_read_only_over_scim(scim: Scim, method: str, path: str) -> None:
     body = {"schemas": [ROLE], "displayName": "Auditor"} if method in ("post", "put") else None
     if method == "patch":
-        body = {"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": []}
+        body = patch_body()
     response = getattr(scim, method)(path, body) if body is not None else getattr(scim, method)(path)
 
     assert response.status_code == 405
@@ -157,7 +157,7 @@ def test_the_catalogue_searches_sorts_and_projects_as_every_list(scim: Scim) -> 
     searched = scim.post(
         "/Entitlements/.search",
         {
-            "schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],
+            "schemas": [SEARCH_REQUEST],
             "filter": 'displayName sw "p"',
             "attributes": ["displayName"],
         },
@@ -220,5 +220,5 @@ def test_a_catalogue_filter_is_bounded_as_every_filter(scim: Scim, endpoint: str
 
     assert (response.status_code, response.json["scimType"]) == (400, "invalidFilter")
     assert "more than 100 terms" in response.json["detail"]
-    searched = scim.post(f"{endpoint}/.search", {"schemas": [SEARCH], "filter": terms})
+    searched = scim.post(f"{endpoint}/.search", {"schemas": [SEARCH_REQUEST], "filter": terms})
     assert (searched.status_code, searched.json["scimType"]) == (400, "invalidFilter")

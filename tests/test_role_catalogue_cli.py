@@ -10,8 +10,6 @@ from tests.conftest import Scim, user_body
 from tests.test_admin_cli import run
 from tests.test_role_catalogue import mappings
 
-PATCH = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
-
 
 def test_a_declared_role_is_listed_and_granted_before_any_group_maps_to_it(
     scim: Scim, capsys: pytest.CaptureFixture[str]

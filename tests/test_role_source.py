@@ -6,11 +6,8 @@ import pytest
 
 from admin.__main__ import main
 from tests.conftest import Scim, user_body
+from tests.helpers import CORE_GROUP, ONEMODEL_USER, patch_body
 from tests.test_management_api import Admin
-
-ONEMODEL = "urn:onemodel:params:scim:schemas:extension:2.0:User"
-GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
-PATCH = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 
 
 @pytest.fixture
@@ -22,7 +19,7 @@ def admin(chalice_client: Any) -> Admin:
 def ada(scim: Scim, admin: Admin) -> str:
     """Ada, in the SCIM group Finance; Finance and Legal are mapped."""
     user_id: str = scim.post("/Users", user_body("ada@example.com")).json["id"]
-    scim.post("/Groups", {"schemas": [GROUP], "displayName": "Finance", "members": [{"value": user_id}]})
+    scim.post("/Groups", {"schemas": [CORE_GROUP], "displayName": "Finance", "members": [{"value": user_id}]})
     admin.put("/tenants/acme/role-mappings/Finance", {"dataAccessRoles": ["Payroll"], "actor": "a"})
     admin.put(
         "/tenants/acme/role-mappings/Legal",
@@ -64,7 +61,7 @@ def test_scim_groups_then_saml_attribute_then_scim_groups_again(admin: Admin, sc
     assert sign_in(admin, "ada@example.com")["dataAccessRoles"] == []  # no value: no role, still allowed
     # The SCIM extension shows the source; the groups are still kept and shown, and grant nothing
     user = scim.get(f"/Users/{ada}").json
-    assert user[ONEMODEL] == {
+    assert user[ONEMODEL_USER] == {
         "allowSsoLogin": True,
         "autoAssignRoles": True,
         "roleSource": "saml-attribute",
@@ -75,13 +72,13 @@ def test_scim_groups_then_saml_attribute_then_scim_groups_again(admin: Admin, sc
 
     admin.put("/tenants/acme/role-source", {"source": "scim-groups", "actor": "a"})
     assert sign_in(admin, "ada@example.com", roles=["Legal"])["dataAccessRoles"] == ["Payroll"]
-    assert scim.get(f"/Users/{ada}").json[ONEMODEL]["dataAccessRoles"] == ["Payroll"]
+    assert scim.get(f"/Users/{ada}").json[ONEMODEL_USER]["dataAccessRoles"] == ["Payroll"]
     trail = admin.get("/tenants/acme/activity?limit=2").json["entries"]
     assert [(e["operation"], e["resource_type"]) for e in trail] == [("set", "RoleSource"), ("set", "RoleSource")]
 
 
 def test_a_deactivated_or_unknown_user_is_refused_with_a_reason(admin: Admin, scim: Scim, ada: str) -> None:
-    scim.patch(f"/Users/{ada}", {"schemas": [PATCH], "Operations": [{"op": "replace", "value": {"active": False}}]})
+    scim.patch(f"/Users/{ada}", patch_body({"op": "replace", "value": {"active": False}}))
     refused = sign_in(admin, "ada@example.com")
     assert (refused["allowed"], refused["reason"], refused["userId"]) == (False, "deactivated", ada)
     assert refused["reasonMessage"] == "The user is deactivated (active: false) in the IdP."

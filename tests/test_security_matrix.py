@@ -27,14 +27,17 @@ from chalicelib.config import settings
 from chalicelib.store import connection, invariants
 from chalicelib.store.credentials import CredentialStore
 from tests.conftest import Scim, Tenant, make_tenant, served_app, user_body
+from tests.helpers import (
+    BULK_REQUEST,
+    CORE_GROUP,
+    CORE_USER,
+    CUSTOM_USER,
+    ERROR,
+    ONEMODEL_USER,
+    SEARCH_REQUEST,
+    patch_body,
+)
 
-USER = "urn:ietf:params:scim:schemas:core:2.0:User"
-GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
-CUSTOM = "urn:ietf:params:scim:schemas:extension:custom:2.0:User"
-ONEMODEL = "urn:onemodel:params:scim:schemas:extension:2.0:User"
-PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
-SEARCH = "urn:ietf:params:scim:api:messages:2.0:SearchRequest"
-ERROR = "urn:ietf:params:scim:api:messages:2.0:Error"
 PASSWORD = "Zebra-Piano-4711-Secret"
 
 
@@ -77,19 +80,21 @@ def tenants() -> Iterator[Tenants]:
         store = CredentialStore(connection.dynamodb(settings()), settings().credentials_table)
         a_tenant, b_tenant = make_tenant(store, "acme"), make_tenant(store, "globex")
         a, b = Scim(client, a_tenant.authorization), Scim(client, b_tenant.authorization)
-        person = {CUSTOM: {"personId": "P-ada-1815"}}
+        person = {CUSTOM_USER: {"personId": "P-ada-1815"}}
         ada = a.post("/Users", user_body("ada@acme.example", externalId="ext-ada", password=PASSWORD, **person)).json
         alan = a.post("/Users", user_body("alan@acme.example", externalId="ext-alan")).json
         finance = a.post(
             "/Groups",
             {
-                "schemas": [GROUP],
+                "schemas": [CORE_GROUP],
                 "displayName": "Finance",
                 "externalId": "ext-finance",
                 "members": [{"value": ada["id"]}],
             },
         ).json
-        legal = a.post("/Groups", {"schemas": [GROUP], "displayName": "Legal", "members": [{"value": alan["id"]}]}).json
+        legal = a.post(
+            "/Groups", {"schemas": [CORE_GROUP], "displayName": "Legal", "members": [{"value": alan["id"]}]}
+        ).json
         for role, data_access in (("Finance", "Payroll"), ("Legal", "Payroll,Contracts")):
             arguments = [
                 "roles",
@@ -103,7 +108,9 @@ def tenants() -> Iterator[Tenants]:
             ]
             assert admin(["--stage", "test", *arguments]) == 0
         bob = b.post("/Users", user_body("bob@globex.example")).json
-        b_finance = b.post("/Groups", {"schemas": [GROUP], "displayName": "finance", "members": [{"value": bob["id"]}]})
+        b_finance = b.post(
+            "/Groups", {"schemas": [CORE_GROUP], "displayName": "finance", "members": [{"value": bob["id"]}]}
+        )
         a_cursor = a.get("/Users", query={"cursor": "", "count": "1"}).json["nextCursor"]
         ids = {
             "a_user": ada["id"],
@@ -132,24 +139,24 @@ def _filled(template: Any, ids: dict[str, str]) -> Any:
     return template
 
 
-def patch(*operations: dict[str, Any]) -> dict[str, Any]:
-    return {"schemas": [PATCH_OP], "Operations": list(operations)}
-
-
 def replace(path: str | None, value: Any) -> dict[str, Any]:
-    return patch({"op": "replace", "value": value} if path is None else {"op": "replace", "path": path, "value": value})
+    return patch_body(
+        {"op": "replace", "value": value} if path is None else {"op": "replace", "path": path, "value": value}
+    )
 
 
 def add_members(*values: str) -> dict[str, Any]:
-    return patch({"op": "add", "path": "members", "value": [{"value": value} for value in values]})
+    return patch_body({"op": "add", "path": "members", "value": [{"value": value} for value in values]})
 
 
 def remove(path: str, value: Any = None) -> dict[str, Any]:
-    return patch({"op": "remove", "path": path} if value is None else {"op": "Remove", "path": path, "value": value})
+    return patch_body(
+        {"op": "remove", "path": path} if value is None else {"op": "Remove", "path": path, "value": value}
+    )
 
 
 def group(display_name: str, *members: str) -> dict[str, Any]:
-    return {"schemas": [GROUP], "displayName": display_name, "members": [{"value": value} for value in members]}
+    return {"schemas": [CORE_GROUP], "displayName": display_name, "members": [{"value": value} for value in members]}
 
 
 NOT_FOUND = 404
@@ -174,7 +181,7 @@ def filtered(name: str, path: str, expression: str) -> Cell:
 
 
 def searched(name: str, path: str, expression: str) -> Cell:
-    return Cell(name, "POST", path, {"schemas": [SEARCH], "filter": expression}, expect=NOTHING_OF_A)
+    return Cell(name, "POST", path, {"schemas": [SEARCH_REQUEST], "filter": expression}, expect=NOTHING_OF_A)
 
 
 CELLS = [
@@ -186,7 +193,7 @@ CELLS = [
         "/Users/{a_user}",
         headers={"If-None-Match": "{a_version}"},
     ),
-    Cell("get A's user's groups only", "GET", "/Users/{a_user}", query={"attributes": "groups," + ONEMODEL}),
+    Cell("get A's user's groups only", "GET", "/Users/{a_user}", query={"attributes": "groups," + ONEMODEL_USER}),
     Cell("get A's group", "GET", "/Groups/{a_group}"),
     Cell("get A's group without members", "GET", "/Groups/{a_group}", query={"excludedAttributes": "members"}),
     # Lists and searches: none of A's users, groups, memberships or roles.
@@ -199,11 +206,11 @@ CELLS = [
     filtered("users by A's userName", "/Users", 'userName eq "{a_user_name}"'),
     filtered("users by A's userName prefix", "/Users", 'userName sw "ada"'),
     filtered("users by A's externalId", "/Users", 'externalId eq "{a_external_id}"'),
-    filtered("users by A's personId", "/Users", CUSTOM + ':personId eq "{a_person_id}"'),
+    filtered("users by A's personId", "/Users", CUSTOM_USER + ':personId eq "{a_person_id}"'),
     filtered("users by A's email domain", "/Users", 'emails.value co "acme"'),
     filtered("users by A's group membership", "/Users", 'groups.value eq "{a_group}"'),
     filtered("users by A's group name", "/Users", 'groups.display eq "Legal"'),
-    filtered("users by A's mapped roles", "/Users", ONEMODEL + ':dataAccessRoles eq "Payroll"'),
+    filtered("users by A's mapped roles", "/Users", ONEMODEL_USER + ':dataAccessRoles eq "Payroll"'),
     filtered("groups by A's id", "/Groups", 'id eq "{a_group}"'),
     filtered("groups by A's member", "/Groups", 'members.value eq "{a_user}"'),
     filtered("groups by A's member, short form", "/Groups", 'members eq "{a_user}"'),
@@ -273,7 +280,7 @@ CELLS = [
         "join A's group through B's user",
         "PATCH",
         "/Users/{b_user}",
-        patch({"op": "add", "path": "groups", "value": [{"value": "{a_group}"}]}),
+        patch_body({"op": "add", "path": "groups", "value": [{"value": "{a_group}"}]}),
         expect=REFUSED,
     ),
 ]
@@ -307,11 +314,11 @@ def test_a_same_named_group_of_b_does_not_get_a_s_role_mapping(tenants: Tenants)
     """A maps "Finance" to Payroll and Dashboards; B's user is in B's own "finance" group."""
     b_user = tenants.b.get("/Users/{b_user}".format(**tenants.ids)).json
 
-    assert b_user[ONEMODEL]["customerSuppliedRoles"] == ["finance"]
-    assert b_user[ONEMODEL].get("dataAccessRoles", []) == []
-    assert b_user[ONEMODEL].get("applicationAccessRoles", []) == []
+    assert b_user[ONEMODEL_USER]["customerSuppliedRoles"] == ["finance"]
+    assert b_user[ONEMODEL_USER].get("dataAccessRoles", []) == []
+    assert b_user[ONEMODEL_USER].get("applicationAccessRoles", []) == []
     a_user = tenants.a.get("/Users/{a_user}".format(**tenants.ids)).json
-    assert a_user[ONEMODEL]["dataAccessRoles"] == ["Payroll"]
+    assert a_user[ONEMODEL_USER]["dataAccessRoles"] == ["Payroll"]
 
 
 def test_an_operator_sees_a_tenant_s_role_mappings_only(tenants: Tenants, capsys: pytest.CaptureFixture[str]) -> None:
@@ -385,7 +392,7 @@ LEAKS = [
         "create with a password and a bad userName",
         "POST",
         "/Users",
-        {"schemas": [USER], "userName": 7, "password": PASSWORD},
+        {"schemas": [CORE_USER], "userName": 7, "password": PASSWORD},
     ),
     (
         "create with a password breaking the policy",
@@ -469,8 +476,8 @@ NO_STORE = [
     ("a read", "b", "GET", "/Users/{b_user}", None),
     ("a read not modified", "b", "GET", "/Users/{b_user}", "if-none-match"),
     ("a 404", "b", "GET", "/Users/{a_user}", None),
-    ("a creation", "b", "POST", "/Groups", {"schemas": [GROUP], "displayName": "Cached?"}),
-    ("a refused creation", "b", "POST", "/Users", {"schemas": [USER]}),
+    ("a creation", "b", "POST", "/Groups", {"schemas": [CORE_GROUP], "displayName": "Cached?"}),
+    ("a refused creation", "b", "POST", "/Users", {"schemas": [CORE_USER]}),
     ("a group PATCH without content", "b", "PATCH", "/Groups/{b_group}", replace("displayName", "finance")),
     ("a deletion", "b", "DELETE", "/Users/{b_user}", None),
     (
@@ -478,7 +485,7 @@ NO_STORE = [
         "b",
         "POST",
         "/Bulk",
-        {"schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"], "Operations": []},
+        {"schemas": [BULK_REQUEST], "Operations": []},
     ),
     ("discovery", "b", "GET", "/Schemas", None),
 ]

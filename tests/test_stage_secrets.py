@@ -23,6 +23,7 @@ from chalicelib.store.tables import create_tables
 from devserver.gateway import emulate_gateway_responses
 from infra.templates import settings_for
 from tests.conftest import PROJECT_DIR, SCIM
+from tests.helpers import ERROR
 
 DEV_STAGE = {"TABLE_PREFIX": "scim-dev", "SECRETS_PREFIX": "scim-dev", "AWS_DEFAULT_REGION": "us-east-1"}
 HASH_KEY_ID = "scim-dev/credential-hash-key"
@@ -82,7 +83,7 @@ def assert_503(response: Any) -> None:
     assert response.headers["Retry-After"] == "2"
     assert response.headers["Cache-Control"] == "no-store"
     assert "WWW-Authenticate" not in response.headers
-    assert response.json_body["schemas"] == ["urn:ietf:params:scim:api:messages:2.0:Error"]
+    assert response.json_body["schemas"] == [ERROR]
     assert response.json_body["status"] == "503"
 
 

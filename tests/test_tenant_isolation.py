@@ -1,11 +1,9 @@
 """Every credential belongs to one tenant and can never reach another tenant's users."""
 
 from tests.conftest import Scim, user_body
+from tests.helpers import patch_body
 
-PATCH = {
-    "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
-    "Operations": [{"op": "replace", "path": "active", "value": False}],
-}
+PATCH = patch_body({"op": "replace", "path": "active", "value": False})
 
 
 def test_another_tenant_sees_none_of_the_users(scim: Scim, other_scim: Scim) -> None:

@@ -20,6 +20,7 @@ from devserver.throttle import TenantThrottle, TokenBucket
 from infra.rest_api import apply_tenant_limits
 from infra.usage_plans import LimitsNotApplied, UsagePlans
 from tests.conftest import Tenant
+from tests.helpers import ERROR
 from tests.moto_api_gateway import method_updates
 
 DEFAULT_LIMITS = Limits(rate=50, burst=100)
@@ -240,7 +241,7 @@ def test_the_throttled_and_quota_answers_are_scim_errors_with_retry_after() -> N
         assert response.status == 429
         assert response.headers["Retry-After"] == "1"
         body = json.loads(response.body)
-        assert body["status"] == "429" and body["schemas"] == ["urn:ietf:params:scim:api:messages:2.0:Error"]
+        assert body["status"] == "429" and body["schemas"] == [ERROR]
 
 
 def test_a_release_keeps_the_limits_an_operator_gave_a_tenant(apigateway: Any, rest_api: dict[str, str]) -> None:

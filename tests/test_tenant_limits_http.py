@@ -8,7 +8,6 @@ server's store, as the docs say; ``make run`` then answers what API Gateway answ
 import base64
 import json
 import os
-import signal
 import subprocess
 import sys
 import threading
@@ -20,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from devserver.ports import free_port
 from tests.conftest import PROJECT_DIR
+from tests.helpers import ERROR, running_devserver
 
 # A server, two admin commands and seconds of traffic: `make test-all`'s tier.
 pytestmark = pytest.mark.slow
@@ -55,18 +54,7 @@ def _basic(client_id: str, secret: str) -> str:
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     work = tmp_path_factory.mktemp("limits")
     store_file = work / "store.json"
-    with (work / "devserver.log").open("w") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "devserver", "--port", str(free_port())],
-            cwd=PROJECT_DIR,
-            env=_environment(store_file),
-            stdout=subprocess.PIPE,
-            stderr=log,
-            text=True,
-        )
-    try:
-        assert process.stdout is not None
-        demo = dict(process.stdout.readline().strip().split("=", 1) for _ in range(4))
+    with running_devserver(store_file, work / "devserver.log") as demo:
         _admin(store_file, "tenant", "create", "greedy")
         greedy = dict(
             line.split("=", 1) for line in _admin(store_file, "credentials", "generate", "greedy").splitlines()
@@ -79,9 +67,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]
             "greedy": _basic(greedy["SCIM_CLIENT_ID"], greedy["SCIM_CLIENT_SECRET"]),
             "store_file": str(store_file),
         }
-    finally:
-        process.send_signal(signal.SIGINT)
-        process.wait(timeout=30)
 
 
 def _get(url: str, authorization: str) -> tuple[int, dict[str, str], bytes]:
@@ -127,7 +112,7 @@ def test_the_greedy_tenant_is_held_to_its_rate_and_the_quiet_one_is_never_thrott
         assert headers["Retry-After"] == "1"
         assert headers["Content-Type"] == "application/scim+json"
         error = json.loads(body)
-        assert error["schemas"] == ["urn:ietf:params:scim:api:messages:2.0:Error"] and error["status"] == "429"
+        assert error["schemas"] == [ERROR] and error["status"] == "429"
     assert quiet and set(quiet) == {200}
 
 

@@ -15,11 +15,10 @@ from chalicelib.config import settings
 from chalicelib.store import connection
 from chalicelib.store.activity import ActivityEntry, ActivityTable
 from tests.conftest import Scim, Tenant, user_body
+from tests.helpers import CORE_USER, ENTERPRISE_USER, ONEMODEL_USER, patch_body
 from tests.replay import Replayer, load
 from tests.test_admin_cli import run
 
-PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
-ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
 TAG = "urn:ietf:params:scim:schemas:extension:CustomExtensionName:2.0:User"
 
 
@@ -33,26 +32,26 @@ def test_unknown_attributes_are_ignored_and_their_names_logged_never_their_value
     body = user_body(
         costCentre="SECRET-VALUE-1",
         name={"givenName": "Barbara", "middleNameTypo": "SECRET-VALUE-2"},
-        **{ENTERPRISE: {"department": "Sales", "dept": "SECRET-VALUE-3"}, TAG: {"tag": "SECRET-VALUE-4"}},
+        **{ENTERPRISE_USER: {"department": "Sales", "dept": "SECRET-VALUE-3"}, TAG: {"tag": "SECRET-VALUE-4"}},
     )
-    body["schemas"] = [*body["schemas"], ENTERPRISE, TAG]
+    body["schemas"] = [*body["schemas"], ENTERPRISE_USER, TAG]
     capsys.readouterr()
 
     response = scim.post("/Users", body)
 
     assert response.status_code == 201
     assert response.json["schemas"] == [
-        "urn:ietf:params:scim:schemas:core:2.0:User",
-        ENTERPRISE,
-        "urn:onemodel:params:scim:schemas:extension:2.0:User",
+        CORE_USER,
+        ENTERPRISE_USER,
+        ONEMODEL_USER,
     ]
-    assert response.json[ENTERPRISE] == {"department": "Sales"}
+    assert response.json[ENTERPRISE_USER] == {"department": "Sales"}
     assert "costCentre" not in response.json and TAG not in response.json
     output = capsys.readouterr().out
     assert "SECRET-VALUE" not in output
     (line,) = [json.loads(line) for line in output.splitlines() if line.startswith('{"log"')]
     assert sorted(line["ignored_attributes"]) == sorted(
-        ["costCentre", "name.middleNameTypo", f"{ENTERPRISE}:dept", TAG]
+        ["costCentre", "name.middleNameTypo", f"{ENTERPRISE_USER}:dept", TAG]
     )
 
 
@@ -75,7 +74,7 @@ def test_a_patch_of_an_unknown_attribute_changes_nothing_and_is_logged(
     ]
     capsys.readouterr()
 
-    response = scim.patch(f"/Users/{user['id']}", {"schemas": [PATCH_OP], "Operations": operations})
+    response = scim.patch(f"/Users/{user['id']}", patch_body(*operations))
 
     assert response.status_code == 200
     assert response.json["title"] == "Boss"
@@ -87,7 +86,7 @@ def test_a_patch_of_only_unknown_attributes_keeps_the_version(scim: Scim) -> Non
     user = scim.post("/Users", user_body()).json
     operation = {"op": "replace", "path": "nosuch", "value": 1}
 
-    response = scim.patch(f"/Users/{user['id']}", {"schemas": [PATCH_OP], "Operations": [operation]})
+    response = scim.patch(f"/Users/{user['id']}", patch_body(operation))
 
     assert response.status_code == 200
     assert response.json["meta"]["version"] == user["meta"]["version"]
@@ -115,7 +114,7 @@ def test_the_names_logged_are_bounded(scim: Scim, capsys: pytest.CaptureFixture[
 
 @pytest.mark.parametrize(
     "invalid",
-    [{"active": "maybe"}, {"emails": [{"value": "not an address"}]}, {"name": "Barbara"}, {ENTERPRISE: "x"}],
+    [{"active": "maybe"}, {"emails": [{"value": "not an address"}]}, {"name": "Barbara"}, {ENTERPRISE_USER: "x"}],
 )
 def test_an_invalid_value_of_a_known_attribute_is_still_refused(scim: Scim, invalid: dict[str, Any]) -> None:
     response = scim.post("/Users", user_body(**invalid))
@@ -149,7 +148,7 @@ def test_entra_writes_with_unmapped_attributes_keep_their_names_in_the_trail_nev
     patched, created = trail_entries()[:2]
     assert (created.operation, created.status) == ("create", 201)
     assert created.ignored_attributes == ("preferredLangauge", TAG)
-    assert f"{ENTERPRISE}:department" in [change.path for change in created.changes]
+    assert f"{ENTERPRISE_USER}:department" in [change.path for change in created.changes]
     assert (patched.operation, patched.status) == ("patch", 200)
     assert patched.ignored_attributes == (f"{TAG}:tag",)
     assert [change.path for change in patched.changes] == ["displayName"]
@@ -195,7 +194,7 @@ def test_a_write_with_nothing_unknown_stores_no_ignored_field(scim: Scim) -> Non
     user = scim.post("/Users", user_body()).json
     scim.patch(
         f"/Users/{user['id']}",
-        {"schemas": [PATCH_OP], "Operations": [{"op": "Replace", "path": "title", "value": "Boss"}]},
+        patch_body({"op": "Replace", "path": "title", "value": "Boss"}),
     )
 
     assert [entry.ignored_attributes for entry in trail_entries()] == [(), ()]
@@ -208,7 +207,7 @@ def test_a_patch_of_only_unknown_attributes_is_a_write_that_changed_nothing_and_
     user = scim.post("/Users", user_body()).json
     operation = {"op": "Add", "path": "favouriteColour", "value": "Kiwi-Value"}
 
-    scim.patch(f"/Users/{user['id']}", {"schemas": [PATCH_OP], "Operations": [operation]})
+    scim.patch(f"/Users/{user['id']}", patch_body(operation))
 
     patched = trail_entries()[0]
     assert (patched.changes, patched.ignored_attributes) == ((), ("favouriteColour",))

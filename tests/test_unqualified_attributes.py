@@ -10,10 +10,7 @@ from scim2_models.urn import URN
 
 from chalicelib.provisioning.attribute_names import ExtensionNames
 from tests.conftest import Scim, user_body
-
-ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
-CUSTOM = "urn:ietf:params:scim:schemas:extension:custom:2.0:User"
-PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+from tests.helpers import CUSTOM_USER, ENTERPRISE_USER, patch_body
 
 
 @pytest.fixture
@@ -24,12 +21,12 @@ def team(scim: Scim) -> dict[str, str]:
         user_body(
             "report@example.com",
             **{
-                ENTERPRISE: {"manager": manager, "department": "Sales", "employeeNumber": "2"},
-                CUSTOM: {"personId": "P-9"},
+                ENTERPRISE_USER: {"manager": manager, "department": "Sales", "employeeNumber": "2"},
+                CUSTOM_USER: {"personId": "P-9"},
             },
         ),
     ).json["id"]
-    other = scim.post("/Users", user_body("other@example.com", **{ENTERPRISE: {"employeeNumber": "1"}})).json["id"]
+    other = scim.post("/Users", user_body("other@example.com", **{ENTERPRISE_USER: {"employeeNumber": "1"}})).json["id"]
     return {"manager": manager, "report": report, "other": other}
 
 
@@ -68,8 +65,8 @@ def test_attributes_excluded_attributes_and_sort_by_resolve_them(scim: Scim, tea
     without = scim.get(f"/Users/{team['report']}", query={"excludedAttributes": "manager"}).json
     ordered = scim.get("/Users", query={"filter": "employeeNumber pr", "sortBy": "employeeNumber"}).json
 
-    assert picked[ENTERPRISE] == {"department": "Sales"}
-    assert "manager" not in without[ENTERPRISE] and without[ENTERPRISE]["department"] == "Sales"
+    assert picked[ENTERPRISE_USER] == {"department": "Sales"}
+    assert "manager" not in without[ENTERPRISE_USER] and without[ENTERPRISE_USER]["department"] == "Sales"
     assert [resource["id"] for resource in ordered["Resources"]] == [team["other"], team["report"]]
 
 
@@ -80,10 +77,10 @@ def test_patch_paths_and_path_less_keys_resolve_them(scim: Scim, team: dict[str,
         {"op": "Remove", "path": "manager"},
     ]
 
-    response = scim.patch(f"/Users/{team['report']}", {"schemas": [PATCH_OP], "Operations": operations})
+    response = scim.patch(f"/Users/{team['report']}", patch_body(*operations))
 
     assert response.status_code == 200
-    assert response.json[ENTERPRISE] == {"department": "Finance", "costCenter": "CC-1", "employeeNumber": "2"}
+    assert response.json[ENTERPRISE_USER] == {"department": "Finance", "costCenter": "CC-1", "employeeNumber": "2"}
     assert response.json["title"] == "Lead"
 
 

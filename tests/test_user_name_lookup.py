@@ -11,10 +11,7 @@ from chalicelib.config import settings
 from chalicelib.store import connection, groups
 from chalicelib.store.role_mappings import RoleMapping, RoleMappingTable
 from tests.conftest import DynamoCalls, Scim, user_body
-
-CORE_GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
-PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
-ONE_MODEL = "urn:onemodel:params:scim:schemas:extension:2.0:User"
+from tests.helpers import CORE_GROUP, ONEMODEL_USER, patch_body
 
 
 @pytest.fixture(autouse=True)
@@ -85,7 +82,7 @@ def test_user_name_eq_shows_the_users_groups_and_roles_from_the_name_index(
     # Then it sees the groups and roles, read once each: the names in one batch, beside the user
     assert found["id"] == user["id"]
     assert group_names(found) == ["Engineering", "Sales"]
-    assert found[ONE_MODEL]["dataAccessRoles"] == ["DAR-eng"]
+    assert found[ONEMODEL_USER]["dataAccessRoles"] == ["DAR-eng"]
     assert [p.get("IndexName") for p in dynamo_calls.named("Query") if p.get("IndexName")] == [
         "byMemberName",
         "byMember",
@@ -97,7 +94,7 @@ def test_user_name_eq_after_a_rename_shows_the_groups_under_the_new_name_only(sc
     user = created(scim, "/Users", user_body("bjensen@example.com"))
     group(scim, "Engineering", user["id"])
 
-    rename = {"schemas": [PATCH_OP], "Operations": [{"op": "replace", "path": "userName", "value": "bj@example.com"}]}
+    rename = patch_body({"op": "replace", "path": "userName", "value": "bj@example.com"})
     assert scim.patch(f"/Users/{user['id']}", rename).status_code == 200
 
     assert found_by_user_name(scim, "bjensen@example.com") == []
@@ -134,7 +131,7 @@ def test_a_former_holders_membership_under_the_name_never_shows(scim: Scim) -> N
 
     assert found["id"] == current["id"]
     assert group_names(found) == []
-    assert found[ONE_MODEL].get("customerSuppliedRoles", []) == []
+    assert found[ONEMODEL_USER].get("customerSuppliedRoles", []) == []
 
 
 def test_without_the_name_index_the_lookup_reads_by_id(

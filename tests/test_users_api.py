@@ -9,19 +9,17 @@ from chalicelib.config import settings
 from chalicelib.provisioning.passwords import verify_password
 from chalicelib.store import connection
 from tests.conftest import Scim, user_body
+from tests.helpers import (
+    CORE_USER,
+    CUSTOM_USER,
+    ENTERPRISE_USER,
+    ERROR,
+    LIST_RESPONSE,
+    ONEMODEL_USER,
+    patch_body,
+)
 
-ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
-
-USER = "urn:ietf:params:scim:schemas:core:2.0:User"
-CUSTOM = "urn:ietf:params:scim:schemas:extension:custom:2.0:User"
-ONEMODEL = "urn:onemodel:params:scim:schemas:extension:2.0:User"
-PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
-ERROR = "urn:ietf:params:scim:api:messages:2.0:Error"
 GOOD_PASSWORD = "Correct-Horse-42"
-
-
-def patch(*operations: dict[str, Any]) -> dict[str, Any]:
-    return {"schemas": [PATCH_OP], "Operations": list(operations)}
 
 
 def assert_scim_error(response: Any, status: int, scim_type: str | None = None) -> None:
@@ -47,7 +45,7 @@ def create(scim: Scim, user_name: str = "bjensen@example.com", **extra: Any) -> 
 
 
 def test_create_user_returns_201_with_location_etag_and_meta(scim: Scim) -> None:
-    response = scim.post("/Users", user_body(externalId="00u1", **{CUSTOM: {"personId": "P-1"}}))
+    response = scim.post("/Users", user_body(externalId="00u1", **{CUSTOM_USER: {"personId": "P-1"}}))
 
     assert response.status_code == 201
     user = response.json
@@ -63,11 +61,11 @@ def test_create_user_returns_201_with_location_etag_and_meta(scim: Scim) -> None
     assert user["externalId"] == "00u1"
     assert user["name"] == {"givenName": "Barbara", "familyName": "Jensen"}
     assert user["emails"] == [{"value": "bjensen@example.com", "type": "work", "primary": True}]
-    assert user[CUSTOM] == {"personId": "P-1"}
+    assert user[CUSTOM_USER] == {"personId": "P-1"}
 
 
 def test_users_created_through_scim_may_use_sso_and_get_roles_from_the_mapping(scim: Scim) -> None:
-    user = create(scim, **{ONEMODEL: {"allowSsoLogin": False, "autoAssignRoles": False}})
+    user = create(scim, **{ONEMODEL_USER: {"allowSsoLogin": False, "autoAssignRoles": False}})
 
     expected = {
         "allowSsoLogin": True,
@@ -76,8 +74,8 @@ def test_users_created_through_scim_may_use_sso_and_get_roles_from_the_mapping(s
         "email": "bjensen@example.com",
         "emailSource": "work",
     }
-    assert user[ONEMODEL] == expected
-    assert scim.get(f"/Users/{user['id']}").json[ONEMODEL] == expected
+    assert user[ONEMODEL_USER] == expected
+    assert scim.get(f"/Users/{user['id']}").json[ONEMODEL_USER] == expected
 
 
 def test_create_accepts_application_json(scim: Scim) -> None:
@@ -115,7 +113,7 @@ def test_filter_user_name_eq_finds_the_user_whatever_the_case(scim: Scim) -> Non
     response = scim.get('/Users?filter=userName eq "BJENSEN@example.com"&startIndex=1&count=100')
 
     assert response.status_code == 200
-    assert response.json["schemas"] == ["urn:ietf:params:scim:api:messages:2.0:ListResponse"]
+    assert response.json["schemas"] == [LIST_RESPONSE]
     assert response.json["totalResults"] == 1
     assert response.json["startIndex"] == 1
     assert response.json["itemsPerPage"] == 1
@@ -141,10 +139,10 @@ def test_filter_external_id_eq(scim: Scim) -> None:
 
 
 def test_filter_on_an_extension_attribute_by_urn(scim: Scim) -> None:
-    user = create(scim, "a@example.com", **{CUSTOM: {"personId": "P-7"}})
-    create(scim, "b@example.com", **{CUSTOM: {"personId": "p-7"}})
+    user = create(scim, "a@example.com", **{CUSTOM_USER: {"personId": "P-7"}})
+    create(scim, "b@example.com", **{CUSTOM_USER: {"personId": "p-7"}})
 
-    response = scim.get(f'/Users?filter={CUSTOM}:personId eq "P-7"')
+    response = scim.get(f'/Users?filter={CUSTOM_USER}:personId eq "P-7"')
 
     assert [found["id"] for found in response.json["Resources"]] == [user["id"]]
 
@@ -211,10 +209,10 @@ def test_patch_in_entra_dialect(scim: Scim) -> None:
 
     response = scim.patch(
         f"/Users/{user['id']}",
-        patch(
+        patch_body(
             {"op": "Replace", "path": 'emails[type eq "work"].value', "value": "barbara@example.com"},
             {"op": "Replace", "path": "name.givenName", "value": "Barb"},
-            {"op": "Add", "path": f"{CUSTOM}:personId", "value": "P-9"},
+            {"op": "Add", "path": f"{CUSTOM_USER}:personId", "value": "P-9"},
             {"op": "Replace", "path": "active", "value": "False"},
         ),
     )
@@ -223,7 +221,7 @@ def test_patch_in_entra_dialect(scim: Scim) -> None:
     changed = response.json
     assert changed["emails"][0]["value"] == "barbara@example.com"
     assert changed["name"]["givenName"] == "Barb"
-    assert changed[CUSTOM] == {"personId": "P-9"}
+    assert changed[CUSTOM_USER] == {"personId": "P-9"}
     assert changed["active"] is False
     assert scim.get(f"/Users/{user['id']}").json == changed
 
@@ -233,7 +231,7 @@ def test_patch_adds_a_work_email_when_there_is_none(scim: Scim) -> None:
 
     response = scim.patch(
         f"/Users/{user['id']}",
-        patch({"op": "Replace", "path": 'emails[type eq "work"].value', "value": "w@example.com"}),
+        patch_body({"op": "Replace", "path": 'emails[type eq "work"].value', "value": "w@example.com"}),
     )
 
     assert response.status_code == 200
@@ -243,14 +241,14 @@ def test_patch_adds_a_work_email_when_there_is_none(scim: Scim) -> None:
 def test_patch_deactivates_in_okta_dialect(scim: Scim) -> None:
     user = create(scim)
 
-    response = scim.patch(f"/Users/{user['id']}", patch({"op": "replace", "value": {"active": False}}))
+    response = scim.patch(f"/Users/{user['id']}", patch_body({"op": "replace", "value": {"active": False}}))
 
     assert response.status_code == 200
     assert response.json["active"] is False
 
 
 def test_patch_of_an_unknown_user_is_404(scim: Scim) -> None:
-    response = scim.patch("/Users/nobody", patch({"op": "replace", "path": "active", "value": False}))
+    response = scim.patch("/Users/nobody", patch_body({"op": "replace", "path": "active", "value": False}))
     assert_scim_error(response, 404)
 
 
@@ -259,7 +257,7 @@ def test_patch_with_an_invalid_path_is_400_and_changes_nothing(scim: Scim) -> No
 
     response = scim.patch(
         f"/Users/{user['id']}",
-        patch(
+        patch_body(
             {"op": "replace", "path": "name.givenName", "value": "Changed"},
             {"op": "replace", "path": "emails[nosuch", "value": "x"},
         ),
@@ -277,7 +275,7 @@ def test_patch_with_a_value_of_the_wrong_type_is_400_in_words_not_pydantic_s_rep
     """Found by tests/test_fuzz.py: the detail was pydantic's report ("1 validation error for User[...] ...")."""
     user = create(scim)
 
-    response = scim.patch(f"/Users/{user['id']}", patch({"op": "replace", "path": path, "value": value}))
+    response = scim.patch(f"/Users/{user['id']}", patch_body({"op": "replace", "path": path, "value": value}))
 
     assert_scim_error(response, 400, "invalidValue")
     assert response.json["detail"].endswith(f": {path}")
@@ -305,7 +303,7 @@ def test_deactivated_user_can_be_reactivated(scim: Scim) -> None:
     user = create(scim)
     scim.delete(f"/Users/{user['id']}")
 
-    response = scim.patch(f"/Users/{user['id']}", patch({"op": "replace", "path": "active", "value": True}))
+    response = scim.patch(f"/Users/{user['id']}", patch_body({"op": "replace", "path": "active", "value": True}))
 
     assert response.json["active"] is True
 
@@ -322,7 +320,7 @@ def test_password_is_write_only_and_stored_as_argon2id(scim: Scim) -> None:
         scim.get(f"/Users/{user_id}"),
         scim.get("/Users"),
         scim.put(f"/Users/{user_id}", user_body(password="Another-Secret-77")),
-        scim.patch(f"/Users/{user_id}", patch({"op": "replace", "path": "password", "value": "Third-Secret-99x"})),
+        scim.patch(f"/Users/{user_id}", patch_body({"op": "replace", "path": "password", "value": "Third-Secret-99x"})),
     ]
 
     assert "password" not in user
@@ -368,7 +366,7 @@ def test_password_policy_violation_is_400_naming_the_rule_and_writes_nothing(
 def test_password_policy_applies_to_patch(scim: Scim) -> None:
     user = create(scim)
 
-    response = scim.patch(f"/Users/{user['id']}", patch({"op": "replace", "path": "password", "value": "weak"}))
+    response = scim.patch(f"/Users/{user['id']}", patch_body({"op": "replace", "path": "password", "value": "weak"}))
 
     assert_scim_error(response, 400, "invalidValue")
     assert scim.get(f"/Users/{user['id']}").json["meta"]["version"] == user["meta"]["version"]
@@ -391,11 +389,8 @@ def test_json_nulls_are_accepted_on_create(scim: Scim) -> None:
     assert response.status_code == 201
 
 
-CORE = "urn:ietf:params:scim:schemas:core:2.0:User"
-
-
 def body_of(**attributes: Any) -> bytes:
-    return json.dumps({"schemas": [CORE], **attributes}).encode()
+    return json.dumps({"schemas": [CORE_USER], **attributes}).encode()
 
 
 @pytest.mark.parametrize(
@@ -411,7 +406,7 @@ def body_of(**attributes: Any) -> bytes:
         (body_of(), "invalidValue", "userName"),
         # An undefined attribute or extension (costCenter outside the enterprise object) is ignored and
         # logged instead (tests/test_unknown_attributes.py); a value the enterprise schema cannot hold is not.
-        (body_of(userName="x", **{ENTERPRISE: {"costCenter": {"a": 1}}}), "invalidValue", "costCenter"),
+        (body_of(userName="x", **{ENTERPRISE_USER: {"costCenter": {"a": 1}}}), "invalidValue", "costCenter"),
     ],
 )
 def test_bad_create_bodies_are_400_naming_the_problem_and_write_nothing(
@@ -505,9 +500,9 @@ def test_a_method_api_gateway_does_not_route_is_the_scim_404(scim: Scim) -> None
     ("body", "named"),
     [
         # "" clears an attribute (Entra's form, issue #16): an empty userName is a missing one.
-        ({"schemas": [USER], "userName": ""}, "Field 'userName' is required"),
+        ({"schemas": [CORE_USER], "userName": ""}, "Field 'userName' is required"),
         # 256 letters of four bytes each (CJK Extension B): a valid username, over DynamoDB's 1,024-byte key.
-        ({"schemas": [USER], "userName": "\U00020000" * 256}, "userName is too long"),
+        ({"schemas": [CORE_USER], "userName": "\U00020000" * 256}, "userName is too long"),
         (user_body("x@example.com", externalId="e" * 2100), "externalId is too long"),
         (user_body("x@example.com", title="t" * 420_000), "The user is too large"),
     ],
@@ -526,7 +521,9 @@ def test_values_dynamodb_cannot_keep_are_400_naming_them_and_write_nothing(
 def test_a_patch_over_dynamodb_limits_is_400_and_changes_nothing(scim: Scim) -> None:
     user = create(scim)
 
-    response = scim.patch(f"/Users/{user['id']}", patch({"op": "replace", "path": "externalId", "value": "e" * 2100}))
+    response = scim.patch(
+        f"/Users/{user['id']}", patch_body({"op": "replace", "path": "externalId", "value": "e" * 2100})
+    )
 
     assert_scim_error(response, 400, "invalidValue")
     assert scim.get(f"/Users/{user['id']}").json == user
@@ -536,7 +533,7 @@ def test_a_patch_over_dynamodb_limits_is_400_and_changes_nothing(scim: Scim) -> 
 @pytest.mark.parametrize("method", ["GET", "PUT", "PATCH", "DELETE"])
 def test_an_id_longer_than_any_key_is_404_without_asking_dynamodb(scim: Scim, method: str) -> None:
     """DynamoDB refuses such a key in a read too (moto does not: the fixture does it as AWS does)."""
-    body = patch({"op": "replace", "path": "active", "value": False}) if method == "PATCH" else user_body()
+    body = patch_body({"op": "replace", "path": "active", "value": False}) if method == "PATCH" else user_body()
 
     assert_scim_error(scim.request(method, "/Users/" + "i" * 1100, body), 404)
 
@@ -557,11 +554,11 @@ def test_filter_values_longer_than_any_key_find_nothing(scim: Scim, attribute: s
 
 def test_if_match_with_a_stale_version_is_412_and_changes_nothing(scim: Scim) -> None:
     user = create(scim)
-    scim.patch(f"/Users/{user['id']}", patch({"op": "replace", "path": "title", "value": "CTO"}))
+    scim.patch(f"/Users/{user['id']}", patch_body({"op": "replace", "path": "title", "value": "CTO"}))
 
     response = scim.patch(
         f"/Users/{user['id']}",
-        patch({"op": "replace", "path": "title", "value": "CEO"}),
+        patch_body({"op": "replace", "path": "title", "value": "CEO"}),
         headers={"If-Match": user["meta"]["version"]},
     )
 
