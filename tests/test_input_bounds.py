@@ -10,7 +10,7 @@ import pytest
 
 from chalicelib.provisioning.limits import MAX_MEMBER_SCANS, MAX_SCHEMAS, MAX_VALUES
 from tests.conftest import Scim, SeedUsers, user_body
-from tests.helpers import CORE_GROUP, CORE_USER, patch_body
+from tests.helpers import CORE_GROUP, CORE_USER, ERROR, PATCH_OP, patch_body
 
 
 def test_a_create_listing_thousands_of_schemas_is_a_400_naming_schemas_and_writes_nothing(scim: Scim) -> None:
@@ -127,3 +127,28 @@ def test_a_group_patch_whose_member_filters_would_compare_too_many_members_is_a_
     assert f"at most {fits} operations with a filter on members" in response.json["detail"]
     fitting = patch_body(*removes[:fits])
     assert scim.patch(f"/Groups/{group['id']}", fitting).status_code in (200, 204)
+
+
+@pytest.mark.parametrize("depth", [900, 5_000])
+def test_a_body_nested_deeper_than_python_recurses_is_a_400_on_every_supported_python(scim: Scim, depth: int) -> None:
+    # Python 3.13's json.loads accepts 5,000 levels (3.11's refuses ~1,000): the bounds' walk of the body then
+    # recursed past the interpreter's limit and answered 500. An object nested in a value, and in a PATCH's value.
+    nested = "1"
+    for _ in range(depth):
+        nested = '{"a":' + nested + "}"
+    create = ('{"schemas":["' + CORE_USER + '"],"userName":"deep@example.com","x":' + nested + "}").encode()
+    user = scim.post("/Users", user_body("shallow@example.com")).json
+    patch = ('{"schemas":["' + PATCH_OP + '"],"Operations":[{"op":"add","value":' + nested + "}]}").encode()
+
+    created = scim.post("/Users", raw=create)
+    patched = scim.patch(f"/Users/{user['id']}", raw=patch)
+
+    # Refused as a SCIM 400 (too deep to parse) or served with the unknown member ignored; never a 500.
+    assert created.status_code in (201, 400), created.body[:300]
+    assert patched.status_code in (200, 400), patched.body[:300]
+    for response in (created, patched):
+        if response.status_code == 400:
+            assert response.json["schemas"] == [ERROR] and response.json["scimType"], response.json
+    assert scim.get('/Users?filter=userName eq "deep@example.com"').json["totalResults"] == (
+        1 if created.status_code == 201 else 0
+    )
