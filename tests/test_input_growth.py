@@ -23,10 +23,6 @@ from tests.conftest import Scim, SeedUsers, Tenant, user_body
 from tests.growth import LINEAR, Work, growth
 from tests.helpers import CORE_GROUP, CORE_USER, SEARCH_REQUEST, patch_body
 
-# Two minutes of CPU on this machine: make test-all (CI) runs it; make test keeps the bounds themselves
-# (tests/test_input_bounds.py).
-pytestmark = pytest.mark.slow
-
 names = itertools.count()
 
 
