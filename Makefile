@@ -34,7 +34,7 @@ lock: $(BIN)/.dev
 run: $(BIN)/.dev
 	@$(BIN)/python -m devserver --port $(PORT)
 
-# The fast tier: every test but those marked slow (pyproject.toml), about 3.5 minutes on two cores (one of them tests/test_input_growth.py).
+# The fast tier: every test but those marked slow (pyproject.toml), about 5.5 minutes on two cores (most of it tests/test_input_growth.py).
 test: $(BIN)/.dev lint typecheck
 	$(BIN)/python -m pytest -m "not slow"
 
