@@ -12,9 +12,10 @@ expiry never frees a lock that another operator has since taken.
 import time
 import uuid
 from dataclasses import dataclass
-from typing import Any
 
 import botocore.exceptions
+
+from chalicelib.store.dynamodb_types import DynamoDBClient
 
 LOCK_TABLE = "scim-{stage}-deploy-lock"
 LOCK_KEY = "lock"
@@ -36,7 +37,7 @@ class NoLockTable(Exception):
 class DeployLock:
     """A held lock: release it with :meth:`release`."""
 
-    client: Any
+    client: DynamoDBClient
     table: str
     token: str
 
@@ -54,7 +55,7 @@ class DeployLock:
                 raise
 
 
-def acquire(client: Any, stage: str, holder: str, what: str, now: float | None = None) -> DeployLock:
+def acquire(client: DynamoDBClient, stage: str, holder: str, what: str, now: float | None = None) -> DeployLock:
     """Take the stage's release lock for ``holder`` (the operator) doing ``what`` (e.g. the commit).
 
     :raises StageLocked: When another unexpired release holds it; the message names it.
@@ -94,7 +95,7 @@ def acquire(client: Any, stage: str, holder: str, what: str, now: float | None =
     return DeployLock(client, table, token)
 
 
-def holder(client: Any, stage: str) -> str | None:
+def holder(client: DynamoDBClient, stage: str) -> str | None:
     """Who holds the stage's lock now, or None when it is free (or expired)."""
     table = LOCK_TABLE.format(stage=stage)
     try:

@@ -35,6 +35,7 @@ from chalicelib.resources.catalogue import (
 )
 from chalicelib.store.activity import ActivityEntry, ActivityTable, AttributeChange, now
 from chalicelib.store.credentials import CredentialStore, ServiceAccount
+from chalicelib.store.dynamodb_types import DynamoDBClient
 from chalicelib.store.groups import GroupTable
 from chalicelib.store.password_policies import PasswordPolicyTable, StoredPasswordPolicy
 from chalicelib.store.role_catalogue import DeclaredRole, RoleCatalogueTable, RoleKind
@@ -92,7 +93,7 @@ class Management:
         prepare a tenant's settings (role mappings, password policy) before creating it.
     """
 
-    def __init__(self, client: Any, config: Settings, known_tenants_only: bool = True) -> None:
+    def __init__(self, client: DynamoDBClient, config: Settings, known_tenants_only: bool = True) -> None:
         self.client = client
         self.config = config
         self.credentials = CredentialStore(client, config.credentials_table)
