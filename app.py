@@ -7,6 +7,12 @@ pydantic at import time: the adapter is loaded on the first SCIM request, the
 management API on the first management request.
 """
 
+import gc
+
+# A cold start's imports build what lives as long as the container (modules, classes, models): the cyclic
+# collector finds no garbage there, and walked it again and again while it grew (chalicelib/import_cost.py).
+gc.disable()
+
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -18,6 +24,7 @@ from chalicelib.auth.tenant_limits import UNAUTHENTICATED, usage_key
 from chalicelib.config import settings
 from chalicelib.events import STREAM_BATCH_SIZE
 from chalicelib.gateway_responses import REFUSED_CREDENTIAL, SERVICE_UNAVAILABLE, GatewayResponse
+from chalicelib.import_cost import collection_paused, resume_collection
 from chalicelib.stage_runtime import refuse_foreign_python
 from chalicelib.stage_secrets import SecretUnavailable
 
@@ -65,7 +72,8 @@ def _serve(authenticated: bool = True) -> Response:
             return _answer(REFUSED_CREDENTIAL)
         if decision.outcome != ALLOWED:
             return _answer(SERVICE_UNAVAILABLE)
-    from chalicelib.scim.adapter import Caller, scim_api
+    with collection_paused("chalicelib.scim.adapter"):
+        from chalicelib.scim.adapter import Caller, scim_api
 
     try:
         api = scim_api()
@@ -330,3 +338,5 @@ for _table, _stream_arn in settings().stream_arns:
     globals()[_function.__name__] = app.on_dynamodb_record(
         stream_arn=_stream_arn, batch_size=STREAM_BATCH_SIZE, starting_position="TRIM_HORIZON"
     )(_function)
+
+resume_collection()

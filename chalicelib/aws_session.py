@@ -6,6 +6,8 @@ authorizer's here), and botocore spends most of that on two things this session 
 - Before it loads a service's model, botocore lists every service it knows to check the name:
   about 400 directories, each listed and its files stat'ed. This session's loader lists only
   ``SERVICES`` (an unknown name is still refused, by botocore, as before).
+- Each client parses its service's API model, documentation included (:func:`write_service_models`
+  writes them without it, read the same way as the cut endpoint data).
 - Each session parses ``endpoints.json``: 1.25 MB of legacy endpoint data for every AWS service.
   ``make bytecode`` writes the same file cut to ``SERVICES`` into the package
   (:func:`write_endpoints`, ``botocore_data/<botocore version>/``), and this loader reads that one
@@ -19,6 +21,7 @@ authorizer reading the credential hash key) parses that data once, not once per 
 functions build their EventBridge and SQS clients from it too.
 """
 
+import gzip
 import json
 import os
 from functools import cache
@@ -104,6 +107,44 @@ def write_endpoints(botocore_dir: Path, target_root: Path) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(json.dumps(cut_endpoints(endpoints), separators=(",", ":")))
     return target
+
+
+def without_documentation(model: Any) -> Any:
+    """A botocore model with its documentation strings left out (a member named ``documentation`` is kept)."""
+    if isinstance(model, dict):
+        return {
+            key: without_documentation(value)
+            for key, value in model.items()
+            if not (key == "documentation" and isinstance(value, str))
+        }
+    if isinstance(model, list):
+        return [without_documentation(value) for value in model]
+    return model
+
+
+def write_service_models(botocore_dir: Path, target_root: Path) -> list[Path]:
+    """Write each of ``SERVICES``' API models of the botocore package at ``botocore_dir`` without documentation,
+    beside the cut ``endpoints.json``: DynamoDB's is 556 KB with its documentation and 113 KB without, which a
+    cold start's client parses in 1.4 ms instead of 4.2. Only docstrings read documentation.
+
+    :return: The files written: ``<target_root>/botocore_data/<version>/<service>/<api version>/service-2.json``.
+    """
+    version = _version_of(botocore_dir)
+    written = []
+    for service in SERVICES:
+        api_version = max(path.name for path in (botocore_dir / "data" / service).iterdir() if path.is_dir())
+        source = botocore_dir / "data" / service / api_version
+        compressed = source / "service-2.json.gz"
+        text = (
+            gzip.decompress(compressed.read_bytes())
+            if compressed.is_file()
+            else (source / "service-2.json").read_bytes()
+        )
+        target = target_root / ENDPOINTS_DIR / version / service / api_version / "service-2.json"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(json.dumps(without_documentation(json.loads(text)), separators=(",", ":")))
+        written.append(target)
+    return written
 
 
 def _version_of(botocore_dir: Path) -> str:

@@ -17,13 +17,20 @@ statement of a lazy module reads its ``__spec__``, which runs it). The parser is
 ``cache`` option, which checks the saved file against the grammar, the options, Lark's version and
 Python's before using it (a stale one is rebuilt in memory, as without it). A plain ``chalice deploy``
 without ``make bytecode`` ships no saved parser: the grammar is built at import, as before.
+
+The cyclic collector is paused while a cold start imports (:func:`resume_collection`,
+:func:`collection_paused`): what the imports build lives as long as the container, and the collector,
+finding nothing to collect in it, walked it again and again while it grew.
 """
 
+import gc
 import importlib
 import importlib.util
 import sys
 import threading
 import types
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -89,6 +96,26 @@ def defer(saved: Path | None = None) -> None:
     for name in LAZY_MODULES:
         _lazy(name)
     _import_grammar(saved or saved_parser())
+
+
+def resume_collection() -> None:
+    """The end of a cold start's imports (app.py pauses the cyclic collector before its first): what they built
+    lives as long as the container, so it is frozen out of every later collection, and the collector resumes."""
+    gc.freeze()
+    gc.enable()
+
+
+@contextmanager
+def collection_paused(module: str) -> Iterator[None]:
+    """Import ``module`` in the block with the cyclic collector paused, the first time; later, nothing changes."""
+    if module in sys.modules or not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        resume_collection()
 
 
 def save_parser(root: Path) -> Path:

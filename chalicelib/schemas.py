@@ -8,7 +8,7 @@ import re
 import unicodedata
 from typing import Annotated, Any, Generic
 
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, ConfigDict, Field
 from scim2_models import ComplexAttribute, Email, EnterpriseUser, Extension, Mutability, Photo, Required, Resource
 from scim2_models import User as CoreUser
 from scim2_models.annotations import CaseExact
@@ -137,6 +137,9 @@ UserResource = User[EnterpriseUser | CustomUser | OneModelUser]
 class Role(Resource[Any]):
     """An Application Access Role of the tenant's catalogue, which a user's ``roles`` may grant."""
 
+    # Built when the role catalogue is first read, not at every cold start (pydantic's defer_build).
+    model_config = ConfigDict(defer_build=True)
+
     __schema__ = URN(ROLE_SCHEMA)
 
     display_name: Annotated[str | None, Mutability.read_only, Required.true] = None
@@ -157,6 +160,9 @@ class Role(Resource[Any]):
 
 class Entitlement(Resource[Any]):
     """A Data Access Role of the tenant's catalogue, which a user's ``entitlements`` may grant."""
+
+    # Built when the role catalogue is first read, not at every cold start (pydantic's defer_build).
+    model_config = ConfigDict(defer_build=True)
 
     __schema__ = URN(ENTITLEMENT_SCHEMA)
 

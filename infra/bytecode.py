@@ -16,7 +16,8 @@ hash before using it, so a stale one (a dependency upgraded and ``make bytecode`
 is only recompiled in memory, as today, never run in place of the new code. A plain ``chalice
 deploy`` is therefore always correct, and fast once this has run for the requirements and
 code being deployed. ``vendor/`` holds nothing else but ``botocore_data/<botocore version>/``
-(botocore's endpoint data cut to the services the Lambdas call, read only by that botocore:
+(botocore's endpoint data cut to the services the Lambdas call and their API models without documentation,
+read only by that botocore:
 :mod:`chalicelib.aws_session`) and ``lark_parsers/`` (scim2-models' filter parser, saved:
 :mod:`chalicelib.import_cost`), and is not committed.
 """
@@ -32,7 +33,7 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-from chalicelib.aws_session import ENDPOINTS_DIR, write_endpoints
+from chalicelib.aws_session import ENDPOINTS_DIR, write_endpoints, write_service_models
 from chalicelib.import_cost import PARSER_DIR, save_parser
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -82,6 +83,7 @@ def build(project_dir: Path = PROJECT_DIR, stage: str = "dev") -> int:
             archive.extractall(unpacked)
         _compile(unpacked)
         write_endpoints(unpacked / "botocore", vendor)
+        write_service_models(unpacked / "botocore", vendor)
         save_parser(vendor)
         for cache in _caches(unpacked):
             target = vendor / cache.relative_to(unpacked)

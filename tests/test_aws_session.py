@@ -5,6 +5,7 @@ default boto3 session sends: the URL and the signing scope, in every partition, 
 and account-based endpoints.
 """
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -68,6 +69,7 @@ def cut_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A package root holding the cut endpoint data ``make bytecode`` writes, for this botocore."""
     root = tmp_path_factory.mktemp("task")
     aws_session.write_endpoints(BOTOCORE_DIR, root)
+    aws_session.write_service_models(BOTOCORE_DIR, root)
     return root
 
 
@@ -169,3 +171,26 @@ def test_a_data_path_the_environment_names_still_comes_first(cut_root: Path, tmp
     _, path = loader.load_data_with_path("endpoints")
 
     assert Path(path).parent == tmp_path and not loader.is_builtin_path(path)
+
+
+@pytest.mark.parametrize("service", aws_session.SERVICES)
+def test_the_cut_api_models_are_botocores_own_without_documentation(cut_root: Path, service: str) -> None:
+    cut = aws_session.cut_endpoints_dir(cut_root) or Path("missing")
+    loader = aws_session.KnownServicesLoader(cut)
+    own = botocore.loaders.Loader().load_service_model(service, "service-2")
+
+    model = loader.load_service_model(service, "service-2")
+    _, path = loader.load_data_with_path(f"{service}/{own['metadata']['apiVersion']}/service-2")
+
+    assert Path(path).is_relative_to(cut)
+    assert model == aws_session.without_documentation(own)
+    if service == "dynamodb":  # the one every cold start loads: a fifth of its size
+        assert len(json.dumps(model)) < len(json.dumps(own)) / 4
+
+
+def test_a_member_named_documentation_is_not_documentation() -> None:
+    shape = {"type": "structure", "documentation": "<p>Words</p>", "members": {"documentation": {"shape": "S"}}}
+
+    assert aws_session.without_documentation([shape]) == [
+        {"type": "structure", "members": {"documentation": {"shape": "S"}}}
+    ]

@@ -71,3 +71,32 @@ def test_a_saved_parser_of_another_grammar_is_rebuilt(tmp_path: Path) -> None:
         'print(SearchRequest(filter=\'emails[type eq "work"].value eq "x"\').filter)\n'
     )
     assert found == 'emails[type eq "work"].value eq "x"'
+
+
+def test_cursors_are_built_on_the_first_page_that_seals_one_not_with_the_service() -> None:
+    found = fresh(
+        "import sys, chalicelib.scim.adapter\n"
+        "from chalicelib.provisioning.service import ProvisioningService\n"
+        "cursors = ProvisioningService._build_cursors('s' * 32)\n"
+        "print('cryptography' in sys.modules)\n"
+        "sealed = cursors.seal('query', 10, 20)\n"
+        "print('cryptography' in sys.modules, cursors.open(sealed, 'query', 10, 60))\n"
+        "try:\n    cursors.open(sealed, 'another query', 10, 60)\nexcept Exception as refused:\n"
+        "    print(type(refused).__name__)\n"
+    )
+    assert found.splitlines() == ["False", "True 20", "InvalidCursorException"]
+
+
+def test_the_collector_runs_after_a_cold_start_s_imports_with_what_they_built_frozen() -> None:
+    found = fresh(
+        "import gc, app\n"
+        "print(gc.isenabled(), gc.get_freeze_count() > 10_000)\n"
+        "from chalicelib.import_cost import collection_paused\n"
+        "with collection_paused('chalicelib.scim.adapter'):\n"
+        "    print(gc.isenabled())\n"
+        "    import chalicelib.scim.adapter\n"
+        "print(gc.isenabled())\n"
+        "with collection_paused('chalicelib.scim.adapter'):\n"
+        "    print(gc.isenabled())\n"
+    )
+    assert found.splitlines() == ["True True", "False", "True", "True"]

@@ -3,8 +3,9 @@
 ``chalicelib/provisioning/handler.py`` copies three methods of ``ScimHandler`` (their steps cannot
 be reached otherwise) and repeats the steps of a fourth; ``chalicelib/provisioning/service.py``
 overrides the private ``ScimService._query_digest``, which only works while the cursor methods call
-it. Until scim2-server has the hooks ``docs/design/scim2-server-hooks.md`` proposes, an upgrade of the
-library must look at each of them: this test fails, naming them, as soon as one changes.
+it, and the private ``ScimService._build_cursors``, to build the cursors on first use. Until
+scim2-server has the hooks ``docs/design/scim2-server-hooks.md`` proposes, an upgrade of the library
+must look at each of them: this test fails, naming them, as soon as one changes.
 """
 
 import hashlib
@@ -31,6 +32,7 @@ UPSTREAM = [
     (ScimService, "_query_digest", "58f78143c1e2c646", "overridden by ProvisioningService._query_digest (service.py)"),
     (ScimService, "_open_cursor", "f9c12a3efc8b14d3", "must call self._query_digest, which we override"),
     (ScimService, "_seal", "739a22a1ae628397", "must call self._query_digest, which we override"),
+    (ScimService, "_build_cursors", "ae99964e30436203", "overridden: ProvisioningService._build_cursors"),
 ]
 UPGRADE = f"""scim2-server changed code this project copied or overrides privately (pinned: {PINNED}).
 To upgrade:
