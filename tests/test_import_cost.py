@@ -77,7 +77,7 @@ def test_cursors_are_built_on_the_first_page_that_seals_one_not_with_the_service
     found = fresh(
         "import sys, chalicelib.scim.adapter\n"
         "from chalicelib.provisioning.service import ProvisioningService\n"
-        "cursors = ProvisioningService._build_cursors('s' * 32)\n"
+        "cursors = ProvisioningService._build_cursors(lambda: 's' * 32)\n"
         "print('cryptography' in sys.modules)\n"
         "sealed = cursors.seal('query', 10, 20)\n"
         "print('cryptography' in sys.modules, cursors.open(sealed, 'query', 10, 60))\n"

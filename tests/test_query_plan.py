@@ -47,7 +47,7 @@ def legacy_scim(aws: None) -> ProvisioningHandler:
     service = ProvisioningService(
         provider,
         PasswordPolicy.from_settings(config),
-        config.cursor_secret,
+        lambda: config.cursor_secret,
         RequestLimits.from_settings(config),
     )
     storage = DynamoScimStorage(provider, connection.dynamodb(config), config, "legacy-tenant", hash_password)

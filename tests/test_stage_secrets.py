@@ -5,6 +5,7 @@ secrets, as on AWS) through the authorizer and the routes, under moto.
 """
 
 import base64
+import json
 import logging
 from collections.abc import Iterator
 from typing import Any
@@ -23,7 +24,7 @@ from chalicelib.store.tables import create_tables
 from devserver.gateway import emulate_gateway_responses
 from infra.templates import settings_for
 from tests.conftest import PROJECT_DIR, SCIM
-from tests.helpers import ERROR
+from tests.helpers import CORE_USER, ERROR
 
 DEV_STAGE = {"TABLE_PREFIX": "scim-dev", "SECRETS_PREFIX": "scim-dev", "AWS_DEFAULT_REGION": "us-east-1"}
 HASH_KEY_ID = "scim-dev/credential-hash-key"
@@ -48,11 +49,15 @@ class DeployedStage:
     def create_secret(self, secret_id: str, value: str) -> None:
         self.secrets.create_secret(Name=secret_id, SecretString=value)
 
-    def request(self, path: str, authorization: str | None) -> Any:
+    def request(self, path: str, authorization: str | None, method: str = "GET", body: bytes = b"") -> Any:
         headers = {"Content-Type": SCIM, "Accept": SCIM}
         if authorization is not None:
             headers["Authorization"] = authorization
-        return self.client.http.request("GET", "/scim/v2" + path, headers=headers, body=b"")
+        return self.client.http.request(method, "/scim/v2" + path, headers=headers, body=body)
+
+    def create_user(self, user_name: str) -> Any:
+        body = json.dumps({"schemas": [CORE_USER], "userName": user_name}).encode()
+        return self.request("/Users", self.valid, "POST", body)
 
     @property
     def valid(self) -> str:
@@ -102,16 +107,31 @@ def test_without_its_secrets_a_deployed_stage_answers_every_credential_503_never
     assert HASH_KEY_ID in caplog.text
 
 
-def test_without_the_cursor_secret_even_service_provider_config_is_503(
+def test_without_the_cursor_secret_only_a_request_paging_with_a_cursor_is_503(
     stage: DeployedStage, caplog: pytest.LogCaptureFixture
 ) -> None:
     stage.create_secret(HASH_KEY_ID, stage.key)
+    for name in ("ada@example.com", "grace@example.com"):
+        assert stage.create_user(name).status_code == 201
+    # The secret is read when a cursor is first sealed or opened, not before any request is served
     with caplog.at_level(logging.ERROR):
-        responses = [stage.request("/ServiceProviderConfig", None), stage.request("/Users", stage.valid)]
-    for response in responses:
+        served = [stage.request("/ServiceProviderConfig", None), stage.request("/Users", stage.valid)]
+        paged = [
+            stage.request("/Users?count=1&cursor=", stage.valid),
+            stage.request("/Users?count=1&cursor=", stage.valid),
+        ]
+    assert [response.status_code for response in served] == [200, 200]
+    assert served[1].json_body["totalResults"] == 2
+    for response in paged:  # fail closed, and read again on the next request
         assert_503(response)
     assert CURSOR_SECRET_ID in caplog.text
     assert stage.key not in caplog.text
+    # Once the secret exists, the same request pages
+    stage.create_secret(CURSOR_SECRET_ID, "the-cursor-secret")
+    first = stage.request("/Users?count=1&cursor=", stage.valid)
+    assert first.status_code == 200, first.body
+    second = stage.request(f"/Users?count=1&cursor={first.json_body['nextCursor']}", stage.valid)
+    assert second.status_code == 200 and second.json_body["Resources"] != first.json_body["Resources"]
 
 
 def test_once_the_secrets_exist_the_stage_serves_and_refuses_with_them_read_once(stage: DeployedStage) -> None:
@@ -124,7 +144,9 @@ def test_once_the_secrets_exist_the_stage_serves_and_refuses_with_them_read_once
     stage_secrets._client("us-east-1").meta.events.register(
         "provide-client-params.secrets-manager.GetSecretValue", lambda params, **_: reads.append(params["SecretId"])
     )
-    answers = [stage.request("/Users", stage.valid) for _ in range(3)] + [stage.request("/Users", stage.wrong)]
+    assert [stage.create_user(name).status_code for name in ("ada@example.com", "grace@example.com")] == [201, 201]
+    paged = "/Users?count=1&cursor="
+    answers = [stage.request(paged, stage.valid) for _ in range(3)] + [stage.request("/Users", stage.wrong)]
     # Then the credential issued under the stage's key is served, a wrong one is refused by our code,
     assert [answer.status_code for answer in answers] == [200, 200, 200, 401]
     assert answers[-1].headers["WWW-Authenticate"] == 'Basic realm="SCIM", Bearer realm="SCIM"'

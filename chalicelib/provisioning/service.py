@@ -64,15 +64,20 @@ class TenantScope:
         return cls(tenant, cache(password_policy))
 
 
-class CursorsOnFirstUse:
-    """scim2-server's :class:`~scim2_server.cursor.Cursors` of a secret, built on the first seal or open."""
+CursorSecret = Callable[[], str]
+"""Reads the secret the cursors are sealed with (a stage reads it from Secrets Manager once per container)."""
 
-    def __init__(self, secret: str | bytes) -> None:
+
+class CursorsOnFirstUse:
+    """scim2-server's :class:`~scim2_server.cursor.Cursors`, built on the first seal or open, with the secret
+    read then: a request that pages with no cursor needs neither (nor ``cryptography``'s import)."""
+
+    def __init__(self, secret: CursorSecret) -> None:
         self._secret = secret
 
     @cached_property
     def _cursors(self) -> Any:
-        return ScimService._build_cursors(self._secret)
+        return ScimService._build_cursors(self._secret())
 
     def seal(self, query: str, count: int | None, position: Any) -> str:
         return cast(str, self._cursors.seal(query, count, position))
@@ -92,22 +97,26 @@ class ProvisioningService(ScimService):
         self,
         provider: Any,
         password_policy: PasswordPolicy,
-        cursor_secret: str,
+        cursor_secret: CursorSecret,
         limits: RequestLimits,
         scope: TenantScope | None = None,
     ) -> None:
-        super().__init__(provider, secret=cursor_secret)
+        super().__init__(provider, secret=cursor_secret)  # type: ignore[arg-type]  # _build_cursors takes it
         self.password_policy = password_policy
         self.cursor_secret = cursor_secret
         self.limits = limits
         self.scope = scope
 
     @staticmethod
-    def _build_cursors(secret: str | bytes | None) -> Any:
+    def _build_cursors(secret: Any) -> Any:
         """The cursors, built when a page first seals or opens one: scim2-server builds them with the service,
-        which imports ``cryptography`` (8 to 12 ms of the route's cold start) for requests that page nothing."""
-        if secret is None:
-            raise ValueError("Cursor pagination needs the secret of the service.")
+        which imports ``cryptography`` (8 to 12 ms of the route's cold start) for requests that page nothing,
+        and would need the secret read (a Secrets Manager call on a stage) before any request is served.
+
+        :param secret: What :class:`ProvisioningService` was given, a :data:`CursorSecret`.
+        """
+        if not callable(secret):
+            raise ValueError("Cursor pagination needs a function that reads the secret of the service.")
         return CursorsOnFirstUse(secret)
 
     def for_tenant(self, scope: TenantScope) -> ProvisioningService:

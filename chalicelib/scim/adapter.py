@@ -10,7 +10,7 @@ import json
 import logging
 import time
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, partial
 from http import HTTPStatus
 from typing import Any
 from urllib.parse import unquote
@@ -39,6 +39,7 @@ from chalicelib.scim import dialects, trail
 from chalicelib.scim.access_log import log_request
 from chalicelib.scim.provider import build_provider
 from chalicelib.scim.wording import MAX_DETAIL, client_detail, shorten
+from chalicelib.stage_secrets import SecretUnavailable
 
 SCIM_ROOT = "/scim/v2"
 log = logging.getLogger("scim")
@@ -61,7 +62,7 @@ class ScimApi:
         self.service = ProvisioningService(
             self.provider,
             PasswordPolicy.from_settings(config),
-            config.cursor_secret,
+            partial(_cursor_secret, config),
             RequestLimits.from_settings(config),
         )
 
@@ -196,6 +197,16 @@ def _request_id(request: Request) -> str | None:
     """API Gateway's request id (``make run`` and the tests emulate it, devserver.gateway); else the invocation's."""
     context = getattr(request, "lambda_context", None)
     return request.context.get("requestId") or getattr(context, "aws_request_id", None)
+
+
+def _cursor_secret(config: Settings) -> str:
+    """The stage's cursor secret, read when a request first pages with a cursor; unreadable, that request is a
+    503 with Retry-After (fail closed: no cursor is ever sealed or opened with a guessed secret)."""
+    try:
+        return config.cursor_secret
+    except SecretUnavailable as error:
+        log.error("answering 503: %s", error)
+        raise ServiceUnavailableException() from None
 
 
 def _json_body(body: bytes) -> Any:
