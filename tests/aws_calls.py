@@ -205,7 +205,8 @@ def provision(session: StageSession) -> list[Any]:
     )
     answers.append(group)
     group_id = group.json["id"]
-    first_page = session.request("GET", "/Users?count=1")
+    # An empty cursor asks for the first page by cursor (RFC 9865): the routes read the cursor secret to seal the next.
+    first_page = session.request("GET", "/Users?count=1&cursor=")
     answers.append(first_page)
     cursor = (first_page.json or {}).get("nextCursor")
     answers += [
