@@ -1,7 +1,7 @@
 """``make run``: the SCIM API on this machine, with moto's server as an in-memory DynamoDB.
 
 Starts moto on 127.0.0.1 as the embedded DynamoDB (:mod:`devserver.embedded_dynamodb`: flat
-write cost, bounded memory, safe under concurrent clients), creates the tables from the
+write cost, compact memory, safe under concurrent clients), creates the tables from the
 definitions ``infra/`` deploys, creates a demo tenant with its SCIM service account and one
 credential, starts the stream functions on the store's streams (:mod:`devserver.streams`: the
 provisioning events, shown by ``python -m admin events``), prints the five lines a person or a

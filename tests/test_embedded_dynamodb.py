@@ -1,19 +1,26 @@
 """The embedded DynamoDB of `make run` and the bench holds a real tenant: no table copies, no kept objects,
 no errors when clients write and read at once."""
 
+import gc
 import threading
+import tracemalloc
 import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 from moto import mock_aws
+from moto.core.models import DEFAULT_ACCOUNT_ID as ACCOUNT
 from moto.dynamodb.models.dynamo_type import Item
 from moto.dynamodb.models.table import Table
+from moto.dynamodbstreams.models import dynamodbstreams_backends
 
+from devserver import embedded_dynamodb as embedded
 from devserver.embedded_dynamodb import dynamodb_server, embedded_dynamodb
 from devserver.ports import free_port
+from devserver.streams import STREAMS_CONFIG
 
 TABLE = "embedded-test"
 KEY_SCHEMA = [{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}]
@@ -143,3 +150,124 @@ def test_clients_writing_and_reading_at_once_over_http_meet_no_error_and_no_half
     users = [item for item in items if item["sk"]["S"].startswith("user#") and "userName" in item]
     claims = [item for item in items if item["sk"]["S"].startswith("userName#")]
     assert len(users) == len(claims) == writers * creates
+
+
+STREAMED = "embedded-streamed"
+
+
+def _streamed_table() -> Any:
+    """A table with a NEW_AND_OLD_IMAGES stream, as the users table has."""
+    client = _client()
+    client.create_table(
+        TableName=STREAMED,
+        KeySchema=KEY_SCHEMA,
+        AttributeDefinitions=ATTRIBUTES,
+        BillingMode="PAY_PER_REQUEST",
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+    )
+    return client
+
+
+@pytest.fixture
+def streamed() -> Iterator[tuple[Any, Any, str]]:
+    """The embedded store with a streamed table; yields DynamoDB, DynamoDB Streams and the stream's ARN."""
+    with mock_aws(), embedded_dynamodb():
+        client = _streamed_table()
+        streams = boto3.session.Session().client(
+            "dynamodbstreams",
+            region_name="us-east-1",
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+            config=STREAMS_CONFIG,
+        )
+        yield client, streams, client.describe_table(TableName=STREAMED)["Table"]["LatestStreamArn"]
+
+
+def _first_iterator(streams: Any, arn: str) -> str:
+    (shard,) = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]
+    iterator: str = streams.get_shard_iterator(
+        StreamArn=arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+    )["ShardIterator"]
+    return iterator
+
+
+def _person(n: int, title: str) -> dict[str, Any]:
+    return {
+        "pk": {"S": "t"},
+        "sk": {"S": f"user#{n}"},
+        "name": {"M": {"givenName": {"S": f"Given{n}"}, "familyName": {"S": "Family"}}},
+        "emails": {"L": [{"M": {"value": {"S": f"u{n}@example.com"}, "primary": {"BOOL": True}}}]},
+        "title": {"S": title},
+        "version": {"N": "1"},
+        "photo": {"B": b"\x89PNG"},
+    }
+
+
+def test_stream_records_read_back_as_written_with_both_images(streamed: tuple[Any, Any, str]) -> None:
+    client, streams, arn = streamed
+    client.put_item(TableName=STREAMED, Item=_person(1, "Engineer"))
+    client.put_item(TableName=STREAMED, Item=_person(1, "Director"))
+    client.delete_item(TableName=STREAMED, Key={"pk": {"S": "t"}, "sk": {"S": "user#1"}})
+
+    records = streams.get_records(ShardIterator=_first_iterator(streams, arn))["Records"]
+
+    assert [record["eventName"] for record in records] == ["INSERT", "MODIFY", "REMOVE"]
+    inserted, modified, removed = (record["dynamodb"] for record in records)
+    assert inserted["NewImage"] == _person(1, "Engineer") and "OldImage" not in inserted
+    assert modified["OldImage"] == _person(1, "Engineer") and modified["NewImage"] == _person(1, "Director")
+    assert removed["OldImage"] == _person(1, "Director") and "NewImage" not in removed
+    assert [r["dynamodb"]["Keys"] for r in records] == [{"pk": {"S": "t"}, "sk": {"S": "user#1"}}] * 3
+    assert len({int(r["dynamodb"]["SequenceNumber"]) for r in records}) == 3
+    assert all(r["dynamodb"]["ApproximateCreationDateTime"] for r in records)
+
+
+def _retained_bytes(client: Any, people: list[dict[str, Any]]) -> int:
+    """What writing these items leaves allocated: the table's items and their stream records."""
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for person in people:
+            client.put_item(TableName=STREAMED, Item=person)
+        gc.collect()
+        return int(tracemalloc.get_traced_memory()[0] - before)
+    finally:
+        tracemalloc.stop()
+
+
+def test_stream_records_are_kept_compact() -> None:
+    people = [_person(n, f"Engineer of the {n}th floor, " * 8) for n in range(200)]
+    with mock_aws(), embedded.untracked_models():  # moto's own stream records, and nothing kept for its dashboard
+        plain = _retained_bytes(_streamed_table(), people)
+    with mock_aws(), embedded_dynamodb():
+        compact = _retained_bytes(_streamed_table(), people)
+
+    # The same 200 items written, each kept by the table and by its INSERT record: moto's records, as dicts,
+    # outweigh the items themselves.
+    assert compact < 0.6 * plain, (compact, plain)
+
+
+def test_shard_iterators_expire_15_minutes_after_they_are_issued(
+    streamed: tuple[Any, Any, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client, streams, arn = streamed
+    now = [1000.0]
+    monkeypatch.setattr(embedded, "_now", lambda: now[0])
+    client.put_item(TableName=STREAMED, Item=_person(1, "Engineer"))
+    first = _first_iterator(streams, arn)
+    read = streams.get_records(ShardIterator=first)
+    assert len(read["Records"]) == 1
+
+    # A poller reading every 0.2 s for an hour: what it holds stays what 15 minutes issue.
+    iterator = read["NextShardIterator"]
+    for _ in range(100):
+        now[0] += 60.0
+        iterator = streams.get_records(ShardIterator=iterator)["NextShardIterator"]
+    client.put_item(TableName=STREAMED, Item=_person(2, "Engineer"))
+    latest = streams.get_records(ShardIterator=iterator)
+
+    assert [r["dynamodb"]["Keys"]["sk"]["S"] for r in latest["Records"]] == ["user#2"]
+    assert len(dynamodbstreams_backends[ACCOUNT]["us-east-1"].shard_iterators) <= 16
+    with pytest.raises(ClientError) as expired:
+        streams.get_records(ShardIterator=first)
+    assert expired.value.response["Error"]["Code"] == "ExpiredIteratorException"
