@@ -12,6 +12,8 @@ from typing import Any
 import boto3
 import botocore
 import botocore.exceptions
+import botocore.handlers
+import botocore.model
 import botocore.regions
 import botocore.session
 import pytest
@@ -194,3 +196,53 @@ def test_a_member_named_documentation_is_not_documentation() -> None:
     assert aws_session.without_documentation([shape]) == [
         {"type": "structure", "members": {"documentation": {"shape": "S"}}}
     ]
+
+
+EVENT_TYPES = (
+    "provide-client-params",
+    "before-parameter-build",
+    "before-endpoint-resolution",
+    "before-call",
+    "request-created",
+    "choose-signer",
+    "before-sign",
+    "before-send",
+    "needs-retry",
+    "after-call",
+    "after-call-error",
+    "before-parse",
+    "response-received",
+)
+
+
+def _handlers(session: botocore.session.Session, event_name: str) -> list[str]:
+    """The handlers an event calls, in order, by name (an initializer's are new functions in each session)."""
+    emitter = session.get_component("event_emitter")._emitter
+    return [_name(handler) for handler in emitter._handlers.prefix_search(event_name)]
+
+
+def _name(handler: Any) -> str:
+    named = handler if hasattr(handler, "__qualname__") else type(handler)  # moto's stubber is an object
+    return f"{named.__module__}.{named.__qualname__}"
+
+
+@pytest.mark.parametrize("service", aws_session.SERVICES)
+def test_every_event_of_the_lambdas_services_meets_botocores_own_handlers(service: str) -> None:
+    ours = aws_session.session()._session
+    model = botocore.model.ServiceModel(ours.get_service_data(service), service)
+    event_service = model.service_id.hyphenize()
+    events = [f"{kind}.{event_service}.{operation}" for kind in EVENT_TYPES for operation in model.operation_names]
+    events += [f"creating-client-class.{event_service}", f"service-data-loaded.{event_service}", "choose-service-name"]
+    full = botocore.session.Session()
+
+    assert event_service in aws_session.EVENT_SERVICES
+    assert {event: _handlers(ours, event) for event in events} == {event: _handlers(full, event) for event in events}
+
+
+def test_what_the_session_leaves_out_fires_for_other_services_alone() -> None:
+    ours = aws_session.session()._session
+    full = botocore.session.Session()
+    event = "before-parameter-build.s3.PutObject"
+
+    assert set(_handlers(ours, event)) < set(_handlers(full, event))
+    assert "botocore.handlers.sse_md5" in _handlers(full, event)
