@@ -168,22 +168,28 @@ def _now() -> float:
 
 
 class ExpiringIterators(dict[str, Any]):
-    """A streams backend's shard iterators, each forgotten :data:`ITERATOR_LIFETIME_SECONDS` after it was issued."""
+    """A streams backend's shard iterators, each forgotten :data:`ITERATOR_LIFETIME_SECONDS` after it was issued.
+
+    DynamoDB Streams calls do not go through :func:`serialised_calls` (its lock is DynamoDB's), so issuing
+    takes a lock of its own: two clients reading streams at once never expire the same iterator twice.
+    """
 
     def __init__(self, issued: dict[str, Any]) -> None:
         super().__init__(issued)
         self.issued_at = dict.fromkeys(issued, _now())
+        self.lock = threading.Lock()
 
     def __setitem__(self, key: str, value: Any) -> None:
-        now = _now()
-        for oldest in list(itertools.islice(self.issued_at, EXPIRED_PER_ISSUE)):
-            if now - self.issued_at[oldest] < ITERATOR_LIFETIME_SECONDS:
-                break
-            del self.issued_at[oldest]
-            self.pop(oldest, None)
-        super().__setitem__(key, value)
-        self.issued_at.pop(key, None)
-        self.issued_at[key] = now
+        with self.lock:
+            now = _now()
+            for oldest in list(itertools.islice(self.issued_at, EXPIRED_PER_ISSUE)):
+                if now - self.issued_at[oldest] < ITERATOR_LIFETIME_SECONDS:
+                    break
+                del self.issued_at[oldest]
+                self.pop(oldest, None)
+            super().__setitem__(key, value)
+            self.issued_at.pop(key, None)
+            self.issued_at[key] = now
 
     def __missing__(self, key: str) -> Any:
         raise JsonRESTError("ExpiredIteratorException", "The shard iterator has expired or was never issued.")

@@ -2,6 +2,7 @@
 no errors when clients write and read at once."""
 
 import gc
+import itertools
 import threading
 import tracemalloc
 import uuid
@@ -271,3 +272,59 @@ def test_shard_iterators_expire_15_minutes_after_they_are_issued(
     with pytest.raises(ClientError) as expired:
         streams.get_records(ShardIterator=first)
     assert expired.value.response["Error"]["Code"] == "ExpiredIteratorException"
+
+
+@pytest.mark.slow
+def test_streams_read_by_clients_at_once_over_http_meet_no_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two stream readers polling while a writer writes, as make run's stream functions and a developer's script."""
+    now = [0.0]
+    monkeypatch.setattr(embedded, "_now", lambda: now[0])
+    errors: list[str] = []
+    seen: list[set[str]] = [set(), set()]
+
+    with dynamodb_server(free_port()) as endpoint:
+        client = _client(endpoint)
+        client.create_table(
+            TableName=STREAMED,
+            KeySchema=KEY_SCHEMA,
+            AttributeDefinitions=ATTRIBUTES,
+            BillingMode="PAY_PER_REQUEST",
+            StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+        )
+        arn = client.describe_table(TableName=STREAMED)["Table"]["LatestStreamArn"]
+        done = threading.Event()
+
+        def reader(n: int) -> None:
+            streams = boto3.session.Session().client(
+                "dynamodbstreams",
+                region_name="us-east-1",
+                endpoint_url=endpoint,
+                aws_access_key_id="testing",
+                aws_secret_access_key="testing",
+                config=STREAMS_CONFIG,
+            )
+            try:
+                iterator = _first_iterator(streams, arn)
+                for reads in itertools.count():
+                    finished = done.is_set() and reads >= 30
+                    now[0] += 100.0  # a reader's own iterator is 200 s old at most; those before it expire
+                    read = streams.get_records(ShardIterator=iterator)
+                    seen[n] |= {r["dynamodb"]["Keys"]["sk"]["S"] for r in read["Records"]}
+                    iterator = read["NextShardIterator"]
+                    if finished:
+                        return
+            except Exception as error:
+                errors.append(f"{type(error).__name__}: {error}")
+
+        threads = [threading.Thread(target=reader, args=(n,)) for n in range(2)]
+        for thread in threads:
+            thread.start()
+        for n in range(40):
+            client.put_item(TableName=STREAMED, Item=_person(n, "Engineer"))
+        done.set()
+        for thread in threads:
+            thread.join()
+
+    assert errors == []
+    assert seen == [{f"user#{n}" for n in range(40)}] * 2
+    assert now[0] > 2 * embedded.ITERATOR_LIFETIME_SECONDS  # iterators did expire while they read
