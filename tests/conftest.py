@@ -35,6 +35,7 @@ os.environ.pop("DYNAMODB_ENDPOINT_URL", None)
 
 from chalicelib.auth.credentials import create_service_account, generate_credential  # noqa: E402
 from chalicelib.config import settings  # noqa: E402
+from chalicelib.resources import group_names  # noqa: E402
 from chalicelib.schemas import CORE_USER_SCHEMA  # noqa: E402
 from chalicelib.store import connection, limits  # noqa: E402
 from chalicelib.store.credentials import CredentialStore  # noqa: E402
@@ -77,7 +78,8 @@ def moto_dynamodb() -> Iterator[None]:
 def empty_moto() -> None:
     """What a fresh moto gives a test, without making our tables again: every DynamoDB table emptied
     (moto keeps items in one dict per table and computes its indexes on each read), every other
-    service's state dropped."""
+    service's state dropped; and the names the container kept of groups that are gone with them."""
+    group_names.CONTAINER.clear()
     with backend_lock:
         for backends in list(BackendDict._instances):  # type: ignore[misc]
             for account in backends.values():

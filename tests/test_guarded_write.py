@@ -1,4 +1,5 @@
-"""The guarded write maps a refused transaction to an error by what each entry guards, never by its position."""
+"""The guarded write maps a refused transaction to an error by what each entry guards, never by its position,
+and sends again a transaction that only collided with another."""
 
 import itertools
 from typing import Any
@@ -6,8 +7,8 @@ from typing import Any
 import botocore.exceptions
 import pytest
 
-from chalicelib.store.errors import Conflict, NotFound, StoreError, Taken
-from chalicelib.store.guarded import VERSION, Write, commit, refusals
+from chalicelib.store.errors import Conflict, NotFound, StoreError, Taken, cancellation_codes
+from chalicelib.store.guarded import COLLISION_RETRIES, VERSION, Write, commit, refusals
 
 
 class RefusingClient:
@@ -84,3 +85,46 @@ def test_a_single_write_is_one_conditional_call_with_the_same_errors() -> None:
 def test_a_failure_no_guard_explains_is_raised_as_it_came() -> None:
     with pytest.raises(botocore.exceptions.ClientError):
         commit(RefusingClient({"old claim"}), _writes(), refusals(lambda: True, "bjensen"))
+
+
+class CollidingClient:
+    """Cancels the first ``collisions`` transactions as DynamoDB cancels one that met another on a shared item."""
+
+    def __init__(self, collisions: int, also: str = "None") -> None:
+        self.collisions = collisions
+        self.also = also
+        self.sent: list[list[dict[str, Any]]] = []
+
+    def transact_write_items(self, TransactItems: list[dict[str, Any]]) -> None:
+        self.sent.append(TransactItems)
+        if len(self.sent) <= self.collisions:
+            reasons = [{"Code": self.also}, {"Code": "TransactionConflict"}, {"Code": "None"}]
+            response = {"Error": {"Code": "TransactionCanceledException"}, "CancellationReasons": reasons}
+            raise botocore.exceptions.ClientError(response, "TransactWriteItems")  # type: ignore[arg-type]
+
+
+def test_a_transaction_that_collided_with_another_is_sent_again_until_it_commits() -> None:
+    client = CollidingClient(collisions=COLLISION_RETRIES)
+
+    commit(client, _writes(), refusals(lambda: True, "bjensen"))  # type: ignore[arg-type]
+
+    assert len(client.sent) == COLLISION_RETRIES + 1
+    assert all(items == client.sent[0] for items in client.sent)
+
+
+def test_a_transaction_that_keeps_colliding_is_raised_as_it_came() -> None:
+    client = CollidingClient(collisions=COLLISION_RETRIES + 1)
+
+    with pytest.raises(botocore.exceptions.ClientError) as raised:
+        commit(client, _writes(), refusals(lambda: True, "bjensen"))  # type: ignore[arg-type]
+
+    assert "TransactionConflict" in cancellation_codes(raised.value)
+    assert len(client.sent) == COLLISION_RETRIES + 1
+
+
+def test_a_collision_beside_a_failed_guard_is_the_guard_s_error_at_once() -> None:
+    client = CollidingClient(collisions=1, also="ConditionalCheckFailed")
+
+    with pytest.raises(Conflict):
+        commit(client, _writes(), refusals(lambda: True, "bjensen"))  # type: ignore[arg-type]
+    assert len(client.sent) == 1

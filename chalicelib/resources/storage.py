@@ -62,7 +62,7 @@ class DynamoScimStorage(ScimStorage):
     ) -> None:
         self.provider = provider
         self.users = UserTable(client, settings.users_table, tenant)
-        self.groups = GroupTable(client, settings.groups_table, tenant)
+        self.groups = GroupTable(client, settings.groups_table, tenant, settings.role_mappings_table)
         self.role_mappings = RoleMappingTable(client, settings.role_mappings_table, tenant)
         self.catalogue = Catalogue(self.role_mappings, RoleCatalogueTable(client, settings.role_mappings_table, tenant))
         self.user_repository = UserRepository(

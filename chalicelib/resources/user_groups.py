@@ -4,9 +4,15 @@ A user's ``groups`` and the product extension's effective roles are not stored o
 come from its memberships (the ``byMember`` index), its groups' names, and the tenant's role
 mappings (:mod:`.roles` gives the one rule). The memberships need only the user's id, so callers
 read them beside the user's item; the groups' names and the role mappings then go out together,
-beside the write when there is one. The tenant's mappings are read whole (one query) when it has
-at most :data:`MAPPINGS_READ_WHOLE`, since their keys, the groups' names, are not known yet; a
-tenant with more reads those of the users' groups by key once the names are in (one more trip).
+beside the write when there is one. The tenant's mappings are read whole when it has at most
+:data:`MAPPINGS_READ_WHOLE`, since their keys, the groups' names, are not known yet, in one query
+with its role source and group-names generation; a tenant with more reads those of the users'
+groups by key once the names are in (one more trip).
+
+A read by id needs nothing but the id for that query either, so it goes out in the first trip
+too (:meth:`GroupReader.tenant_settings`); the groups' names then come from those the container
+kept under that generation (:mod:`.group_names`), and only the others cost a second trip
+(:meth:`GroupReader.named_after`).
 
 ``userName eq`` knows no id before its claim is read, so its memberships are read by userName key
 beside the claim (the ``byMemberName`` index) and named with the user's item; the memberships read
@@ -19,8 +25,9 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
+from chalicelib.resources.group_names import CONTAINER, GroupNames
 from chalicelib.store.groups import GroupRecord, GroupTable
-from chalicelib.store.role_mappings import RoleMapping, RoleMappingTable
+from chalicelib.store.role_mappings import RoleMapping, RoleMappingTable, RoleSettings
 from chalicelib.store.role_sources import RoleSource, RoleSourceTable
 from chalicelib.store.waves import together
 
@@ -47,10 +54,11 @@ class GroupIds(dict[str, list[str]]):
 class GroupReader:
     """Reads the groups of users for one tenant."""
 
-    def __init__(self, groups: GroupTable, role_mappings: RoleMappingTable) -> None:
+    def __init__(self, groups: GroupTable, role_mappings: RoleMappingTable, kept: GroupNames = CONTAINER) -> None:
         self.groups = groups
         self.role_mappings = role_mappings
         self.role_sources = RoleSourceTable(role_mappings.client, role_mappings.table, role_mappings.tenant)
+        self.kept = kept
 
     def ids_of(self, user_ids: Sequence[str]) -> dict[str, list[str]]:
         """The group ids of each user: one ``byMember`` query per user, all at once."""
@@ -67,13 +75,29 @@ class GroupReader:
         Memberships of deleted groups are ignored.
         """
         wanted = [group_id for ids in group_ids.values() for group_id in ids]
-        result, live, mappings, role_source = together(
-            beside or (lambda: None),
-            partial(self.groups.get_many, wanted),
-            partial(self._mappings_if, wanted),
-            self.role_sources.get,
+        result, live, tenant = together(
+            beside or (lambda: None), partial(self.groups.get_many, wanted), partial(self.tenant_settings, bool(wanted))
         )
-        return result, self._user_groups(group_ids, live, mappings, role_source)
+        return result, self._user_groups(group_ids, live, tenant)
+
+    def tenant_settings(self, mappings: bool = True) -> RoleSettings:
+        """The tenant's role source and group-names generation and, with ``mappings``, its mappings when few: one
+        query, which needs nothing a request has to read first."""
+        return self.role_mappings.with_settings(MAPPINGS_READ_WHOLE, mappings)
+
+    def named_after(self, group_ids: Mapping[str, list[str]], tenant: RoleSettings) -> UserGroups:
+        """The groups of users whose group ids were read beside ``tenant`` (:meth:`tenant_settings`): the names
+        kept under its generation, the others read in one more trip (and kept for the next reads)."""
+        wanted = list(dict.fromkeys(group_id for ids in group_ids.values() for group_id in ids))
+        scope = (self.groups.table, self.role_mappings.table, self.groups.tenant, tenant.group_names_generation)
+        known = self.kept.known(scope, wanted)
+        missing = [group_id for group_id in wanted if group_id not in known]
+        if missing:
+            # Read after the generation was: what it finds may be kept under it.
+            read = {record.id: record.display_name for record in self.groups.get_many(missing).values()}
+            self.kept.keep(scope, read)
+            known.update(read)
+        return self._named(group_ids, known, tenant)
 
     def named_predicted(
         self, user_id: str, predicted: Sequence[str], beside: Callable[[], Any]
@@ -81,32 +105,27 @@ class GroupReader:
         """The groups of a user whose group ids were predicted before its id was known, named in the trip that
         makes ``beside`` (reading the user), and checked against its memberships read by id in that same trip;
         returns what ``beside`` returned, the user's group ids and its groups."""
-        result, actual, live, mappings, role_source = together(
+        result, actual, live, tenant = together(
             beside,
             partial(self.groups.group_ids_of, user_id),
             partial(self.groups.get_many, predicted),
-            partial(self._mappings_if, predicted),
-            self.role_sources.get,
+            partial(self.tenant_settings, bool(predicted)),
         )
         if not set(actual) <= set(predicted):  # a group the prediction missed: its name is one more trip
             return result, actual, self.named({user_id: actual})[1]
-        return result, actual, self._user_groups({user_id: actual}, live, mappings, role_source)
-
-    def _mappings_if(self, group_ids: Sequence[str]) -> list[RoleMapping] | None:
-        """The tenant's role mappings when some group is to be named and they are few; None when they are many."""
-        return self.role_mappings.all_if_few(MAPPINGS_READ_WHOLE) if group_ids else []
+        return result, actual, self._user_groups({user_id: actual}, live, tenant)
 
     def _user_groups(
-        self,
-        group_ids: Mapping[str, list[str]],
-        live: Mapping[str, GroupRecord],
-        mappings: Sequence[RoleMapping] | None,
-        role_source: RoleSource,
+        self, group_ids: Mapping[str, list[str]], live: Mapping[str, GroupRecord], tenant: RoleSettings
     ) -> UserGroups:
+        return self._named(group_ids, {group_id: record.display_name for group_id, record in live.items()}, tenant)
+
+    def _named(self, group_ids: Mapping[str, list[str]], names: Mapping[str, str], tenant: RoleSettings) -> UserGroups:
         by_user = {
-            user_id: sorted(((gid, live[gid].display_name) for gid in ids if gid in live), key=lambda g: g[1].lower())
+            user_id: sorted(((gid, names[gid]) for gid in ids if gid in names), key=lambda g: g[1].lower())
             for user_id, ids in group_ids.items()
         }
-        if mappings is None:  # too many to read whole: those of these groups, by key
+        mappings = tenant.mappings
+        if mappings is None:  # too many to read whole (or not read, for no group): those of these groups, by key
             mappings = self.role_mappings.get_many(sorted({name for groups in by_user.values() for _, name in groups}))
-        return UserGroups(by_user, mappings, role_source)
+        return UserGroups(by_user, mappings, tenant.role_source)

@@ -1,7 +1,9 @@
 """The key reads of a user search (``id eq``, ``userName eq``, ``emails.value eq``), each with the user's groups
 read in as few round trips as the keys allow.
 
-``id eq`` reads the user and its memberships at once, then its groups' names (two trips). ``userName eq``
+``id eq`` reads the user, its memberships and the tenant's role settings at once; its groups' names then
+come from those the container kept under the tenant's group-names generation, and any other costs a second
+trip (:meth:`.GroupReader.named_after`). ``userName eq``
 and ``emails.value eq`` know no id before their first read (the claim, the email pointers), so they read
 beside it the memberships filed under the userName, or under the address taken as a userName (IdPs
 mostly make the userName the work email): the user, those groups' names and the roles then come in
@@ -31,13 +33,18 @@ class UserLookups:
         self.user_name_key = user_name_key
 
     def by_id(self, user_id: str, group_ids: GroupIds | None) -> UserRecord | None:
-        """A user by id; given ``group_ids``, its group ids are read in the same round trip (they need only the
-        id) and added there."""
+        """A user by id; given ``group_ids``, its group ids and the tenant's role settings are read in the same
+        round trip (they need only the id), and its groups are added there, named."""
         if group_ids is None:
             return self.users.get(user_id)
-        record, ids = together(partial(self.users.get, user_id), partial(self.groups.group_ids_of, user_id))
+        record, ids, tenant = together(
+            partial(self.users.get, user_id),
+            partial(self.groups.group_ids_of, user_id),
+            self.group_reader.tenant_settings,
+        )
         if record is not None:
             group_ids[record.id] = ids
+            group_ids.named = self.group_reader.named_after({record.id: ids}, tenant)
         return cast(UserRecord | None, record)
 
     def by_user_name(self, user_name: str, group_ids: GroupIds | None) -> list[UserRecord]:

@@ -11,6 +11,9 @@ Items (``pk`` is the tenant):
   claim; set when the membership is written and moved by a rename, so it may lag the user and is
   only ever a prediction its reader checks).
 
+A rename or a delete also increments the tenant's group-names generation (:mod:`.group_names`, in
+the role_mappings table) in its transaction, so that names kept from earlier reads are known stale.
+
 Members never live inside the group item (items stop at 400 KB, groups reach
 100,000 members). A group item is the commit point: a membership counts only
 while its group item exists, so a create that stops half-way, or the tail of
@@ -24,6 +27,7 @@ from typing import Any
 
 import botocore.exceptions
 
+from chalicelib.store import group_names
 from chalicelib.store.batch import batch_get, batch_write
 from chalicelib.store.claims import ClaimIndex
 from chalicelib.store.dynamodb_types import (
@@ -80,8 +84,11 @@ MEMBERSHIP_ITEM = ItemConverter(Membership)
 class GroupTable(TenantTable):
     """The groups and memberships of one tenant. Every key it builds starts with that tenant."""
 
-    def __init__(self, client: DynamoDBClient, table_name: str, tenant: str) -> None:
+    def __init__(self, client: DynamoDBClient, table_name: str, tenant: str, names_table: str | None = None) -> None:
+        """:param names_table: The table of the tenant's group-names generation (role_mappings), which a rename or
+        a delete increments; without it the table only reads, creates and changes members."""
         super().__init__(client, table_name, tenant)
+        self.names_table = names_table
         self.by_display_name = ClaimIndex(client, table_name, tenant, DISPLAY_NAME_PREFIX, "group_id")
 
     def members_index(self, group_id: str) -> ClaimIndex:
@@ -254,6 +261,7 @@ class GroupTable(TenantTable):
             self._release(current),
             self._claim(updated),
         )
+        renames = [self._names_changed()] if updated.display_name != current.display_name else []
         commutes = not pinned and not claim_writes and updated.document == current.document
         group_write = Write({"Put": {**self._put(updated), **at_version(current.version)}}, VERSION)
         if commutes:
@@ -265,7 +273,7 @@ class GroupTable(TenantTable):
                 "ExpressionAttributeValues": {":one": {"N": "1"}, ":now": {"S": updated.last_modified}},
             }
             group_write = Write({"Update": increment}, VERSION)
-        group_writes = [group_write, *claim_writes]
+        group_writes = [group_write, *claim_writes, *renames]
         member_keys = [self.key(f"{MEMBER_PREFIX}{current.id}#{user_id}") for user_id in remove]
         # Every item is built (and checked) before anything is written.
         puts = [self._member_put(m) for m in add]
@@ -291,9 +299,14 @@ class GroupTable(TenantTable):
             "Key": self.key(GROUP_PREFIX + current.id),
             **at_version(current.version),
         }
-        writes = [Write({"Delete": group}, VERSION), Write({"Delete": self._release(current)})]
+        writes = [Write({"Delete": group}, VERSION), Write({"Delete": self._release(current)}), self._names_changed()]
         commit(self.client, writes, self._refused(current))
         self._delete_memberships(self.members(current.id))
+
+    def _names_changed(self) -> Write:
+        if self.names_table is None:
+            raise RuntimeError("a group table made without the names table cannot rename or delete a group")
+        return group_names.increment(self.names_table, self.tenant)
 
     def _refused(self, record: GroupRecord) -> Callable[[str], StoreError]:
         return refusals(lambda: self.get(record.id) is not None, record.display_name)

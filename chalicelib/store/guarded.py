@@ -5,8 +5,15 @@ or on not existing yet) and its uniqueness claims (conditioned on being free).
 When DynamoDB refuses a condition, the error a client gets depends on *which*
 guard failed. Each entry names its guard, so the error comes from that name,
 never from where the entry sits in the transaction.
+
+A transaction that collided with another one on an item they share (DynamoDB cancels it with
+``TransactionConflict`` and writes nothing) is sent again, up to :data:`COLLISION_RETRIES` times
+with full jitter: every rename and delete of one tenant's groups shares its group-names generation
+item (:mod:`.group_names`), so concurrent ones do collide.
 """
 
+import random
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -21,6 +28,7 @@ from chalicelib.store.dynamodb_types import (
 )
 from chalicelib.store.errors import Conflict, NotFound, StoreError, Taken, cancellation_codes
 
+COLLISION_RETRIES = 4
 VERSION = "version"
 """The guard of a resource item: nobody wrote (or deleted) it since it was read; or, on insert, it is new."""
 
@@ -50,12 +58,25 @@ def commit(client: DynamoDBClient, writes: Sequence[Write], refused: Callable[[s
         if len(writes) == 1:
             _write_one(client, writes[0].request)
         else:
-            client.transact_write_items(TransactItems=[write.request for write in writes])
+            _transact(client, [write.request for write in writes])
     except botocore.exceptions.ClientError as error:
         failed = _failed_guards(error, writes)
         if failed:
             raise refused(VERSION if VERSION in failed else failed[0]) from None
         raise
+
+
+def _transact(client: DynamoDBClient, items: list[TransactWriteItemTypeDef]) -> None:
+    for attempt in range(COLLISION_RETRIES + 1):
+        try:
+            client.transact_write_items(TransactItems=items)
+            return
+        except botocore.exceptions.ClientError as error:
+            codes = cancellation_codes(error)
+            if attempt == COLLISION_RETRIES or "TransactionConflict" not in codes or "ConditionalCheckFailed" in codes:
+                raise
+        # Full jitter: 10 ms, 20 ms, 40 ms, 80 ms at most.
+        time.sleep(random.uniform(0, 0.01 * 2**attempt))
 
 
 def _write_one(client: DynamoDBClient, request: TransactWriteItemTypeDef) -> None:

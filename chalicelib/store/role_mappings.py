@@ -3,18 +3,28 @@
 Items: ``pk`` is the tenant, ``sk = csr#<case-folded role name>``. A mapping is
 keyed by the Customer Supplied Role's name (the SCIM group's displayName), so
 an administrator can map a role before the IdP pushes the group.
+
+The tenant's settings are ``settings#`` items of the same partition, after the mappings in key
+order (the role source, the password policy, the group-names generation): a user read takes the
+mappings and the settings it needs in one query (:meth:`RoleMappingTable.with_settings`).
 """
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
+from chalicelib.store import group_names, password_policies, role_sources
 from chalicelib.store.batch import batch_get
 from chalicelib.store.dynamodb_types import Item
 from chalicelib.store.items import ItemConverter
 from chalicelib.store.limits import sort_key_fits
+from chalicelib.store.role_sources import RoleSource, RoleSourceTable
 from chalicelib.store.table import TenantTable
 
 PREFIX = "csr#"
+SETTINGS_PREFIX = "settings#"
+# Every settings# key sorts below it ("~" follows letters and digits).
+_SETTINGS_END = SETTINGS_PREFIX + "~"
+KNOWN_SETTINGS = (role_sources.SORT_KEY, password_policies.SORT_KEY, group_names.SORT_KEY)
 
 
 def role_key(name: str) -> str:
@@ -35,6 +45,16 @@ class RoleMapping:
 
 
 MAPPING_ITEM = ItemConverter(RoleMapping, renamed={"customer_supplied_role": "name"})
+
+
+@dataclass(frozen=True)
+class RoleSettings:
+    """What a user read needs of the tenant's role settings, read at one moment."""
+
+    mappings: list[RoleMapping] | None
+    """Every mapping of the tenant; None when it has more than the reader's limit (or none were asked for)."""
+    role_source: RoleSource
+    group_names_generation: int
 
 
 class RoleMappingTable(TenantTable):
@@ -64,19 +84,29 @@ class RoleMappingTable(TenantTable):
     def all(self) -> Iterator[RoleMapping]:
         return map(self.mapping_of, self.query(**self._prefix_query(PREFIX)))
 
-    def all_if_few(self, limit: int) -> list[RoleMapping] | None:
-        """Every mapping of the tenant, in one strongly consistent query, when it has at most ``limit``; else None.
-
-        What a user read needs without knowing its groups' names yet, so it goes out beside the
-        groups' read; a tenant with more mappings reads those of the user's groups by key instead.
-        """
+    def with_settings(self, limit: int, mappings: bool = True) -> RoleSettings:
+        """The tenant's role source and group-names generation and, with ``mappings``, every mapping when it has
+        at most ``limit``: one strongly consistent query of the partition, read backwards so the settings come
+        first and the mappings stop the read once there are more than ``limit`` of them."""
+        start = PREFIX if mappings else SETTINGS_PREFIX
         response = self.client.query(
-            TableName=self.table, **self._prefix_query(PREFIX), ConsistentRead=True, Limit=limit + 1
+            TableName=self.table,
+            KeyConditionExpression="pk = :t AND sk BETWEEN :a AND :b",
+            ExpressionAttributeValues={":t": {"S": self.tenant}, ":a": {"S": start}, ":b": {"S": _SETTINGS_END}},
+            ScanIndexForward=False,
+            ConsistentRead=True,
+            Limit=limit + 1 + len(KNOWN_SETTINGS),
         )
         found = response.get("Items", [])
-        if len(found) > limit or "LastEvaluatedKey" in response:  # more than the limit, or than one page holds
-            return None
-        return [self.mapping_of(item) for item in found]
+        settings = {item["sk"]["S"]: item for item in found if item["sk"]["S"].startswith(SETTINGS_PREFIX)}
+        listed = [self.mapping_of(item) for item in found if item["sk"]["S"].startswith(PREFIX)]
+        source = settings.get(role_sources.SORT_KEY)
+        whole = mappings and len(listed) <= limit and "LastEvaluatedKey" not in response
+        return RoleSettings(
+            listed if whole else None,
+            RoleSourceTable.role_source_of(source) if source is not None else RoleSource(),
+            group_names.generation_of(settings.get(group_names.SORT_KEY)),
+        )
 
     def _key(self, name: str) -> Item:
         return self.key(PREFIX + role_key(name))
