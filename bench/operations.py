@@ -18,6 +18,7 @@ from bench.people import CORE_GROUP, CORE_USER, external_id, user_name
 from bench.route_clock import RouteTime
 from bench.work import Work, WorkCounter
 from bench.world import World
+from chalicelib.resources.group_names import CONTAINER
 from chalicelib.store.waves import in_sequence
 
 PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
@@ -48,6 +49,12 @@ class Operation:
     max_rounds: int | None = None
     """Fewer rounds for an operation that reads the whole tenant."""
     floor: bool = False
+
+
+def _get_user_names_not_kept(world: World, tag: str) -> Call:
+    """GET user as a container's first read of its groups: the names the container kept are forgotten first."""
+    CONTAINER.clear()
+    return Call("GET", f"{USERS}/{world.user_ids[0]}")
 
 
 def _patch(*operations: dict[str, Any]) -> dict[str, Any]:
@@ -120,6 +127,9 @@ def operations(group_members: int = 100, batch: int = 100) -> list[Operation]:
     """
     return [
         Operation("get_user", "GET user by id", lambda w, t: Call("GET", f"{USERS}/{w.user_ids[0]}")),
+        Operation(
+            "get_user_names_not_kept", "GET user by id, its groups' names not kept yet", _get_user_names_not_kept
+        ),
         Operation(
             "get_user_without_groups",
             "GET user by id, groups and roles excluded",

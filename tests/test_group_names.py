@@ -1,8 +1,9 @@
 """A user read by id names its groups from the names the container kept, and never shows one that changed.
 
-The names are kept under the tenant's group-names generation, which every rename and delete
-increments in its own transaction; the generation comes in the read's first trip, with the
-tenant's mappings and role source (one query).
+The names are kept with the tenant's group-names generation, which every rename and delete writes
+in its own transaction, naming the group; the generation comes in the read's first trip, with the
+tenant's mappings and role source (one query), and the names of the groups it lists as changed
+since are forgotten before anything is named.
 """
 
 from typing import Any
@@ -12,7 +13,8 @@ import pytest
 from chalicelib.config import settings
 from chalicelib.resources import user_groups
 from chalicelib.resources.group_names import CONTAINER, GroupNames
-from chalicelib.store import connection
+from chalicelib.store import connection, group_names
+from chalicelib.store.group_names import REMEMBERED, GroupNamesGeneration
 from chalicelib.store.groups import GroupTable
 from chalicelib.store.role_mappings import RoleMapping, RoleMappingTable
 from chalicelib.store.role_sources import SAML_ATTRIBUTE, RoleSource, RoleSourceTable
@@ -182,45 +184,140 @@ def test_the_settings_query_reads_settings_first_and_stops_after_the_limit(aws: 
     ]
     assert many.mappings is None and settings_only.mappings is None
     assert few.role_source == many.role_source == settings_only.role_source == RoleSource(SAML_ATTRIBUTE, "roles")
-    assert few.group_names_generation == 0
+    assert few.group_names == GroupNamesGeneration()
 
 
 def test_renames_and_deletes_count_in_the_generation_and_member_changes_do_not(scim: Scim, alice: str) -> None:
-    def generation() -> int:
-        return _mappings().with_settings(0, mappings=False).group_names_generation
+    def generation() -> GroupNamesGeneration:
+        return _mappings().with_settings(0, mappings=False).group_names
 
     body = {"schemas": [CORE_GROUP], "displayName": "Finance", "members": []}
     group = scim.post("/Groups", body).json["id"]
     scim.patch(f"/Groups/{group}", patch_body({"op": "add", "path": "members", "value": [{"value": alice}]}))
     scim.patch(f"/Groups/{group}", patch_body({"op": "replace", "path": "externalId", "value": "fin-1"}))
-    assert generation() == 0
+    assert generation() == GroupNamesGeneration()
 
     scim.patch(f"/Groups/{group}", patch_body({"op": "replace", "path": "displayName", "value": "Treasury"}))
-    assert generation() == 1
+    assert generation() == GroupNamesGeneration(1, {group: 1})
+    other = scim.post("/Groups", {"schemas": [CORE_GROUP], "displayName": "Legal"}).json["id"]
     scim.delete(f"/Groups/{group}")
-    assert generation() == 2
+    scim.delete(f"/Groups/{other}")
+    assert generation() == GroupNamesGeneration(3, {group: 2, other: 3})
+
+
+def test_a_delete_makes_a_container_forget_that_group_s_name_only(
+    scim: Scim, alice: str, finance: str, dynamo_calls: DynamoCalls
+) -> None:
+    scim.get(f"/Users/{alice}")
+    other = scim.post("/Groups", {"schemas": [CORE_GROUP], "displayName": "Legal", "members": [{"value": alice}]})
+    scim.get(f"/Users/{alice}")
+
+    assert scim.delete(f"/Groups/{other.json['id']}").status_code == 204
+    dynamo_calls.reset()
+
+    assert _named(scim.get(f"/Users/{alice}").json)[0] == ["Finance"]
+    assert _group_reads(dynamo_calls) == []
+
+
+def test_more_changes_than_the_generation_lists_forget_every_name_of_the_tenant(
+    scim: Scim, alice: str, finance: str, dynamo_calls: DynamoCalls
+) -> None:
+    scim.get(f"/Users/{alice}")
+    for number in range(REMEMBERED + 1):
+        created = scim.post("/Groups", {"schemas": [CORE_GROUP], "displayName": f"Temporary {number}"})
+        scim.delete(f"/Groups/{created.json['id']}")
+    assert _mappings().with_settings(0, mappings=False).group_names.forgotten == 1
+    dynamo_calls.reset()
+
+    assert _named(scim.get(f"/Users/{alice}").json)[0] == ["Finance"]
+    assert _group_reads(dynamo_calls) == ["BatchGetItem"]
+
+
+def test_a_rename_that_lost_the_generation_to_another_reads_it_again_and_commits(
+    scim: Scim, alice: str, finance: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Another group's delete writes the generation between this rename's read of it and its transaction.
+    other = scim.post("/Groups", {"schemas": [CORE_GROUP], "displayName": "Legal"}).json["id"]
+    table = GroupTable(connection.dynamodb(settings()), settings().groups_table, TENANT, settings().role_mappings_table)
+    real = group_names.next_generation
+    interfered: list[str] = []
+
+    def after_another(names_table: str, tenant: str, current: GroupNamesGeneration, group_id: str) -> Any:
+        if not interfered:
+            interfered.append(group_id)
+            other_group = table.get(other)
+            assert other_group is not None
+            table.delete(other_group)
+        return real(names_table, tenant, current, group_id)
+
+    monkeypatch.setattr(group_names, "next_generation", after_another)
+    renamed = scim.patch(
+        f"/Groups/{finance}", patch_body({"op": "replace", "path": "displayName", "value": "Treasury"})
+    )
+
+    assert renamed.status_code in (200, 204)
+    assert interfered == [finance]
+    assert _mappings().with_settings(0, mappings=False).group_names == GroupNamesGeneration(2, {other: 1, finance: 2})
+    assert _named(scim.get(f"/Users/{alice}").json)[0] == ["Treasury"]
+
+
+def test_the_generation_lists_the_last_changes_and_what_it_forgot() -> None:
+    generation = GroupNamesGeneration()
+    for number in range(REMEMBERED + 2):
+        generation = generation.after(f"g{number}")
+    generation = generation.after("g5")  # a group changed again keeps one entry, its last
+
+    assert generation.generation == REMEMBERED + 3
+    assert len(generation.changed) == REMEMBERED
+    assert generation.forgotten == 2  # g0 and g1 went; g5's second change took the place of its first
+    assert generation.changed_since(1) is None
+    assert generation.changed_since(2) is not None and len(generation.changed_since(2) or []) == REMEMBERED
+    assert generation.changed_since(REMEMBERED + 1) == ["g51", "g5"]
+
+
+def _kept(max_names: int = 3) -> tuple[GroupNames, Any]:
+    return GroupNames(max_names=max_names), ("groups", "mappings", "acme")
 
 
 def test_kept_names_are_bounded_least_recently_used_first() -> None:
-    kept = GroupNames(max_names=3)
-    scope = ("groups", "mappings", "acme", 0)
-    kept.keep(scope, {"a": "A", "b": "B", "c": "C"})
-    assert kept.known(scope, ["a"]) == {"a": "A"}
+    kept, scope = _kept()
+    start = GroupNamesGeneration()
+    kept.known(scope, start, [])
+    kept.keep(scope, 0, {"a": "A", "b": "B", "c": "C"})
+    assert kept.known(scope, start, ["a"]) == {"a": "A"}
 
-    kept.keep(scope, {"d": "D"})
+    kept.keep(scope, 0, {"d": "D"})
 
     assert len(kept) == 3
-    assert kept.known(scope, ["a", "b", "c", "d"]) == {"a": "A", "c": "C", "d": "D"}
+    assert kept.known(scope, start, ["a", "b", "c", "d"]) == {"a": "A", "c": "C", "d": "D"}
 
 
-def test_kept_names_belong_to_one_tenant_and_one_generation() -> None:
-    kept = GroupNames()
-    kept.keep(("groups", "mappings", "acme", 4), {"g": "Finance"})
+def test_kept_names_follow_the_generation() -> None:
+    kept, scope = _kept(max_names=10)
+    start = GroupNamesGeneration()
+    kept.known(scope, start, [])
+    kept.keep(scope, 0, {"a": "A", "b": "B"})
+    renamed_a = start.after("a")
 
-    assert kept.known(("groups", "mappings", "acme", 5), ["g"]) == {}
-    assert kept.known(("groups", "mappings", "globex", 4), ["g"]) == {}
-    assert kept.known(("groups", "restored-mappings", "acme", 4), ["g"]) == {}
-    assert kept.known(("groups", "mappings", "acme", 4), ["g"]) == {"g": "Finance"}
+    assert kept.known(scope, renamed_a, ["a", "b"]) == {"b": "B"}
+    kept.keep(scope, 0, {"a": "old A"})  # read for the older generation: not kept
+    assert kept.known(scope, renamed_a, ["a"]) == {}
+    kept.keep(scope, 1, {"a": "new A"})
+    # A read that learnt an older generation is shown the newer names.
+    assert kept.known(scope, start, ["a", "b"]) == {"a": "new A", "b": "B"}
+    assert kept.known(("groups", "mappings", "globex"), start, ["a"]) == {}
+
+
+def test_a_tenant_forgotten_for_others_starts_again_with_no_name() -> None:
+    kept = GroupNames(max_names=10, max_tenants=1)
+    acme, globex = ("groups", "mappings", "acme"), ("groups", "mappings", "globex")
+    kept.known(acme, GroupNamesGeneration(), [])
+    kept.keep(acme, 0, {"a": "A"})
+
+    kept.known(globex, GroupNamesGeneration(), [])
+
+    # Acme's generation moved on while it was forgotten: its old names must not come back.
+    assert kept.known(acme, GroupNamesGeneration(), ["a"]) == {}
 
 
 def test_the_container_s_names_are_shared_by_every_tenant_s_storage() -> None:

@@ -1,62 +1,104 @@
-"""Groups' displayNames a container keeps between requests, each valid for one group-names generation.
+"""Groups' displayNames a container keeps between requests, brought up to date by the group-names generation.
 
 A user's groups are named by their group items, which the user's first round trip cannot read: it
 does not know which groups they are until its memberships come back. So a container keeps the names
-it read, filed under the tenant's group-names generation (:mod:`chalicelib.store.group_names`),
-which every rename and delete increments in its own transaction. A read that learns generation *g*
-in its first trip (with the tenant's role mappings and role source, one query) takes the names kept
-under *g* and reads only the others, in a second trip.
+it read, per tenant, with the tenant's group-names generation (:mod:`chalicelib.store.group_names`)
+they are valid for. Every rename and delete of a group writes the next generation, naming the
+group, in the transaction that makes the change. A read learns the current generation in its first
+trip (with the tenant's role mappings and role source, one query), forgets the kept names of the
+groups changed since the generation it kept them for (all of the tenant's, when the generation no
+longer lists them all), takes the names it still has, and reads only the others, in a second trip.
 
-Why a kept name is never wrong: a name is kept under *g* only when its group's item was read
-(strongly consistent) after a read that returned *g*. Any rename or delete of that group after the
-item was read increments the generation past *g*, so a reader that then reads the generation
-does not look under *g* any more; a reader that read *g* before that rename committed may still
-show the old name, which was the name when its request began. A deleted group's leftover
-memberships are never named from here: its name was kept under an earlier generation.
+Why a kept name is never wrong: a name is kept for generation *g* only when its group's item was
+read (strongly consistent) after a read that returned *g*, and the tenant's names are still kept
+for *g* then. A rename or delete of that group after the item was read writes a later generation
+that names it, and any read that learns that generation forgets the name before it names anything.
+A read whose generation is older than the kept one may name a group by a newer name, one it had
+during the request. A deleted group's memberships left behind (a delete interrupted before they
+were all deleted) are named by no kept name: the delete's generation made every container forget it.
 
-Memory is bounded: at most :data:`MAX_NAMES` names, the least recently used going first; the names
-of an old generation are never read again and go the same way.
+Memory is bounded: at most :data:`MAX_NAMES` names and :data:`MAX_TENANTS` tenants, the least
+recently used going first.
 """
 
+import itertools
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from chalicelib.store.group_names import GroupNamesGeneration
 
 MAX_NAMES = 20_000
 """About 6 MB at the longest names SCIM clients send (256 characters), under 2 MB at usual ones."""
+MAX_TENANTS = 4_096
 
-Scope = tuple[str, str, str, int]
-"""(groups table, role_mappings table, tenant, generation): one tenant's groups' names as of one generation (a table
-restored from a backup is a new table, and its generation starts again)."""
+Scope = tuple[str, str, str]
+"""(groups table, role_mappings table, tenant): a table restored from a backup is a new table, and its generation
+starts again."""
+
+
+@dataclass
+class _Tenant:
+    generation: int
+    epoch: int
+    """Part of the key of every name kept for the tenant: a new epoch forgets them all at once."""
 
 
 class GroupNames:
-    """Names of groups by (scope, group id), least recently used first; safe to share between threads."""
+    """Groups' names by tenant and group id, least recently used first; safe to share between threads."""
 
-    def __init__(self, max_names: int = MAX_NAMES) -> None:
+    def __init__(self, max_names: int = MAX_NAMES, max_tenants: int = MAX_TENANTS) -> None:
         self.max_names = max_names
-        self._names: OrderedDict[tuple[Scope, str], str] = OrderedDict()
+        self.max_tenants = max_tenants
+        self._names: OrderedDict[tuple[Scope, int, str], str] = OrderedDict()
+        self._tenants: OrderedDict[Scope, _Tenant] = OrderedDict()
+        self._epochs = itertools.count()
         self._lock = threading.Lock()
 
-    def known(self, scope: Scope, group_ids: Iterable[str]) -> dict[str, str]:
-        """The names kept for these groups under ``scope``: those it has, by group id."""
+    def known(self, scope: Scope, current: GroupNamesGeneration, group_ids: Iterable[str]) -> dict[str, str]:
+        """The names kept for these groups, once those of the groups changed since they were kept are forgotten:
+        those it has, by group id."""
         found: dict[str, str] = {}
         with self._lock:
+            tenant = self._caught_up(scope, current)
             for group_id in group_ids:
-                name = self._names.get((scope, group_id))
+                key = (scope, tenant.epoch, group_id)
+                name = self._names.get(key)
                 if name is not None:
-                    self._names.move_to_end((scope, group_id))
+                    self._names.move_to_end(key)
                     found[group_id] = name
         return found
 
-    def keep(self, scope: Scope, names: Mapping[str, str]) -> None:
-        """Keep names read from group items after the generation of ``scope`` was read."""
+    def keep(self, scope: Scope, generation: int, names: Mapping[str, str]) -> None:
+        """Keep names read from group items after ``generation`` was read, if the tenant's kept names are still
+        those of that generation (else they may be older than a change a later read already applied)."""
         with self._lock:
+            tenant = self._tenants.get(scope)
+            if tenant is None or tenant.generation != generation:
+                return
             for group_id, name in names.items():
-                self._names[(scope, group_id)] = name
-                self._names.move_to_end((scope, group_id))
+                key = (scope, tenant.epoch, group_id)
+                self._names[key] = name
+                self._names.move_to_end(key)
             while len(self._names) > self.max_names:
                 self._names.popitem(last=False)
+
+    def _caught_up(self, scope: Scope, current: GroupNamesGeneration) -> _Tenant:
+        tenant = self._tenants.get(scope)
+        if tenant is None:
+            tenant = self._tenants[scope] = _Tenant(current.generation, next(self._epochs))
+            while len(self._tenants) > self.max_tenants:
+                self._tenants.popitem(last=False)
+        elif current.generation > tenant.generation:
+            changed = current.changed_since(tenant.generation)
+            if changed is None:  # more changes than the generation lists: forget the tenant's names
+                tenant.epoch = next(self._epochs)
+            for group_id in changed or ():
+                self._names.pop((scope, tenant.epoch, group_id), None)
+            tenant.generation = current.generation
+        self._tenants.move_to_end(scope)
+        return tenant
 
     def __len__(self) -> int:
         return len(self._names)
@@ -64,6 +106,7 @@ class GroupNames:
     def clear(self) -> None:
         with self._lock:
             self._names.clear()
+            self._tenants.clear()
 
 
 CONTAINER = GroupNames()

@@ -11,8 +11,8 @@ groups by key once the names are in (one more trip).
 
 A read by id needs nothing but the id for that query either, so it goes out in the first trip
 too (:meth:`GroupReader.tenant_settings`); the groups' names then come from those the container
-kept under that generation (:mod:`.group_names`), and only the others cost a second trip
-(:meth:`GroupReader.named_after`).
+kept, brought up to the tenant's group-names generation (:mod:`.group_names`), and only the others
+cost a second trip (:meth:`GroupReader.named_after`).
 
 ``userName eq`` knows no id before its claim is read, so its memberships are read by userName key
 beside the claim (the ``byMemberName`` index) and named with the user's item; the memberships read
@@ -87,15 +87,16 @@ class GroupReader:
 
     def named_after(self, group_ids: Mapping[str, list[str]], tenant: RoleSettings) -> UserGroups:
         """The groups of users whose group ids were read beside ``tenant`` (:meth:`tenant_settings`): the names
-        kept under its generation, the others read in one more trip (and kept for the next reads)."""
+        the container kept, brought up to its group-names generation, and the others read in one more trip (and
+        kept for the next reads)."""
         wanted = list(dict.fromkeys(group_id for ids in group_ids.values() for group_id in ids))
-        scope = (self.groups.table, self.role_mappings.table, self.groups.tenant, tenant.group_names_generation)
-        known = self.kept.known(scope, wanted)
+        scope = (self.groups.table, self.role_mappings.table, self.groups.tenant)
+        known = self.kept.known(scope, tenant.group_names, wanted)
         missing = [group_id for group_id in wanted if group_id not in known]
         if missing:
-            # Read after the generation was: what it finds may be kept under it.
+            # Read after the generation was: what it finds may be kept for it.
             read = {record.id: record.display_name for record in self.groups.get_many(missing).values()}
-            self.kept.keep(scope, read)
+            self.kept.keep(scope, tenant.group_names.generation, read)
             known.update(read)
         return self._named(group_ids, known, tenant)
 

@@ -1,39 +1,81 @@
-"""A tenant's group-names generation: how many times a group of the tenant was renamed or deleted.
+"""A tenant's group-names generation: which of its groups were renamed or deleted, and when.
 
 Item (in the role_mappings table, beside the tenant's other settings): ``pk`` is the tenant,
-``sk = settings#groupNames``, with ``generation``. No item: generation 0.
+``sk = settings#groupNames``, with
+- ``generation``: how many renames and deletes of the tenant's groups there have been;
+- ``changed``: the last :data:`REMEMBERED` groups renamed or deleted, each with the generation of
+  its last change;
+- ``forgotten``: the highest generation of a change no longer listed (0 while none was dropped).
+No item: generation 0, nothing changed.
 
-Every write that changes a group's displayName, or deletes a group, increments it in the
-transaction that makes the change (:class:`~chalicelib.store.groups.GroupTable`), so whoever read
-generation *g* knows that no group of the tenant had another name, or was deleted, between that read
-and any read of the group's item made after it while the generation is still *g*. That is what lets
-a container keep groups' names between requests (:mod:`chalicelib.resources.group_names`) and read
-a user's groups in the one round trip that reads the user: the generation comes with the tenant's
-role mappings and role source (:meth:`.RoleMappingTable.with_settings`), in the same query.
+Every write that changes a group's displayName, or deletes a group, writes the next generation in
+the transaction that makes the change (:class:`~chalicelib.store.groups.GroupTable`), on the
+condition that the generation is still the one it read. So whoever read generation *g* and then a
+group's item knows the name it read stays right until a generation that lists the group. That is
+what lets a container keep groups' names between requests (:mod:`chalicelib.resources.group_names`)
+and name a user's groups in the round trip that reads the user: the generation comes with the
+tenant's role mappings and role source, in the same query (:meth:`.RoleMappingTable.with_settings`).
 """
 
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
-from chalicelib.store.guarded import Write
+from chalicelib.store.dynamodb_types import Condition, Item, PutTypeDef
+from chalicelib.store.guarded import NEW, Write
 
 SORT_KEY = "settings#groupNames"
+REMEMBERED = 50
+"""How many changed groups the item lists: about 2 KB, read with every user read's settings."""
+GUARD = "groupNames"
+"""The guard of the generation's write: nobody renamed or deleted a group of the tenant since it was read."""
 
 
-def increment(table: str, tenant: str) -> Write:
-    """The transaction entry that increments the tenant's generation (creating it at 1)."""
-    return Write(
-        {
-            "Update": {
-                "TableName": table,
-                "Key": {"pk": {"S": tenant}, "sk": {"S": SORT_KEY}},
-                "UpdateExpression": "ADD generation :one",
-                "ExpressionAttributeValues": {":one": {"N": "1"}},
-            }
+@dataclass(frozen=True)
+class GroupNamesGeneration:
+    generation: int = 0
+    changed: Mapping[str, int] = field(default_factory=dict)
+    """Group id -> the generation of its last rename or delete, for the last :data:`REMEMBERED` of them."""
+    forgotten: int = 0
+
+    def changed_since(self, generation: int) -> list[str] | None:
+        """The groups renamed or deleted after ``generation``; None when some of them are no longer listed."""
+        if self.forgotten > generation:
+            return None
+        return [group_id for group_id, changed in self.changed.items() if changed > generation]
+
+    def after(self, group_id: str) -> "GroupNamesGeneration":
+        """The next generation: ``group_id`` renamed or deleted."""
+        generation = self.generation + 1
+        ordered = sorted({**self.changed, group_id: generation}.items(), key=lambda entry: entry[1])
+        kept, dropped = ordered[-REMEMBERED:], ordered[:-REMEMBERED]
+        return GroupNamesGeneration(generation, dict(kept), max([self.forgotten, *(gen for _, gen in dropped)]))
+
+
+def generation_of(item: Mapping[str, Any] | None) -> GroupNamesGeneration:
+    """The generation an item holds (generation 0 for none)."""
+    if item is None:
+        return GroupNamesGeneration()
+    changed = {group_id: int(value["N"]) for group_id, value in item.get("changed", {}).get("M", {}).items()}
+    return GroupNamesGeneration(int(item["generation"]["N"]), changed, int(item.get("forgotten", {"N": "0"})["N"]))
+
+
+def next_generation(table: str, tenant: str, current: GroupNamesGeneration, group_id: str) -> Write:
+    """The transaction entry that writes the generation after ``current``, ``group_id`` changed; refused (guard
+    :data:`GUARD`) when the stored generation is no longer ``current``."""
+    written = current.after(group_id)
+    item: Item = {
+        "pk": {"S": tenant},
+        "sk": {"S": SORT_KEY},
+        "generation": {"N": str(written.generation)},
+        "changed": {"M": {changed: {"N": str(gen)} for changed, gen in written.changed.items()}},
+        "forgotten": {"N": str(written.forgotten)},
+    }
+    condition: Condition = NEW
+    if current.generation:
+        condition = {
+            "ConditionExpression": "generation = :g",
+            "ExpressionAttributeValues": {":g": {"N": str(current.generation)}},
         }
-    )
-
-
-def generation_of(item: Mapping[str, Any] | None) -> int:
-    """The generation an item holds (0 for none)."""
-    return int(item["generation"]["N"]) if item is not None else 0
+    put: PutTypeDef = {"TableName": table, "Item": item, **condition}
+    return Write({"Put": put}, GUARD)

@@ -11,8 +11,9 @@ Items (``pk`` is the tenant):
   claim; set when the membership is written and moved by a rename, so it may lag the user and is
   only ever a prediction its reader checks).
 
-A rename or a delete also increments the tenant's group-names generation (:mod:`.group_names`, in
-the role_mappings table) in its transaction, so that names kept from earlier reads are known stale.
+A rename or a delete also writes the tenant's next group-names generation (:mod:`.group_names`, in
+the role_mappings table) in its transaction, naming the group, so that a name kept from an earlier
+read is known stale.
 
 Members never live inside the group item (items stop at 400 KB, groups reach
 100,000 members). A group item is the commit point: a membership counts only
@@ -20,6 +21,7 @@ while its group item exists, so a create that stops half-way, or the tail of
 a delete, leaves nothing any reader sees.
 """
 
+import random
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -38,7 +40,7 @@ from chalicelib.store.dynamodb_types import (
     UpdateTypeDef,
     WriteRequestTypeDef,
 )
-from chalicelib.store.errors import StoreError
+from chalicelib.store.errors import StoreError, Unavailable
 from chalicelib.store.guarded import NEW, VERSION, Write, at_version, claim_moves, commit, refusals
 from chalicelib.store.items import ItemConverter
 from chalicelib.store.limits import check_item, partition_key_fits, sort_key_fits
@@ -50,6 +52,8 @@ GROUP_PREFIX = "group#"
 DISPLAY_NAME_PREFIX = "displayName#"
 MEMBER_PREFIX = "member#"
 TRANSACTION_LIMIT = 100
+# A rename or delete whose group-names generation another one wrote first reads it again and retries, this many times.
+NAMES_ATTEMPTS = 8
 # After a query found the byMemberName index missing (a stage whose infra predates it, or DynamoDB still building
 # it), the container reads without it for this long before it tries again.
 ABSENT_INDEX_RETRY_SECONDS = 300.0
@@ -75,6 +79,10 @@ class Membership:
     display: str | None = None
     user_name_key: str | None = None
     """The member's userName key when the membership was written or last re-keyed (``byMemberName``)."""
+
+
+class _NamesMoved(StoreError):
+    """Another rename or delete of the tenant's groups wrote the group-names generation this write read."""
 
 
 GROUP_ITEM = ItemConverter(GroupRecord, renamed={"document": "doc"})
@@ -261,7 +269,7 @@ class GroupTable(TenantTable):
             self._release(current),
             self._claim(updated),
         )
-        renames = [self._names_changed()] if updated.display_name != current.display_name else []
+        renamed = current.id if updated.display_name != current.display_name else None
         commutes = not pinned and not claim_writes and updated.document == current.document
         group_write = Write({"Put": {**self._put(updated), **at_version(current.version)}}, VERSION)
         if commutes:
@@ -273,17 +281,17 @@ class GroupTable(TenantTable):
                 "ExpressionAttributeValues": {":one": {"N": "1"}, ":now": {"S": updated.last_modified}},
             }
             group_write = Write({"Update": increment}, VERSION)
-        group_writes = [group_write, *claim_writes, *renames]
+        group_writes = [group_write, *claim_writes]
         member_keys = [self.key(f"{MEMBER_PREFIX}{current.id}#{user_id}") for user_id in remove]
         # Every item is built (and checked) before anything is written.
         puts = [self._member_put(m) for m in add]
         refused = self._refused(updated)
-        if len(group_writes) + len(add) + len(remove) <= TRANSACTION_LIMIT:
+        if len(group_writes) + (renamed is not None) + len(add) + len(remove) <= TRANSACTION_LIMIT:
             member_writes = [Write({"Put": put}) for put in puts]
             member_writes += [Write({"Delete": {"TableName": self.table, "Key": key}}) for key in member_keys]
-            commit(self.client, group_writes + member_writes, refused)
+            self._commit(group_writes + member_writes, refused, renamed)
         else:
-            commit(self.client, group_writes, refused)
+            self._commit(group_writes, refused, renamed)
             requests: list[WriteRequestTypeDef] = [{"PutRequest": {"Item": put["Item"]}} for put in puts]
             requests += [{"DeleteRequest": {"Key": key}} for key in member_keys]
             batch_write(self.client, self.table, requests)
@@ -299,14 +307,36 @@ class GroupTable(TenantTable):
             "Key": self.key(GROUP_PREFIX + current.id),
             **at_version(current.version),
         }
-        writes = [Write({"Delete": group}, VERSION), Write({"Delete": self._release(current)}), self._names_changed()]
-        commit(self.client, writes, self._refused(current))
+        writes = [Write({"Delete": group}, VERSION), Write({"Delete": self._release(current)})]
+        self._commit(writes, self._refused(current), current.id)
         self._delete_memberships(self.members(current.id))
 
-    def _names_changed(self) -> Write:
+    def _commit(self, writes: list[Write], refused: Callable[[str], StoreError], renamed: str | None) -> None:
+        """Commit ``writes``; when they rename or delete the group ``renamed``, with the tenant's next group-names
+        generation, read first and read again when another rename or delete wrote it meanwhile.
+
+        :raises Unavailable: When other renames and deletes kept writing it first.
+        """
+        if renamed is None:
+            commit(self.client, writes, refused)
+            return
         if self.names_table is None:
             raise RuntimeError("a group table made without the names table cannot rename or delete a group")
-        return group_names.increment(self.names_table, self.tenant)
+
+        def refused_or_moved(guard: str) -> StoreError:
+            return _NamesMoved() if guard == group_names.GUARD else refused(guard)
+
+        key = self.key(group_names.SORT_KEY)
+        for attempt in range(NAMES_ATTEMPTS):
+            found = self.client.get_item(TableName=self.names_table, Key=key, ConsistentRead=True).get("Item")
+            current = group_names.generation_of(found)
+            names = group_names.next_generation(self.names_table, self.tenant, current, renamed)
+            try:
+                commit(self.client, [*writes, names], refused_or_moved)
+                return
+            except _NamesMoved:
+                time.sleep(random.uniform(0, 0.005 * 2**attempt))  # full jitter: 5 ms, 10 ms, ... 640 ms at most
+        raise Unavailable("other renames and deletes of the tenant's groups kept writing the group-names generation")
 
     def _refused(self, record: GroupRecord) -> Callable[[str], StoreError]:
         return refusals(lambda: self.get(record.id) is not None, record.display_name)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from chalicelib.store import group_names, password_policies, role_sources
 from chalicelib.store.batch import batch_get
 from chalicelib.store.dynamodb_types import Item
+from chalicelib.store.group_names import GroupNamesGeneration
 from chalicelib.store.items import ItemConverter
 from chalicelib.store.limits import sort_key_fits
 from chalicelib.store.role_sources import RoleSource, RoleSourceTable
@@ -54,7 +55,7 @@ class RoleSettings:
     mappings: list[RoleMapping] | None
     """Every mapping of the tenant; None when it has more than the reader's limit (or none were asked for)."""
     role_source: RoleSource
-    group_names_generation: int
+    group_names: GroupNamesGeneration
 
 
 class RoleMappingTable(TenantTable):
