@@ -12,7 +12,7 @@ import pytest
 
 from chalicelib.config import settings
 from chalicelib.resources import user_groups
-from chalicelib.resources.group_names import CONTAINER, GroupNames
+from chalicelib.resources.group_names import CONTAINER, MAX_AGE_SECONDS, GroupNames
 from chalicelib.store import connection, group_names
 from chalicelib.store.group_names import REMEMBERED, GroupNamesGeneration
 from chalicelib.store.groups import GroupTable
@@ -322,3 +322,16 @@ def test_a_tenant_forgotten_for_others_starts_again_with_no_name() -> None:
 
 def test_the_container_s_names_are_shared_by_every_tenant_s_storage() -> None:
     assert user_groups.GroupReader.__init__.__defaults__ == (CONTAINER,)
+
+
+def test_a_kept_name_is_read_again_after_its_maximum_age() -> None:
+    now = [1000.0]
+    kept, scope = GroupNames(clock=lambda: now[0]), ("groups", "mappings", "acme")
+    start = GroupNamesGeneration()
+    kept.known(scope, start, [])
+    kept.keep(scope, 0, {"a": "A"})
+
+    now[0] += MAX_AGE_SECONDS
+    assert kept.known(scope, start, ["a"]) == {"a": "A"}
+    now[0] += 1
+    assert kept.known(scope, start, ["a"]) == {}

@@ -17,14 +17,19 @@ A read whose generation is older than the kept one may name a group by a newer n
 during the request. A deleted group's memberships left behind (a delete interrupted before they
 were all deleted) are named by no kept name: the delete's generation made every container forget it.
 
+A name is also kept for :data:`MAX_AGE_SECONDS` at most, then read again: a rename made by a
+writer that does not write the generation (a request of the previous release still running while
+a deploy switches to this one, an operator editing an item by hand) shows for that long at most.
+
 Memory is bounded: at most :data:`MAX_NAMES` names and :data:`MAX_TENANTS` tenants, the least
 recently used going first.
 """
 
 import itertools
 import threading
+import time
 from collections import OrderedDict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from chalicelib.store.group_names import GroupNamesGeneration
@@ -32,6 +37,7 @@ from chalicelib.store.group_names import GroupNamesGeneration
 MAX_NAMES = 20_000
 """About 6 MB at the longest names SCIM clients send (256 characters), under 2 MB at usual ones."""
 MAX_TENANTS = 4_096
+MAX_AGE_SECONDS = 300.0
 
 Scope = tuple[str, str, str]
 """(groups table, role_mappings table, tenant): a table restored from a backup is a new table, and its generation
@@ -48,10 +54,13 @@ class _Tenant:
 class GroupNames:
     """Groups' names by tenant and group id, least recently used first; safe to share between threads."""
 
-    def __init__(self, max_names: int = MAX_NAMES, max_tenants: int = MAX_TENANTS) -> None:
+    def __init__(
+        self, max_names: int = MAX_NAMES, max_tenants: int = MAX_TENANTS, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.max_names = max_names
         self.max_tenants = max_tenants
-        self._names: OrderedDict[tuple[Scope, int, str], str] = OrderedDict()
+        self.clock = clock
+        self._names: OrderedDict[tuple[Scope, int, str], tuple[str, float]] = OrderedDict()
         self._tenants: OrderedDict[Scope, _Tenant] = OrderedDict()
         self._epochs = itertools.count()
         self._lock = threading.Lock()
@@ -60,14 +69,15 @@ class GroupNames:
         """The names kept for these groups, once those of the groups changed since they were kept are forgotten:
         those it has, by group id."""
         found: dict[str, str] = {}
+        oldest = self.clock() - MAX_AGE_SECONDS
         with self._lock:
             tenant = self._caught_up(scope, current)
             for group_id in group_ids:
                 key = (scope, tenant.epoch, group_id)
-                name = self._names.get(key)
-                if name is not None:
+                kept = self._names.get(key)
+                if kept is not None and kept[1] >= oldest:
                     self._names.move_to_end(key)
-                    found[group_id] = name
+                    found[group_id] = kept[0]
         return found
 
     def keep(self, scope: Scope, generation: int, names: Mapping[str, str]) -> None:
@@ -77,9 +87,10 @@ class GroupNames:
             tenant = self._tenants.get(scope)
             if tenant is None or tenant.generation != generation:
                 return
+            now = self.clock()
             for group_id, name in names.items():
                 key = (scope, tenant.epoch, group_id)
-                self._names[key] = name
+                self._names[key] = (name, now)
                 self._names.move_to_end(key)
             while len(self._names) > self.max_names:
                 self._names.popitem(last=False)
