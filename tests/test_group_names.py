@@ -335,3 +335,47 @@ def test_a_kept_name_is_read_again_after_its_maximum_age() -> None:
     assert kept.known(scope, start, ["a"]) == {"a": "A"}
     now[0] += 1
     assert kept.known(scope, start, ["a"]) == {}
+
+
+@pytest.mark.parametrize(
+    "read",
+    [
+        pytest.param(lambda scim, user_id: scim.get(f"/Users/{user_id}").json, id="GET by id"),
+        pytest.param(
+            lambda scim, user_id: scim.get("/Users", query={"filter": 'userName eq "ALICE@example.com"'}).json[
+                "Resources"
+            ][0],
+            id="userName eq",
+        ),
+        pytest.param(
+            lambda scim, user_id: scim.get("/Users", query={"filter": 'emails.value eq "alice@example.com"'}).json[
+                "Resources"
+            ][0],
+            id="emails.value eq",
+        ),
+        pytest.param(
+            lambda scim, user_id: (
+                scim.patch(f"/Users/{user_id}", patch_body({"op": "replace", "path": "title", "value": "CFO"})).json
+            ),
+            id="PATCH",
+        ),
+        pytest.param(
+            lambda scim, user_id: scim.put(f"/Users/{user_id}", user_body("alice@example.com")).json, id="PUT"
+        ),
+    ],
+)
+def test_every_user_read_names_groups_from_kept_names_and_never_a_stale_one(
+    scim: Scim, alice: str, finance: str, dynamo_calls: DynamoCalls, read: Any
+) -> None:
+    assert _named(read(scim, alice)) == (["Finance"], ["Payroll data"], [])
+    dynamo_calls.reset()
+    assert _named(read(scim, alice)) == (["Finance"], ["Payroll data"], [])
+    assert _group_reads(dynamo_calls) == []
+
+    scim.patch(f"/Groups/{finance}", patch_body({"op": "replace", "path": "displayName", "value": "Treasury"}))
+    dynamo_calls.reset()
+    assert _named(read(scim, alice)) == (["Treasury"], ["Cash data"], ["Cash app"])
+    assert _group_reads(dynamo_calls) == ["BatchGetItem"]
+
+    scim.delete(f"/Groups/{finance}")
+    assert _named(read(scim, alice)) == ([], [], [])

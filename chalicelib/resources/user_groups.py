@@ -49,6 +49,8 @@ class GroupIds(dict[str, list[str]]):
     when their groups' names and the roles were read in the same trips too."""
 
     named: UserGroups | None = None
+    tenant: RoleSettings | None = None
+    """The tenant's role settings, when they were read in the users' first trip: the groups are named by them."""
 
 
 class GroupReader:
@@ -85,36 +87,49 @@ class GroupReader:
         query, which needs nothing a request has to read first."""
         return self.role_mappings.with_settings(MAPPINGS_READ_WHOLE, mappings)
 
-    def named_after(self, group_ids: Mapping[str, list[str]], tenant: RoleSettings) -> UserGroups:
-        """The groups of users whose group ids were read beside ``tenant`` (:meth:`tenant_settings`): the names
-        the container kept, brought up to its group-names generation, and the others read in one more trip (and
-        kept for the next reads)."""
+    def named_after(
+        self, group_ids: Mapping[str, list[str]], tenant: RoleSettings, beside: Callable[[], Any] | None = None
+    ) -> tuple[Any, UserGroups]:
+        """The groups of users whose group ids were read beside ``tenant`` (:meth:`tenant_settings`), with ``beside``
+        (a write) made meanwhile: the names the container kept, brought up to the tenant's group-names generation,
+        and the others read beside ``beside`` (and kept for the next reads). Returns what ``beside`` returned, and the
+        groups."""
         wanted = list(dict.fromkeys(group_id for ids in group_ids.values() for group_id in ids))
-        scope = (self.groups.table, self.role_mappings.table, self.groups.tenant)
-        known = self.kept.known(scope, tenant.group_names, wanted)
+        known = self._kept(tenant, wanted)
+        result, read = together(beside or (lambda: None), partial(self._read_names, tenant, wanted, known))
+        return result, self._named(group_ids, {**known, **read}, tenant)
+
+    def _kept(self, tenant: RoleSettings, group_ids: Sequence[str]) -> dict[str, str]:
+        return self.kept.known(self._scope(), tenant.group_names, group_ids)
+
+    def _read_names(self, tenant: RoleSettings, wanted: Sequence[str], known: Mapping[str, str]) -> dict[str, str]:
+        """The names of the groups not ``known``, read after ``tenant`` was (so kept for its generation): no call
+        when there are none."""
         missing = [group_id for group_id in wanted if group_id not in known]
-        if missing:
-            # Read after the generation was: what it finds may be kept for it.
-            read = {record.id: record.display_name for record in self.groups.get_many(missing).values()}
-            self.kept.keep(scope, tenant.group_names.generation, read)
-            known.update(read)
-        return self._named(group_ids, known, tenant)
+        if not missing:
+            return {}
+        read = {record.id: record.display_name for record in self.groups.get_many(missing).values()}
+        self.kept.keep(self._scope(), tenant.group_names.generation, read)
+        return read
+
+    def _scope(self) -> tuple[str, str, str]:
+        return (self.groups.table, self.role_mappings.table, self.groups.tenant)
 
     def named_predicted(
-        self, user_id: str, predicted: Sequence[str], beside: Callable[[], Any]
+        self, user_id: str, predicted: Sequence[str], tenant: RoleSettings, beside: Callable[[], Any]
     ) -> tuple[Any, list[str], UserGroups]:
-        """The groups of a user whose group ids were predicted before its id was known, named in the trip that
-        makes ``beside`` (reading the user), and checked against its memberships read by id in that same trip;
-        returns what ``beside`` returned, the user's group ids and its groups."""
-        result, actual, live, tenant = together(
-            beside,
-            partial(self.groups.group_ids_of, user_id),
-            partial(self.groups.get_many, predicted),
-            partial(self.tenant_settings, bool(predicted)),
+        """The groups of a user whose group ids were predicted before its id was known, beside ``tenant`` (read in
+        that first trip), named in the trip that makes ``beside`` (reading the user), and checked against its
+        memberships read by id in that same trip; returns what ``beside`` returned, the user's group ids and its
+        groups."""
+        known = self._kept(tenant, predicted)
+        result, actual, read = together(
+            beside, partial(self.groups.group_ids_of, user_id), partial(self._read_names, tenant, predicted, known)
         )
+        names = {**known, **read}
         if not set(actual) <= set(predicted):  # a group the prediction missed: its name is one more trip
-            return result, actual, self.named({user_id: actual})[1]
-        return result, actual, self._user_groups({user_id: actual}, live, tenant)
+            names.update(self._read_names(tenant, [group_id for group_id in actual if group_id not in names], {}))
+        return result, actual, self._named({user_id: actual}, names, tenant)
 
     def _user_groups(
         self, group_ids: Mapping[str, list[str]], live: Mapping[str, GroupRecord], tenant: RoleSettings

@@ -17,6 +17,7 @@ from typing import cast
 
 from chalicelib.resources.user_groups import GroupIds, GroupReader
 from chalicelib.store.groups import GroupTable, Membership
+from chalicelib.store.role_mappings import RoleSettings
 from chalicelib.store.users import UserRecord, UserTable
 from chalicelib.store.waves import together
 
@@ -44,7 +45,7 @@ class UserLookups:
         )
         if record is not None:
             group_ids[record.id] = ids
-            group_ids.named = self.group_reader.named_after({record.id: ids}, tenant)
+            group_ids.named = self.group_reader.named_after({record.id: ids}, tenant)[1]
         return cast(UserRecord | None, record)
 
     def by_user_name(self, user_name: str, group_ids: GroupIds | None) -> list[UserRecord]:
@@ -53,13 +54,17 @@ class UserLookups:
         if group_ids is None:
             found = self.users.find_by_user_name(key)
             return [found] if found is not None else []
-        user_id, filed = together(partial(self.users.owner_of, key), partial(self.groups.memberships_named, key))
+        user_id, filed, tenant = together(
+            partial(self.users.owner_of, key),
+            partial(self.groups.memberships_named, key),
+            self.group_reader.tenant_settings,
+        )
         if user_id is None:
             return []
         if filed is None:  # no byMemberName index yet: the user and its memberships once the claim named it
             found = self.by_id(user_id, group_ids)
             return [found] if found is not None else []
-        return self._with_predicted_groups(user_id, filed, group_ids)
+        return self._with_predicted_groups(user_id, filed, tenant, group_ids)
 
     def by_email(self, address: str, group_ids: GroupIds | None) -> Iterable[UserRecord]:
         """``emails.value eq``: the users the address's pointers name (every user, while the tenant's pointers
@@ -68,22 +73,29 @@ class UserLookups:
         reads: list[Callable[[], object]] = [partial(emails.holders, address), emails.any_holders, emails.complete]
         if group_ids is not None:
             reads.append(partial(self.groups.memberships_named, self.user_name_key(address)))
-        holders, any_holders, complete, *filed = together(*reads)
+            reads.append(self.group_reader.tenant_settings)
+        holders, any_holders, complete, *beside = together(*reads)
         if not complete:
             return self.users.all()
         ids = list(dict.fromkeys([*cast(list[str], holders), *cast(list[str], any_holders)]))
-        if group_ids is not None and len(ids) == 1:
-            return self._with_predicted_groups(ids[0], cast(list[Membership] | None, filed[0]) or [], group_ids)
         if group_ids is None or not ids:
             users = self.users.get_many(ids)
             return [users[i] for i in ids if i in users]
+        filed, tenant = cast(list[Membership] | None, beside[0]), cast(RoleSettings, beside[1])
+        if len(ids) == 1:
+            return self._with_predicted_groups(ids[0], filed or [], tenant, group_ids)
         users, *each = together(partial(self.users.get_many, ids), *(partial(self.groups.group_ids_of, i) for i in ids))
         group_ids.update((i, found) for i, found in zip(ids, each, strict=True) if i in users)
+        group_ids.tenant = tenant
         return [users[i] for i in ids if i in users]
 
-    def _with_predicted_groups(self, user_id: str, filed: list[Membership], group_ids: GroupIds) -> list[UserRecord]:
+    def _with_predicted_groups(
+        self, user_id: str, filed: list[Membership], tenant: RoleSettings, group_ids: GroupIds
+    ) -> list[UserRecord]:
         predicted = [m.group_id for m in filed if m.user_id == user_id]
-        record, actual, named = self.group_reader.named_predicted(user_id, predicted, partial(self.users.get, user_id))
+        record, actual, named = self.group_reader.named_predicted(
+            user_id, predicted, tenant, partial(self.users.get, user_id)
+        )
         if record is None:
             return []
         group_ids[record.id] = actual

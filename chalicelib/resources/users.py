@@ -38,7 +38,7 @@ from chalicelib.resources.user_lookups import UserLookups
 from chalicelib.schemas import CORE_USER_SCHEMA, ONEMODEL_USER_SCHEMA, User
 from chalicelib.store.errors import Conflict, Taken
 from chalicelib.store.groups import GroupTable, Membership
-from chalicelib.store.role_mappings import RoleMappingTable
+from chalicelib.store.role_mappings import RoleMappingTable, RoleSettings
 from chalicelib.store.role_sources import SCIM_GROUPS
 from chalicelib.store.users import UserRecord, UserTable
 from chalicelib.store.waves import together
@@ -66,6 +66,8 @@ class ReadForWrite:
 
     record: UserRecord
     memberships: list[Membership]
+    tenant: RoleSettings
+    """The tenant's role settings, read in the same trip: the response's groups are named by them."""
 
 
 @dataclass(frozen=True)
@@ -206,9 +208,9 @@ class UserRepository(Repository[UserRecord]):
             updated = replace(updated, deleted=current.deleted)
         if replace(updated, version=current.version, last_modified=current.last_modified) == current:
             # Nothing stored changes (say, a PATCH that sets what is already there): no write, no new version.
-            return self._written(resource_type, ReadForWrite(current, read.memberships), None)
+            return self._written(resource_type, replace(read, record=current), None)
         return self._written(
-            resource_type, ReadForWrite(updated, read.memberships), partial(self.users.replace, current, updated)
+            resource_type, replace(read, record=updated), partial(self.users.replace, current, updated)
         )
 
     def delete(self, resource_type: ResourceType, resource_id: str, expected_version: str | None) -> None:
@@ -229,8 +231,12 @@ class UserRepository(Repository[UserRecord]):
         return WriteStart.of(self.resources(resource_type, [read.record], with_groups=False)[0], read)
 
     def _read_with_memberships(self, resource_type: ResourceType, user_id: str) -> ReadForWrite:
-        record, memberships = together(partial(self.users.get, user_id), partial(self.groups.memberships_of, user_id))
-        return ReadForWrite(self.found(resource_type, user_id, record), memberships)
+        record, memberships, tenant = together(
+            partial(self.users.get, user_id),
+            partial(self.groups.memberships_of, user_id),
+            self.group_reader.tenant_settings,
+        )
+        return ReadForWrite(self.found(resource_type, user_id, record), memberships, tenant)
 
     def repair_unchanged(self, resource_type: ResourceType, start: WriteStart) -> Resource[Any]:
         """The user a write left as it was, with its groups, after repairing the memberships' display: a retried
@@ -250,7 +256,7 @@ class UserRepository(Repository[UserRecord]):
         on a rename, nothing otherwise. A retried rename repairs what an interrupted one left.
         """
         record, memberships = read.record, read.memberships
-        _, groups = self.group_reader.named({record.id: [m.group_id for m in memberships]}, write)
+        _, groups = self.group_reader.named_after({record.id: [m.group_id for m in memberships]}, read.tenant, write)
         moved = [m for m in memberships if (m.display, m.user_name_key) != (record.user_name, record.user_name_key)]
         self.groups.set_display(moved, record.user_name, record.user_name_key)
         return self._built(resource_type, [record], groups)[0]
@@ -369,7 +375,11 @@ class UserRepository(Repository[UserRecord]):
             return self._built(resource_type, records, named)
         known = {r.id: group_ids[r.id] for r in records if group_ids is not None and r.id in group_ids}
         known.update(self.group_reader.ids_of([record.id for record in records if record.id not in known]))
-        _, groups = self.group_reader.named(known)
+        tenant = group_ids.tenant if isinstance(group_ids, GroupIds) else None
+        if tenant is not None:  # the tenant's settings came with the users: the names the container kept serve
+            groups = self.group_reader.named_after(known, tenant)[1]
+        else:
+            groups = self.group_reader.named(known)[1]
         return self._built(resource_type, records, groups)
 
     def _built(
