@@ -75,6 +75,8 @@ class UserLookups:
             reads.append(partial(self.groups.memberships_named, self.user_name_key(address)))
             reads.append(self.group_reader.tenant_settings)
         holders, any_holders, complete, *beside = together(*reads)
+        if group_ids is not None:
+            group_ids.tenant = cast(RoleSettings, beside[1])
         if not complete:
             return self.users.all()
         ids = list(dict.fromkeys([*cast(list[str], holders), *cast(list[str], any_holders)]))
@@ -86,7 +88,6 @@ class UserLookups:
             return self._with_predicted_groups(ids[0], filed or [], tenant, group_ids)
         users, *each = together(partial(self.users.get_many, ids), *(partial(self.groups.group_ids_of, i) for i in ids))
         group_ids.update((i, found) for i, found in zip(ids, each, strict=True) if i in users)
-        group_ids.tenant = tenant
         return [users[i] for i in ids if i in users]
 
     def _with_predicted_groups(
