@@ -1,9 +1,11 @@
-"""Alarms on the metrics AWS publishes for a stage: its two functions, its REST API and its tables.
+"""Alarms on the metrics AWS publishes for a stage: its functions, its REST API and its tables.
 
 The alarms of :mod:`infra.templates` watch what our code counts (500s, 503s, authorizer and trail
 failures). These watch what only AWS sees: a function that crashes on import or times out (Lambda
 ``Errors``), runs out of concurrency (``Throttles``) or nears its timeout (``Duration`` p99), API
-Gateway answering 5XX or slowly before or around our code, and DynamoDB throttling a table. Each
+Gateway answering 5XX or slowly before or around our code, DynamoDB throttling a table, and a table's
+stream function failing or falling behind its stream (``IteratorAge``: its events, a deactivation's
+among them, reach the platform late, and DynamoDB keeps a stream's records for 24 hours only). Each
 notifies the stack's SNS topic. docs/operations/guardrails.md says what to do about each.
 
 Names the alarms watch are the ones ``chalice deploy`` creates (``<app>-<stage>`` for the routes,
@@ -15,6 +17,9 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+# The tables whose streams a function of their own turns into provisioning events (app.py, <table>_changes).
+from chalicelib.store.streams import STREAMED_TABLES
 
 CHALICE_CONFIG = Path(__file__).resolve().parent.parent / ".chalice" / "config.json"
 # The stages `make deploy` releases: the ones with their own IAM policy files.
@@ -34,6 +39,8 @@ TABLE_OPERATIONS = (
     "TransactWriteItems",
 )
 API_LATENCY_P99_MS = 5000
+# How late a stream function may be with its oldest record before it alarms: events normally leave within a second.
+ITERATOR_AGE_MS = 5 * 60 * 1000
 ALARM_TOPIC = "AlarmTopic"
 PERIOD = 300
 
@@ -146,6 +153,36 @@ def function_alarms(app_name: str) -> dict[str, dict[str, Any]]:
             dimensions,
             {"Fn::FindInMap": [TIMEOUTS, {"Ref": "Stage"}, function.logical_id]},
             "p99",
+        )
+    return alarms
+
+
+def stream_alarms(app_name: str) -> dict[str, dict[str, Any]]:
+    """Each stream function's Errors, and the age of the oldest record it has not handled yet (IteratorAge, Maximum)."""
+    alarms = {}
+    for table in STREAMED_TABLES:
+        logical_id = "".join(part.title() for part in table.split("_")) + "ChangesFunction"
+        what = f"the {table} table's stream function"
+        dimensions = [{"Name": "FunctionName", "Value": {"Fn::Sub": f"{app_name}-${{Stage}}-{table}_changes"}}]
+        alarms[f"{logical_id}ErrorsAlarm"] = _single(
+            f"{logical_id}-Errors",
+            f"The Lambda of {what} failed (crash, import error or timeout) in the last 5 minutes: Lambda retries "
+            "the batch, and its provisioning events wait. Read the function's log group.",
+            "AWS/Lambda",
+            "Errors",
+            dimensions,
+            1,
+        )
+        alarms[f"{logical_id}IteratorAgeAlarm"] = _single(
+            f"{logical_id}-IteratorAge",
+            f"The oldest record {what} has not handled yet is over {ITERATOR_AGE_MS // 60000} minutes old: "
+            "provisioning events (deactivations among them) reach the platform late, and records older than 24 "
+            "hours leave the stream unpublished. Check the function's Errors, Throttles and log group.",
+            "AWS/Lambda",
+            "IteratorAge",
+            dimensions,
+            ITERATOR_AGE_MS,
+            "Maximum",
         )
     return alarms
 

@@ -316,6 +316,7 @@ def stack_template() -> dict[str, Any]:
     alarms = {
         **{alarm.logical_id: _alarm(alarm) for alarm in ALARMS},
         **aws_alarms.function_alarms(config["app_name"]),
+        **aws_alarms.stream_alarms(config["app_name"]),
         **aws_alarms.api_alarms(config["app_name"], api_gateway_stage.pop()),
         **aws_alarms.table_alarms(
             {name: table["Properties"]["TableName"]["Fn::Sub"] for name, table in tables.items()}

@@ -19,6 +19,7 @@ import pytest
 from moto import mock_aws
 
 from chalicelib.config import STREAM_VARIABLES
+from chalicelib.store.streams import STREAMED_TABLES
 from infra import aws_alarms, deploy_lock, guardrails, release, release_record, stage_release, templates
 from infra.infra_stack import deploy_infra
 from tests.conftest import PROJECT_DIR
@@ -467,3 +468,23 @@ def test_make_deploy_gives_each_deployed_stream_mapping_its_retries_and_dead_let
     assert stream_release.apply_stream_failures(lambda_client, sqs, [], variables, expected=False) == (
         "no stream functions"
     )
+
+
+def test_every_stream_function_alarms_on_errors_and_on_falling_behind_its_stream() -> None:
+    alarms = _alarms()
+    config = json.loads((PROJECT_DIR / ".chalice" / "config.json").read_text())
+    streamed = sorted(name for name in config["stages"]["dev"]["lambda_functions"] if name.endswith("_changes"))
+    found = sorted(
+        alarm["Dimensions"][0]["Value"]["Fn::Sub"].removeprefix("onemodel-scim-${Stage}-")
+        for alarm in alarms.values()
+        if alarm.get("MetricName") == "IteratorAge"
+    )
+    assert found == streamed == sorted(f"{table}_changes" for table in STREAMED_TABLES)
+    for table in STREAMED_TABLES:
+        name = "".join(part.title() for part in table.split("_")) + "ChangesFunction"
+        dimensions = [{"Name": "FunctionName", "Value": {"Fn::Sub": f"onemodel-scim-${{Stage}}-{table}_changes"}}]
+        behind, errors = alarms[f"{name}IteratorAgeAlarm"], alarms[f"{name}ErrorsAlarm"]
+        assert (behind["Namespace"], behind["Statistic"], behind["Threshold"]) == ("AWS/Lambda", "Maximum", 300_000)
+        assert (errors["MetricName"], errors["Statistic"], errors["Threshold"]) == ("Errors", "Sum", 1)
+        assert behind["Dimensions"] == errors["Dimensions"] == dimensions
+        assert behind["AlarmActions"] == errors["AlarmActions"] == [{"Ref": "AlarmTopic"}]
